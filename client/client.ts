@@ -1,0 +1,575 @@
+/**
+ * The client's connection: connect, handshake, pin check, authenticate, read
+ * events, and reconnect with resume and a bounded outbox so nothing typed is
+ * lost silently.
+ * @module
+ */
+
+import type { ChatClientLike, ClientEvent } from "./view.ts";
+import type { KnownServers } from "./known_servers.ts";
+import { normalizeHostPort } from "./known_servers.ts";
+import { nextDelay } from "./backoff.ts";
+import type { Identity } from "../shared/keys.ts";
+import { ClientHandshake, parseRefusal, signAuth } from "../shared/handshake.ts";
+import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
+import { decodeUtf8, toBase64, utf8 } from "../shared/encoding.ts";
+import { ProtocolError } from "../shared/errors.ts";
+import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
+import {
+  type AuthMessage,
+  type ErrorMessage,
+  newId,
+  parseServerMessage,
+  type ReplyMessage,
+  type ServerMessage,
+  splitRecord,
+} from "../shared/messages.ts";
+import { DEFAULT_ROOM } from "../shared/names.ts";
+import { VERSION } from "../version.ts";
+
+/** The server's host key differs from the pinned one (exit code 3). */
+export class HostKeyChangedError extends Error {
+  /** Creates the error with both fingerprints. */
+  constructor(readonly hostPort: string, readonly pinned: string, readonly offered: string) {
+    super(
+      `WARNING: THE SERVER'S KEY HAS CHANGED for ${hostPort}\n` +
+        `  pinned:  ${pinned}\n  offered: ${offered}\n` +
+        `Someone may be intercepting this connection, or the server's key was replaced.\n` +
+        `If you are sure the new key is right, run: chat keys forget ${hostPort}`,
+    );
+    this.name = "HostKeyChangedError";
+  }
+}
+
+/** The server refused us (Refusal frame, ban, or an untrusted key): exit code 4. */
+export class RefusedError extends Error {
+  /** Creates the error with the refusal code. */
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = "RefusedError";
+  }
+}
+
+/** The server could not be reached: exit code 5. */
+export class ConnectError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectError";
+  }
+}
+
+/** What a client needs to run. */
+export interface ClientOptions {
+  /** Server host. */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** The user's identity. */
+  identity: Identity;
+  /** Pinned server keys. */
+  knownServers: KnownServers;
+  /** Asked when the server is unknown; true pins its key. */
+  trustNewServer: (hostPort: string, fingerprint: string) => Promise<boolean>;
+  /** Supplies a name (first without a reason, then after a rejection with the server's reason). */
+  chooseName: (reason?: string) => Promise<string>;
+  /** Receives every event, in order. */
+  onEvent: (ev: ClientEvent) => void;
+  /** Reconnect after a lost connection (default true). */
+  reconnect?: boolean;
+  /** Rooms to join first (default `#lobby`). */
+  rooms?: string[];
+  /** Random source in [0,1) for backoff jitter. */
+  random?: () => number;
+  /** Deadline for connect + handshake + auth, and for commands (ms). */
+  timeoutMs?: number;
+  /** Outbox capacity (says not yet acknowledged). */
+  outboxMax?: number;
+}
+
+interface Outgoing {
+  id: string;
+  room: string;
+  text: string;
+  me: boolean;
+}
+
+interface Session {
+  conn: Deno.TcpConn;
+  sealer: RecordSealer;
+  opener: RecordOpener;
+  decoder: FrameDecoder;
+  writes: Promise<void>;
+  lastRecv: number;
+  closed: boolean;
+}
+
+const NO_RECONNECT = new Set(["replaced", "kicked", "banned", "flooding", "refused", "bad_auth"]);
+
+/** A chat connection that survives drops (see DESIGN.md §1, Reconnection). */
+export class ChatClient implements ChatClientLike {
+  #o: Required<Omit<ClientOptions, "rooms">> & { rooms: string[] };
+  #hostPort: string;
+  #name = "";
+  #s: Session | null = null;
+  #outbox = new Map<string, Outgoing>();
+  #commands = new Map<string, { resolve: (m: ReplyMessage | ErrorMessage) => void; timer: number }>();
+  #rooms: Set<string>;
+  #lastSeq = new Map<string, number>();
+  #closing = false;
+  #done: Promise<void>;
+  #resolveDone!: () => void;
+  #keepalive: number | undefined;
+  #sleep: { timer: number; resolve: () => void } | null = null;
+  #connectedOnce = false;
+
+  /** Creates a client; call `start()` to connect. */
+  constructor(opts: ClientOptions) {
+    this.#o = {
+      reconnect: true,
+      random: Math.random,
+      timeoutMs: 10_000,
+      outboxMax: 200,
+      ...opts,
+      rooms: opts.rooms ?? [DEFAULT_ROOM],
+    };
+    this.#rooms = new Set(this.#o.rooms);
+    this.#hostPort = normalizeHostPort(opts.host, opts.port);
+    this.#done = new Promise((r) => this.#resolveDone = r);
+  }
+
+  /** Current name (after welcome). */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Rooms currently joined. */
+  get rooms(): string[] {
+    return [...this.#rooms];
+  }
+
+  /** Resolves when the client has stopped for good. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /**
+   * Connects and authenticates once; rejects with `HostKeyChangedError`,
+   * `RefusedError` or `ConnectError` if that first attempt fails. Afterwards the
+   * client reads in the background and reconnects by itself.
+   */
+  async start(): Promise<void> {
+    this.#emit({ t: "status", state: "connecting", detail: this.#hostPort });
+    await this.#connect();
+    this.#connectedOnce = true;
+    this.#keepalive = setInterval(() => this.#checkAlive(), 5000);
+  }
+
+  /** Queues a room message; it is sent now or after reconnecting. */
+  say(room: string, text: string, me = false): string {
+    const id = newId();
+    if (this.#closing) {
+      this.#emit({ t: "failed", id, room, text, reason: "client is closing" });
+      return id;
+    }
+    if (this.#outbox.size >= this.#o.outboxMax) {
+      this.#emit({ t: "failed", id, room, text, reason: "too many messages waiting" });
+      return id;
+    }
+    const m: Outgoing = { id, room, text, me };
+    this.#outbox.set(id, m);
+    this.#emit({ t: "pending", id, room, text, me });
+    if (this.#s) this.#sendSay(this.#s, m);
+    return id;
+  }
+
+  /** Runs a server command; settles with the reply or an error (never rejects). */
+  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage> {
+    const id = newId();
+    return new Promise((resolve) => {
+      if (!this.#s) {
+        resolve({ t: "error", id, code: "offline", message: "not connected; try again shortly" });
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.#commands.delete(id);
+        resolve({ t: "error", id, code: "timeout", message: "the server did not answer in time" });
+      }, this.#o.timeoutMs);
+      this.#commands.set(id, { resolve, timer });
+      this.#send(this.#s, { t: "cmd", id, name, args });
+    });
+  }
+
+  /** Says neither acknowledged nor failed yet. */
+  pendingCount(): number {
+    return this.#outbox.size;
+  }
+
+  /** Sends `bye` and closes; what is still unacknowledged is reported as failed. */
+  async close(reason = "quit"): Promise<void> {
+    if (this.#closing) return await this.#done;
+    this.#closing = true;
+    const s = this.#s;
+    if (s && !s.closed) {
+      this.#send(s, { t: "bye", reason });
+      try {
+        await Promise.race([s.writes, new Promise((r) => setTimeout(r, 1000))]);
+      } catch {
+        // the connection is going anyway
+      }
+    }
+    this.#stop("closed");
+    await this.#done;
+  }
+
+  #stop(detail: string): void {
+    this.#closing = true;
+    clearInterval(this.#keepalive);
+    if (this.#sleep) {
+      clearTimeout(this.#sleep.timer);
+      this.#sleep.resolve();
+    }
+    if (this.#s) this.#drop(this.#s);
+    for (const m of this.#outbox.values()) {
+      this.#emit({ t: "failed", id: m.id, room: m.room, text: m.text, reason: "not delivered" });
+    }
+    this.#outbox.clear();
+    this.#failCommands("closed");
+    this.#emit({ t: "status", state: "closed", detail });
+    this.#resolveDone();
+  }
+
+  #emit(ev: ClientEvent): void {
+    this.#o.onEvent(ev);
+  }
+
+  #failCommands(why: string): void {
+    for (const [id, c] of this.#commands) {
+      clearTimeout(c.timer);
+      c.resolve({ t: "error", id, code: "offline", message: `connection ${why}` });
+    }
+    this.#commands.clear();
+  }
+
+  #send(s: Session, msg: unknown): void {
+    if (s.closed) return;
+    if (s.sealer.seq >= REKEY_AT) return; // a rekey bye was sent; the reconnect re-sends
+    const sealed = s.sealer.seal(utf8.encode(JSON.stringify(msg)));
+    s.writes = s.writes.then(async () => {
+      const frame = encodeFrame(await sealed);
+      let off = 0;
+      while (off < frame.length) off += await s.conn.write(frame.subarray(off));
+    }).catch(() => this.#lost(s, "write failed"));
+    if (s.sealer.seq === REKEY_AT - 1) {
+      this.#send(s, { t: "bye", reason: "rekey" });
+      this.#lost(s, "rekey");
+    }
+  }
+
+  #sendSay(s: Session, m: Outgoing): void {
+    this.#send(s, m.me ? { t: "say", id: m.id, room: m.room, text: m.text, me: true } : {
+      t: "say",
+      id: m.id,
+      room: m.room,
+      text: m.text,
+    });
+  }
+
+  /** One full connection attempt; installs the session on success. */
+  async #connect(): Promise<void> {
+    let conn: Deno.TcpConn;
+    try {
+      conn = await withDeadline(
+        Deno.connect({ hostname: this.#o.host, port: this.#o.port }),
+        this.#o.timeoutMs,
+        "connect timed out",
+      );
+    } catch (e) {
+      throw new ConnectError(`cannot connect to ${this.#hostPort}: ${errText(e)}`, { cause: e });
+    }
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // not fatal
+    }
+    const deadline = Date.now() + this.#o.timeoutMs;
+    try {
+      const s = await this.#handshake(conn, deadline);
+      this.#s = s;
+      this.#emit({ t: "status", state: "connected", detail: this.#hostPort });
+      this.#readLoop(s);
+      for (const m of this.#outbox.values()) this.#sendSay(s, m);
+    } catch (e) {
+      try {
+        conn.close();
+      } catch {
+        // closed
+      }
+      if (e instanceof HostKeyChangedError || e instanceof RefusedError) throw e;
+      if (e instanceof ProtocolError || e instanceof ConnectError) {
+        throw new ConnectError(`${this.#hostPort}: ${e.message}`, { cause: e });
+      }
+      throw new ConnectError(`${this.#hostPort}: ${errText(e)}`, { cause: e });
+    }
+  }
+
+  async #handshake(conn: Deno.TcpConn, deadline: number): Promise<Session> {
+    const reader = new FrameReader(conn, deadline);
+    const decoder = reader.decoder;
+    const hs = await ClientHandshake.start();
+    await writeAll(conn, encodeFrame(hs.hello));
+    const sh = await reader.next();
+    const refusal = parseRefusal(sh);
+    if (refusal !== undefined) {
+      throw new RefusedError(refusal, `the server refused the connection: ${refusal}`);
+    }
+    const { fingerprint } = await hs.parseServerHello(sh);
+    const pinned = this.#o.knownServers.lookup(this.#hostPort);
+    if (pinned !== undefined && pinned !== fingerprint) {
+      throw new HostKeyChangedError(this.#hostPort, pinned, fingerprint);
+    }
+    const keys = await hs.finish(sh);
+    if (pinned === undefined) {
+      if (!await this.#o.trustNewServer(this.#hostPort, fingerprint)) {
+        throw new RefusedError("untrusted", `not connecting to an unknown server (${fingerprint})`);
+      }
+      await this.#o.knownServers.pin(this.#hostPort, fingerprint);
+    }
+    decoder.limits = { min: MIN_RECORD_FRAME, max: DEFAULT_LIMITS.recordFrame };
+    const s: Session = {
+      conn,
+      sealer: new RecordSealer(keys.send),
+      opener: new RecordOpener(keys.recv),
+      decoder,
+      writes: Promise.resolve(),
+      lastRecv: Date.now(),
+      closed: false,
+    };
+    let name = this.#name || await this.#o.chooseName();
+    const id = this.#o.identity;
+    const early: ServerMessage[] = [];
+    for (let attempt = 1;; attempt++) {
+      const proof = await signAuth(id.sigPrivate, keys.th, name);
+      const auth: AuthMessage = {
+        t: "auth",
+        name,
+        sig_pub: toBase64(id.sigPublic),
+        kem_pub: toBase64(id.kemPublic),
+        kem_sig: toBase64(id.kemSig),
+        proof: toBase64(proof),
+        client: `chat/${VERSION}`,
+        rooms: [...this.#rooms],
+      };
+      if (this.#lastSeq.size > 0) auth.resume = Object.fromEntries(this.#lastSeq);
+      this.#send(s, auth);
+      await s.writes;
+      for (;;) {
+        const msgs = await this.#readRecord(s, await reader.next());
+        const answer = msgs.findIndex((m) => m.t === "welcome" || m.t === "error" || m.t === "bye");
+        if (answer < 0) {
+          early.push(...msgs);
+          continue;
+        }
+        const m = msgs[answer];
+        if (m.t === "welcome") {
+          this.#name = m.name;
+          this.#rooms = new Set(m.rooms.map((r) => r.name));
+          this.#emit({ t: "welcome", msg: m });
+          for (const e of [...early, ...msgs.slice(answer + 1)]) this.#dispatch(s, e);
+          return s;
+        }
+        if (m.t === "bye") throw new RefusedError(m.reason, `the server closed: ${m.reason}`);
+        if (m.t === "error" && m.retry && attempt < DEFAULT_LIMITS.authAttempts) {
+          name = await this.#o.chooseName(m.message);
+          break;
+        }
+        throw new RefusedError(m.t === "error" ? m.code : "refused", m.t === "error" ? m.message : "");
+      }
+    }
+  }
+
+  async #readRecord(s: Session, frame: Uint8Array): Promise<ServerMessage[]> {
+    const plain = await s.opener.open(frame);
+    return splitRecord(decodeUtf8(plain)).map(parseServerMessage);
+  }
+
+  async #readLoop(s: Session): Promise<void> {
+    const buf = new Uint8Array(16_384);
+    try {
+      for (;;) {
+        const n = await s.conn.read(buf);
+        if (n === null) {
+          s.decoder.finish();
+          return this.#lost(s, "the server closed the connection");
+        }
+        s.lastRecv = Date.now();
+        s.decoder.push(buf.slice(0, n));
+        for (let f = s.decoder.next(); f !== null; f = s.decoder.next()) {
+          for (const m of await this.#readRecord(s, f)) {
+            if (s.closed) return;
+            this.#dispatch(s, m);
+          }
+        }
+      }
+    } catch (e) {
+      this.#lost(s, errText(e));
+    }
+  }
+
+  #dispatch(s: Session, m: ServerMessage): void {
+    switch (m.t) {
+      case "ping":
+        return this.#send(s, { t: "pong", n: m.n });
+      case "pong":
+        return;
+      case "bye":
+        return this.#lost(s, `server said goodbye (${m.reason})`, m.reason);
+      case "msg": {
+        this.#lastSeq.set(m.room, Math.max(this.#lastSeq.get(m.room) ?? 0, m.seq));
+        this.#emit({ t: "server", msg: m });
+        if (m.from === this.#name && this.#outbox.has(m.id)) {
+          this.#outbox.delete(m.id);
+          this.#emit({ t: "acked", id: m.id, msg: m });
+        }
+        return;
+      }
+      case "event":
+        if (m.name === this.#name && m.room) {
+          if (m.kind === "join") this.#rooms.add(m.room);
+          if (m.kind === "leave" || m.kind === "kick") this.#rooms.delete(m.room);
+        }
+        if (m.kind === "nick" && m.old === this.#name && m.name) this.#name = m.name;
+        return this.#emit({ t: "server", msg: m });
+      case "reply":
+      case "error": {
+        const c = m.id === undefined ? undefined : this.#commands.get(m.id);
+        if (c && m.id !== undefined) {
+          clearTimeout(c.timer);
+          this.#commands.delete(m.id);
+          c.resolve(m);
+          return;
+        }
+        const o = m.t === "error" && m.id !== undefined ? this.#outbox.get(m.id) : undefined;
+        if (o && m.t === "error") {
+          this.#outbox.delete(o.id);
+          this.#emit({ t: "failed", id: o.id, room: o.room, text: o.text, reason: m.message });
+          return;
+        }
+        return this.#emit({ t: "server", msg: m });
+      }
+      default:
+        return this.#emit({ t: "server", msg: m });
+    }
+  }
+
+  #drop(s: Session): void {
+    if (s.closed) return;
+    s.closed = true;
+    if (this.#s === s) this.#s = null;
+    try {
+      s.conn.close();
+    } catch {
+      // closed
+    }
+  }
+
+  #lost(s: Session, detail: string, byeReason?: string): void {
+    if (s.closed) return;
+    this.#drop(s);
+    if (this.#closing) return;
+    this.#failCommands("lost");
+    const final = byeReason !== undefined && NO_RECONNECT.has(byeReason);
+    if (!this.#o.reconnect || final) return this.#stop(detail);
+    this.#emit({ t: "status", state: "lost", detail });
+    this.#reconnectLoop();
+  }
+
+  async #reconnectLoop(): Promise<void> {
+    for (let attempt = 0; !this.#closing; attempt++) {
+      const delay = nextDelay(attempt, this.#o.random);
+      this.#emit({
+        t: "status",
+        state: "reconnecting",
+        detail: `reconnecting in ${(delay / 1000).toFixed(1)} s`,
+      });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#sleep = null;
+          resolve();
+        }, delay);
+        this.#sleep = { timer, resolve };
+      });
+      if (this.#closing) return;
+      try {
+        await this.#connect();
+        return;
+      } catch (e) {
+        if (e instanceof HostKeyChangedError) {
+          this.#emit({ t: "status", state: "lost", detail: e.message });
+          return this.#stop("server key changed");
+        }
+        if (e instanceof RefusedError && e.code !== "full" && e.code !== "throttled") {
+          return this.#stop(e.message);
+        }
+        this.#emit({ t: "status", state: "lost", detail: errText(e) });
+      }
+    }
+  }
+
+  #checkAlive(): void {
+    const s = this.#s;
+    if (!s || s.closed) return;
+    const idle = Date.now() - s.lastRecv;
+    if (idle > DEFAULT_LIMITS.idleCloseMs) this.#lost(s, "the server stopped answering");
+    else if (idle > DEFAULT_LIMITS.idlePingMs / 2) this.#send(s, { t: "ping", n: 0 });
+  }
+
+  /** Whether the first connection succeeded. */
+  get connectedOnce(): boolean {
+    return this.#connectedOnce;
+  }
+}
+
+/** Reads whole frames from a connection with a deadline (handshake phase). */
+class FrameReader {
+  readonly decoder = new FrameDecoder({ min: 1, max: DEFAULT_LIMITS.handshakeFrame });
+  #conn: Deno.TcpConn;
+  #deadline: number;
+  constructor(conn: Deno.TcpConn, deadline: number) {
+    this.#conn = conn;
+    this.#deadline = deadline;
+  }
+  async next(): Promise<Uint8Array> {
+    const buf = new Uint8Array(16_384);
+    for (;;) {
+      const f = this.decoder.next();
+      if (f) return f;
+      const left = this.#deadline - Date.now();
+      if (left <= 0) throw new ConnectError("the server did not answer in time");
+      const n = await withDeadline(this.#conn.read(buf), left, "the server did not answer in time");
+      if (n === null) {
+        this.decoder.finish();
+        throw new ConnectError("the server closed the connection during the handshake");
+      }
+      this.decoder.push(buf.slice(0, n));
+    }
+  }
+}
+
+async function writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: number | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConnectError(message)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

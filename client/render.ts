@@ -1,0 +1,289 @@
+/**
+ * Pure formatting of chat events as terminal lines: `HH:MM [#room] name: text`, a stable colour
+ * per name, highlighted mentions, dimmed system events. Every string that came from the network
+ * passes through `sanitize` / `sanitizeMultiline`, so the only escape sequences in the output
+ * are the colour codes added here (none at all when colour is off).
+ * @module
+ */
+
+import { sanitize, sanitizeMultiline } from "../shared/sanitize.ts";
+import { nameKey } from "../shared/names.ts";
+import type { EventMessage, ServerMessage, WelcomeMessage } from "../shared/messages.ts";
+import type { RenderState, ViewEvent } from "./view.ts";
+
+/** Options that depend on the output, not on the chat state. */
+export interface RenderOptions {
+  /** Add ANSI colour and style codes. */
+  color: boolean;
+  /** Current time in ms since the epoch, for lines that carry no server time. */
+  now: number;
+}
+
+/** SGR foreground codes names are coloured with: six normal and six bright colours. */
+export const NAME_COLORS: readonly number[] = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
+
+const ESC = "\x1b[";
+const DIM = ["2", "22"] as const;
+const BOLD = ["1", "22"] as const;
+const RED = ["31", "39"] as const;
+const YELLOW = ["1;33", "22;39"] as const;
+const MARK = ["1;7", "22;27"] as const;
+
+function paint(text: string, sgr: readonly [string, string], color: boolean): string {
+  return color ? `${ESC}${sgr[0]}m${text}${ESC}${sgr[1]}m` : text;
+}
+
+/** The SGR colour code for `name`: a hash of its case-folded form picks one of {@link NAME_COLORS}. */
+export function nameColor(name: string): number {
+  const key = nameKey(name);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return NAME_COLORS[h % NAME_COLORS.length];
+}
+
+function paintName(name: string, color: boolean): string {
+  const safe = sanitize(name);
+  return color ? `${ESC}${nameColor(name)}m${safe}${ESC}39m` : safe;
+}
+
+function isNameChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+    c === 0x5f || c === 0x2d;
+}
+
+/**
+ * Start offsets of every mention of `me` in `text`: case-insensitive (ASCII), and only as a whole
+ * word (the characters around it are not letters, digits, `_` or `-`). Empty `me` matches nothing.
+ */
+export function mentionOffsets(text: string, me: string): number[] {
+  const out: number[] = [];
+  if (me.length === 0) return out;
+  const hay = nameKey(text);
+  const needle = nameKey(me);
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) {
+    const end = i + needle.length;
+    if (i > 0 && isNameChar(hay.charCodeAt(i - 1))) continue;
+    if (end < hay.length && isNameChar(hay.charCodeAt(end))) continue;
+    out.push(i);
+  }
+  return out;
+}
+
+/** True when `text` mentions `me` as a whole word, ignoring ASCII case. */
+export function isMention(text: string, me: string): boolean {
+  return mentionOffsets(text, me).length > 0;
+}
+
+function markMentions(safe: string, me: string, color: boolean): string {
+  if (!color) return safe;
+  const at = mentionOffsets(safe, me);
+  if (at.length === 0) return safe;
+  let out = "";
+  let from = 0;
+  for (const i of at) {
+    out += safe.slice(from, i) + paint(safe.slice(i, i + me.length), MARK, true);
+    from = i + me.length;
+  }
+  return out + safe.slice(from);
+}
+
+/** `HH:MM` of `ts` (ms since the epoch) in local time. */
+export function formatClock(ts: number): string {
+  const d = new Date(ts);
+  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+}
+
+/** True when the event is a message (room or private) from a name the user ignores. */
+export function isHidden(ev: ViewEvent, state: RenderState): boolean {
+  if (ev.t !== "server") return false;
+  const m = ev.msg;
+  return (m.t === "msg" || m.t === "dm") && state.ignored.has(nameKey(m.from));
+}
+
+/**
+ * True when the terminal bell should ring for this event: with bell "all" for every live room
+ * message from someone else, with "mention" only when it mentions the user, never with "off".
+ */
+export function shouldBell(ev: ViewEvent, state: RenderState): boolean {
+  if (state.bell === "off" || ev.t !== "server" || isHidden(ev, state)) return false;
+  const m = ev.msg;
+  if (m.t !== "msg" || m.replay === true || nameKey(m.from) === nameKey(state.me)) return false;
+  return state.bell === "all" || isMention(m.text, state.me);
+}
+
+/** `marker` + the first line, then the other lines indented to the same column. */
+function block(marker: string, text: string): string {
+  const pad = " ".repeat(marker.length);
+  return text.split("\n").map((l, i) => (i === 0 ? marker : pad) + l).join("\n");
+}
+
+function multi(text: string): string {
+  return sanitizeMultiline(text).replace(/\n+$/, "");
+}
+
+function eventText(m: EventMessage): string {
+  const s = (v: string | undefined, dflt = "someone") => sanitize(v ?? dflt);
+  const room = m.room !== undefined ? ` ${sanitize(m.room)}` : "";
+  const why = m.reason !== undefined && m.reason !== "" ? ` (${sanitize(m.reason)})` : "";
+  const by = m.by !== undefined ? ` by ${sanitize(m.by)}` : "";
+  switch (m.kind) {
+    case "join":
+      return `${s(m.name)} joined${room}`;
+    case "leave":
+      return `${s(m.name)} left${room}${why}`;
+    case "nick":
+      return `${s(m.old)} is now known as ${s(m.name)}`;
+    case "topic":
+      return m.by !== undefined
+        ? `${sanitize(m.by)} set the topic of${room || " the room"}: ${s(m.text, "")}`
+        : `topic of${room || " the room"}: ${s(m.text, "")}`;
+    case "away":
+      return m.text ? `${s(m.name)} is away: ${sanitize(m.text)}` : `${s(m.name)} is away`;
+    case "back":
+      return `${s(m.name)} is back`;
+    case "kick":
+      return `${s(m.name)} was kicked from${room || " the room"}${by}${why}`;
+    case "ban":
+      return `${s(m.name)} was banned${room ? ` from${room}` : ""}${by}${why}`;
+    case "mute":
+      return `${s(m.name)} was muted${room ? ` in${room}` : ""}${by}${why}`;
+    case "announce":
+      return `announcement: ${s(m.text, "")}`;
+    case "motd":
+      return `message of the day: ${s(m.text, "")}`;
+  }
+}
+
+function welcomeText(m: WelcomeMessage): string {
+  const lines = [
+    `connected to ${sanitize(m.server.name)} (${sanitize(m.server.version)}) as ${
+      sanitize(m.name)
+    }`,
+  ];
+  if (m.server.motd !== "") lines.push(block("", multi(m.server.motd)));
+  for (const r of m.rooms) {
+    const topic = r.topic !== "" ? `: ${sanitize(r.topic)}` : "";
+    lines.push(`${sanitize(r.name)} (${r.members} here)${topic}`);
+  }
+  return lines.join("\n");
+}
+
+function replyData(data: unknown): string {
+  try {
+    return sanitize(JSON.stringify(data) ?? "");
+  } catch {
+    return "(unprintable reply)";
+  }
+}
+
+const STATUS_LABEL = {
+  connecting: "connecting",
+  connected: "connected",
+  lost: "connection lost",
+  reconnecting: "reconnecting",
+  closed: "disconnected",
+} as const;
+
+function serverLine(
+  m: ServerMessage,
+  state: RenderState,
+  clock: (ts: number) => string,
+  color: boolean,
+): string | null {
+  switch (m.t) {
+    case "msg": {
+      const head = `${clock(m.ts)}[${sanitize(m.room)}] `;
+      const text = markMentions(sanitize(m.text), state.me, color);
+      return m.me === true
+        ? `${head}* ${paintName(m.from, color)} ${text}`
+        : `${head}${paintName(m.from, color)}: ${text}`;
+    }
+    case "event": {
+      const aboutMe = state.me !== "" && m.name !== undefined &&
+        nameKey(m.name) === nameKey(state.me);
+      const sgr = m.kind === "announce"
+        ? YELLOW
+        : m.kind === "motd"
+        ? BOLD
+        : aboutMe && (m.kind === "kick" || m.kind === "ban" || m.kind === "mute")
+        ? RED
+        : DIM;
+      const body = m.kind === "announce" || m.kind === "motd"
+        ? block(
+          `${clock(m.ts)}-- ${m.kind === "announce" ? "announcement" : "message of the day"}: `,
+          multi(m.text ?? ""),
+        )
+        : `${clock(m.ts)}-- ${eventText(m)}`;
+      return paint(body, sgr, color);
+    }
+    case "welcome":
+      return paint(block("-- ", welcomeText(m)), DIM, color);
+    case "dm":
+      return paint(
+        `${clock(m.ts)}-- private message from ${
+          sanitize(m.from)
+        } not shown: private messages are not available yet`,
+        DIM,
+        color,
+      );
+    case "reply":
+      if (m.text !== undefined) return block("  ", multi(m.text));
+      if (m.data !== undefined) return block("  ", replyData(m.data));
+      return paint("-- ok", DIM, color);
+    case "error":
+      return paint(`! ${sanitize(m.message)} (${sanitize(m.code)})`, RED, color);
+    case "bye":
+      return paint(`-- the server ended the session: ${sanitize(m.reason)}`, DIM, color);
+    case "ack":
+    case "ping":
+    case "pong":
+      return null;
+  }
+}
+
+/**
+ * Renders one event as one or more terminal lines (joined by "\n", no trailing newline), or
+ * null when nothing is to be shown (ignored names, acknowledgements, pings). Lines after the
+ * first are indented, so multi-line text can never pass for a message line.
+ */
+export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptions): string | null {
+  if (isHidden(ev, state)) return null;
+  const { color } = opts;
+  const clock = (ts: number) => state.timestamps ? `${formatClock(ts)} ` : "";
+  const now = clock(opts.now);
+  switch (ev.t) {
+    case "server":
+      return serverLine(ev.msg, state, clock, color);
+    case "welcome":
+      return serverLine(ev.msg, state, clock, color);
+    case "pending": {
+      const who = state.me !== "" ? sanitize(state.me) : "you";
+      const text = sanitize(ev.text);
+      const line = ev.me
+        ? `${now}[${sanitize(ev.room)}] * ${who} ${text} …`
+        : `${now}[${sanitize(ev.room)}] ${who}: ${text} …`;
+      return paint(line, DIM, color);
+    }
+    case "acked":
+      return null;
+    case "failed":
+      return paint(
+        `${now}! not delivered to ${sanitize(ev.room)}: ${sanitize(ev.text)} (${
+          sanitize(ev.reason)
+        })`,
+        RED,
+        color,
+      );
+    case "status": {
+      const detail = ev.detail !== "" ? `: ${sanitize(ev.detail)}` : "";
+      return paint(`${now}-- ${STATUS_LABEL[ev.state]}${detail}`, DIM, color);
+    }
+    case "local":
+      return ev.level === "error"
+        ? paint(block("! ", multi(ev.text)), RED, color)
+        : block("-- ", multi(ev.text));
+  }
+}

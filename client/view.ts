@@ -1,0 +1,96 @@
+/**
+ * The boundary between the chat application and a user interface: the events a connection
+ * reports, what the application needs from a connection, and what it needs from a view
+ * (interactive terminal or plain/JSON lines).
+ * @module
+ */
+
+import type {
+  ErrorMessage,
+  MsgMessage,
+  ReplyMessage,
+  ServerMessage,
+  WelcomeMessage,
+} from "../shared/messages.ts";
+
+/** What a connection reports to the application, in order. */
+export type ClientEvent =
+  | { t: "server"; msg: ServerMessage }
+  | { t: "welcome"; msg: WelcomeMessage }
+  | { t: "pending"; id: string; room: string; text: string; me: boolean }
+  | { t: "acked"; id: string; msg: MsgMessage }
+  | { t: "failed"; id: string; room: string; text: string; reason: string }
+  | {
+    t: "status";
+    state: "connecting" | "connected" | "lost" | "reconnecting" | "closed";
+    detail: string;
+  };
+
+/** What the application needs from a connection. */
+export interface ChatClientLike {
+  /** Current name (after welcome). */
+  readonly name: string;
+  /** Queues a room message; returns its id and emits `pending`, then `acked` or `failed`. */
+  say(room: string, text: string, me?: boolean): string;
+  /** Runs a server command; settles with the reply or the error (has a deadline). */
+  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage>;
+  /** Says neither acknowledged nor failed yet. */
+  pendingCount(): number;
+  /** Sends `bye` (reason "quit" by default) and closes; no reconnection afterwards. */
+  close(reason?: string): Promise<void>;
+}
+
+/** A message produced by the client itself (command feedback, usage, local errors). */
+export interface LocalEvent {
+  t: "local";
+  level: "info" | "error";
+  text: string;
+}
+
+/** Everything a view shows. */
+export type ViewEvent = ClientEvent | LocalEvent;
+
+/** When to ring the terminal bell: on mentions of the user's name, on every message, or never. */
+export type BellMode = "mention" | "all" | "off";
+
+/** Display settings and identity a view needs to render an event. */
+export interface RenderState {
+  /** The user's current name ("" before welcome: nothing counts as a mention). */
+  me: string;
+  /** Show `HH:MM` before each line. */
+  timestamps: boolean;
+  /** Name keys (ASCII lower case) whose messages are hidden. */
+  ignored: ReadonlySet<string>;
+  /** Bell mode. */
+  bell: BellMode;
+}
+
+/** Candidates for Tab completion. */
+export interface Completions {
+  /** Command names without the slash. */
+  commands: readonly string[];
+  /** Names in the current room. */
+  names: readonly string[];
+  /** Known room names, with `#`. */
+  rooms: readonly string[];
+}
+
+/** A user interface for the chat application. */
+export interface View {
+  /** True for the line-editing terminal, false for plain or JSON lines. */
+  readonly interactive: boolean;
+  /** Shows one event (rendered safely; hidden when it comes from an ignored name). */
+  show(ev: ViewEvent, state: RenderState): void;
+  /** Asks the user for a name, showing `reason` (why the last one was refused) first. */
+  askName(reason?: string): Promise<string>;
+  /** The user's input lines; ends on end of input, Ctrl-D or a double Ctrl-C. */
+  lines(): AsyncIterable<string>;
+  /** Replaces the Tab-completion candidates. */
+  setCompletions(c: Completions): void;
+  /** Tells the view which room the user is talking in (shown in the prompt). */
+  setRoom(room: string): void;
+  /** Clears the screen (no-op where there is none). */
+  clear(): void;
+  /** Ends input and restores the terminal; safe to call more than once. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,388 @@
+/**
+ * `chat`: the command line. Parses arguments, dispatches to server, client,
+ * keys and bench, and is the only place that maps errors to exit codes.
+ *
+ * Exit codes: 0 ok, 1 error, 2 usage, 3 server key changed, 4 refused or
+ * banned, 5 could not connect.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import process from "node:process";
+import { configure, getConsoleSink, getLogger, type LogLevel } from "@logtape/logtape";
+import { VERSION } from "./version.ts";
+import { ChatServer } from "./server/server.ts";
+import { runConsole } from "./server/console.ts";
+import { DEFAULT_LIMITS, type Limits } from "./shared/limits.ts";
+import { configHome, stateHome } from "./shared/paths.ts";
+import { KeyFileError } from "./shared/keys.ts";
+import { loadOrCreateIdentity } from "./client/identity.ts";
+import { isFingerprint, KnownServers, normalizeHostPort } from "./client/known_servers.ts";
+import { ChatClient, ConnectError, HostKeyChangedError, RefusedError } from "./client/client.ts";
+import type { ClientEvent, View } from "./client/view.ts";
+import { TerminalView } from "./client/terminal.ts";
+import { PlainView } from "./client/plain.ts";
+import { runApp } from "./client/app.ts";
+import { runBench } from "./bench/bench.ts";
+
+/** A command-line mistake: usage is printed and the exit code is 2. */
+export class UsageError extends Error {
+  /** Creates the error; `usage` is the text to print after the message. */
+  constructor(message: string, readonly usage: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const MAIN_USAGE = `chat ${VERSION} — secure self-hosted terminal chat
+
+Usage:
+  chat server [--host H] [--port P] [--data DIR] [options]   start a server
+  chat client HOST[:PORT] [--name N] [options]                join a server
+  chat keys                                                   print your identity fingerprint
+  chat keys forget HOST:PORT                                  forget a server's pinned key
+  chat bench HOST[:PORT] [options]                            load-test a server
+  chat --help | chat <command> --help | chat --version
+`;
+
+const SERVER_USAGE = `Usage: chat server [options]
+  --host H           address to listen on (default 0.0.0.0)
+  --port P           port (default 5000; 0 picks a free port)
+  --data DIR         data directory: host key and database
+                     (default $XDG_STATE_HOME/chat/server)
+  --name NAME        server name shown to clients (default "chat")
+  --motd TEXT|@FILE  message of the day
+  --blacklist FILE   forbidden names and * patterns, one per line (reloaded on SIGHUP)
+  --admin SHA256:…   identity fingerprint with operator rights (repeatable)
+  --log FILE         append every room event to FILE as JSON Lines
+  --limit KEY=N      override a limit, e.g. --limit textBytes=1024 (repeatable)
+  --verbose          log connections and errors to stderr
+`;
+
+const CLIENT_USAGE = `Usage: chat client HOST[:PORT] [options]
+  --name N              name to use (asked for when missing in a terminal)
+  --home DIR            identity and pinned keys (default $XDG_CONFIG_HOME/chat)
+  --accept-new          trust an unknown server's key without asking
+  --fingerprint SHA256:…  trust exactly this server key
+  --room #R             room to join first (default #lobby)
+  --json                one JSON object per event (plain mode)
+  --no-color            no colours (also NO_COLOR)
+  --bell MODE           mention | all | off (default mention)
+  --log FILE            keep your transcript as JSON Lines
+  --no-reconnect        do not reconnect after a lost connection
+Exit codes: 0 ok, 2 usage, 3 server key changed, 4 refused or banned, 5 could not connect.
+`;
+
+const KEYS_USAGE = `Usage:
+  chat keys [--home DIR]                     print your identity fingerprint (created if missing)
+  chat keys forget HOST:PORT [--home DIR]    forget the pinned key of a server
+`;
+
+/** Splits `HOST[:PORT]` (IPv6 in brackets) into host and port. */
+export function parseTarget(text: string, usage: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(text);
+  const port = m?.[3] === undefined ? 5000 : Number(m[3]);
+  if (!m || port < 1 || port > 65535) {
+    throw new UsageError(`bad address "${text}": expected HOST[:PORT]`, usage);
+  }
+  return { host: m[1] ?? m[2], port };
+}
+
+function parse<T extends Record<string, { type: "string" | "boolean"; multiple?: boolean }>>(
+  args: string[],
+  options: T,
+  usage: string,
+) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e), usage);
+  }
+}
+
+function parseLimits(items: string[] | undefined): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  for (const item of items ?? []) {
+    const m = /^([A-Za-z]+)=(\d+)$/.exec(item);
+    if (!m || !(m[1] in DEFAULT_LIMITS)) {
+      throw new UsageError(
+        `bad --limit "${item}"; known: ${Object.keys(DEFAULT_LIMITS).join(", ")}`,
+        SERVER_USAGE,
+      );
+    }
+    out[m[1] as keyof Limits] = Number(m[2]);
+  }
+  return out;
+}
+
+async function setupLogging(level: LogLevel): Promise<void> {
+  await configure({
+    reset: true,
+    sinks: { stderr: getConsoleSink() },
+    loggers: [
+      { category: ["chat"], lowestLevel: level, sinks: ["stderr"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+    ],
+  });
+}
+
+async function serverMain(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    data: { type: "string" },
+    name: { type: "string" },
+    motd: { type: "string" },
+    blacklist: { type: "string" },
+    admin: { type: "string", multiple: true },
+    log: { type: "string" },
+    limit: { type: "string", multiple: true },
+    verbose: { type: "boolean" },
+  }, SERVER_USAGE);
+  if (values.help) return print(SERVER_USAGE);
+  if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}"`, SERVER_USAGE);
+  const port = values.port === undefined ? 5000 : Number(values.port);
+  if (!/^\d{1,5}$/.test(values.port ?? "5000") || port > 65535) {
+    throw new UsageError(`bad port "${values.port}"`, SERVER_USAGE);
+  }
+  for (const a of values.admin ?? []) {
+    if (!isFingerprint(a)) throw new UsageError(`bad --admin "${a}"`, SERVER_USAGE);
+  }
+  await setupLogging(values.verbose ? "debug" : "warning");
+  let motd = values.motd ?? "";
+  if (motd.startsWith("@")) motd = (await Deno.readTextFile(motd.slice(1))).trimEnd();
+  const dataDir = values.data ?? stateHome((k) => Deno.env.get(k));
+  const server = await ChatServer.start({
+    host: values.host,
+    port,
+    dataDir,
+    name: values.name,
+    motd,
+    blacklistPath: values.blacklist,
+    admins: values.admin,
+    logPath: values.log,
+    limits: parseLimits(values.limit),
+  });
+  const a = server.addr;
+  const shown = a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+  console.log(`chat server ${VERSION} listening on ${shown}`);
+  console.log(`host key ${server.fingerprint}${server.createdKey ? " (new)" : ""}`);
+  console.log(`data in ${dataDir}`);
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const onHup = () => {
+    server.reloadBlacklist().then(
+      (n) => console.log(`blacklist reloaded: ${n} entries`),
+      (e) => console.error(`blacklist not reloaded: ${e instanceof Error ? e.message : e}`),
+    );
+  };
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHup);
+  const consoleDone = Deno.stdin.isTerminal()
+    ? runConsole(server.hub, Deno.stdin.readable, (t) => console.log(t), stop.signal)
+    : Promise.resolve();
+  await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+  console.log("shutting down…");
+  await server.shutdown();
+  await consoleDone.catch(() => {});
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHup);
+  console.log("server stopped");
+  return 0;
+}
+
+async function clientMain(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    name: { type: "string" },
+    home: { type: "string" },
+    "accept-new": { type: "boolean" },
+    fingerprint: { type: "string" },
+    room: { type: "string" },
+    json: { type: "boolean" },
+    "no-color": { type: "boolean" },
+    bell: { type: "string" },
+    log: { type: "string" },
+    "no-reconnect": { type: "boolean" },
+  }, CLIENT_USAGE);
+  if (values.help) return print(CLIENT_USAGE);
+  if (positionals.length !== 1) throw new UsageError("expected one HOST[:PORT]", CLIENT_USAGE);
+  const { host, port } = parseTarget(positionals[0], CLIENT_USAGE);
+  if (values.fingerprint !== undefined && !isFingerprint(values.fingerprint)) {
+    throw new UsageError(`bad --fingerprint "${values.fingerprint}"`, CLIENT_USAGE);
+  }
+  const bell = values.bell ?? "mention";
+  if (bell !== "mention" && bell !== "all" && bell !== "off") {
+    throw new UsageError(`bad --bell "${bell}"`, CLIENT_USAGE);
+  }
+  const room = values.room ?? "#lobby";
+  if (!/^#[a-z0-9_-]{1,32}$/.test(room)) throw new UsageError(`bad --room "${room}"`, CLIENT_USAGE);
+  await setupLogging("error");
+  const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
+  if (!interactive && values.name === undefined) {
+    throw new UsageError("--name is required when stdin or stdout is not a terminal", CLIENT_USAGE);
+  }
+  const home = values.home ?? configHome((k) => Deno.env.get(k));
+  const { identity } = await loadOrCreateIdentity(home, (l) => console.error(l));
+  const knownServers = await KnownServers.load(`${home}/known_servers`);
+  const hostPort = normalizeHostPort(host, port);
+  const noColor = values["no-color"] === true || (Deno.env.get("NO_COLOR") ?? "") !== "";
+
+  // Until the view exists (after the first welcome), questions use the plain prompt.
+  let view: View | null = null;
+  const early: ClientEvent[] = [];
+  const appEvents: { push(ev: ClientEvent): void } = { push: (ev) => early.push(ev) };
+  const client = new ChatClient({
+    host,
+    port,
+    identity,
+    knownServers,
+    rooms: [room],
+    reconnect: values["no-reconnect"] !== true,
+    onEvent: (ev) => appEvents.push(ev),
+    trustNewServer: (hp, fp) => {
+      if (values.fingerprint !== undefined) {
+        if (values.fingerprint === fp) return Promise.resolve(true);
+        console.error(`the server's key ${fp} is not the expected ${values.fingerprint}`);
+        return Promise.resolve(false);
+      }
+      if (values["accept-new"]) return Promise.resolve(true);
+      if (!interactive) {
+        console.error(
+          `unknown server ${hp} with key ${fp}\n` +
+            `not connecting: run with --accept-new or --fingerprint ${fp}`,
+        );
+        return Promise.resolve(false);
+      }
+      console.log(`The server ${hp} is not known yet. Its key fingerprint is:\n  ${fp}`);
+      for (;;) {
+        const a = (prompt("Trust it and connect? (yes/no, or paste the fingerprint)") ?? "no")
+          .trim();
+        if (a === fp || /^y(es)?$/i.test(a)) return Promise.resolve(true);
+        if (/^no?$/i.test(a) || a === "") return Promise.resolve(false);
+        if (isFingerprint(a)) {
+          console.log("that fingerprint does not match the server's key");
+          return Promise.resolve(false);
+        }
+      }
+    },
+    chooseName: (reason) => {
+      if (view) return view.askName(reason);
+      if (reason !== undefined) console.log(reason);
+      if (values.name !== undefined && reason === undefined) return Promise.resolve(values.name);
+      if (!interactive) return Promise.reject(new RefusedError("name", reason ?? "no name"));
+      return Promise.resolve((prompt("Your name:") ?? "").trim());
+    },
+  });
+  await client.start();
+  view = interactive
+    ? new TerminalView({ color: !noColor, hostPort })
+    : new PlainView({ json: values.json === true });
+  return await runApp(client, view, {
+    room,
+    json: values.json === true,
+    bell,
+    color: !noColor,
+    logPath: values.log,
+    early,
+    events: appEvents,
+  });
+}
+
+async function keysMain(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { home: { type: "string" } }, KEYS_USAGE);
+  if (values.help) return print(KEYS_USAGE);
+  const home = values.home ?? configHome((k) => Deno.env.get(k));
+  if (positionals.length === 0) {
+    const { identity } = await loadOrCreateIdentity(home, (l) => console.error(l));
+    console.log(identity.fingerprint);
+    return 0;
+  }
+  if (positionals[0] === "forget" && positionals.length === 2) {
+    const { host, port } = parseTarget(positionals[1], KEYS_USAGE);
+    const hp = normalizeHostPort(host, port);
+    const known = await KnownServers.load(`${home}/known_servers`);
+    if (await known.forget(hp)) console.log(`forgot the key of ${hp}`);
+    else console.log(`no key pinned for ${hp}`);
+    return 0;
+  }
+  throw new UsageError(`unknown keys command "${positionals.join(" ")}"`, KEYS_USAGE);
+}
+
+function print(text: string): number {
+  console.log(text.trimEnd());
+  return 0;
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  try {
+    switch (cmd) {
+      case "server":
+        return await serverMain(rest);
+      case "client":
+        return await clientMain(rest);
+      case "keys":
+        return await keysMain(rest);
+      case "bench":
+        return await runBench(rest, (m, u) => new UsageError(m, u));
+      case "--version":
+      case "-V":
+        return print(`chat ${VERSION}`);
+      case "--help":
+      case "-h":
+      case "help":
+        return print(MAIN_USAGE);
+      case undefined:
+        throw new UsageError("missing command", MAIN_USAGE);
+      default:
+        throw new UsageError(`unknown command "${cmd}"`, MAIN_USAGE);
+    }
+  } catch (e) {
+    return report(e);
+  }
+}
+
+function report(e: unknown): number {
+  if (e instanceof UsageError) {
+    console.error(`chat: ${e.message}\n\n${e.usage.trimEnd()}`);
+    return 2;
+  }
+  if (e instanceof HostKeyChangedError) {
+    console.error(e.message);
+    return 3;
+  }
+  if (e instanceof RefusedError) {
+    console.error(`chat: ${e.message}`);
+    return 4;
+  }
+  if (e instanceof ConnectError) {
+    console.error(`chat: ${e.message}`);
+    return 5;
+  }
+  if (e instanceof KeyFileError) {
+    console.error(`chat: ${e.message}`);
+    return 1;
+  }
+  if (e instanceof Deno.errors.AddrInUse) {
+    console.error(`chat: ${e.message}`);
+    return 1;
+  }
+  getLogger(["chat"]).error("unexpected error: {error}", { error: String(e) });
+  console.error(`chat: ${e instanceof Error ? e.message : String(e)}`);
+  return 1;
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  process.exitCode = code;
+  Deno.exit(code);
+}

@@ -1,0 +1,468 @@
+/**
+ * One client connection: handshake, authentication, the reader loop, a
+ * bounded writer queue with one write in flight, and deadlines. It knows
+ * nothing about rooms: requests go to the hub, events come back as lines.
+ * @module
+ */
+
+import type { AuthMessage, ClientMessage } from "../shared/messages.ts";
+import { parseClientMessage, splitRecord } from "../shared/messages.ts";
+import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
+import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
+import { decodeUtf8, fromBase64, utf8 } from "../shared/encoding.ts";
+import { ProtocolError } from "../shared/errors.ts";
+import { fingerprint, rsaOaepImportPublic } from "../shared/crypto.ts";
+import { verifyKem } from "../shared/keys.ts";
+import { type Limits, MIN_RECORD_FRAME, TokenBucket } from "../shared/limits.ts";
+
+/** What a connection needs from the hub (see server/hub.ts). */
+export interface HubPort {
+  /** Handles `auth`; sends welcome or error through the peer. */
+  authenticate(peer: ConnectionPeer, auth: AuthMessage): "ok" | "retry" | "fatal";
+  /** A request from an authenticated peer. */
+  handle(peerId: number, msg: Exclude<ClientMessage, AuthMessage>): void;
+  /** The peer is gone. */
+  disconnect(peerId: number, reason: string): void;
+}
+
+/** The peer as the hub sees it. */
+export interface ConnectionPeer {
+  /** Unique connection id. */
+  readonly id: number;
+  /** Remote address. */
+  readonly ip: string;
+  /** Identity fingerprint, once the proof has verified. */
+  readonly fingerprint: string;
+  /** Identity key, base64 raw. */
+  readonly sigPub: string;
+  /** DM key (SPKI, base64), when the client has one. */
+  readonly kemPub?: string;
+  /** Signature over the DM key, base64. */
+  readonly kemSig?: string;
+  /** Queues one serialized message. */
+  send(line: string): void;
+  /** Sends `bye {reason}` and closes. */
+  close(reason: string): void;
+}
+
+/** The host key the server signs with. */
+export interface HostKeyPort {
+  /** Ed25519 private key. */
+  privateKey: CryptoKey;
+  /** Raw 32-byte public key. */
+  publicRaw: Uint8Array;
+}
+
+/** Shared context of all connections. */
+export interface ConnectionContext {
+  /** The hub. */
+  hub: HubPort;
+  /** The host key. */
+  hostKey: HostKeyPort;
+  /** Limits in force. */
+  limits: Limits;
+  /** Clock in ms. */
+  now: () => number;
+  /** Structured log sink for notable events (no secrets). */
+  log: (level: "debug" | "info" | "warn", message: string, props?: Record<string, unknown>) => void;
+  /** Called once when the connection is fully closed. */
+  onClosed: (c: Connection) => void;
+  /** Called once when the connection authenticates. */
+  onAuthenticated: (c: Connection) => void;
+}
+
+type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
+
+const READ_BUFFER = 8192;
+
+/** One TCP connection from a client. */
+export class Connection implements ConnectionPeer {
+  /** Unique id. */
+  readonly id: number;
+  /** Remote address. */
+  readonly ip: string;
+  /** Accept time (ms). */
+  readonly acceptedAt: number;
+  /** Identity fingerprint after auth, "" before. */
+  fingerprint = "";
+  /** Identity key (base64 raw) after auth. */
+  sigPub = "";
+  /** DM key after auth, if any. */
+  kemPub?: string;
+  /** DM key signature after auth, if any. */
+  kemSig?: string;
+
+  #conn: Deno.TcpConn;
+  #ctx: ConnectionContext;
+  #phase: Phase = "hello";
+  #decoder: FrameDecoder;
+  #sealer?: RecordSealer;
+  #opener?: RecordOpener;
+  #th?: Uint8Array;
+  #authAttempts = 0;
+  #bucket: TokenBucket;
+  #strikes: number[] = [];
+  #lastRecv: number;
+  #pinged = false;
+  #pingN = 0;
+  // writer queue
+  #queue: string[] = [];
+  #queueBytes = 0;
+  #writing = false;
+  #writeStarted = 0;
+  #closeAfterFlush: string | null = null;
+  #raw: Uint8Array[] = []; // pre-key frames (ServerHello / Refusal)
+  #closeReason = "connection lost";
+
+  /** Wraps an accepted TCP connection. */
+  constructor(conn: Deno.TcpConn, id: number, ctx: ConnectionContext) {
+    this.#conn = conn;
+    this.id = id;
+    this.#ctx = ctx;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.ip = addr.hostname;
+    this.acceptedAt = ctx.now();
+    this.#lastRecv = this.acceptedAt;
+    this.#decoder = new FrameDecoder({ min: 1, max: ctx.limits.handshakeFrame });
+    this.#bucket = new TokenBucket(ctx.limits.rateBurst, ctx.limits.ratePerSecond, ctx.now);
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // not fatal
+    }
+  }
+
+  /** True once `welcome` was sent. */
+  get authenticated(): boolean {
+    return this.#phase === "chat";
+  }
+
+  /** True until the connection starts closing. */
+  get open(): boolean {
+    return this.#phase !== "closing" && this.#phase !== "closed";
+  }
+
+  /** Sends a Refusal frame and closes (only before ServerHello). */
+  refuse(code: string): void {
+    if (this.#phase !== "hello") return this.abort(code);
+    this.#raw.push(encodeFrame(encodeRefusal(code)));
+    this.#closeReason = code;
+    this.#phase = "closing";
+    this.#closeAfterFlush = code;
+    this.#pump();
+  }
+
+  /** Queues one serialized server message; drops the client if its queue overflows. */
+  send(line: string): void {
+    if (this.#phase !== "auth" && this.#phase !== "chat") return;
+    const l = this.#ctx.limits;
+    if (this.#queue.length >= l.sendQueueEvents || this.#queueBytes + line.length > l.sendQueueBytes) {
+      this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
+      this.abort("slow consumer");
+      return;
+    }
+    this.#queue.push(line);
+    this.#queueBytes += line.length;
+    this.#pump();
+  }
+
+  /** Sends `bye {reason}`, flushes what is queued, then closes. */
+  close(reason: string): void {
+    if (!this.open) return;
+    if (this.#phase === "hello") return this.abort(reason);
+    this.#closeReason = reasonForLeave(reason);
+    this.#queue.push(JSON.stringify({ t: "bye", reason }));
+    this.#queueBytes += 32;
+    this.#phase = "closing";
+    this.#closeAfterFlush = reason;
+    this.#pump();
+  }
+
+  /** Closes at once without a goodbye. */
+  abort(reason: string): void {
+    if (this.#phase === "closed") return;
+    if (this.#phase !== "closing") this.#closeReason = reasonForLeave(reason);
+    this.#phase = "closed";
+    this.#queue = [];
+    this.#queueBytes = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    this.#ctx.onClosed(this);
+  }
+
+  /** Checks deadlines; called periodically by the server with the current time. */
+  tick(now: number): void {
+    const l = this.#ctx.limits;
+    if (this.#phase === "closed") return;
+    if (this.#writing && now - this.#writeStarted > l.stalledWriteMs) {
+      this.#ctx.log("info", "stalled write", { id: this.id });
+      return this.abort("connection lost");
+    }
+    if (this.#phase === "hello" || this.#phase === "auth") {
+      if (now - this.acceptedAt > l.handshakeMs) {
+        if (this.#phase === "hello") return this.refuse("timeout");
+        return this.abort("timeout");
+      }
+      return;
+    }
+    if (this.#phase === "closing") {
+      if (now - this.#lastRecv > l.handshakeMs + l.stalledWriteMs) this.abort("closing timed out");
+      return;
+    }
+    const idle = now - this.#lastRecv;
+    if (idle > l.idleCloseMs) return this.abort("connection lost");
+    if (idle > l.idlePingMs && !this.#pinged) {
+      this.#pinged = true;
+      this.send(JSON.stringify({ t: "ping", n: ++this.#pingN }));
+    }
+  }
+
+  /** Reads until the peer closes or a protocol error; never throws. */
+  async run(): Promise<void> {
+    const buf = new Uint8Array(READ_BUFFER);
+    try {
+      while (this.#phase !== "closed") {
+        let n: number | null;
+        try {
+          n = await this.#conn.read(buf);
+        } catch {
+          n = null;
+        }
+        if (n === null) {
+          if (!this.#isClosed()) {
+            try {
+              this.#decoder.finish();
+            } catch {
+              // truncated frame: nothing from it is delivered
+            }
+            this.abort(this.#phase === "closing" ? this.#closeReason : "connection lost");
+          }
+          return;
+        }
+        this.#lastRecv = this.#ctx.now();
+        this.#pinged = false;
+        this.#decoder.push(buf.slice(0, n));
+        for (;;) {
+          if (this.#isClosed()) return;
+          const frame = this.#decoder.next();
+          if (frame === null) break;
+          await this.#onFrame(frame);
+        }
+      }
+    } catch (e) {
+      const code = e instanceof ProtocolError ? e.code : "internal";
+      this.#ctx.log(
+        code === "internal" ? "warn" : "debug",
+        "connection closed on error",
+        { id: this.id, ip: this.ip, code, error: String(e) },
+      );
+      this.abort("connection lost");
+    }
+  }
+
+  #isClosed(): boolean {
+    return this.#phase === "closed";
+  }
+
+  async #onFrame(frame: Uint8Array): Promise<void> {
+    switch (this.#phase) {
+      case "hello":
+        return await this.#onHello(frame);
+      case "auth":
+      case "chat":
+        return await this.#onRecord(frame);
+      default:
+        return; // closing: ignore input
+    }
+  }
+
+  async #onHello(frame: Uint8Array): Promise<void> {
+    let res;
+    try {
+      res = await serverRespond(frame, this.#ctx.hostKey);
+    } catch (e) {
+      if (e instanceof ProtocolError && e.code === "version") return this.refuse("version");
+      throw e;
+    }
+    if (this.#phase !== "hello") return;
+    this.#sealer = new RecordSealer(res.keys.send);
+    this.#opener = new RecordOpener(res.keys.recv);
+    this.#th = res.keys.th;
+    this.#decoder.limits = { min: MIN_RECORD_FRAME, max: this.#ctx.limits.recordFrame };
+    this.#raw.push(encodeFrame(res.hello));
+    this.#phase = "auth";
+    this.#pump();
+  }
+
+  async #onRecord(frame: Uint8Array): Promise<void> {
+    const plain = await this.#opener!.open(frame);
+    if (this.#opener!.seq > REKEY_AT) throw new ProtocolError("rekey", "client did not rekey");
+    const lines = splitRecord(decodeUtf8(plain));
+    for (const line of lines) {
+      if (!this.open) return;
+      const msg = parseClientMessage(line);
+      if (this.#phase === "auth") await this.#onAuth(msg);
+      else this.#onChat(msg);
+    }
+  }
+
+  async #onAuth(msg: ClientMessage): Promise<void> {
+    if (msg.t === "bye") return this.abort("quit");
+    if (msg.t === "ping") return this.send(JSON.stringify({ t: "pong", n: msg.n }));
+    if (msg.t !== "auth") throw new ProtocolError("bad_message", "expected auth");
+    if (++this.#authAttempts > this.#ctx.limits.authAttempts) {
+      throw new ProtocolError("too_many_attempts", "too many auth attempts");
+    }
+    const ok = await this.#verifyIdentity(msg);
+    if (!ok) {
+      this.#sendError("bad_auth", "authentication proof or key signature is invalid");
+      return this.close("bad_auth");
+    }
+    if (!this.open) return;
+    const r = this.#ctx.hub.authenticate(this, msg);
+    if (r === "ok") {
+      this.#phase = "chat";
+      this.#ctx.onAuthenticated(this);
+    } else if (r === "fatal" && this.open) {
+      this.close("refused");
+    }
+  }
+
+  async #verifyIdentity(a: AuthMessage): Promise<boolean> {
+    let sigPub: Uint8Array, proof: Uint8Array;
+    try {
+      sigPub = fromBase64(a.sig_pub);
+      proof = fromBase64(a.proof);
+    } catch {
+      return false;
+    }
+    if (!await verifyAuth(sigPub, proof, this.#th!, a.name)) return false;
+    if (a.kem_pub !== undefined && a.kem_sig !== undefined) {
+      try {
+        const spki = fromBase64(a.kem_pub);
+        await rsaOaepImportPublic(spki);
+        if (!await verifyKem(sigPub, spki, fromBase64(a.kem_sig))) return false;
+      } catch {
+        return false;
+      }
+      this.kemPub = a.kem_pub;
+      this.kemSig = a.kem_sig;
+    }
+    this.sigPub = a.sig_pub;
+    this.fingerprint = await fingerprint(sigPub);
+    return true;
+  }
+
+  #onChat(msg: ClientMessage): void {
+    switch (msg.t) {
+      case "pong":
+        return;
+      case "ping":
+        return this.send(JSON.stringify({ t: "pong", n: msg.n }));
+      case "bye":
+        this.#ctx.hub.disconnect(this.id, "quit");
+        return this.close("quit");
+      case "auth":
+        throw new ProtocolError("bad_message", "already authenticated");
+      default:
+        if (!this.#bucket.take()) return this.#rateLimited(msg.id);
+        this.#ctx.hub.handle(this.id, msg);
+    }
+  }
+
+  #rateLimited(id: string): void {
+    const now = this.#ctx.now();
+    this.#strikes.push(now);
+    while (this.#strikes.length > 0 && now - this.#strikes[0] > 60_000) this.#strikes.shift();
+    if (this.#strikes.length >= this.#ctx.limits.rateStrikes) {
+      this.#ctx.log("info", "flooding client disconnected", { id: this.id, ip: this.ip });
+      this.#sendError("rate_limited", "too many messages; disconnected", id);
+      return this.close("flooding");
+    }
+    this.#sendError("rate_limited", "slow down: message not sent", id);
+  }
+
+  #sendError(code: string, message: string, id?: string): void {
+    this.send(JSON.stringify(id === undefined ? { t: "error", code, message } : {
+      t: "error",
+      id,
+      code,
+      message,
+    }));
+  }
+
+  /** Writes queued data with exactly one write in flight, coalescing lines into records. */
+  #pump(): void {
+    if (this.#writing || this.#phase === "closed") return;
+    if (this.#raw.length === 0 && this.#queue.length === 0) {
+      if (this.#closeAfterFlush !== null) this.abort(this.#closeAfterFlush);
+      return;
+    }
+    this.#writing = true;
+    this.#writeStarted = this.#ctx.now();
+    this.#flushOnce().then(
+      () => {
+        this.#writing = false;
+        this.#pump();
+      },
+      () => {
+        this.#writing = false;
+        this.abort("connection lost");
+      },
+    );
+  }
+
+  async #flushOnce(): Promise<void> {
+    const frames: Uint8Array[] = this.#raw;
+    this.#raw = [];
+    if (this.#sealer && this.#queue.length > 0) {
+      const lines = this.#queue;
+      this.#queue = [];
+      this.#queueBytes = 0;
+      const max = this.#ctx.limits.recordPlaintext;
+      const sealing: Promise<Uint8Array>[] = [];
+      let batch = "";
+      let batchBytes = 0;
+      for (const line of lines) {
+        const bytes = line.length <= max / 3 ? line.length * 3 : utf8.encode(line).length;
+        if (bytes > max) {
+          this.#ctx.log("warn", "dropped an oversized server message", { id: this.id });
+          continue;
+        }
+        if (batchBytes > 0 && batchBytes + 1 + bytes > max) {
+          sealing.push(this.#sealer.seal(utf8.encode(batch), max));
+          batch = "";
+          batchBytes = 0;
+        }
+        batch = batchBytes === 0 ? line : batch + "\n" + line;
+        batchBytes += (batchBytes === 0 ? 0 : 1) + bytes;
+      }
+      if (batchBytes > 0) sealing.push(this.#sealer.seal(utf8.encode(batch), max));
+      for (const body of await Promise.all(sealing)) frames.push(encodeFrame(body));
+    }
+    let out: Uint8Array;
+    if (frames.length === 1) out = frames[0];
+    else {
+      let n = 0;
+      for (const f of frames) n += f.length;
+      out = new Uint8Array(n);
+      let o = 0;
+      for (const f of frames) {
+        out.set(f, o);
+        o += f.length;
+      }
+    }
+    let off = 0;
+    while (off < out.length) {
+      off += await this.#conn.write(off === 0 ? out : out.subarray(off));
+    }
+  }
+}
+
+function reasonForLeave(reason: string): string {
+  return reason;
+}

@@ -1,0 +1,673 @@
+/**
+ * The hub: authenticated users, rooms, members, fan-out and presence (DESIGN.md §2). Pure
+ * state: it never sees a socket or a key. Connections call {@linkcode Hub.authenticate},
+ * {@linkcode Hub.handle} and {@linkcode Hub.disconnect}; the hub answers through
+ * {@linkcode Peer.send} with lines serialised once per event and shared by every recipient.
+ * @module
+ */
+
+import { ProtocolError } from "../shared/errors.ts";
+import type { Limits } from "../shared/limits.ts";
+import type {
+  AuthMessage,
+  CmdMessage,
+  DmRequest,
+  EventKind,
+  EventMessage,
+  MsgMessage,
+  RoomInfo,
+  SayMessage,
+  WelcomeMessage,
+} from "../shared/messages.ts";
+import { type Blacklist, checkName, checkRoom, DEFAULT_ROOM, nameKey } from "../shared/names.ts";
+import {
+  checkText,
+  type CommandContext,
+  type CommandHost,
+  formatDuration,
+  ipMatches,
+  MAX_ROOMS_PER_USER,
+  runCommand,
+  type ServiceInfo,
+  type UserView,
+} from "./commands.ts";
+import type { Ban, Store, StoredMessage } from "./store.ts";
+import type { TranscriptEntry } from "./transcript.ts";
+
+/** One authenticated-or-authenticating connection as the hub sees it (server/connection.ts). */
+export interface Peer {
+  /** Unique per connection. */
+  readonly id: number;
+  /** Remote address. */
+  readonly ip: string;
+  /** Identity fingerprint `SHA256:…` (proof already verified). */
+  readonly fingerprint: string;
+  /** b64 raw Ed25519 public key. */
+  readonly sigPub: string;
+  /** b64 SPKI; `kem_sig` already verified. */
+  readonly kemPub?: string;
+  /** b64 Ed25519 signature over the KEM key. */
+  readonly kemSig?: string;
+  /** Enqueues ONE serialised JSON message; never blocks. */
+  send(line: string): void;
+  /** Sends `bye {reason}` and closes; the connection then calls {@linkcode Hub.disconnect}. */
+  close(reason: string): void;
+}
+
+/** Everything the hub depends on. */
+export interface HubOptions {
+  /** The database. */
+  store: Store;
+  /** Limits in force. */
+  limits: Limits;
+  /** Clock, ms since the epoch. */
+  now: () => number;
+  /** Server name for `welcome` and `/service`. */
+  serverName: string;
+  /** Software version. */
+  version: string;
+  /** The configured message of the day (`/motd text` overrides it in memory). */
+  motd: () => string;
+  /** Host key fingerprint. */
+  hostFingerprint: string;
+  /** Operator fingerprints from `--admin`. */
+  admins: ReadonlySet<string>;
+  /** The current name blacklist. */
+  blacklist: () => Blacklist;
+  /** Optional `--log` transcript. */
+  transcript?: { write(entry: TranscriptEntry): void };
+  /** Server start time, ms since the epoch. */
+  startedAt: number;
+  /** Open connections (authenticated or not). */
+  connectionCount: () => number;
+}
+
+/** Result of {@linkcode Hub.authenticate}. */
+export type AuthResult = "ok" | "retry" | "fatal";
+
+/** An authenticated connection. */
+class Session implements UserView {
+  readonly peer: Peer;
+  name: string;
+  key: string;
+  readonly rooms = new Set<string>();
+  away: string | undefined = undefined;
+  readonly since: number;
+  lastActive: number;
+
+  constructor(peer: Peer, name: string, key: string, now: number) {
+    this.peer = peer;
+    this.name = name;
+    this.key = key;
+    this.since = now;
+    this.lastActive = now;
+  }
+  get fingerprint(): string {
+    return this.peer.fingerprint;
+  }
+  get sigPub(): string {
+    return this.peer.sigPub;
+  }
+  get kemPub(): string | undefined {
+    return this.peer.kemPub;
+  }
+  get kemSig(): string | undefined {
+    return this.peer.kemSig;
+  }
+}
+
+type EventFields = Pick<EventMessage, "name" | "by" | "reason" | "old" | "text">;
+
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A stored message as sent on the wire. */
+export function toMsg(m: StoredMessage, replay = false): MsgMessage {
+  const out: MsgMessage = { t: "msg", room: m.room, seq: m.seq, ts: m.ts, from: m.from, text: m.text, id: m.id };
+  if (m.me) out.me = true;
+  if (replay) out.replay = true;
+  return out;
+}
+
+/** Rooms, members, fan-out and presence. See the module doc. */
+export class Hub {
+  readonly #o: HubOptions;
+  readonly #sessions = new Map<number, Session>();
+  readonly #byName = new Map<string, Session>();
+  readonly #byFp = new Map<string, Set<Session>>();
+  readonly #rooms = new Map<string, Set<Session>>([[DEFAULT_ROOM, new Set()]]);
+  readonly #muted = new Set<string>();
+  #motd: string | undefined = undefined;
+  #messages = 0;
+  #deliveries = 0;
+  readonly #host: CommandHost;
+
+  /** A hub with no users; `#lobby` exists. */
+  constructor(opts: HubOptions) {
+    this.#o = opts;
+    this.#host = this.#makeHost();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connection API
+
+  /** Handles `auth`: sends `welcome` and the joins, or an error, to `peer`. */
+  authenticate(peer: Peer, auth: AuthMessage): AuthResult {
+    const o = this.#o;
+    if (this.#sessions.has(peer.id)) {
+      this.#sendError(peer, undefined, "bad_message", "Already authenticated.", false);
+      return "fatal";
+    }
+    const ban = this.#banFor(nameKey(auth.name), peer.fingerprint, peer.ip);
+    if (ban !== undefined) {
+      const why = ban.reason === "" ? "" : `: ${ban.reason}`;
+      this.#sendError(peer, undefined, "banned", `You are banned from this server${why}.`, false);
+      return "fatal";
+    }
+    const check = checkName(auth.name, o.blacklist());
+    if (!check.ok) {
+      this.#sendError(peer, undefined, check.code, check.reason, true);
+      return "retry";
+    }
+    const key = check.key;
+    const live = this.#byName.get(key);
+    if (live !== undefined && live.fingerprint !== peer.fingerprint) {
+      this.#sendError(peer, undefined, "name_taken", `${live.name} is in use right now.`, true);
+      return "retry";
+    }
+    if (o.store.claimName(key, auth.name, peer.fingerprint) === "owned_by_other") {
+      this.#sendError(
+        peer,
+        undefined,
+        "name_owned",
+        `The name ${auth.name} belongs to another identity. Please choose another name.`,
+        true,
+      );
+      return "retry";
+    }
+    const rooms: string[] = [];
+    for (const r of auth.rooms) {
+      if (rooms.length >= MAX_ROOMS_PER_USER) break;
+      if (checkRoom(r).ok && !rooms.includes(r)) rooms.push(r);
+    }
+    if (rooms.length === 0) rooms.push(DEFAULT_ROOM);
+
+    if (live !== undefined) {
+      // Takeover: the same identity continues on this connection; no leave where it rejoins.
+      const old = [...live.rooms];
+      this.#drop(live, undefined);
+      for (const r of old) {
+        if (!rooms.includes(r)) this.#event(r, "leave", { name: live.name, reason: "replaced" });
+      }
+      live.peer.close("replaced");
+    }
+
+    const now = o.now();
+    const s = new Session(peer, auth.name, key, now);
+    this.#sessions.set(peer.id, s);
+    this.#byName.set(key, s);
+    let fps = this.#byFp.get(peer.fingerprint);
+    if (fps === undefined) this.#byFp.set(peer.fingerprint, fps = new Set());
+    fps.add(s);
+
+    const motd = this.#currentMotd();
+    const welcome: WelcomeMessage = {
+      t: "welcome",
+      name: auth.name,
+      fingerprint: peer.fingerprint,
+      server: { name: o.serverName, version: o.version, motd },
+      limits: {
+        textBytes: o.limits.textBytes,
+        envelopeBytes: o.limits.envelopeBytes,
+        recordPlaintext: o.limits.recordPlaintext,
+        historyOnJoin: o.limits.historyOnJoin,
+        historyMax: o.limits.historyMax,
+        historyKept: o.limits.historyKept,
+        resumeMax: o.limits.resumeMax,
+        rateBurst: o.limits.rateBurst,
+        ratePerSecond: o.limits.ratePerSecond,
+        idlePingMs: o.limits.idlePingMs,
+        idleCloseMs: o.limits.idleCloseMs,
+        maxRooms: MAX_ROOMS_PER_USER,
+      },
+      rooms: rooms.map((r) => ({
+        name: r,
+        topic: o.store.topic(r),
+        members: (this.#rooms.get(r)?.size ?? 0) + 1,
+      })),
+    };
+    peer.send(JSON.stringify(welcome));
+    for (const r of rooms) {
+      const from = auth.resume?.[r];
+      const history = from !== undefined
+        ? o.store.after(r, from, o.limits.resumeMax)
+        : o.store.recent(r, o.limits.historyOnJoin);
+      this.#enter(s, r, history);
+    }
+    if (motd !== "") {
+      peer.send(JSON.stringify({ t: "event", ts: o.now(), kind: "motd", text: motd }));
+    }
+    return "ok";
+  }
+
+  /** A request from an authenticated peer; unknown peers are ignored. */
+  handle(peerId: number, msg: SayMessage | DmRequest | CmdMessage): void {
+    const s = this.#sessions.get(peerId);
+    if (s === undefined) return;
+    s.lastActive = this.#o.now();
+    try {
+      if (msg.t === "say") this.#say(s, msg);
+      else if (msg.t === "dm") this.#dm(s, msg);
+      else this.#cmd(s, msg);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      this.#sendError(s.peer, msg.id, e.code, e.message);
+    }
+  }
+
+  /** The peer is gone; `reason` goes into the leave events ("replaced": none). Idempotent. */
+  disconnect(peerId: number, reason: string): void {
+    const s = this.#sessions.get(peerId);
+    if (s === undefined) return;
+    this.#drop(s, reason === "replaced" ? undefined : reason);
+  }
+
+  /** True if a ban in force covers the address `ip`. */
+  isIpBanned(ip: string): boolean {
+    return this.#o.store.bans().some((b) => b.kind === "ip" && ipMatches(ip, b.target));
+  }
+
+  /**
+   * Operator console: plain text is an announcement to everyone; `/command args` runs a command
+   * of the table as an operator (by "console"), plus `/say #room text` and `/stats`. Returns
+   * the text to print.
+   */
+  consoleLine(line: string): string {
+    const text = line.trim();
+    if (text === "") return "";
+    if (!text.startsWith("/")) {
+      try {
+        checkText(text, this.#o.limits.textBytes, "announcement");
+      } catch (e) {
+        if (e instanceof ProtocolError) return `error (${e.code}): ${e.message}`;
+        throw e;
+      }
+      this.#event(undefined, "announce", { by: "console", text });
+      return `Announced to ${this.#sessions.size} users.`;
+    }
+    const [name, ...args] = text.slice(1).split(/\s+/);
+    const lower = name.toLowerCase();
+    try {
+      if (lower === "stats") return this.#stats();
+      if (lower === "say") return this.#consoleSay(args);
+      const result = runCommand(
+        { host: this.#host, by: "console", operator: true },
+        lower,
+        args,
+      );
+      if (lower === "help" && args.length === 0) {
+        return result.text + "\n  /say #room text  Send a message as server\n" +
+          "  /stats  Connections, users, rooms, messages relayed\n" +
+          "  plain text  Announce to everyone";
+      }
+      return result.text;
+    } catch (e) {
+      if (e instanceof ProtocolError) return `error (${e.code}): ${e.message}`;
+      throw e;
+    }
+  }
+
+  /** Server shutdown: `close("shutdown")` for every authenticated peer. */
+  shutdown(): void {
+    for (const s of [...this.#sessions.values()]) {
+      this.#drop(s, undefined);
+      s.peer.close("shutdown");
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Requests
+
+  #say(s: Session, m: SayMessage): void {
+    const o = this.#o;
+    const prev = o.store.findById(s.fingerprint, m.id);
+    if (prev !== undefined) {
+      s.peer.send(JSON.stringify(toMsg(prev)));
+      return;
+    }
+    if (!s.rooms.has(m.room)) throw new ProtocolError("not_in_room", `You are not in ${m.room}.`);
+    if (this.#muted.has(s.fingerprint)) {
+      throw new ProtocolError("muted", "You are muted; your message was not sent.");
+    }
+    checkText(m.text, o.limits.textBytes, "message");
+    const me = m.me === true;
+    const stored = o.store.appendMessage({
+      room: m.room,
+      ts: o.now(),
+      from: s.name,
+      text: m.text,
+      me,
+      id: m.id,
+      senderFp: s.fingerprint,
+    });
+    this.#relay(stored);
+  }
+
+  #relay(stored: StoredMessage): void {
+    const line = JSON.stringify(toMsg(stored));
+    const members = this.#rooms.get(stored.room);
+    this.#messages++;
+    if (members !== undefined) {
+      for (const member of members) member.peer.send(line);
+      this.#deliveries += members.size;
+    }
+    this.#o.transcript?.write({
+      ts: stored.ts,
+      room: stored.room,
+      kind: stored.me ? "me" : "msg",
+      from: stored.from,
+      text: stored.text,
+    });
+  }
+
+  #dm(s: Session, m: DmRequest): void {
+    const max = Math.ceil(this.#o.limits.envelopeBytes / 3) * 4;
+    if (m.envelope.length > max) {
+      throw new ProtocolError("too_long", `The private message is larger than the limit.`);
+    }
+    if (m.envelope.length === 0 || m.envelope.length % 4 !== 0 || !B64.test(m.envelope)) {
+      throw new ProtocolError("bad_envelope", "The private message is not base64.");
+    }
+    const key = nameKey(m.to);
+    const to = this.#byName.get(key);
+    if (to === undefined) {
+      if (this.#o.store.ownerOf(key) !== undefined) {
+        throw new ProtocolError("offline", `${m.to} is not connected.`);
+      }
+      throw new ProtocolError("no_such_user", `There is no user called ${m.to}.`);
+    }
+    const line = JSON.stringify({
+      t: "dm",
+      id: m.id,
+      from: s.name,
+      ts: this.#o.now(),
+      envelope: m.envelope,
+    });
+    to.peer.send(line);
+    this.#deliveries++;
+    s.peer.send(JSON.stringify({ t: "ack", id: m.id }));
+  }
+
+  #cmd(s: Session, m: CmdMessage): void {
+    const ctx: CommandContext = {
+      host: this.#host,
+      user: s,
+      by: s.name,
+      operator: this.#isOperator(s.fingerprint),
+    };
+    const r = runCommand(ctx, m.name, m.args);
+    const reply: Record<string, unknown> = { t: "reply", id: m.id, text: r.text };
+    if (r.data !== undefined) reply.data = r.data;
+    s.peer.send(JSON.stringify(reply));
+  }
+
+  #consoleSay(args: string[]): string {
+    if (args.length < 2) return "usage: /say #room text";
+    const room = args[0];
+    const ok = checkRoom(room);
+    if (!ok.ok) return `error (bad_args): ${ok.reason}`;
+    const text = args.slice(1).join(" ");
+    checkText(text, this.#o.limits.textBytes, "message");
+    const stored = this.#o.store.appendMessage({
+      room,
+      ts: this.#o.now(),
+      from: "server",
+      text,
+      me: false,
+      id: "",
+      senderFp: "",
+    });
+    this.#relay(stored);
+    const n = this.#rooms.get(room)?.size ?? 0;
+    return `Said in ${room} (seq ${stored.seq}) to ${n} members.`;
+  }
+
+  #stats(): string {
+    const i = this.#info();
+    return [
+      `connections: ${i.connections}`,
+      `users: ${i.users}`,
+      `rooms: ${i.rooms}`,
+      `messages relayed: ${i.messages}`,
+      `deliveries: ${i.deliveries}`,
+      `uptime: ${formatDuration(this.#o.now() - i.startedAt)}`,
+    ].join("\n");
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // State changes
+
+  /** Adds `s` to `room`, sends it `history` (replay), then announces the join to everyone. */
+  #enter(s: Session, room: string, history: StoredMessage[]): void {
+    for (const m of history) s.peer.send(JSON.stringify(toMsg(m, true)));
+    let members = this.#rooms.get(room);
+    if (members === undefined) this.#rooms.set(room, members = new Set());
+    members.add(s);
+    s.rooms.add(room);
+    this.#event(room, "join", { name: s.name });
+  }
+
+  /** Removes `s` from `room`; with a reason, announces the leave to the remaining members. */
+  #exit(s: Session, room: string, reason: string | undefined): void {
+    const members = this.#rooms.get(room);
+    s.rooms.delete(room);
+    if (members === undefined) return;
+    members.delete(s);
+    if (reason !== undefined) this.#event(room, "leave", { name: s.name, reason });
+    if (members.size === 0 && room !== DEFAULT_ROOM) this.#rooms.delete(room);
+  }
+
+  /** Forgets `s` entirely; leave events carry `reason` (none when undefined). */
+  #drop(s: Session, reason: string | undefined): void {
+    if (this.#sessions.get(s.peer.id) !== s) return;
+    this.#sessions.delete(s.peer.id);
+    if (this.#byName.get(s.key) === s) this.#byName.delete(s.key);
+    const fps = this.#byFp.get(s.fingerprint);
+    if (fps !== undefined) {
+      fps.delete(s);
+      if (fps.size === 0) this.#byFp.delete(s.fingerprint);
+    }
+    for (const room of [...s.rooms]) this.#exit(s, room, reason);
+  }
+
+  /** Serialises one event once and sends it to `room`'s members (everyone if no room). */
+  #event(room: string | undefined, kind: EventKind, f: EventFields): void {
+    const ts = this.#o.now();
+    const ev: EventMessage = { t: "event", ts, kind, ...f };
+    if (room !== undefined) ev.room = room;
+    const line = JSON.stringify(ev);
+    const to = room === undefined ? this.#sessions.values() : this.#rooms.get(room)?.values();
+    if (to !== undefined) {
+      for (const s of to) {
+        s.peer.send(line);
+        this.#deliveries++;
+      }
+    }
+    const entry: TranscriptEntry = { ts, kind };
+    if (room !== undefined) entry.room = room;
+    if (f.name !== undefined) entry.name = f.name;
+    if (f.by !== undefined) entry.by = f.by;
+    if (f.reason !== undefined) entry.reason = f.reason;
+    if (f.text !== undefined) entry.text = f.text;
+    if (f.old !== undefined) entry.from = f.old;
+    this.#o.transcript?.write(entry);
+  }
+
+  #sendError(peer: Peer, id: string | undefined, code: string, message: string, retry?: boolean) {
+    const e: Record<string, unknown> = { t: "error" };
+    if (id !== undefined) e.id = id;
+    e.code = code;
+    e.message = message;
+    if (retry !== undefined) e.retry = retry;
+    peer.send(JSON.stringify(e));
+  }
+
+  #banFor(key: string, fp: string, ip: string): Ban | undefined {
+    return this.#o.store.bans().find((b) =>
+      (b.kind === "name" && b.target === key) ||
+      (b.kind === "fingerprint" && b.target === fp) ||
+      (b.kind === "ip" && ipMatches(ip, b.target))
+    );
+  }
+
+  #isOperator(fp: string): boolean {
+    return this.#o.admins.has(fp) || this.#o.store.isOp(fp);
+  }
+
+  #currentMotd(): string {
+    return this.#motd ?? this.#o.motd();
+  }
+
+  #info(): ServiceInfo {
+    return {
+      serverName: this.#o.serverName,
+      version: this.#o.version,
+      startedAt: this.#o.startedAt,
+      hostFingerprint: this.#o.hostFingerprint,
+      connections: this.#o.connectionCount(),
+      users: this.#sessions.size,
+      rooms: this.#rooms.size,
+      messages: this.#messages,
+      deliveries: this.#deliveries,
+    };
+  }
+
+  #roomInfo(room: string): RoomInfo {
+    return {
+      name: room,
+      topic: this.#o.store.topic(room),
+      members: this.#rooms.get(room)?.size ?? 0,
+    };
+  }
+
+  #session(u: UserView): Session {
+    if (!(u instanceof Session) || this.#sessions.get(u.peer.id) !== u) {
+      throw new ProtocolError("no_such_user", `${u.name} is not connected.`);
+    }
+    return u;
+  }
+
+  #makeHost(): CommandHost {
+    const o = this.#o;
+    return {
+      limits: o.limits,
+      now: () => o.now(),
+      info: () => this.#info(),
+      users: () => [...this.#sessions.values()],
+      user: (name) => this.#byName.get(nameKey(name)),
+      ownerFingerprint: (name) =>
+        this.#byName.get(nameKey(name))?.fingerprint ?? o.store.ownerOf(nameKey(name))?.fingerprint,
+      rooms: () => [...this.#rooms.keys()].sort().map((r) => this.#roomInfo(r)),
+      members: (room) => {
+        const m = this.#rooms.get(room);
+        return m === undefined ? undefined : [...m];
+      },
+      isOperator: (fp) => this.#isOperator(fp),
+      isAdmin: (fp) => o.admins.has(fp),
+      nick: (u, name) => this.#nick(this.#session(u), name),
+      join: (u, room) => {
+        this.#enter(this.#session(u), room, o.store.recent(room, o.limits.historyOnJoin));
+        return this.#roomInfo(room);
+      },
+      leave: (u, room, reason) => {
+        const s = this.#session(u);
+        if (!s.rooms.has(room)) return;
+        s.peer.send(
+          JSON.stringify({ t: "event", room, ts: o.now(), kind: "leave", name: s.name, reason }),
+        );
+        this.#exit(s, room, reason);
+      },
+      topic: (room) => o.store.topic(room),
+      setTopic: (room, text, by) => {
+        o.store.setTopic(room, text, by);
+        this.#event(room, "topic", { by, text });
+      },
+      setAway: (u, text) => {
+        const s = this.#session(u);
+        s.away = text;
+        for (const room of s.rooms) {
+          if (text === undefined) this.#event(room, "back", { name: s.name });
+          else this.#event(room, "away", { name: s.name, text });
+        }
+      },
+      history: (room, n) => o.store.recent(room, n).map((m) => toMsg(m, true)),
+      kick: (u, by, reason) => {
+        const s = this.#session(u);
+        for (const room of s.rooms) {
+          this.#event(room, "kick", { name: s.name, by, ...(reason === "" ? {} : { reason }) });
+        }
+        this.#drop(s, `kicked by ${by}`);
+        s.peer.close("kicked");
+      },
+      ban: (b) => {
+        o.store.addBan(b);
+        let closed = 0;
+        for (const s of [...this.#sessions.values()]) {
+          const hit = (b.kind === "name" && s.key === b.target) ||
+            (b.kind === "fingerprint" && s.fingerprint === b.target) ||
+            (b.kind === "ip" && ipMatches(s.peer.ip, b.target));
+          if (!hit) continue;
+          for (const room of s.rooms) {
+            this.#event(room, "ban", {
+              name: s.name,
+              by: b.by,
+              ...(b.reason === "" ? {} : { reason: b.reason }),
+            });
+          }
+          this.#drop(s, "banned");
+          s.peer.close("banned");
+          closed++;
+        }
+        return closed;
+      },
+      unban: (target) => o.store.removeBan(target),
+      bans: () => o.store.bans(),
+      mute: (fp, by) => {
+        this.#muted.add(fp);
+        for (const s of this.#byFp.get(fp) ?? []) {
+          for (const room of s.rooms) this.#event(room, "mute", { name: s.name, by });
+        }
+      },
+      unmute: (fp) => this.#muted.delete(fp),
+      motd: () => this.#currentMotd(),
+      setMotd: (text) => {
+        this.#motd = text;
+      },
+      addOp: (fp) => o.store.addOp(fp),
+      removeOp: (fp) => o.store.removeOp(fp),
+    };
+  }
+
+  #nick(s: Session, name: string): void {
+    const o = this.#o;
+    const check = checkName(name, o.blacklist());
+    if (!check.ok) throw new ProtocolError(check.code, check.reason);
+    const key = check.key;
+    if (o.store.bans().some((b) => b.kind === "name" && b.target === key)) {
+      throw new ProtocolError("banned", `The name ${name} is banned.`);
+    }
+    const live = this.#byName.get(key);
+    if (live !== undefined && live !== s) {
+      throw new ProtocolError("name_taken", `${live.name} is in use right now.`);
+    }
+    if (o.store.claimName(key, name, s.fingerprint) === "owned_by_other") {
+      throw new ProtocolError("name_owned", `The name ${name} belongs to another identity.`);
+    }
+    const old = s.name;
+    if (name === old) return;
+    if (this.#byName.get(s.key) === s) this.#byName.delete(s.key);
+    s.name = name;
+    s.key = key;
+    this.#byName.set(key, s);
+    for (const room of s.rooms) this.#event(room, "nick", { name, old });
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * The chat server: listener, accept loop, connection caps, deadlines sweep,
+ * and orderly shutdown. Rooms and users live in the hub.
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { Connection, type ConnectionContext } from "./connection.ts";
+import { Hub } from "./hub.ts";
+import { Store } from "./store.ts";
+import { Transcript } from "./transcript.ts";
+import { loadOrCreateHostKey } from "../shared/keys.ts";
+import { Blacklist } from "../shared/names.ts";
+import { DEFAULT_LIMITS, type Limits } from "../shared/limits.ts";
+import { VERSION } from "../version.ts";
+
+/** Everything `chat server` can be told. */
+export interface ServerOptions {
+  /** Address to bind; default all interfaces. */
+  host?: string;
+  /** Port; 0 picks a free one. */
+  port: number;
+  /** Data directory (host key, database). */
+  dataDir: string;
+  /** Limits; missing ones take the defaults. */
+  limits?: Partial<Limits>;
+  /** Identity fingerprints with operator rights. */
+  admins?: string[];
+  /** Message of the day. */
+  motd?: string;
+  /** Blacklist file (names and `*` patterns). */
+  blacklistPath?: string;
+  /** JSON Lines chat log. */
+  logPath?: string;
+  /** Server name shown to clients. */
+  name?: string;
+  /** Clock (ms). */
+  now?: () => number;
+}
+
+/** A running server. */
+export class ChatServer {
+  /** The address really listened on. */
+  readonly addr: Deno.NetAddr;
+  /** Host-key fingerprint. */
+  readonly fingerprint: string;
+  /** True when the host key was created by this start. */
+  readonly createdKey: boolean;
+  /** The hub (for the operator console). */
+  readonly hub: Hub;
+
+  #listener: Deno.TcpListener;
+  #store: Store;
+  #transcript?: Transcript;
+  #limits: Limits;
+  #conns = new Map<number, Connection>();
+  #unauth = new Set<Connection>();
+  #perIp = new Map<string, { live: number; recent: number[] }>();
+  #nextId = 1;
+  #sweep: number;
+  #accepting: Promise<void>;
+  #blacklistPath?: string;
+  #blacklist: Blacklist;
+  #now: () => number;
+  #closed?: Promise<void>;
+
+  private constructor(
+    listener: Deno.TcpListener,
+    store: Store,
+    transcript: Transcript | undefined,
+    limits: Limits,
+    hub: Hub,
+    fp: string,
+    created: boolean,
+    blacklist: Blacklist,
+    opts: ServerOptions,
+    ctxBase: Omit<ConnectionContext, "hub" | "onClosed" | "onAuthenticated">,
+  ) {
+    this.#listener = listener;
+    this.addr = listener.addr;
+    this.#store = store;
+    this.#transcript = transcript;
+    this.#limits = limits;
+    this.hub = hub;
+    this.fingerprint = fp;
+    this.createdKey = created;
+    this.#blacklist = blacklist;
+    this.#blacklistPath = opts.blacklistPath;
+    this.#now = opts.now ?? Date.now;
+    const ctx: ConnectionContext = {
+      ...ctxBase,
+      hub,
+      onClosed: (c) => this.#onClosed(c),
+      onAuthenticated: (c) => this.#unauth.delete(c),
+    };
+    const period = Math.max(
+      10,
+      Math.min(1000, limits.handshakeMs / 4, limits.idlePingMs / 4, limits.stalledWriteMs / 4),
+    );
+    this.#sweep = setInterval(() => {
+      const now = this.#now();
+      for (const c of this.#conns.values()) c.tick(now);
+    }, period);
+    this.#accepting = this.#acceptLoop(ctx);
+  }
+
+  /** Opens the data dir, host key, database and log, and starts listening. */
+  static async start(opts: ServerOptions): Promise<ChatServer> {
+    const log = getLogger(["chat", "server"]);
+    const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    const now = opts.now ?? Date.now;
+    await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+    const { key, created } = await loadOrCreateHostKey(opts.dataDir);
+    const blacklist = opts.blacklistPath
+      ? await readBlacklist(opts.blacklistPath)
+      : Blacklist.empty();
+    const store = Store.open(`${opts.dataDir}/chat.db`, { historyKept: limits.historyKept, now });
+    let transcript: Transcript | undefined;
+    let listener: Deno.TcpListener | undefined;
+    try {
+      transcript = opts.logPath ? await Transcript.open(opts.logPath) : undefined;
+      listener = Deno.listen({ hostname: opts.host ?? "0.0.0.0", port: opts.port });
+    } catch (e) {
+      store.close();
+      await transcript?.close();
+      throw e;
+    }
+    const startedAt = now();
+    let server: ChatServer | undefined;
+    const hub = new Hub({
+      store,
+      limits,
+      now,
+      serverName: opts.name ?? "chat",
+      version: VERSION,
+      motd: () => opts.motd ?? "",
+      hostFingerprint: key.fingerprint,
+      admins: new Set(opts.admins ?? []),
+      blacklist: () => server?.#blacklist ?? blacklist,
+      transcript,
+      startedAt,
+      connectionCount: () => server?.#conns.size ?? 0,
+    });
+    server = new ChatServer(
+      listener,
+      store,
+      transcript,
+      limits,
+      hub,
+      key.fingerprint,
+      created,
+      blacklist,
+      opts,
+      {
+        hostKey: key,
+        limits,
+        now,
+        log: (level, message, props) => log[level](message, props ?? {}),
+      },
+    );
+    return server;
+  }
+
+  /** Re-reads the blacklist file (SIGHUP). */
+  async reloadBlacklist(): Promise<number> {
+    if (!this.#blacklistPath) return 0;
+    this.#blacklist = await readBlacklist(this.#blacklistPath);
+    return this.#blacklist.size;
+  }
+
+  /** Number of open connections. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  async #acceptLoop(ctx: ConnectionContext): Promise<void> {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (this.#closed) return;
+        if (e instanceof Deno.errors.BadResource) return;
+        await new Promise((r) => setTimeout(r, 50)); // e.g. EMFILE: back off
+        continue;
+      }
+      const c = new Connection(conn, this.#nextId++, ctx);
+      this.#conns.set(c.id, c);
+      this.#admit(c);
+      if (c.open) c.run();
+    }
+  }
+
+  /** Applies the connection caps (DESIGN.md §4) to a new connection. */
+  #admit(c: Connection): void {
+    const l = this.#limits;
+    const now = this.#now();
+    let ip = this.#perIp.get(c.ip);
+    if (!ip) this.#perIp.set(c.ip, ip = { live: 0, recent: [] });
+    ip.live++;
+    while (ip.recent.length > 0 && now - ip.recent[0] > l.perIpWindowMs) ip.recent.shift();
+    if (this.hub.isIpBanned(c.ip)) return c.refuse("banned");
+    if (this.#conns.size > l.maxConnections) return c.refuse("full");
+    if (ip.live > l.perIpConcurrent) return c.refuse("per_ip_limit");
+    if (ip.recent.length >= l.perIpNew) return c.refuse("throttled");
+    ip.recent.push(now);
+    if (this.#unauth.size >= l.maxUnauthenticated) {
+      const oldest = this.#unauth.values().next().value;
+      if (oldest) {
+        this.#unauth.delete(oldest);
+        oldest.abort("evicted");
+      }
+    }
+    this.#unauth.add(c);
+  }
+
+  #onClosed(c: Connection): void {
+    if (!this.#conns.delete(c.id)) return;
+    this.#unauth.delete(c);
+    const ip = this.#perIp.get(c.ip);
+    if (ip) {
+      ip.live--;
+      if (ip.live <= 0 && ip.recent.length === 0) this.#perIp.delete(c.ip);
+    }
+    this.hub.disconnect(c.id, "connection lost");
+  }
+
+  /** Says goodbye to everyone, flushes the database and log, and stops. Idempotent. */
+  shutdown(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
+    }
+    await this.#accepting;
+    this.hub.shutdown();
+    for (const c of this.#conns.values()) c.close("shutdown");
+    const deadline = this.#now() + 2000;
+    while (this.#conns.size > 0 && this.#now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const c of [...this.#conns.values()]) c.abort("shutdown");
+    clearInterval(this.#sweep);
+    await this.#transcript?.close();
+    this.#store.close();
+  }
+}
+
+async function readBlacklist(path: string): Promise<Blacklist> {
+  const info = await Deno.stat(path);
+  if (info.size > 1024 * 1024) throw new RangeError(`blacklist ${path} is over 1 MiB`);
+  return Blacklist.parse(await Deno.readTextFile(path));
+}

@@ -1,0 +1,435 @@
+/**
+ * The server's embedded database (`node:sqlite`, WAL mode, synchronous API): the names
+ * registry, room history with a persisted per-room `seq`, message-id deduplication, room
+ * topics, bans and operators. Every method runs synchronously so the hub can call it in line.
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { ProtocolError } from "../shared/errors.ts";
+
+/** A room message as kept in the history. */
+export interface StoredMessage {
+  /** Room name, e.g. `#lobby`. */
+  room: string;
+  /** Per-room sequence number: starts at 1, strictly increasing, never reused. */
+  seq: number;
+  /** Server time in milliseconds since the epoch. */
+  ts: number;
+  /** Sender's display name. */
+  from: string;
+  /** Message text. */
+  text: string;
+  /** True for a `/me` action. */
+  me: boolean;
+  /** The client-chosen message id (`""` for messages that carry none). */
+  id: string;
+}
+
+/** A ban on a name key, an identity fingerprint or an IP address. */
+export interface Ban {
+  /** What is banned: a case-folded name key, a fingerprint or an IP address. */
+  target: string;
+  /** The kind of `target`. */
+  kind: "name" | "fingerprint" | "ip";
+  /** Who issued the ban. */
+  by: string;
+  /** Why. */
+  reason: string;
+  /** Creation time, milliseconds since the epoch. */
+  created: number;
+  /** Expiry time in milliseconds since the epoch, or null for a permanent ban. */
+  expires: number | null;
+}
+
+/** The identity that owns a registered name. */
+export interface NameOwner {
+  /** The display name as first claimed. */
+  name: string;
+  /** Owner's identity fingerprint. */
+  fingerprint: string;
+  /** Claim time, milliseconds since the epoch. */
+  created: number;
+}
+
+/** Input of {@linkcode Store.appendMessage}: a message without `seq`, plus the sender identity. */
+export type NewMessage = Omit<StoredMessage, "seq"> & {
+  /** Sender identity fingerprint, the scope of `id` for deduplication. */
+  senderFp: string;
+};
+
+/** Options of {@linkcode Store.open}. */
+export interface StoreOptions {
+  /** Messages kept per room (older ones are pruned); an integer ≥ 1. Default 10,000. */
+  historyKept?: number;
+  /** Clock in milliseconds since the epoch, for ban expiry and claim times. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** The schema version this code writes (`PRAGMA user_version`). */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA_V1 = `
+CREATE TABLE names (
+  key TEXT PRIMARY KEY,
+  display TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  created INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE rooms (
+  room TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  topic TEXT NOT NULL DEFAULT '',
+  topic_by TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE TABLE messages (
+  room TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  text TEXT NOT NULL,
+  me INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  sender_fp TEXT NOT NULL,
+  PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX messages_by_id ON messages (sender_fp, id) WHERE id <> '';
+CREATE TABLE bans (
+  target TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('name', 'fingerprint', 'ip')),
+  by TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  expires INTEGER
+) WITHOUT ROWID;
+CREATE TABLE ops (
+  fingerprint TEXT PRIMARY KEY
+) WITHOUT ROWID;
+`;
+
+const MESSAGE_COLUMNS = "room, seq, ts, sender, text, me, id";
+const BAN_KINDS: ReadonlySet<string> = new Set(["name", "fingerprint", "ip"]);
+
+type Row = Record<string, unknown>;
+
+function str(value: unknown, what: string): string {
+  if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
+  return value;
+}
+
+function num(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new TypeError(`${what} must be a finite number`);
+  }
+  return value;
+}
+
+function count(value: unknown, what: string): number {
+  if (typeof value !== "number") throw new TypeError(`${what} must be a number`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a non-negative integer`);
+  }
+  return value;
+}
+
+function toMessage(r: Row): StoredMessage {
+  return {
+    room: r.room as string,
+    seq: r.seq as number,
+    ts: r.ts as number,
+    from: r.sender as string,
+    text: r.text as string,
+    me: r.me === 1,
+    id: r.id as string,
+  };
+}
+
+function toBan(r: Row): Ban {
+  return {
+    target: r.target as string,
+    kind: r.kind as Ban["kind"],
+    by: r.by as string,
+    reason: r.reason as string,
+    created: r.created as number,
+    expires: r.expires === null ? null : r.expires as number,
+  };
+}
+
+/** Creates `path` with mode 0600 when it does not exist yet (the WAL files inherit the mode). */
+function createPrivate(path: string): void {
+  if (path === ":memory:" || path === "") return;
+  try {
+    Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+}
+
+/** The server's database. Open with {@linkcode Store.open}; close with {@linkcode Store.close}. */
+export class Store {
+  readonly #db: DatabaseSync;
+  readonly #kept: number;
+  readonly #now: () => number;
+  readonly #q: Record<string, StatementSync>;
+
+  private constructor(db: DatabaseSync, kept: number, now: () => number) {
+    this.#db = db;
+    this.#kept = kept;
+    this.#now = now;
+    const p = (sql: string) => db.prepare(sql);
+    this.#q = {
+      ownerOf: p("SELECT display, fingerprint, created FROM names WHERE key = ?"),
+      insertName: p(
+        "INSERT INTO names (key, display, fingerprint, created) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT (key) DO NOTHING",
+      ),
+      releaseName: p("DELETE FROM names WHERE key = ? AND fingerprint = ?"),
+      bumpSeq: p(
+        "INSERT INTO rooms (room, last_seq) VALUES (?, 1) " +
+          "ON CONFLICT (room) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+      ),
+      insertMessage: p(
+        "INSERT INTO messages (room, seq, ts, sender, text, me, id, sender_fp) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      prune: p("DELETE FROM messages WHERE room = ? AND seq <= ?"),
+      lastSeq: p("SELECT last_seq FROM rooms WHERE room = ?"),
+      recent: p(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? ORDER BY seq DESC LIMIT ?`,
+      ),
+      after: p(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      findById: p(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_fp = ? AND id = ? AND id <> ''`,
+      ),
+      setTopic: p(
+        "INSERT INTO rooms (room, topic, topic_by) VALUES (?, ?, ?) " +
+          "ON CONFLICT (room) DO UPDATE SET topic = excluded.topic, topic_by = excluded.topic_by",
+      ),
+      topic: p("SELECT topic FROM rooms WHERE room = ?"),
+      addBan: p(
+        "INSERT OR REPLACE INTO bans (target, kind, by, reason, created, expires) " +
+          "VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      removeBan: p("DELETE FROM bans WHERE target = ?"),
+      bans: p(
+        "SELECT target, kind, by, reason, created, expires FROM bans " +
+          "WHERE expires IS NULL OR expires > ? ORDER BY created, target",
+      ),
+      addOp: p("INSERT OR IGNORE INTO ops (fingerprint) VALUES (?)"),
+      removeOp: p("DELETE FROM ops WHERE fingerprint = ?"),
+      isOp: p("SELECT 1 AS x FROM ops WHERE fingerprint = ?"),
+    };
+  }
+
+  /**
+   * Opens (creating if needed, mode 0600) the database at `path`, or an in-memory one for
+   * `":memory:"`; switches on WAL with `synchronous = FULL` so a commit is durable when the call
+   * returns, and creates or checks the schema. Throws RangeError for a bad `historyKept` or a
+   * database written by a newer schema version.
+   */
+  static open(path: string, options: StoreOptions = {}): Store {
+    str(path, "path");
+    const kept = options.historyKept ?? 10_000;
+    if (typeof kept !== "number") throw new TypeError("historyKept must be a number");
+    if (!Number.isSafeInteger(kept) || kept < 1) {
+      throw new RangeError("historyKept must be an integer >= 1");
+    }
+    const now = options.now ?? Date.now;
+    if (typeof now !== "function") throw new TypeError("now must be a function");
+    createPrivate(path);
+    const db = new DatabaseSync(path);
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA busy_timeout = 5000");
+      migrate(db);
+      return new Store(db, kept, now);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /** Checkpoints the WAL into the main file and closes. Calling it again does nothing. */
+  close(): void {
+    if (!this.#db.isOpen) return;
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.#db.close();
+    }
+  }
+
+  /** The owner of the name with case-folded `key`, or undefined when nobody owns it. */
+  ownerOf(key: string): NameOwner | undefined {
+    const r = this.#q.ownerOf.get(str(key, "key")) as Row | undefined;
+    if (r === undefined) return undefined;
+    return {
+      name: r.display as string,
+      fingerprint: r.fingerprint as string,
+      created: r.created as number,
+    };
+  }
+
+  /**
+   * Claims the name with case-folded `key` for `fingerprint`, atomically; the first identity to
+   * claim a name owns it. The claim is committed to disk before this returns. An existing
+   * owner's stored display name is left unchanged.
+   */
+  claimName(
+    key: string,
+    displayName: string,
+    fingerprint: string,
+  ): "claimed" | "owned_by_you" | "owned_by_other" {
+    str(key, "key");
+    str(displayName, "displayName");
+    str(fingerprint, "fingerprint");
+    const inserted = this.#q.insertName.run(key, displayName, fingerprint, this.#now());
+    if (inserted.changes === 1) return "claimed";
+    return this.ownerOf(key)?.fingerprint === fingerprint ? "owned_by_you" : "owned_by_other";
+  }
+
+  /** Frees the name with case-folded `key` if `fingerprint` owns it; true when it was released. */
+  releaseName(key: string, fingerprint: string): boolean {
+    const r = this.#q.releaseName.run(str(key, "key"), str(fingerprint, "fingerprint"));
+    return r.changes === 1;
+  }
+
+  /**
+   * Appends a message with the room's next `seq` (last + 1) and prunes the room to the
+   * newest `historyKept` messages, in one transaction. A non-empty `id` must be new for
+   * `senderFp` (check with {@linkcode findById} first): a repeat throws
+   * `ProtocolError("duplicate_id")` and stores nothing. Returns the stored message.
+   */
+  appendMessage(m: NewMessage): StoredMessage {
+    if (typeof m !== "object" || m === null) throw new TypeError("message must be an object");
+    const room = str(m.room, "room");
+    const ts = num(m.ts, "ts");
+    const from = str(m.from, "from");
+    const text = str(m.text, "text");
+    if (typeof m.me !== "boolean") throw new TypeError("me must be a boolean");
+    const id = str(m.id, "id");
+    const senderFp = str(m.senderFp, "senderFp");
+    return this.#transaction(() => {
+      if (id !== "" && this.#q.findById.get(senderFp, id) !== undefined) {
+        throw new ProtocolError("duplicate_id", "message id already used by this identity");
+      }
+      const seq = (this.#q.bumpSeq.get(room) as Row).last_seq as number;
+      this.#q.insertMessage.run(room, seq, ts, from, text, m.me ? 1 : 0, id, senderFp);
+      if (seq > this.#kept) this.#q.prune.run(room, seq - this.#kept);
+      return { room, seq, ts, from, text, me: m.me, id };
+    });
+  }
+
+  /** The room's last assigned `seq`, or 0 when it has none; survives pruning and restarts. */
+  lastSeq(room: string): number {
+    const r = this.#q.lastSeq.get(str(room, "room")) as Row | undefined;
+    return r === undefined ? 0 : r.last_seq as number;
+  }
+
+  /** The room's last `n` kept messages, oldest first. */
+  recent(room: string, n: number): StoredMessage[] {
+    const rows = this.#q.recent.all(str(room, "room"), count(n, "n")) as Row[];
+    return rows.map(toMessage).reverse();
+  }
+
+  /** At most `max` kept messages of the room with `seq` greater than `seq`, oldest first. */
+  after(room: string, seq: number, max: number): StoredMessage[] {
+    const rows = this.#q.after.all(str(room, "room"), num(seq, "seq"), count(max, "max")) as Row[];
+    return rows.map(toMessage);
+  }
+
+  /**
+   * The kept message that `senderFp` sent with client id `id`, or undefined (always for an empty
+   * `id`). Ids are remembered as long as their message is kept in the history.
+   */
+  findById(senderFp: string, id: string): StoredMessage | undefined {
+    const r = this.#q.findById.get(str(senderFp, "senderFp"), str(id, "id")) as Row | undefined;
+    return r === undefined ? undefined : toMessage(r);
+  }
+
+  /** Sets the room's topic (`""` clears it) and who set it. */
+  setTopic(room: string, topic: string, by: string): void {
+    this.#q.setTopic.run(str(room, "room"), str(topic, "topic"), str(by, "by"));
+  }
+
+  /** The room's topic, or `""` when none. */
+  topic(room: string): string {
+    const r = this.#q.topic.get(str(room, "room")) as Row | undefined;
+    return r === undefined ? "" : r.topic as string;
+  }
+
+  /** Adds a ban, replacing any ban on the same `target`. */
+  addBan(b: Ban): void {
+    if (typeof b !== "object" || b === null) throw new TypeError("ban must be an object");
+    if (typeof b.kind !== "string" || !BAN_KINDS.has(b.kind)) {
+      throw new TypeError("kind must be name, fingerprint or ip");
+    }
+    const expires = b.expires === null ? null : num(b.expires, "expires");
+    this.#q.addBan.run(
+      str(b.target, "target"),
+      b.kind,
+      str(b.by, "by"),
+      str(b.reason, "reason"),
+      num(b.created, "created"),
+      expires,
+    );
+  }
+
+  /** Removes the ban on `target`; true when there was one (expired or not). */
+  removeBan(target: string): boolean {
+    return this.#q.removeBan.run(str(target, "target")).changes === 1;
+  }
+
+  /** The bans in force now (expired ones omitted), oldest first. */
+  bans(): Ban[] {
+    return (this.#q.bans.all(this.#now()) as Row[]).map(toBan);
+  }
+
+  /** Makes `fingerprint` an operator (idempotent). */
+  addOp(fingerprint: string): void {
+    this.#q.addOp.run(str(fingerprint, "fingerprint"));
+  }
+
+  /** Removes `fingerprint` from the operators; true when it was one. */
+  removeOp(fingerprint: string): boolean {
+    return this.#q.removeOp.run(str(fingerprint, "fingerprint")).changes === 1;
+  }
+
+  /** True when `fingerprint` was made an operator with {@linkcode addOp}. */
+  isOp(fingerprint: string): boolean {
+    return this.#q.isOp.get(str(fingerprint, "fingerprint")) !== undefined;
+  }
+
+  #transaction<T>(body: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = body();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+}
+
+/** Brings the schema to {@linkcode SCHEMA_VERSION}; refuses a newer one. */
+function migrate(db: DatabaseSync): void {
+  const version = (db.prepare("PRAGMA user_version").get() as Row).user_version as number;
+  if (version === SCHEMA_VERSION) return;
+  if (version > SCHEMA_VERSION) {
+    throw new RangeError(`database schema version ${version} is newer than ${SCHEMA_VERSION}`);
+  }
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    if (version < 1) db.exec(SCHEMA_V1);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * chat/1 handshake (PROTOCOL.md §2 and the auth proof of §4) as sans-IO steps:
+ * each function takes and returns bytes; sockets live elsewhere.
+ * @module
+ */
+
+import {
+  ed25519ImportPublic,
+  ed25519Sign,
+  ed25519Verify,
+  fingerprint,
+  hkdfSha256,
+  sha256,
+  x25519Generate,
+  x25519Shared,
+} from "./crypto.ts";
+import { aesGcmImport } from "./crypto.ts";
+import { bytesEqual, concat, decodeUtf8, utf8 } from "./encoding.ts";
+import { ProtocolError } from "./errors.ts";
+import { C2S, type DirectionKeys, S2C } from "./record.ts";
+
+/** Protocol version carried in the hellos. */
+export const VERSION = 1;
+/** ClientHello length in bytes. */
+export const CLIENT_HELLO_BYTES = 69;
+/** ServerHello length in bytes. */
+export const SERVER_HELLO_BYTES = 161;
+/** Refusal codes a server may send before ServerHello. */
+export const REFUSAL_CODES = ["version", "full", "per_ip_limit", "throttled", "banned", "timeout"];
+
+const MAGIC = utf8.encode("CHAT");
+const SERVER_CONTEXT = utf8.encode("chat/1 server hello\0");
+const AUTH_CONTEXT = utf8.encode("chat/1 client auth\0");
+const KEYS_INFO = utf8.encode("chat/1 keys");
+
+/** Keys for both directions plus the session id `th`. */
+export interface SessionKeys {
+  /** Keys this side sends with. */
+  send: DirectionKeys;
+  /** Keys this side receives with. */
+  recv: DirectionKeys;
+  /** SHA-256(ClientHello ‖ ServerHello): the session id the auth proof binds to. */
+  th: Uint8Array;
+}
+
+/** Encodes a Refusal frame body. */
+export function encodeRefusal(code: string): Uint8Array<ArrayBuffer> {
+  return concat(Uint8Array.of(0xff), utf8.encode(code));
+}
+
+/** If `frame` is a Refusal, returns its code (sanitised to a known code or "unknown"). */
+export function parseRefusal(frame: Uint8Array): string | undefined {
+  if (frame.length < 1 || frame[0] !== 0xff) return undefined;
+  let code = "unknown";
+  try {
+    const c = decodeUtf8(frame.subarray(1));
+    if (REFUSAL_CODES.includes(c)) code = c;
+  } catch {
+    // keep "unknown"
+  }
+  return code;
+}
+
+async function deriveKeys(
+  ownPrivate: CryptoKey,
+  peerPublic: Uint8Array,
+  clientHello: Uint8Array,
+  serverHello: Uint8Array,
+  isClient: boolean,
+): Promise<SessionKeys> {
+  const shared = await x25519Shared(ownPrivate, peerPublic);
+  const th = await sha256(concat(clientHello, serverHello));
+  const okm = await hkdfSha256(shared, th, KEYS_INFO, 88);
+  shared.fill(0);
+  const c2s: DirectionKeys = {
+    key: await aesGcmImport(okm.subarray(0, 32)),
+    iv: okm.slice(64, 76),
+    dir: C2S,
+  };
+  const s2c: DirectionKeys = {
+    key: await aesGcmImport(okm.subarray(32, 64)),
+    iv: okm.slice(76, 88),
+    dir: S2C,
+  };
+  okm.fill(0);
+  return isClient ? { send: c2s, recv: s2c, th } : { send: s2c, recv: c2s, th };
+}
+
+/** The client's side: create the hello, then check the server's answer. */
+export class ClientHandshake {
+  #priv: CryptoKey;
+  /** The ClientHello frame body to send. */
+  readonly hello: Uint8Array<ArrayBuffer>;
+
+  private constructor(priv: CryptoKey, hello: Uint8Array<ArrayBuffer>) {
+    this.#priv = priv;
+    this.hello = hello;
+  }
+
+  /** Starts a handshake with a fresh ephemeral key; `random` fills `client_random`. */
+  static async start(
+    random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
+  ): Promise<ClientHandshake> {
+    const eph = await x25519Generate();
+    const hello = concat(MAGIC, Uint8Array.of(VERSION), random(32), eph.publicKey);
+    return new ClientHandshake(eph.privateKey, hello);
+  }
+
+  /**
+   * Step 1 on ServerHello: checks length and version and returns the host key
+   * and its fingerprint for the pin check (step 2, done by the caller).
+   */
+  async parseServerHello(frame: Uint8Array): Promise<{ hostKey: Uint8Array; fingerprint: string }> {
+    if (frame.length !== SERVER_HELLO_BYTES) {
+      throw new ProtocolError("bad_hello", `ServerHello must be ${SERVER_HELLO_BYTES} bytes`);
+    }
+    if (frame[0] !== VERSION) throw new ProtocolError("version", "server chose another version");
+    const hostKey = frame.slice(65, 97);
+    return { hostKey, fingerprint: await fingerprint(hostKey) };
+  }
+
+  /** Step 3: verifies the host signature, then derives the session keys. */
+  async finish(frame: Uint8Array): Promise<SessionKeys> {
+    const hostKey = frame.subarray(65, 97);
+    const sig = frame.subarray(97, 161);
+    const digest = await sha256(concat(this.hello, frame.subarray(0, 97)));
+    if (!await ed25519Verify(hostKey, sig, concat(SERVER_CONTEXT, digest))) {
+      throw new ProtocolError("bad_signature", "server signature does not verify");
+    }
+    return await deriveKeys(this.#priv, frame.subarray(33, 65), this.hello, frame, true);
+  }
+}
+
+/** A parsed ClientHello. */
+export interface ClientHelloInfo {
+  /** The client's ephemeral X25519 public key. */
+  ephemeral: Uint8Array;
+}
+
+/**
+ * Validates a ClientHello. Throws `ProtocolError("version")` for a
+ * well-formed hello of another version (answer with a Refusal) and
+ * `ProtocolError("bad_hello")` for anything else (just close).
+ */
+export function parseClientHello(frame: Uint8Array): ClientHelloInfo {
+  if (frame.length < 5 || !bytesEqual(frame.subarray(0, 4), MAGIC)) {
+    throw new ProtocolError("bad_hello", "not a chat/1 ClientHello");
+  }
+  if (frame[4] !== VERSION) throw new ProtocolError("version", "unsupported version");
+  if (frame.length !== CLIENT_HELLO_BYTES) {
+    throw new ProtocolError("bad_hello", `ClientHello must be ${CLIENT_HELLO_BYTES} bytes`);
+  }
+  return { ephemeral: frame.subarray(37, 69) };
+}
+
+/** The server's side: answers a ClientHello with a signed ServerHello and derives keys. */
+export async function serverRespond(
+  clientHello: Uint8Array,
+  host: { privateKey: CryptoKey; publicRaw: Uint8Array },
+  random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
+): Promise<{ hello: Uint8Array<ArrayBuffer>; keys: SessionKeys }> {
+  const { ephemeral } = parseClientHello(clientHello);
+  const eph = await x25519Generate();
+  const head = concat(Uint8Array.of(VERSION), random(32), eph.publicKey, host.publicRaw);
+  const digest = await sha256(concat(clientHello, head));
+  const sig = await ed25519Sign(host.privateKey, concat(SERVER_CONTEXT, digest));
+  const hello = concat(head, sig);
+  const keys = await deriveKeys(eph.privateKey, ephemeral, clientHello, hello, false);
+  return { hello, keys };
+}
+
+/** The bytes an `auth` proof signs: context ‖ th ‖ utf8(name). */
+export function authTranscript(th: Uint8Array, name: string): Uint8Array<ArrayBuffer> {
+  return concat(AUTH_CONTEXT, th, utf8.encode(name));
+}
+
+/** Signs the auth proof for `name` in the session `th`. */
+export function signAuth(
+  sigPrivate: CryptoKey,
+  th: Uint8Array,
+  name: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  return ed25519Sign(sigPrivate, authTranscript(th, name));
+}
+
+/** Verifies an auth proof; false for any malformed input. */
+export async function verifyAuth(
+  sigPublic: Uint8Array,
+  proof: Uint8Array,
+  th: Uint8Array,
+  name: string,
+): Promise<boolean> {
+  if (sigPublic.length !== 32 || proof.length !== 64) return false;
+  try {
+    await ed25519ImportPublic(sigPublic);
+  } catch {
+    return false;
+  }
+  return await ed25519Verify(sigPublic, proof, authTranscript(th, name));
+}

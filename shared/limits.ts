@@ -1,0 +1,116 @@
+/**
+ * Default limits (DESIGN.md §4) and the token bucket used for rate limiting.
+ * @module
+ */
+
+/** Every configurable limit, in bytes, counts or milliseconds. */
+export interface Limits {
+  /** Largest handshake frame body. */
+  handshakeFrame: number;
+  /** Largest record body (plaintext + 16-byte tag). */
+  recordFrame: number;
+  /** Largest plaintext carried in one record. */
+  recordPlaintext: number;
+  /** Largest chat text in UTF-8 bytes. */
+  textBytes: number;
+  /** Largest DM envelope in bytes (decoded). */
+  envelopeBytes: number;
+  /** Accept → welcome deadline. */
+  handshakeMs: number;
+  /** Silence before the server pings. */
+  idlePingMs: number;
+  /** Silence before the server closes. */
+  idleCloseMs: number;
+  /** A write that does not finish within this closes the connection. */
+  stalledWriteMs: number;
+  /** Total connections. */
+  maxConnections: number;
+  /** Connections not yet authenticated. */
+  maxUnauthenticated: number;
+  /** Concurrent connections per IP. */
+  perIpConcurrent: number;
+  /** New connections per IP per window. */
+  perIpNew: number;
+  /** The window for `perIpNew`. */
+  perIpWindowMs: number;
+  /** Token bucket burst. */
+  rateBurst: number;
+  /** Token bucket refill per second. */
+  ratePerSecond: number;
+  /** Rejections within a minute that disconnect the sender. */
+  rateStrikes: number;
+  /** Send queue bytes per client. */
+  sendQueueBytes: number;
+  /** Send queue events per client. */
+  sendQueueEvents: number;
+  /** Messages replayed on join. */
+  historyOnJoin: number;
+  /** Messages kept per room. */
+  historyKept: number;
+  /** Largest `/history N`. */
+  historyMax: number;
+  /** Most messages replayed per room on resume. */
+  resumeMax: number;
+  /** Auth attempts on one connection. */
+  authAttempts: number;
+}
+
+/** The defaults of DESIGN.md §4. */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  handshakeFrame: 4096,
+  recordFrame: 16_400,
+  recordPlaintext: 16_384,
+  textBytes: 2048,
+  envelopeBytes: 8192,
+  handshakeMs: 10_000,
+  idlePingMs: 60_000,
+  idleCloseMs: 120_000,
+  stalledWriteMs: 30_000,
+  maxConnections: 1024,
+  maxUnauthenticated: 64,
+  perIpConcurrent: 16,
+  perIpNew: 60,
+  perIpWindowMs: 600_000,
+  rateBurst: 10,
+  ratePerSecond: 2,
+  rateStrikes: 30,
+  sendQueueBytes: 256 * 1024,
+  sendQueueEvents: 2000,
+  historyOnJoin: 50,
+  historyKept: 10_000,
+  historyMax: 500,
+  resumeMax: 1000,
+  authAttempts: 5,
+});
+
+/** Smallest record body: the 16-byte tag plus one byte of plaintext. */
+export const MIN_RECORD_FRAME = 17;
+
+/** A token bucket driven by an injected clock (milliseconds). */
+export class TokenBucket {
+  #tokens: number;
+  #last: number;
+  readonly #burst: number;
+  readonly #perMs: number;
+  readonly #now: () => number;
+
+  /** A full bucket of `burst` tokens refilling at `perSecond`. */
+  constructor(burst: number, perSecond: number, now: () => number = Date.now) {
+    if (!(burst > 0) || !(perSecond > 0)) throw new RangeError("burst and rate must be positive");
+    this.#burst = burst;
+    this.#perMs = perSecond / 1000;
+    this.#now = now;
+    this.#tokens = burst;
+    this.#last = now();
+  }
+
+  /** Takes one token; false when the bucket is empty. */
+  take(): boolean {
+    const t = this.#now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, t - this.#last) * this.#perMs);
+    this.#last = t;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}

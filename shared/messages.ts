@@ -1,0 +1,414 @@
+/**
+ * Inner messages of chat/1 (PROTOCOL.md §4–5): types and strict validation.
+ *
+ * Client messages are validated strictly (unknown fields are errors); server
+ * messages are validated for the fields a client uses, unknown fields ignored.
+ * Parsed objects never carry a `__proto__` key.
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+
+/** `auth`: the first record from the client. */
+export interface AuthMessage {
+  t: "auth";
+  name: string;
+  sig_pub: string;
+  kem_pub?: string;
+  kem_sig?: string;
+  proof: string;
+  client: string;
+  rooms: string[];
+  resume?: Record<string, number>;
+}
+/** A room message. */
+export interface SayMessage {
+  t: "say";
+  id: string;
+  room: string;
+  text: string;
+  me?: boolean;
+}
+/** An end-to-end private message (the envelope is opaque to the server). */
+export interface DmRequest {
+  t: "dm";
+  id: string;
+  to: string;
+  envelope: string;
+}
+/** A server command, e.g. `join ["#dev"]`. */
+export interface CmdMessage {
+  t: "cmd";
+  id: string;
+  name: string;
+  args: string[];
+}
+/** Keep-alive probe or answer. */
+export interface PingMessage {
+  t: "ping" | "pong";
+  n: number;
+}
+/** A clean close. */
+export interface ByeMessage {
+  t: "bye";
+  reason: string;
+}
+
+/** Everything a client may send after the handshake. */
+export type ClientMessage =
+  | AuthMessage
+  | SayMessage
+  | DmRequest
+  | CmdMessage
+  | PingMessage
+  | ByeMessage;
+
+/** Room summary in `welcome` and `/rooms`. */
+export interface RoomInfo {
+  name: string;
+  topic: string;
+  members: number;
+}
+/** Successful authentication. */
+export interface WelcomeMessage {
+  t: "welcome";
+  name: string;
+  fingerprint: string;
+  server: { name: string; version: string; motd: string };
+  limits: Record<string, number>;
+  rooms: RoomInfo[];
+}
+/** A room message as relayed (the sender's own copy is its acknowledgement). */
+export interface MsgMessage {
+  t: "msg";
+  room: string;
+  seq: number;
+  ts: number;
+  from: string;
+  text: string;
+  me?: boolean;
+  id: string;
+  replay?: boolean;
+}
+/** Kinds of system event. */
+export type EventKind =
+  | "join"
+  | "leave"
+  | "nick"
+  | "topic"
+  | "away"
+  | "back"
+  | "kick"
+  | "ban"
+  | "mute"
+  | "announce"
+  | "motd";
+/** A system event. */
+export interface EventMessage {
+  t: "event";
+  room?: string;
+  ts: number;
+  kind: EventKind;
+  name?: string;
+  by?: string;
+  reason?: string;
+  old?: string;
+  text?: string;
+}
+/** A relayed private message. */
+export interface DmDelivery {
+  t: "dm";
+  id: string;
+  from: string;
+  ts: number;
+  envelope: string;
+}
+/** Acknowledgement of a relayed DM. */
+export interface AckMessage {
+  t: "ack";
+  id: string;
+}
+/** Answer to a `cmd`. */
+export interface ReplyMessage {
+  t: "reply";
+  id: string;
+  text?: string;
+  data?: unknown;
+}
+/** An error, tied to a request `id` when there is one. */
+export interface ErrorMessage {
+  t: "error";
+  id?: string;
+  code: string;
+  message: string;
+  retry?: boolean;
+}
+
+/** Everything a server may send after the handshake. */
+export type ServerMessage =
+  | WelcomeMessage
+  | MsgMessage
+  | EventMessage
+  | DmDelivery
+  | AckMessage
+  | ReplyMessage
+  | ErrorMessage
+  | PingMessage
+  | ByeMessage;
+
+const EVENT_KINDS: ReadonlySet<string> = new Set([
+  "join",
+  "leave",
+  "nick",
+  "topic",
+  "away",
+  "back",
+  "kick",
+  "ban",
+  "mute",
+  "announce",
+  "motd",
+]);
+
+/** Largest string field accepted anywhere (bytes are bounded by the record anyway). */
+const MAX_FIELD = 16_384;
+/** Request ids: 16 bytes in padded base64. */
+const ID_RE = /^[A-Za-z0-9+/]{22}==$/;
+
+function bad(message: string): never {
+  throw new ProtocolError("bad_message", message);
+}
+
+function noProto(key: string, value: unknown): unknown {
+  if (key === "__proto__") bad("forbidden key __proto__");
+  return value;
+}
+
+/** Parses one JSON object; rejects non-objects and `__proto__` keys. */
+export function parseJsonObject(text: string): Record<string, unknown> {
+  if (text.length === 0) bad("empty message");
+  let v: unknown;
+  try {
+    v = JSON.parse(text, noProto);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e;
+    bad("message is not valid JSON");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) bad("message is not an object");
+  return v as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, k: string, max = MAX_FIELD): string {
+  const v = o[k];
+  if (typeof v !== "string") bad(`field ${k} must be a string`);
+  if (v.length > max) bad(`field ${k} is too long`);
+  return v;
+}
+function optStr(o: Record<string, unknown>, k: string, max = MAX_FIELD): string | undefined {
+  return o[k] === undefined ? undefined : str(o, k, max);
+}
+function int(o: Record<string, unknown>, k: string): number {
+  const v = o[k];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    bad(`field ${k} must be a non-negative integer`);
+  }
+  return v;
+}
+function optBool(o: Record<string, unknown>, k: string): boolean | undefined {
+  const v = o[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== "boolean") bad(`field ${k} must be a boolean`);
+  return v;
+}
+function id(o: Record<string, unknown>): string {
+  const v = str(o, "id", 24);
+  if (!ID_RE.test(v)) bad("field id must be 16 bytes of base64");
+  return v;
+}
+function only(o: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) bad(`unknown field ${k}`);
+  }
+}
+function strArray(o: Record<string, unknown>, k: string, maxItems: number, maxLen: number) {
+  const v = o[k];
+  if (!Array.isArray(v) || v.length > maxItems) bad(`field ${k} must be an array of ≤ ${maxItems}`);
+  for (const s of v) {
+    if (typeof s !== "string" || s.length > maxLen) bad(`field ${k} must hold short strings`);
+  }
+  return v as string[];
+}
+
+const ROOM_KEY = /^#[a-z0-9_-]{1,32}$/;
+
+/** Validates a message from a client strictly; throws `ProtocolError("bad_message")`. */
+export function parseClientMessage(text: string): ClientMessage {
+  const o = parseJsonObject(text);
+  switch (o.t) {
+    case "auth": {
+      only(o, ["t", "name", "sig_pub", "kem_pub", "kem_sig", "proof", "client", "rooms", "resume"]);
+      const m: AuthMessage = {
+        t: "auth",
+        name: str(o, "name", 64),
+        sig_pub: str(o, "sig_pub", 64),
+        proof: str(o, "proof", 128),
+        client: str(o, "client", 64),
+        rooms: strArray(o, "rooms", 64, 33),
+      };
+      const kemPub = optStr(o, "kem_pub", 1024);
+      const kemSig = optStr(o, "kem_sig", 128);
+      if ((kemPub === undefined) !== (kemSig === undefined)) bad("kem_pub and kem_sig go together");
+      if (kemPub !== undefined) {
+        m.kem_pub = kemPub;
+        m.kem_sig = kemSig;
+      }
+      if (o.resume !== undefined) {
+        const r = o.resume;
+        if (typeof r !== "object" || r === null || Array.isArray(r)) bad("resume must be an object");
+        const entries = Object.entries(r);
+        if (entries.length > 64) bad("resume names too many rooms");
+        const resume: Record<string, number> = {};
+        for (const [room, seq] of entries) {
+          if (!ROOM_KEY.test(room)) bad("resume keys must be room names");
+          if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+            bad("resume values must be sequence numbers");
+          }
+          resume[room] = seq;
+        }
+        m.resume = resume;
+      }
+      return m;
+    }
+    case "say": {
+      only(o, ["t", "id", "room", "text", "me"]);
+      const m: SayMessage = { t: "say", id: id(o), room: str(o, "room", 33), text: str(o, "text") };
+      const me = optBool(o, "me");
+      if (me !== undefined) m.me = me;
+      return m;
+    }
+    case "dm":
+      only(o, ["t", "id", "to", "envelope"]);
+      return { t: "dm", id: id(o), to: str(o, "to", 64), envelope: str(o, "envelope") };
+    case "cmd":
+      only(o, ["t", "id", "name", "args"]);
+      return {
+        t: "cmd",
+        id: id(o),
+        name: str(o, "name", 32),
+        args: strArray(o, "args", 32, 4096),
+      };
+    case "ping":
+    case "pong":
+      only(o, ["t", "n"]);
+      return { t: o.t, n: int(o, "n") };
+    case "bye":
+      only(o, ["t", "reason"]);
+      return { t: "bye", reason: str(o, "reason", 256) };
+    default:
+      bad("unknown message type");
+  }
+}
+
+/** Validates a message from the server; unknown fields are ignored. */
+export function parseServerMessage(text: string): ServerMessage {
+  const o = parseJsonObject(text);
+  switch (o.t) {
+    case "welcome": {
+      const server = o.server as Record<string, unknown>;
+      if (typeof server !== "object" || server === null) bad("welcome.server must be an object");
+      const rooms = o.rooms;
+      if (!Array.isArray(rooms)) bad("welcome.rooms must be an array");
+      const limits = o.limits;
+      if (typeof limits !== "object" || limits === null) bad("welcome.limits must be an object");
+      const lim: Record<string, number> = {};
+      for (const [k, v] of Object.entries(limits)) if (typeof v === "number") lim[k] = v;
+      return {
+        t: "welcome",
+        name: str(o, "name", 64),
+        fingerprint: str(o, "fingerprint", 64),
+        server: {
+          name: str(server, "name", 256),
+          version: str(server, "version", 64),
+          motd: str(server, "motd"),
+        },
+        limits: lim,
+        rooms: rooms.map((r: Record<string, unknown>) => {
+          if (typeof r !== "object" || r === null) bad("room must be an object");
+          return { name: str(r, "name", 33), topic: str(r, "topic"), members: int(r, "members") };
+        }),
+      };
+    }
+    case "msg": {
+      const m: MsgMessage = {
+        t: "msg",
+        room: str(o, "room", 33),
+        seq: int(o, "seq"),
+        ts: int(o, "ts"),
+        from: str(o, "from", 64),
+        text: str(o, "text"),
+        id: str(o, "id", 64),
+      };
+      const me = optBool(o, "me");
+      if (me) m.me = true;
+      const replay = optBool(o, "replay");
+      if (replay) m.replay = true;
+      return m;
+    }
+    case "event": {
+      const kind = str(o, "kind", 16);
+      if (!EVENT_KINDS.has(kind)) bad("unknown event kind");
+      const m: EventMessage = { t: "event", ts: int(o, "ts"), kind: kind as EventKind };
+      for (const k of ["room", "name", "by", "reason", "old", "text"] as const) {
+        const v = optStr(o, k);
+        if (v !== undefined) m[k] = v;
+      }
+      return m;
+    }
+    case "dm":
+      return {
+        t: "dm",
+        id: str(o, "id", 64),
+        from: str(o, "from", 64),
+        ts: int(o, "ts"),
+        envelope: str(o, "envelope"),
+      };
+    case "ack":
+      return { t: "ack", id: str(o, "id", 64) };
+    case "reply": {
+      const m: ReplyMessage = { t: "reply", id: str(o, "id", 64) };
+      const text = optStr(o, "text");
+      if (text !== undefined) m.text = text;
+      if (o.data !== undefined) m.data = o.data;
+      return m;
+    }
+    case "error": {
+      const m: ErrorMessage = { t: "error", code: str(o, "code", 64), message: str(o, "message") };
+      const i = optStr(o, "id", 64);
+      if (i !== undefined) m.id = i;
+      const retry = optBool(o, "retry");
+      if (retry !== undefined) m.retry = retry;
+      return m;
+    }
+    case "ping":
+    case "pong":
+      return { t: o.t, n: int(o, "n") };
+    case "bye":
+      return { t: "bye", reason: str(o, "reason", 256) };
+    default:
+      bad("unknown message type");
+  }
+}
+
+/** Splits a record's plaintext into messages (`msg ("\n" msg)* "\n"?`); empty messages are errors. */
+export function splitRecord(text: string): string[] {
+  const parts = text.split("\n");
+  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+  for (const p of parts) if (p.length === 0) bad("empty message in record");
+  return parts;
+}
+
+/** A fresh request id: 16 random bytes in padded base64. */
+export function newId(random: (n: number) => Uint8Array = (n) =>
+  crypto.getRandomValues(new Uint8Array(n))): string {
+  return btoa(String.fromCharCode(...random(16)));
+}
