@@ -23,7 +23,9 @@ export function nextDelay(attempt: number, random: () => number): number {
   }
   const r = random();
   if (!(r >= 0 && r < 1)) throw new RangeError("random() must return a number in [0, 1)");
-  const base = attempt >= 16 ? BACKOFF_CAP_MS : Math.min(BACKOFF_BASE_MS * 2 ** attempt, BACKOFF_CAP_MS);
+  const base = attempt >= 16
+    ? BACKOFF_CAP_MS
+    : Math.min(BACKOFF_BASE_MS * 2 ** attempt, BACKOFF_CAP_MS);
   const factor = 1 + BACKOFF_JITTER * (2 * r - 1);
   return Math.min(Math.round(base * factor), BACKOFF_CAP_MS);
 }

@@ -114,14 +114,17 @@ export class ChatClient implements ChatClientLike {
   #name = "";
   #s: Session | null = null;
   #outbox = new Map<string, Outgoing>();
-  #commands = new Map<string, { resolve: (m: ReplyMessage | ErrorMessage) => void; timer: number }>();
+  #commands = new Map<
+    string,
+    { resolve: (m: ReplyMessage | ErrorMessage) => void; timer: ReturnType<typeof setTimeout> }
+  >();
   #rooms: Set<string>;
   #lastSeq = new Map<string, number>();
   #closing = false;
   #done: Promise<void>;
   #resolveDone!: () => void;
-  #keepalive: number | undefined;
-  #sleep: { timer: number; resolve: () => void } | null = null;
+  #keepalive: ReturnType<typeof setInterval> | undefined;
+  #sleep: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
   #connectedOnce = false;
 
   /** Creates a client; call `start()` to connect. */
@@ -268,12 +271,15 @@ export class ChatClient implements ChatClientLike {
   }
 
   #sendSay(s: Session, m: Outgoing): void {
-    this.#send(s, m.me ? { t: "say", id: m.id, room: m.room, text: m.text, me: true } : {
-      t: "say",
-      id: m.id,
-      room: m.room,
-      text: m.text,
-    });
+    this.#send(
+      s,
+      m.me ? { t: "say", id: m.id, room: m.room, text: m.text, me: true } : {
+        t: "say",
+        id: m.id,
+        room: m.room,
+        text: m.text,
+      },
+    );
   }
 
   /** One full connection attempt; installs the session on success. */
@@ -384,7 +390,10 @@ export class ChatClient implements ChatClientLike {
           name = await this.#o.chooseName(m.message);
           break;
         }
-        throw new RefusedError(m.t === "error" ? m.code : "refused", m.t === "error" ? m.message : "");
+        throw new RefusedError(
+          m.t === "error" ? m.code : "refused",
+          m.t === "error" ? m.message : "",
+        );
       }
     }
   }
@@ -563,7 +572,7 @@ async function writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ConnectError(message)), ms);
   });

@@ -287,3 +287,11 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
         : block("-- ", multi(ev.text));
   }
 }
+
+/**
+ * Whether to colour output: not when `--no-color` was given, nor when the `NO_COLOR`
+ * environment variable holds any non-empty value.
+ */
+export function useColor(noColorEnv: string | undefined, noColorFlag: boolean): boolean {
+  return !noColorFlag && (noColorEnv === undefined || noColorEnv === "");
+}

@@ -137,8 +137,10 @@ export interface CommandContext {
 export interface CommandResult {
   /** Human text. */
   text: string;
-  /** Machine-readable data. */
+  /** Machine-readable data (must fit in one record: keep it small). */
   data?: unknown;
+  /** Messages sent to the caller, one by one, before the reply (e.g. history). */
+  messages?: MsgMessage[];
 }
 
 /** One entry of the command table. */
@@ -508,7 +510,9 @@ export const COMMANDS: readonly Command[] = Object.freeze([
       users = m;
       where = `in ${room}`;
     } else users = ctx.host.users();
-    const data = users.map((u) => u.away === undefined ? { name: u.name } : { name: u.name, away: u.away });
+    const data = users.map((u) =>
+      u.away === undefined ? { name: u.name } : { name: u.name, away: u.away }
+    );
     const names = data.map((d) => d.away === undefined ? d.name : `${d.name} (away: ${d.away})`);
     return { text: `${plural(users.length, "user")} ${where}: ${names.join(", ")}`, data };
   }),
@@ -614,7 +618,7 @@ export const COMMANDS: readonly Command[] = Object.freeze([
     }
     member(ctx, room);
     const msgs = ctx.host.history(room, n);
-    return { text: `${plural(msgs.length, "message")} of ${room}.`, data: msgs };
+    return { text: `${plural(msgs.length, "message")} of ${room}.`, messages: msgs };
   }),
   cmd("keys", "NAME", "Get a connected user's public keys (for private messages)", {
     min: 1,

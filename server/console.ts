@@ -101,7 +101,7 @@ export async function runConsole(
       if (done || signal.aborted) break;
       for (const line of splitter.push(value)) run(line);
     }
-    if (!signal.aborted) for (const line of splitter.end()) run(line);
+    if (!signal.aborted) { for (const line of splitter.end()) run(line); }
   } finally {
     signal.removeEventListener("abort", onAbort);
     reader.releaseLock();

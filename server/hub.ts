@@ -122,7 +122,15 @@ const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** A stored message as sent on the wire. */
 export function toMsg(m: StoredMessage, replay = false): MsgMessage {
-  const out: MsgMessage = { t: "msg", room: m.room, seq: m.seq, ts: m.ts, from: m.from, text: m.text, id: m.id };
+  const out: MsgMessage = {
+    t: "msg",
+    room: m.room,
+    seq: m.seq,
+    ts: m.ts,
+    from: m.from,
+    text: m.text,
+    id: m.id,
+  };
   if (m.me) out.me = true;
   if (replay) out.replay = true;
   return out;
@@ -405,6 +413,7 @@ export class Hub {
       operator: this.#isOperator(s.fingerprint),
     };
     const r = runCommand(ctx, m.name, m.args);
+    for (const msg of r.messages ?? []) s.peer.send(JSON.stringify(msg));
     const reply: Record<string, unknown> = { t: "reply", id: m.id, text: r.text };
     if (r.data !== undefined) reply.data = r.data;
     s.peer.send(JSON.stringify(reply));

@@ -57,7 +57,7 @@ export class ChatServer {
   #unauth = new Set<Connection>();
   #perIp = new Map<string, { live: number; recent: number[] }>();
   #nextId = 1;
-  #sweep: number;
+  #sweep: ReturnType<typeof setInterval>;
   #accepting: Promise<void>;
   #blacklistPath?: string;
   #blacklist: Blacklist;
@@ -136,10 +136,10 @@ export class ChatServer {
       motd: () => opts.motd ?? "",
       hostFingerprint: key.fingerprint,
       admins: new Set(opts.admins ?? []),
-      blacklist: () => server?.#blacklist ?? blacklist,
+      blacklist: () => server ? server.blacklist : blacklist,
       transcript,
       startedAt,
-      connectionCount: () => server?.#conns.size ?? 0,
+      connectionCount: () => server ? server.connections : 0,
     });
     server = new ChatServer(
       listener,
@@ -166,6 +166,11 @@ export class ChatServer {
     if (!this.#blacklistPath) return 0;
     this.#blacklist = await readBlacklist(this.#blacklistPath);
     return this.#blacklist.size;
+  }
+
+  /** The blacklist in force. */
+  get blacklist(): Blacklist {
+    return this.#blacklist;
   }
 
   /** Number of open connections. */

@@ -62,13 +62,11 @@ export function parseRefusal(frame: Uint8Array): string | undefined {
 }
 
 async function deriveKeys(
-  ownPrivate: CryptoKey,
-  peerPublic: Uint8Array,
+  shared: Uint8Array,
   clientHello: Uint8Array,
   serverHello: Uint8Array,
   isClient: boolean,
 ): Promise<SessionKeys> {
-  const shared = await x25519Shared(ownPrivate, peerPublic);
   const th = await sha256(concat(clientHello, serverHello));
   const okm = await hkdfSha256(shared, th, KEYS_INFO, 88);
   shared.fill(0);
@@ -127,7 +125,8 @@ export class ClientHandshake {
     if (!await ed25519Verify(hostKey, sig, concat(SERVER_CONTEXT, digest))) {
       throw new ProtocolError("bad_signature", "server signature does not verify");
     }
-    return await deriveKeys(this.#priv, frame.subarray(33, 65), this.hello, frame, true);
+    const shared = await x25519Shared(this.#priv, frame.subarray(33, 65));
+    return await deriveKeys(shared, this.hello, frame, true);
   }
 }
 
@@ -161,11 +160,13 @@ export async function serverRespond(
 ): Promise<{ hello: Uint8Array<ArrayBuffer>; keys: SessionKeys }> {
   const { ephemeral } = parseClientHello(clientHello);
   const eph = await x25519Generate();
+  // Derive first: a bad share is rejected before the server spends a signature on it.
+  const shared = await x25519Shared(eph.privateKey, ephemeral);
   const head = concat(Uint8Array.of(VERSION), random(32), eph.publicKey, host.publicRaw);
   const digest = await sha256(concat(clientHello, head));
   const sig = await ed25519Sign(host.privateKey, concat(SERVER_CONTEXT, digest));
   const hello = concat(head, sig);
-  const keys = await deriveKeys(eph.privateKey, ephemeral, clientHello, hello, false);
+  const keys = await deriveKeys(shared, clientHello, hello, false);
   return { hello, keys };
 }
 

@@ -1,0 +1,679 @@
+/**
+ * `chat bench`: a load generator. It connects real chat/1 clients (bench/load_client.ts) in
+ * one process, lets some of them send timestamped messages to one room, counts every
+ * delivery, and reports throughput, latency, handshake times, losses and errors. A second
+ * mode runs sequential connect + handshake + auth + bye cycles. With `--server-pid` it also
+ * reads the server's CPU time and resident memory from /proc (Linux).
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { checkRoom } from "../shared/names.ts";
+import type { ServerMessage } from "../shared/messages.ts";
+import {
+  type BenchIdentity,
+  benchIdentity,
+  benchName,
+  LoadClient,
+  LoadClientError,
+} from "./load_client.ts";
+
+/** Usage text of `chat bench`. */
+export const BENCH_USAGE =
+  `Usage: chat bench HOST[:PORT] (--accept-new | --fingerprint SHA256:…) [options]
+  --clients N        clients to connect, named bench0001… (default 100)
+  --senders N        how many of them send (default 10)
+  --messages N       messages in total, split over the senders (default 1000)
+  --rate N           messages per second in total; 0 = as fast as possible (default 0)
+  --window N         unacknowledged messages per sender at most (default 32)
+  --size BYTES       text size of each message, 32…2048 (default 64)
+  --room #R          the room (default #bench)
+  --rooms N          spread the clients round-robin over N rooms #R-1…#R-N (default 1: #R)
+  --accept-new       accept any server key (no pin check)
+  --fingerprint FP   connect only if the server key has this fingerprint
+  --handshakes N     instead: N sequential connect + handshake + auth + bye
+  --concurrency N    connections being set up at once (default 50)
+  --hold SECONDS     keep every connection open this long after the run (default 0)
+  --drain SECONDS    wait this long for outstanding deliveries (default 10)
+  --timeout SECONDS  deadline for connect + handshake + auth (default 10)
+  --server-pid PID   read the server's CPU time and memory from /proc/PID (Linux)
+  --json             print one JSON object instead of text
+The bench names' keys are derived from the names: run it against test servers only.
+Exit codes: 0 ok, 1 losses or failed clients, 2 usage, 3 server key mismatch, 5 no connection.
+`;
+
+/** Parsed `chat bench` options. */
+export interface BenchConfig {
+  /** Server host. */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** Expected host-key fingerprint; undefined with --accept-new. */
+  fingerprint?: string;
+  /** Clients to connect. */
+  clients: number;
+  /** Senders among them. */
+  senders: number;
+  /** Messages in total. */
+  messages: number;
+  /** Total messages per second; 0 = unpaced. */
+  rate: number;
+  /** Outstanding messages per sender. */
+  window: number;
+  /** Text size in bytes. */
+  size: number;
+  /** The room. */
+  room: string;
+  /** Rooms the clients are spread over (1 = just `room`). */
+  rooms: number;
+  /** Handshake-only mode: this many sequential cycles (0 = load mode). */
+  handshakes: number;
+  /** Parallel connection setups. */
+  concurrency: number;
+  /** Hold time after the run (ms). */
+  holdMs: number;
+  /** Drain deadline (ms). */
+  drainMs: number;
+  /** Connect + handshake + auth deadline (ms). */
+  timeoutMs: number;
+  /** Server process to observe. */
+  serverPid?: number;
+  /** JSON output. */
+  json: boolean;
+}
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** Parses `chat bench` arguments; throws what `usage` builds for any mistake. */
+export function parseBenchArgs(
+  args: string[],
+  usage: (message: string, usage: string) => Error,
+): BenchConfig | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        clients: { type: "string" },
+        senders: { type: "string" },
+        messages: { type: "string" },
+        rate: { type: "string" },
+        window: { type: "string" },
+        size: { type: "string" },
+        room: { type: "string" },
+        rooms: { type: "string" },
+        "accept-new": { type: "boolean" },
+        fingerprint: { type: "string" },
+        handshakes: { type: "string" },
+        concurrency: { type: "string" },
+        hold: { type: "string" },
+        drain: { type: "string" },
+        timeout: { type: "string" },
+        "server-pid": { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (e) {
+    throw usage(e instanceof Error ? e.message : String(e), BENCH_USAGE);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (parsed.positionals.length !== 1) throw usage("expected one HOST[:PORT]", BENCH_USAGE);
+  const target = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(
+    parsed.positionals[0],
+  );
+  const port = target?.[3] === undefined ? 5000 : Number(target[3]);
+  if (!target || port < 1 || port > 65535) {
+    throw usage(`bad address "${parsed.positionals[0]}": expected HOST[:PORT]`, BENCH_USAGE);
+  }
+  const int = (name: string, text: string | undefined, def: number, min: number, max: number) => {
+    if (text === undefined) return def;
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) {
+      throw usage(`bad --${name} "${text}": expected an integer ${min}…${max}`, BENCH_USAGE);
+    }
+    return n;
+  };
+  if (v["accept-new"] && v.fingerprint !== undefined) {
+    throw usage("give either --accept-new or --fingerprint, not both", BENCH_USAGE);
+  }
+  if (!v["accept-new"] && v.fingerprint === undefined) {
+    throw usage("give --accept-new or --fingerprint SHA256:…", BENCH_USAGE);
+  }
+  if (v.fingerprint !== undefined && !FINGERPRINT.test(v.fingerprint)) {
+    throw usage(`bad --fingerprint "${v.fingerprint}"`, BENCH_USAGE);
+  }
+  const room = v.room ?? "#bench";
+  if (!checkRoom(room).ok) throw usage(`bad --room "${room}"`, BENCH_USAGE);
+  const clients = int("clients", v.clients, 100, 1, 9999);
+  const senders = int("senders", v.senders, Math.min(10, clients), 1, 9999);
+  if (senders > clients) throw usage("--senders cannot exceed --clients", BENCH_USAGE);
+  if (v.rooms !== undefined && room.length + 1 + v.rooms.length > 33) {
+    throw usage(`--room "${room}" is too long for --rooms ${v.rooms}`, BENCH_USAGE);
+  }
+  return {
+    host: target[1] ?? target[2],
+    port,
+    fingerprint: v.fingerprint,
+    clients,
+    senders,
+    messages: int("messages", v.messages, 1000, 0, 10_000_000),
+    rate: int("rate", v.rate, 0, 0, 10_000_000),
+    window: int("window", v.window, 32, 1, 100_000),
+    size: int("size", v.size, 64, 32, 2048),
+    room,
+    rooms: int("rooms", v.rooms, 1, 1, 9999),
+    handshakes: int("handshakes", v.handshakes, 0, 1, 9999),
+    concurrency: int("concurrency", v.concurrency, 50, 1, 10_000),
+    holdMs: int("hold", v.hold, 0, 0, 86_400) * 1000,
+    drainMs: int("drain", v.drain, 10, 0, 3600) * 1000,
+    timeoutMs: int("timeout", v.timeout, 10, 1, 3600) * 1000,
+    serverPid: v["server-pid"] === undefined
+      ? undefined
+      : int("server-pid", v["server-pid"], 0, 1, 2 ** 31),
+    json: v.json === true,
+  };
+}
+
+/** The `p`-th percentile (0…100, nearest rank) of ascending `sorted`; NaN when empty. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/** Summary of a sample: count, p50, p99, max (ms). */
+export interface Spread {
+  /** Samples. */
+  n: number;
+  /** Median. */
+  p50: number;
+  /** 99th percentile. */
+  p99: number;
+  /** Largest. */
+  max: number;
+}
+
+/** Summarises samples (copied, then sorted). */
+export function spread(samples: ArrayLike<number>): Spread {
+  const s = Float64Array.from(samples).sort();
+  return {
+    n: s.length,
+    p50: percentile(s, 50),
+    p99: percentile(s, 99),
+    max: s[s.length - 1] ?? NaN,
+  };
+}
+
+/** CPU time (ms, from utime + stime at 100 ticks/s) and VmRSS (bytes) of a Linux process. */
+export interface ProcSample {
+  /** utime + stime in ms. */
+  cpuMs: number;
+  /** Resident set size in bytes. */
+  rssBytes: number;
+}
+
+/** Parses `/proc/PID/stat` and `/proc/PID/status` texts into a {@linkcode ProcSample}. */
+export function parseProc(stat: string, status: string): ProcSample {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) throw new TypeError("not a /proc/PID/stat line");
+  const f = stat.slice(close + 2).trim().split(/\s+/); // f[0] is field 3 (state)
+  const utime = Number(f[11]);
+  const stime = Number(f[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new TypeError("bad stat fields");
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!m) throw new TypeError("no VmRSS in status");
+  return { cpuMs: (utime + stime) * 10, rssBytes: Number(m[1]) * 1024 };
+}
+
+async function sampleProc(pid: number | "self" | undefined): Promise<ProcSample | undefined> {
+  if (pid === undefined) return undefined;
+  const [stat, status] = await Promise.all([
+    Deno.readTextFile(`/proc/${pid}/stat`),
+    Deno.readTextFile(`/proc/${pid}/status`),
+  ]);
+  return parseProc(stat, status);
+}
+
+/** Counts errors by kind. */
+class Tally {
+  readonly counts: Record<string, number> = {};
+  add(kind: string, n = 1): void {
+    this.counts[kind] = (this.counts[kind] ?? 0) + n;
+  }
+  get total(): number {
+    let t = 0;
+    for (const n of Object.values(this.counts)) t += n;
+    return t;
+  }
+}
+
+/** A bounded reservoir of latency samples. */
+class Reservoir {
+  #cap: number;
+  #seen = 0;
+  readonly values: number[] = [];
+  max = 0;
+  constructor(cap: number) {
+    this.#cap = cap;
+  }
+  add(v: number): void {
+    this.#seen++;
+    if (v > this.max) this.max = v;
+    if (this.values.length < this.#cap) this.values.push(v);
+    else {
+      const j = Math.floor(Math.random() * this.#seen);
+      if (j < this.#cap) this.values[j] = v;
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+/** Runs `fn(i)` for i in 0…n-1 with at most `limit` at once. */
+async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, limit) }, worker));
+}
+
+/** Result of the handshake mode. */
+export interface HandshakeReport {
+  mode: "handshakes";
+  handshakes: number;
+  ok: number;
+  seconds: number;
+  perSecond: number;
+  handshakeMs: Spread;
+  serverCpuMsPerHandshake?: number;
+  errors: Record<string, number>;
+}
+
+/** Result of the load mode. */
+export interface LoadReport {
+  mode: "load";
+  clients: number;
+  connected: number;
+  senders: number;
+  room: string;
+  rooms: number;
+  size: number;
+  rate: number;
+  connectSeconds: number;
+  handshakeMs: Spread;
+  sent: number;
+  acknowledged: number;
+  messagesPerSecond: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  deliveriesPerSecond: number;
+  duplicates: number;
+  latencyMs: Spread;
+  losses: number;
+  errors: Record<string, number>;
+  serverCpuMsPerConnection?: number;
+  serverCpuMsRun?: number;
+  serverRssBytes?: number;
+  benchCpuMsRun?: number;
+}
+
+async function runHandshakes(c: BenchConfig): Promise<HandshakeReport> {
+  const errors = new Tally();
+  const ids: BenchIdentity[] = [];
+  for (let i = 1; i <= c.handshakes; i++) ids.push(await benchIdentity(benchName(i)));
+  const times: number[] = [];
+  const before = await sampleProc(c.serverPid);
+  const t0 = performance.now();
+  for (const id of ids) {
+    try {
+      const client = await LoadClient.connect({
+        host: c.host,
+        port: c.port,
+        identity: id,
+        rooms: [c.room],
+        fingerprint: c.fingerprint,
+        timeoutMs: c.timeoutMs,
+        onMessage: () => {},
+      });
+      times.push(client.handshakeMs);
+      await client.bye();
+    } catch (e) {
+      if (e instanceof LoadClientError && e.kind === "pin") throw e;
+      errors.add(e instanceof LoadClientError ? e.kind : "internal");
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const after = await sampleProc(c.serverPid);
+  const r: HandshakeReport = {
+    mode: "handshakes",
+    handshakes: c.handshakes,
+    ok: times.length,
+    seconds,
+    perSecond: times.length / seconds,
+    handshakeMs: spread(times),
+    errors: errors.counts,
+  };
+  if (before && after && times.length > 0) {
+    r.serverCpuMsPerHandshake = (after.cpuMs - before.cpuMs) / times.length;
+  }
+  return r;
+}
+
+interface SenderState {
+  client: LoadClient;
+  name: string;
+  room: string;
+  sent: number;
+  rejected: number;
+  outstanding: Set<string>;
+  wake: (() => void) | null;
+}
+
+/** The room of client `i` (0-based). */
+export function roomOf(c: Pick<BenchConfig, "room" | "rooms">, i: number): string {
+  return c.rooms <= 1 ? c.room : `${c.room}-${(i % c.rooms) + 1}`;
+}
+
+async function runLoad(c: BenchConfig): Promise<LoadReport> {
+  const errors = new Tally();
+  const tag = "b" + crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  const ids = await Promise.all(
+    Array.from({ length: c.clients }, (_, i) => benchIdentity(benchName(i + 1))),
+  );
+  const clients: (LoadClient | undefined)[] = new Array(c.clients);
+  const got: Uint8Array[] = [];
+  const latency = new Reservoir(1_000_000);
+  const senders: SenderState[] = [];
+  const byName = new Map<string, SenderState>();
+  let deliveries = 0;
+  let duplicates = 0;
+  let acknowledged = 0;
+  let lastDelivery = 0;
+  let lastAck = 0;
+  let measuring = false;
+
+  const onMessage = (ci: number) => (m: ServerMessage, at: number) => {
+    if (m.t === "msg") {
+      if (m.replay || !m.text.startsWith(tag + " ")) return;
+      const sp1 = m.text.indexOf(" ", tag.length + 1);
+      const sp2 = m.text.indexOf(" ", sp1 + 1);
+      const g = Number(m.text.slice(tag.length + 1, sp1));
+      const stamp = Number(m.text.slice(sp1 + 1, sp2));
+      if (!(g >= 0 && g < c.messages)) return;
+      if (got[ci][g] !== 0) {
+        duplicates++;
+        return;
+      }
+      got[ci][g] = 1;
+      deliveries++;
+      lastDelivery = at;
+      latency.add(at - stamp);
+      const s = byName.get(m.from);
+      if (s && s.client === clients[ci] && s.outstanding.delete(m.id)) {
+        acknowledged++;
+        lastAck = at;
+        s.wake?.();
+      }
+    } else if (m.t === "error") {
+      errors.add(m.code);
+      const s = senders.find((x) => x.client === clients[ci]);
+      if (s && m.id !== undefined && s.outstanding.delete(m.id)) {
+        s.rejected++;
+        s.wake?.();
+      }
+    } else if (m.t === "bye" && measuring) {
+      errors.add(`bye ${m.reason}`);
+    }
+  };
+
+  // Connect.
+  const before = await sampleProc(c.serverPid);
+  const times: number[] = [];
+  let pinError: LoadClientError | undefined;
+  const tc = performance.now();
+  await pool(c.clients, c.concurrency, async (i) => {
+    if (pinError) return;
+    got[i] = new Uint8Array(c.messages);
+    try {
+      const client = await LoadClient.connect({
+        host: c.host,
+        port: c.port,
+        identity: ids[i],
+        rooms: [roomOf(c, i)],
+        fingerprint: c.fingerprint,
+        timeoutMs: c.timeoutMs,
+        onMessage: onMessage(i),
+      });
+      clients[i] = client;
+      times.push(client.handshakeMs);
+    } catch (e) {
+      if (e instanceof LoadClientError && e.kind === "pin") pinError = e;
+      errors.add(e instanceof LoadClientError ? `connect ${e.kind}` : "connect internal");
+    }
+  });
+  const connectSeconds = (performance.now() - tc) / 1000;
+  const afterConnect = await sampleProc(c.serverPid);
+  try {
+    if (pinError) throw pinError;
+    const live = clients.filter((x): x is LoadClient => x !== undefined);
+    const textBytes = live[0]?.welcome.limits.textBytes ?? 2048;
+    if (c.size > textBytes) errors.add("size_over_server_limit");
+
+    // Send.
+    for (let s = 0; s < c.senders; s++) {
+      const client = clients[s];
+      if (!client) continue;
+      const st: SenderState = {
+        client,
+        name: ids[s].name,
+        room: roomOf(c, s),
+        sent: 0,
+        rejected: 0,
+        outstanding: new Set(),
+        wake: null,
+      };
+      senders.push(st);
+      byName.set(st.name, st);
+    }
+    const n = senders.length;
+    let sent = 0;
+    measuring = true;
+    const selfBefore = c.serverPid === undefined ? undefined : await sampleProc("self");
+    const t0 = performance.now();
+    const perSender = (k: number) => Math.floor(c.messages / n) + (k < c.messages % n ? 1 : 0);
+    let firstIndex = 0;
+    const runs = senders.map((st, k) => {
+      const count = perSender(k);
+      const base = firstIndex;
+      firstIndex += count;
+      return (async () => {
+        for (let j = 0; j < count; j++) {
+          while (st.outstanding.size >= c.window && st.client.open) {
+            const progress = new Promise<void>((r) => st.wake = r);
+            const stuck = await Promise.race([
+              progress.then(() => false),
+              sleep(c.drainMs).then(() => true),
+            ]);
+            st.wake = null;
+            if (stuck) {
+              errors.add("stalled");
+              return;
+            }
+          }
+          if (!st.client.open) {
+            errors.add("sender_closed");
+            return;
+          }
+          if (c.rate > 0) {
+            const due = t0 + ((j * n + k) * 1000) / c.rate;
+            const now = performance.now();
+            if (due > now + 1) await sleep(due - now);
+          }
+          const g = base + j;
+          const head = `${tag} ${g} ${performance.now().toFixed(3)} `;
+          const text = head.length >= c.size
+            ? head.trimEnd()
+            : head + ".".repeat(c.size - head.length);
+          st.outstanding.add(st.client.say(st.room, text));
+          sent++;
+          st.sent++;
+        }
+      })();
+    });
+    await Promise.all(runs);
+
+    // Drain: every live client should get every accepted message.
+    const members = new Map<string, number>();
+    clients.forEach((x, i) => {
+      if (x) members.set(roomOf(c, i), (members.get(roomOf(c, i)) ?? 0) + 1);
+    });
+    const expected = () => {
+      let e = 0;
+      for (const st of senders) e += (st.sent - st.rejected) * (members.get(st.room) ?? 0);
+      return e;
+    };
+    const drainEnd = performance.now() + c.drainMs;
+    while (deliveries < expected() && performance.now() < drainEnd) await sleep(5);
+    measuring = false;
+    const exp = expected();
+
+    const span = (t: number) => (t > t0 ? (t - t0) / 1000 : NaN);
+    const report: LoadReport = {
+      mode: "load",
+      clients: c.clients,
+      connected: live.length,
+      senders: n,
+      room: c.room,
+      rooms: c.rooms,
+      size: c.size,
+      rate: c.rate,
+      connectSeconds,
+      handshakeMs: spread(times),
+      sent,
+      acknowledged,
+      messagesPerSecond: acknowledged / span(lastAck),
+      expectedDeliveries: exp,
+      deliveries,
+      deliveriesPerSecond: deliveries / span(lastDelivery),
+      duplicates,
+      latencyMs: { ...spread(latency.values), max: latency.values.length ? latency.max : NaN },
+      losses: Math.max(0, exp - deliveries),
+      errors: errors.counts,
+    };
+    const afterRun = await sampleProc(c.serverPid);
+    const selfAfter = selfBefore && await sampleProc("self");
+    if (selfBefore && selfAfter) report.benchCpuMsRun = selfAfter.cpuMs - selfBefore.cpuMs;
+    if (before && afterConnect && afterRun && live.length > 0) {
+      report.serverCpuMsPerConnection = (afterConnect.cpuMs - before.cpuMs) / live.length;
+      report.serverCpuMsRun = afterRun.cpuMs - afterConnect.cpuMs;
+    }
+    if (c.holdMs > 0) await sleep(c.holdMs);
+    const held = await sampleProc(c.serverPid);
+    if (held) report.serverRssBytes = held.rssBytes;
+    for (const x of live) if (!x.open) errors.add(`disconnected: ${x.endReason}`);
+    return report;
+  } finally {
+    measuring = false;
+    await pool(c.clients, 500, async (i) => {
+      await clients[i]?.bye();
+    });
+  }
+}
+
+const f1 = (x: number) => Number.isFinite(x) ? x.toFixed(1) : "-";
+const f0 = (x: number) => Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-";
+const f2 = (x: number) => Number.isFinite(x) ? x.toFixed(2) : "-";
+
+function errorsText(e: Record<string, number>): string {
+  const parts = Object.entries(e).map(([k, v]) => `${k} ${v}`);
+  return parts.length === 0 ? "0" : parts.join(", ");
+}
+
+/** Renders a report as text lines. */
+export function formatReport(r: LoadReport | HandshakeReport, target: string): string {
+  const out: string[] = [];
+  if (r.mode === "handshakes") {
+    out.push(`chat bench ${target}: ${r.handshakes} sequential handshakes`);
+    out.push(`handshakes  ${r.ok} ok in ${f2(r.seconds)} s: ${f1(r.perSecond)} handshakes/s`);
+    out.push(
+      `handshake   p50 ${f2(r.handshakeMs.p50)} ms  p99 ${f2(r.handshakeMs.p99)} ms  ` +
+        `max ${f2(r.handshakeMs.max)} ms`,
+    );
+    if (r.serverCpuMsPerHandshake !== undefined) {
+      out.push(`server cpu  ${f2(r.serverCpuMsPerHandshake)} ms per handshake`);
+    }
+    out.push(`errors      ${errorsText(r.errors)}`);
+    return out.join("\n");
+  }
+  out.push(
+    `chat bench ${target}: ${r.clients} clients, ${r.senders} senders in ${r.room}` +
+      `${r.rooms > 1 ? ` (spread over ${r.rooms} rooms)` : ""}, ` +
+      `${r.size}-byte messages, rate ${r.rate === 0 ? "max" : `${r.rate}/s`}`,
+  );
+  out.push(
+    `connect     ${r.connected} of ${r.clients} in ${f2(r.connectSeconds)} s; handshake+auth ` +
+      `p50 ${f2(r.handshakeMs.p50)} ms  p99 ${f2(r.handshakeMs.p99)} ms`,
+  );
+  out.push(
+    `messages    ${r.sent} sent, ${r.acknowledged} acknowledged: ${f0(r.messagesPerSecond)} msgs/s`,
+  );
+  out.push(
+    `deliveries  ${r.deliveries} of ${r.expectedDeliveries} expected: ` +
+      `${f0(r.deliveriesPerSecond)} deliveries/s`,
+  );
+  out.push(
+    `latency     p50 ${f2(r.latencyMs.p50)} ms  p99 ${f2(r.latencyMs.p99)} ms  ` +
+      `max ${f2(r.latencyMs.max)} ms`,
+  );
+  if (r.serverCpuMsPerConnection !== undefined) {
+    out.push(
+      `server cpu  ${f2(r.serverCpuMsPerConnection)} ms per connection, ` +
+        `${f0(r.serverCpuMsRun ?? NaN)} ms during the run (bench process ` +
+        `${f0(r.benchCpuMsRun ?? NaN)} ms)`,
+    );
+  }
+  if (r.serverRssBytes !== undefined) {
+    out.push(`server rss  ${f1(r.serverRssBytes / 1024 / 1024)} MiB`);
+  }
+  out.push(`duplicates  ${r.duplicates}`);
+  out.push(`losses      ${r.losses}`);
+  out.push(`errors      ${errorsText(r.errors)}`);
+  return out.join("\n");
+}
+
+/** Runs `chat bench`; returns the exit code (usage mistakes are thrown as `usage(...)`). */
+export async function runBench(
+  args: string[],
+  usage: (message: string, usage: string) => Error,
+): Promise<number> {
+  const c = parseBenchArgs(args, usage);
+  if (c === "help") {
+    console.log(BENCH_USAGE.trimEnd());
+    return 0;
+  }
+  const target = c.host.includes(":") ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`;
+  let report: LoadReport | HandshakeReport;
+  try {
+    report = c.handshakes > 0 ? await runHandshakes(c) : await runLoad(c);
+  } catch (e) {
+    if (e instanceof LoadClientError && e.kind === "pin") {
+      console.error(`chat bench: ${e.message}`);
+      return 3;
+    }
+    throw e;
+  }
+  console.log(c.json ? JSON.stringify(report) : formatReport(report, target));
+  if (report.mode === "handshakes") {
+    if (report.ok === 0) return 5;
+    return report.ok < report.handshakes ? 1 : 0;
+  }
+  if (report.connected === 0) return 5;
+  return report.losses > 0 || report.connected < report.clients ? 1 : 0;
+}

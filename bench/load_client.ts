@@ -1,0 +1,345 @@
+/**
+ * A lightweight raw chat/1 client for load generation: an Ed25519 identity without a DM key,
+ * handshake, optional pin check, auth, `say`, and a reader that decrypts records and hands
+ * each message to a callback with its arrival time (`performance.now()`). No reconnects,
+ * no outbox: a benchmark wants to see failures, not hide them.
+ * @module
+ */
+
+import { ClientHandshake, parseRefusal, signAuth } from "../shared/handshake.ts";
+import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { RecordOpener, RecordSealer } from "../shared/record.ts";
+import { sha256 } from "../shared/crypto.ts";
+import { concat, decodeUtf8, fromBase64, toBase64, utf8 } from "../shared/encoding.ts";
+import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
+import {
+  newId,
+  parseServerMessage,
+  type ServerMessage,
+  splitRecord,
+  type WelcomeMessage,
+} from "../shared/messages.ts";
+import { VERSION } from "../version.ts";
+
+/** A bench identity: a name and its Ed25519 signing key (no DM key). */
+export interface BenchIdentity {
+  /** The name to authenticate as. */
+  name: string;
+  /** Ed25519 private key (non-extractable). */
+  sigPrivate: CryptoKey;
+  /** Raw 32-byte Ed25519 public key. */
+  sigPublic: Uint8Array;
+}
+
+/** The connection failed before `welcome`; `kind` says how (e.g. "pin", "refused", "timeout"). */
+export class LoadClientError extends Error {
+  /** Creates the error. */
+  constructor(readonly kind: string, message: string) {
+    super(message);
+    this.name = "LoadClientError";
+  }
+}
+
+/** The bench name of client `i` (1-based): `bench0001` … `bench9999`; `RangeError` outside. */
+export function benchName(i: number): string {
+  if (!Number.isInteger(i) || i < 1 || i > 9999) throw new RangeError(`client ${i} out of range`);
+  return `bench${String(i).padStart(4, "0")}`;
+}
+
+const PKCS8_ED25519_PREFIX = Uint8Array.of(
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+);
+const SEED_CONTEXT = utf8.encode("chat/1 bench identity\0");
+
+/**
+ * The identity of a bench name, derived from the name alone (seed = SHA-256(context ‖ name)),
+ * so repeated runs against one server own the same names. Anyone can derive these keys:
+ * they are for benchmarks only.
+ */
+export async function benchIdentity(name: string): Promise<BenchIdentity> {
+  const seed = await sha256(concat(SEED_CONTEXT, utf8.encode(name)));
+  const pkcs8 = concat(PKCS8_ED25519_PREFIX, seed);
+  const alg = { name: "Ed25519" };
+  const temp = await crypto.subtle.importKey("pkcs8", pkcs8, alg, true, ["sign"]);
+  const jwk = await crypto.subtle.exportKey("jwk", temp);
+  if (typeof jwk.x !== "string") throw new TypeError("Ed25519 key has no public part");
+  const std = jwk.x.replace(/-/g, "+").replace(/_/g, "/");
+  const sigPublic = fromBase64(std + "=".repeat((4 - std.length % 4) % 4));
+  const sigPrivate = await crypto.subtle.importKey("pkcs8", pkcs8, alg, false, ["sign"]);
+  seed.fill(0);
+  pkcs8.fill(0);
+  return { name, sigPrivate, sigPublic };
+}
+
+/** How to connect one load client. */
+export interface LoadClientOptions {
+  /** Server host. */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** Who to be. */
+  identity: BenchIdentity;
+  /** Rooms to join in `auth`. */
+  rooms: string[];
+  /** Expected host-key fingerprint; undefined accepts any key (no pin check). */
+  fingerprint?: string;
+  /** Deadline for connect + handshake + auth (ms). */
+  timeoutMs: number;
+  /** Called for every message after `welcome`, with its arrival time (`performance.now()`). */
+  onMessage: (msg: ServerMessage, at: number) => void;
+}
+
+/** One authenticated raw connection. */
+export class LoadClient {
+  /** Connect → welcome, in ms. */
+  readonly handshakeMs: number;
+  /** The server's welcome. */
+  readonly welcome: WelcomeMessage;
+  /** Resolves when the reader has stopped (EOF, error or close). */
+  readonly done: Promise<void>;
+  /** Why the reader stopped ("" while running). */
+  endReason = "";
+
+  #conn: Deno.TcpConn;
+  #sealer: RecordSealer;
+  #opener: RecordOpener;
+  #decoder: FrameDecoder;
+  #onMessage: (msg: ServerMessage, at: number) => void;
+  #writes: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  private constructor(
+    conn: Deno.TcpConn,
+    sealer: RecordSealer,
+    opener: RecordOpener,
+    decoder: FrameDecoder,
+    welcome: WelcomeMessage,
+    handshakeMs: number,
+    early: ServerMessage[],
+    onMessage: (msg: ServerMessage, at: number) => void,
+  ) {
+    this.#conn = conn;
+    this.#sealer = sealer;
+    this.#opener = opener;
+    this.#decoder = decoder;
+    this.welcome = welcome;
+    this.handshakeMs = handshakeMs;
+    this.#onMessage = onMessage;
+    const at = performance.now();
+    for (const m of early) this.#dispatch(m, at);
+    this.done = this.#readLoop();
+  }
+
+  /**
+   * Connects, runs the handshake (checking the pin when one is given), authenticates and
+   * starts reading. Rejects with {@linkcode LoadClientError} on any failure, connection closed.
+   */
+  static async connect(o: LoadClientOptions): Promise<LoadClient> {
+    const start = performance.now();
+    const deadline = Date.now() + o.timeoutMs;
+    let conn: Deno.TcpConn;
+    try {
+      conn = await withDeadline(
+        Deno.connect({ hostname: o.host, port: o.port }),
+        o.timeoutMs,
+        "connect",
+      );
+    } catch (e) {
+      if (e instanceof LoadClientError) throw e;
+      throw new LoadClientError("connect", `cannot connect: ${errText(e)}`);
+    }
+    try {
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // not fatal
+      }
+      const decoder = new FrameDecoder({ min: 1, max: DEFAULT_LIMITS.handshakeFrame });
+      const next = () => readFrame(conn, decoder, deadline);
+      const hs = await ClientHandshake.start();
+      await writeAll(conn, encodeFrame(hs.hello));
+      const sh = await next();
+      const refusal = parseRefusal(sh);
+      if (refusal !== undefined) throw new LoadClientError("refused", `refused: ${refusal}`);
+      const { fingerprint } = await hs.parseServerHello(sh);
+      if (o.fingerprint !== undefined && o.fingerprint !== fingerprint) {
+        throw new LoadClientError(
+          "pin",
+          `the server's key ${fingerprint} is not the expected ${o.fingerprint}`,
+        );
+      }
+      const keys = await hs.finish(sh);
+      decoder.limits = { min: MIN_RECORD_FRAME, max: DEFAULT_LIMITS.recordFrame };
+      const sealer = new RecordSealer(keys.send);
+      const opener = new RecordOpener(keys.recv);
+      const id = o.identity;
+      const auth = {
+        t: "auth",
+        name: id.name,
+        sig_pub: toBase64(id.sigPublic),
+        proof: toBase64(await signAuth(id.sigPrivate, keys.th, id.name)),
+        client: `chat-bench/${VERSION}`,
+        rooms: o.rooms,
+      };
+      await writeAll(conn, encodeFrame(await sealer.seal(utf8.encode(JSON.stringify(auth)))));
+      const early: ServerMessage[] = [];
+      for (;;) {
+        const plain = await opener.open(await next());
+        const msgs = splitRecord(decodeUtf8(plain)).map(parseServerMessage);
+        const i = msgs.findIndex((m) => m.t === "welcome" || m.t === "error" || m.t === "bye");
+        if (i < 0) {
+          early.push(...msgs);
+          continue;
+        }
+        const m = msgs[i];
+        if (m.t === "welcome") {
+          early.push(...msgs.slice(i + 1));
+          const ms = performance.now() - start;
+          return new LoadClient(conn, sealer, opener, decoder, m, ms, early, o.onMessage);
+        }
+        if (m.t === "error") throw new LoadClientError(m.code, `auth refused: ${m.message}`);
+        throw new LoadClientError("bye", `server closed: ${m.t === "bye" ? m.reason : ""}`);
+      }
+    } catch (e) {
+      try {
+        conn.close();
+      } catch {
+        // closed
+      }
+      if (e instanceof LoadClientError) throw e;
+      throw new LoadClientError("protocol", errText(e));
+    }
+  }
+
+  /** True until closed or the reader stopped. */
+  get open(): boolean {
+    return !this.#closed;
+  }
+
+  /** Sends `say` to `room` and returns its id; silently nothing once closed. */
+  say(room: string, text: string): string {
+    const id = newId();
+    this.#send({ t: "say", id, room, text });
+    return id;
+  }
+
+  /** Sends `bye`, waits for the write and then for the server to close (at most `ms`). */
+  async bye(ms = 2000): Promise<void> {
+    if (this.#closed) return await this.done;
+    this.#send({ t: "bye", reason: "quit" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<void>((r) => timer = setTimeout(r, ms));
+    await Promise.race([this.#writes.then(() => this.done), limit]);
+    clearTimeout(timer);
+    this.close();
+    await this.done;
+  }
+
+  /** Closes at once (idempotent). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.endReason === "") this.endReason = "closed";
+    try {
+      this.#conn.close();
+    } catch {
+      // closed
+    }
+  }
+
+  #send(msg: unknown): void {
+    if (this.#closed) return;
+    const sealed = this.#sealer.seal(utf8.encode(JSON.stringify(msg)));
+    this.#writes = this.#writes.then(async () => {
+      if (this.#closed) return;
+      await writeAll(this.#conn, encodeFrame(await sealed));
+    }).catch((e) => {
+      if (!this.#closed) this.endReason = `write failed: ${errText(e)}`;
+      this.close();
+    });
+  }
+
+  #dispatch(m: ServerMessage, at: number): void {
+    if (m.t === "ping") this.#send({ t: "pong", n: m.n });
+    this.#onMessage(m, at);
+  }
+
+  async #readLoop(): Promise<void> {
+    const buf = new Uint8Array(65_536);
+    try {
+      while (!this.#closed) {
+        const n = await this.#conn.read(buf);
+        if (n === null) {
+          this.#decoder.finish();
+          if (this.endReason === "") this.endReason = "server closed";
+          break;
+        }
+        const at = performance.now();
+        this.#decoder.push(buf.slice(0, n));
+        for (let f = this.#decoder.next(); f !== null; f = this.#decoder.next()) {
+          const plain = await this.#opener.open(f);
+          for (const line of splitRecord(decodeUtf8(plain))) {
+            const m = parseServerMessage(line);
+            if (m.t === "bye" && this.endReason === "") this.endReason = `bye ${m.reason}`;
+            this.#dispatch(m, at);
+          }
+        }
+      }
+    } catch (e) {
+      if (!this.#closed && this.endReason === "") this.endReason = errText(e);
+    }
+    this.close();
+  }
+}
+
+async function readFrame(
+  conn: Deno.TcpConn,
+  decoder: FrameDecoder,
+  deadline: number,
+): Promise<Uint8Array> {
+  const buf = new Uint8Array(16_384);
+  for (;;) {
+    const f = decoder.next();
+    if (f) return f;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new LoadClientError("timeout", "handshake timed out");
+    const n = await withDeadline(conn.read(buf), left, "handshake");
+    if (n === null) {
+      decoder.finish();
+      throw new LoadClientError("closed", "the server closed the connection during the handshake");
+    }
+    decoder.push(buf.slice(0, n));
+  }
+}
+
+async function writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LoadClientError("timeout", `${what} timed out`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,542 @@
+import assert from "node:assert/strict";
+import {
+  type Action,
+  App,
+  AppState,
+  commandsInHelp,
+  LOCAL_HELP,
+  namesInData,
+  parseInput,
+  runApp,
+} from "../../client/app.ts";
+import { jsonEvent, jsonLine, MAX_INPUT_LINE, PlainView } from "../../client/plain.ts";
+import type {
+  ChatClientLike,
+  ClientEvent,
+  Completions,
+  RenderState,
+  View,
+  ViewEvent,
+} from "../../client/view.ts";
+import type { ErrorMessage, MsgMessage, ReplyMessage } from "../../shared/messages.ts";
+import { isSafe } from "../../shared/sanitize.ts";
+
+// ---- parseInput ----
+
+Deno.test("app: parseInput sorts lines into messages, local and server commands", () => {
+  const cases: [string, Action][] = [
+    ["hello", { kind: "say", text: "hello", me: false }],
+    ["  hello  ", { kind: "say", text: "  hello", me: false }],
+    ["   ", { kind: "none" }],
+    ["<exit chat>", { kind: "quit" }],
+    ["  <exit chat> ", { kind: "quit" }],
+    ["/quit", { kind: "quit" }],
+    ["/QUIT", { kind: "quit" }],
+    ["//etc/passwd is a path", { kind: "say", text: "/etc/passwd is a path", me: false }],
+    ["/me waves  hello", { kind: "say", text: "waves  hello", me: true }],
+    ["/me", { kind: "error", text: "usage: /me action" }],
+    ["/msg bob hi", { kind: "error", text: "private messages are not available yet" }],
+    ["/help", { kind: "help" }],
+    ["/clear", { kind: "clear" }],
+    ["/ignore", { kind: "ignore", name: undefined }],
+    ["/ignore bob", { kind: "ignore", name: "bob" }],
+    ["/unignore", { kind: "error", text: "usage: /unignore NAME" }],
+    ["/unignore bob", { kind: "unignore", name: "bob" }],
+    ["/timestamp off", { kind: "timestamp", on: false }],
+    ["/timestamp maybe", { kind: "error", text: "usage: /timestamp on|off" }],
+    ["/bell all", { kind: "bell", mode: "all" }],
+    ["/bell loud", { kind: "error", text: "usage: /bell mention|all|off" }],
+    ["/join #dev", { kind: "join", room: "#dev" }],
+    ["/join dev", { kind: "join", room: "#dev" }],
+    ["/join", { kind: "error", text: "usage: /join #room" }],
+    ["/rooms", { kind: "command", name: "rooms", args: [] }],
+    ["/whois  bob ", { kind: "command", name: "whois", args: ["bob"] }],
+    ["/who", { kind: "command", name: "who", args: ["#lobby"] }],
+    ["/who #dev", { kind: "command", name: "who", args: ["#dev"] }],
+    ["/history 20", { kind: "command", name: "history", args: ["#lobby", "20"] }],
+    ["/leave", { kind: "command", name: "leave", args: ["#lobby"] }],
+    ["/topic cats  and dogs", {
+      kind: "command",
+      name: "topic",
+      args: ["#lobby", "cats  and dogs"],
+    }],
+    ["/topic #dev cats", { kind: "command", name: "topic", args: ["#dev", "cats"] }],
+    ["/topic", { kind: "command", name: "topic", args: ["#lobby"] }],
+    ["/away gone  fishing", { kind: "command", name: "away", args: ["gone  fishing"] }],
+    ["/away", { kind: "command", name: "away", args: [] }],
+    ["/kick bob being rude", { kind: "command", name: "kick", args: ["bob", "being rude"] }],
+    ["/ban bob", { kind: "command", name: "ban", args: ["bob"] }],
+    ["/ban bob 10m  spam", { kind: "command", name: "ban", args: ["bob", "10m", "spam"] }],
+    ["/motd be nice", { kind: "command", name: "motd", args: ["be nice"] }],
+    ["/nick new name", { kind: "command", name: "nick", args: ["new name"] }],
+    ["/Service", { kind: "command", name: "service", args: [] }],
+    ["/x;y", { kind: "error", text: "unknown command; try /help" }],
+    ["/unban " + "a ".repeat(33), { kind: "error", text: "at most 32 arguments" }],
+  ];
+  for (const [line, want] of cases) assert.deepEqual(parseInput(line, "#lobby"), want, line);
+  assert.equal(parseInput("/join #Bad!", "#lobby").kind, "error");
+});
+
+Deno.test("app: names and commands are harvested from reply data and help text", () => {
+  assert.deepEqual(namesInData(["bob", { name: "carol" }, 3, { x: 1 }]), ["bob", "carol"]);
+  assert.deepEqual(namesInData({ members: [{ name: "bob", away: true }] }), ["bob"]);
+  assert.deepEqual(namesInData("bob"), []);
+  assert.deepEqual(namesInData(null), []);
+  assert.deepEqual(
+    commandsInHelp({
+      t: "reply",
+      id: "x",
+      text: "/who [#room]  list\n  /rooms  all\nnot a command",
+    }),
+    ["who", "rooms"],
+  );
+  assert.deepEqual(commandsInHelp({ t: "reply", id: "x", data: [{ name: "/kick" }, "BAD!"] }), [
+    "kick",
+  ]);
+});
+
+// ---- AppState ----
+
+const TS = 1_700_000_000_000;
+const msg = (over: Partial<MsgMessage> = {}): MsgMessage => ({
+  t: "msg",
+  room: "#lobby",
+  seq: 1,
+  ts: TS,
+  from: "bob",
+  text: "hi",
+  id: "m1",
+  ...over,
+});
+const welcome = (rooms = ["#lobby"]): ClientEvent => ({
+  t: "welcome",
+  msg: {
+    t: "welcome",
+    name: "alice",
+    fingerprint: "SHA256:x",
+    server: { name: "srv", version: "1", motd: "" },
+    limits: {},
+    rooms: rooms.map((name) => ({ name, topic: "", members: 1 })),
+  },
+});
+
+Deno.test("app: AppState follows welcome, joins, leaves, nicks and kicks", () => {
+  const s = new AppState("#lobby");
+  s.apply(welcome(["#lobby", "#dev"]));
+  assert.equal(s.me, "alice");
+  assert.deepEqual([...s.rooms], ["#lobby", "#dev"]);
+  s.apply({ t: "server", msg: msg({ from: "bob" }) });
+  s.apply({
+    t: "server",
+    msg: { t: "event", ts: TS, kind: "join", room: "#lobby", name: "carol" },
+  });
+  assert.deepEqual(s.namesIn("#lobby"), ["bob", "carol"]);
+  s.apply({ t: "server", msg: { t: "event", ts: TS, kind: "nick", name: "robert", old: "BOB" } });
+  assert.deepEqual(s.namesIn("#lobby"), ["carol", "robert"]);
+  s.apply({
+    t: "server",
+    msg: { t: "event", ts: TS, kind: "leave", room: "#lobby", name: "carol" },
+  });
+  assert.deepEqual(s.namesIn("#lobby"), ["robert"]);
+  s.apply({ t: "server", msg: { t: "event", ts: TS, kind: "nick", name: "alicia", old: "alice" } });
+  assert.equal(s.me, "alicia");
+  s.apply({
+    t: "server",
+    msg: { t: "event", ts: TS, kind: "kick", room: "#lobby", name: "Alicia" },
+  });
+  assert.deepEqual([...s.rooms], ["#dev"]);
+  assert.equal(s.room, "#dev");
+  assert.deepEqual(s.completions().rooms, ["#dev", "#lobby"]);
+  const other = new AppState("#gone");
+  other.apply(welcome(["#lobby"]));
+  assert.equal(other.room, "#lobby", "a room the server did not confirm is replaced");
+});
+
+// ---- App with fakes ----
+
+class FakeClient implements ChatClientLike {
+  name = "alice";
+  says: { room: string; text: string; me: boolean }[] = [];
+  commands: { name: string; args: string[] }[] = [];
+  closed: string[] = [];
+  pending = 0;
+  answer: (name: string, args: string[]) => ReplyMessage | ErrorMessage = () => ({
+    t: "reply",
+    id: "r",
+    text: "ok",
+  });
+  say(room: string, text: string, me = false): string {
+    this.says.push({ room, text, me });
+    return `id${this.says.length}`;
+  }
+  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage> {
+    this.commands.push({ name, args });
+    return Promise.resolve(this.answer(name, args));
+  }
+  pendingCount(): number {
+    return this.pending;
+  }
+  close(reason?: string): Promise<void> {
+    this.closed.push(reason ?? "");
+    return Promise.resolve();
+  }
+}
+
+class FakeView implements View {
+  shown: ViewEvent[] = [];
+  states: RenderState[] = [];
+  room = "";
+  completions: Completions | undefined;
+  cleared = 0;
+  closed = 0;
+  #lines: string[];
+  #gate: Promise<void>;
+  constructor(
+    readonly interactive: boolean,
+    lines: string[],
+    gate: Promise<void> = Promise.resolve(),
+  ) {
+    this.#lines = lines;
+    this.#gate = gate;
+  }
+  show(ev: ViewEvent, state: RenderState): void {
+    this.shown.push(ev);
+    this.states.push(state);
+  }
+  askName(): Promise<string> {
+    return Promise.resolve("alice");
+  }
+  async *lines(): AsyncGenerator<string, void, void> {
+    for (const l of this.#lines) {
+      await Promise.resolve();
+      yield l;
+    }
+    await this.#gate;
+  }
+  setCompletions(c: Completions): void {
+    this.completions = c;
+  }
+  setRoom(room: string): void {
+    this.room = room;
+  }
+  clear(): void {
+    this.cleared++;
+  }
+  close(): Promise<void> {
+    this.closed++;
+    return Promise.resolve();
+  }
+  locals(): string[] {
+    return this.shown.flatMap((e) => e.t === "local" ? [`${e.level}: ${e.text}`] : []);
+  }
+}
+
+Deno.test("app: messages go to the current room; /me is an action; local commands stay local", async () => {
+  const client = new FakeClient();
+  const view = new FakeView(false, [
+    "hello",
+    "/me waves",
+    "/msg bob hi",
+    "/ignore Bob",
+    "/timestamp off",
+    "/bell off",
+    "/clear",
+    "<exit chat>",
+    "never sent",
+  ]);
+  const code = await runApp(client, view, { room: "#lobby", json: false });
+  assert.equal(code, 0);
+  assert.deepEqual(client.says, [
+    { room: "#lobby", text: "hello", me: false },
+    { room: "#lobby", text: "waves", me: true },
+  ]);
+  assert.deepEqual(client.commands, []);
+  assert.deepEqual(view.locals(), [
+    "error: private messages are not available yet",
+    "info: ignoring Bob",
+    "info: timestamps off",
+    "info: bell: off",
+  ]);
+  const last = view.states.at(-1)!;
+  assert.equal(last.timestamps, false);
+  assert.equal(last.bell, "off");
+  assert.ok(last.ignored.has("bob"));
+  assert.equal(view.cleared, 1);
+  assert.deepEqual(client.closed, ["quit"]);
+  assert.equal(view.closed, 1);
+});
+
+Deno.test("app: /join asks the server, then switches the room; a joined room switches at once", async () => {
+  const client = new FakeClient();
+  const view = new FakeView(false, ["/join #dev", "in dev", "/join #lobby", "in lobby", "/quit"]);
+  const app = new App(view, { room: "#lobby", json: false });
+  app.onEvent(welcome(["#lobby"]));
+  const code = await app.run(client);
+  assert.equal(code, 0);
+  assert.deepEqual(client.commands, [{ name: "join", args: ["#dev"] }]);
+  assert.deepEqual(client.says.map((s) => s.room), ["#dev", "#lobby"]);
+  assert.equal(view.room, "#lobby");
+  assert.deepEqual(view.locals(), ["info: now talking in #dev", "info: now talking in #lobby"]);
+});
+
+Deno.test("app: a refused /join keeps the room and shows the error", async () => {
+  const client = new FakeClient();
+  client.answer = () => ({ t: "error", id: "r", code: "banned", message: "you are banned" });
+  const view = new FakeView(false, ["/join #dev", "still here"]);
+  await runApp(client, view, { room: "#lobby", json: false });
+  assert.deepEqual(client.says.map((s) => s.room), ["#lobby"]);
+  assert.ok(view.shown.some((e) => e.t === "server" && e.msg.t === "error"));
+});
+
+Deno.test("app: server commands and /help show their replies; stray replies show too", async () => {
+  const client = new FakeClient();
+  client.answer = (name) => ({ t: "reply", id: "r", text: `${name} done` });
+  const view = new FakeView(false, ["/topic cats", "/help"]);
+  const app = new App(view, { room: "#lobby", json: false });
+  // A reply no pending command was waiting for (e.g. after a timeout) is still shown; pings not.
+  app.onEvent({ t: "server", msg: { t: "reply", id: "r", text: "late" } });
+  app.onEvent({ t: "server", msg: { t: "ping", n: 1 } });
+  app.onEvent({ t: "server", msg: { t: "pong", n: 1 } });
+  await app.run(client);
+  assert.deepEqual(client.commands, [
+    { name: "topic", args: ["#lobby", "cats"] },
+    { name: "help", args: [] },
+  ]);
+  const replies = view.shown.flatMap((e) =>
+    e.t === "server" && e.msg.t === "reply" ? [e.msg.text] : []
+  );
+  assert.deepEqual(replies, ["late", "topic done", "help done"]);
+  assert.equal(view.shown.filter((e) => e.t === "server").length, 3);
+  assert.deepEqual(view.locals(), [`info: ${LOCAL_HELP}`]);
+});
+
+Deno.test("app: runApp handles early events first, then takes over the event sink", async () => {
+  const client = new FakeClient();
+  const early: ClientEvent[] = [welcome(["#dev"])];
+  const events = { push: (_ev: ClientEvent) => assert.fail("old sink used") };
+  const view = new FakeView(false, ["hi"]);
+  const done = runApp(client, view, { room: "#lobby", json: false, early, events });
+  assert.deepEqual(early, []);
+  events.push({ t: "server", msg: msg({ room: "#dev" }) });
+  assert.equal(await done, 0);
+  assert.deepEqual(client.says, [{ room: "#dev", text: "hi", me: false }]);
+  assert.deepEqual(view.shown.map((e) => e.t), ["welcome", "local", "server"]);
+});
+
+Deno.test("app: --log appends messages, events and failures as JSON lines", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/t.jsonl`;
+    const client = new FakeClient();
+    let open!: () => void;
+    const view = new FakeView(false, [], new Promise((r) => open = r));
+    const app = new App(view, { room: "#lobby", json: false, logPath: path });
+    const done = app.run(client);
+    await new Promise((r) => setTimeout(r, 5));
+    app.onEvent({ t: "server", msg: msg({ text: "a\u202eb" }) });
+    app.onEvent({
+      t: "server",
+      msg: { t: "event", ts: TS, kind: "join", room: "#lobby", name: "x" },
+    });
+    app.onEvent({ t: "server", msg: { t: "ping", n: 1 } });
+    app.onEvent({ t: "failed", id: "1", room: "#lobby", text: "t", reason: "r" });
+    open();
+    assert.equal(await done, 1);
+    const lines = (await Deno.readTextFile(path)).split("\n");
+    assert.equal(lines.length, 4);
+    assert.deepEqual(JSON.parse(lines[0]), msg({ text: "a\u202eb" }));
+    assert.equal(JSON.parse(lines[1]).kind, "join");
+    assert.deepEqual({ ...JSON.parse(lines[2]), ts: 0 }, {
+      t: "failed",
+      ts: 0,
+      room: "#lobby",
+      text: "t",
+      reason: "r",
+    });
+    assert.equal(lines[3], "");
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("app: a command that throws is reported, not fatal", async () => {
+  const client = new FakeClient();
+  client.command = () => Promise.reject(new Error("deadline passed"));
+  const view = new FakeView(false, ["/rooms", "after"]);
+  assert.equal(await runApp(client, view, { room: "#lobby", json: false }), 0);
+  const err = view.shown.find((e) => e.t === "server" && e.msg.t === "error");
+  assert.deepEqual(err, {
+    t: "server",
+    msg: { t: "error", code: "failed", message: "/rooms failed: deadline passed" },
+  });
+  assert.equal(client.says.length, 1);
+});
+
+Deno.test("app: plain mode waits at end of input until every message is acknowledged", async () => {
+  const client = new FakeClient();
+  const view = new FakeView(false, ["one", "two"]);
+  const app = new App(view, { room: "#lobby", json: false, drainMs: 5_000 });
+  const origSay = client.say.bind(client);
+  client.say = (room, text, me) => {
+    client.pending++;
+    return origSay(room, text, me);
+  };
+  const done = app.run(client);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(client.closed, [], "not closed while messages are pending");
+  client.pending = 1;
+  app.onEvent({ t: "acked", id: "id1", msg: msg({ from: "alice", text: "one" }) });
+  assert.deepEqual(client.closed, []);
+  client.pending = 0;
+  app.onEvent({ t: "acked", id: "id2", msg: msg({ from: "alice", text: "two" }) });
+  assert.equal(await done, 0);
+  assert.deepEqual(client.closed, ["quit"]);
+});
+
+Deno.test("app: plain mode exits 1 when a message failed or was never confirmed", async () => {
+  const failing = new FakeClient();
+  const v1 = new FakeView(false, ["one"]);
+  const app = new App(v1, { room: "#lobby", json: false });
+  app.onEvent({ t: "failed", id: "id1", room: "#lobby", text: "one", reason: "too_long" });
+  assert.equal(await app.run(failing), 1);
+
+  const stuck = new FakeClient();
+  stuck.pending = 1;
+  const v2 = new FakeView(false, ["one"]);
+  assert.equal(await runApp(stuck, v2, { room: "#lobby", json: false, drainMs: 30 }), 1);
+  assert.deepEqual(v2.locals(), ["error: 1 message(s) not confirmed by the server"]);
+  assert.deepEqual(stuck.closed, ["quit"]);
+});
+
+Deno.test("app: a connection closed for good ends the session with 1, without a second close", async () => {
+  const client = new FakeClient();
+  let open!: () => void;
+  const view = new FakeView(true, [], new Promise((r) => open = r));
+  const app = new App(view, { room: "#lobby", json: false });
+  const done = app.run(client);
+  await new Promise((r) => setTimeout(r, 5));
+  app.onEvent({ t: "status", state: "closed", detail: "banned" });
+  assert.equal(await done, 1);
+  assert.deepEqual(client.closed, []);
+  assert.equal(view.closed, 1);
+  open();
+});
+
+Deno.test("app: interactive mode seeds completion with the server's commands and names", async () => {
+  const client = new FakeClient();
+  client.answer = (name) =>
+    name === "help"
+      ? { t: "reply", id: "r", text: "/service  about\n/frobnicate  new" }
+      : { t: "reply", id: "r", data: { members: [{ name: "zed" }, { name: "bob" }] } };
+  let open!: () => void;
+  const view = new FakeView(true, [], new Promise((r) => open = r));
+  const app = new App(view, { room: "#lobby", json: false });
+  const done = app.run(client);
+  app.onEvent(welcome());
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(client.commands, [{ name: "help", args: [] }, {
+    name: "who",
+    args: ["#lobby"],
+  }]);
+  assert.ok(view.completions!.commands.includes("frobnicate"));
+  assert.deepEqual(view.completions!.names, ["bob", "zed"]);
+  assert.equal(view.shown.filter((e) => e.t === "server").length, 0, "seeding is silent");
+  open();
+  assert.equal(await done, 0);
+});
+
+// ---- PlainView ----
+
+function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  return ReadableStream.from(chunks.map((c) => enc.encode(c)));
+}
+const RS: RenderState = { me: "alice", timestamps: false, ignored: new Set(["eve"]), bell: "off" };
+
+async function collect(view: PlainView): Promise<string[]> {
+  const out: string[] = [];
+  for await (const l of view.lines()) out.push(l);
+  return out;
+}
+
+Deno.test("plain: input lines split on LF and CRLF across chunks; the last may lack a newline", async () => {
+  const view = new PlainView({
+    json: false,
+    input: streamOf("he", "llo\r\nwor", "ld\n\nlast"),
+    write: () => {},
+  });
+  assert.deepEqual(await collect(view), ["hello", "world", "", "last"]);
+  await view.close();
+});
+
+Deno.test("plain: an over-long input line is reported and skipped", async () => {
+  const out: string[] = [];
+  const long = "x".repeat(MAX_INPUT_LINE + 1);
+  const view = new PlainView({
+    json: false,
+    input: streamOf("a\n", long.slice(0, 40_000), long.slice(40_000) + "\nb\n"),
+    write: (s) => out.push(s),
+  });
+  assert.deepEqual(await collect(view), ["a", "b"]);
+  assert.deepEqual(out, [`! input line longer than ${MAX_INPUT_LINE} characters: not sent\n`]);
+});
+
+Deno.test("plain: text output is one sanitized line per event; pending lines are skipped", () => {
+  const out: string[] = [];
+  const view = new PlainView({ json: false, write: (s) => out.push(s), now: () => TS });
+  view.show({ t: "server", msg: msg({ text: "hi\x1b[2J\nthere" }) }, RS);
+  view.show({ t: "pending", id: "1", room: "#lobby", text: "x", me: false }, RS);
+  view.show({ t: "server", msg: msg({ from: "eve" }) }, RS);
+  assert.deepEqual(out, ["[#lobby] bob: hi␛[2J␊there\n"]);
+});
+
+Deno.test("plain: JSON output is the server message itself, or a local kind", () => {
+  const out: string[] = [];
+  const view = new PlainView({ json: true, write: (s) => out.push(s) });
+  const m = msg({ text: "a\u202eb\x1b]0;t\x07\u0085" });
+  view.show({ t: "server", msg: m }, RS);
+  view.show({ t: "pending", id: "1", room: "#lobby", text: "x", me: false }, RS);
+  view.show({ t: "acked", id: "1", msg: msg({ seq: 9 }) }, RS);
+  view.show({ t: "server", msg: msg({ from: "eve" }) }, RS);
+  assert.equal(out.length, 3);
+  assert.deepEqual(JSON.parse(out[0]), m);
+  assert.deepEqual(JSON.parse(out[1]), {
+    t: "pending",
+    id: "1",
+    room: "#lobby",
+    text: "x",
+    me: false,
+  });
+  assert.deepEqual(JSON.parse(out[2]), { t: "acked", id: "1", room: "#lobby", seq: 9 });
+  for (const line of out) {
+    assert.ok(line.endsWith("\n"));
+    assert.ok(isSafe(line.slice(0, -1)), line);
+  }
+  assert.equal(jsonLine("\u202e\u{e0041}"), '"\\u202e\\udb40\\udc41"');
+  assert.deepEqual(jsonEvent({ t: "local", level: "info", text: "x" }), {
+    t: "local",
+    level: "info",
+    text: "x",
+  });
+});
+
+Deno.test("plain: askName refuses (the name must come from --name)", async () => {
+  const view = new PlainView({ json: false, write: () => {} });
+  await assert.rejects(view.askName("name_taken."), /name_taken\. .*--name/);
+});
+
+Deno.test("plain: close ends a pending read", async () => {
+  let cancelled = false;
+  const input = new ReadableStream<Uint8Array>({
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const view = new PlainView({ json: false, input, write: () => {} });
+  const it = view.lines()[Symbol.asyncIterator]();
+  const next = it.next();
+  await view.close();
+  assert.deepEqual(await next, { value: undefined, done: true });
+  assert.equal(cancelled, true);
+});

@@ -1,0 +1,216 @@
+/**
+ * The real interactive client in a real terminal: a tmux pane drives `chat client` against a
+ * real server, while a plain-mode client sends messages. Skips with a message without tmux.
+ */
+import assert from "node:assert/strict";
+import { MAIN, RUN_FLAGS, startClient, startServer, waitFor } from "../support/procs.ts";
+
+function hasTmux(): boolean {
+  try {
+    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+const TMUX = hasTmux();
+if (!TMUX) console.warn("tmux_test: tmux is not installed; terminal tests skipped");
+
+/** One tmux server on its own socket, with one 120×30 pane. */
+class Pane {
+  readonly sock = `chat-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+
+  async tmux(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-L", this.sock, "-f", "/dev/null", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  /** The visible text, trailing blank lines removed. */
+  async text(): Promise<string> {
+    return (await this.tmux("capture-pane", "-p", "-t", "t")).replace(/\s+$/, "");
+  }
+
+  async lastLine(): Promise<string> {
+    return (await this.text()).split("\n").at(-1) ?? "";
+  }
+
+  async display(format: string): Promise<string> {
+    return (await this.tmux("display-message", "-p", "-t", "t", format)).trim();
+  }
+
+  /** Types keys one call at a time (a fast burst would look like a paste to line editing). */
+  async keys(...keys: string[]): Promise<void> {
+    for (const k of keys) {
+      await this.tmux("send-keys", "-t", "t", k);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+  }
+
+  /** Waits until the pane text satisfies `pred`; returns that text. */
+  async until(pred: (text: string) => boolean, what: string, ms = 20_000): Promise<string> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const t = await this.text();
+      if (pred(t)) return t;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; pane:\n${t}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+async function makeIdentity(home: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...RUN_FLAGS, MAIN, "keys", "--home", home],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.ok(out.success, "creating an identity failed");
+}
+
+const HOSTILE = "evil\x1b[2J\x1b[H\x1b]52;c;cHduZWQ=\x07\x1b]0;PWNED\x07\x1bkWIN\x1b\\ \u202eabc";
+
+Deno.test({
+  name: "tmux: the interactive client in a real terminal",
+  ignore: !TMUX,
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "chat-tmux-" });
+    const motdFile = `${dir}/motd`;
+    await Deno.writeTextFile(motdFile, "Welcome\x1b[2J\rFAKE\u202e line");
+    await Promise.all([makeIdentity(`${dir}/alice`), makeIdentity(`${dir}/robo`)]);
+    const server = await startServer({ dataDir: `${dir}/srv`, args: ["--motd", `@${motdFile}`] });
+    const pane = new Pane();
+    const bot = startClient(
+      server.port,
+      ["--name", "robo", "--accept-new", "--json"],
+      `${dir}/robo`,
+    );
+    try {
+      await waitFor(
+        () => bot.lines.some((l) => l.includes('"t":"welcome"')),
+        20_000,
+        "bot welcome",
+      );
+      const cmd = [
+        Deno.execPath(),
+        ...RUN_FLAGS,
+        MAIN,
+        "client",
+        `127.0.0.1:${server.port}`,
+        "--name",
+        "alice",
+        "--accept-new",
+        "--home",
+        `${dir}/alice`,
+      ].map(shellQuote).join(" ");
+      await pane.tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        `${cmd}; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon'; sleep 60`,
+      );
+      // Let applications set the clipboard and window name, so that an attempt would show.
+      await pane.tmux("set-option", "-g", "set-clipboard", "on");
+      await pane.tmux("set-option", "-g", "allow-rename", "on");
+      const title = await pane.display("#{pane_title}");
+      const windowName = await pane.display("#{window_name}");
+
+      await t.step("connects and shows the hostile MOTD visibly, on indented lines", async () => {
+        const text = await pane.until((s) => /^#lobby> $/m.test(s + " "), "prompt");
+        assert.match(text, /connected to chat .* as alice/);
+        assert.match(text, /Welcome␛\[2J␍FAKE<U\+202E> line/);
+        assert.doesNotMatch(text, /^FAKE/m);
+      });
+
+      await t.step("typing while messages arrive keeps the input intact", async () => {
+        await pane.keys("half ", "typed");
+        for (let i = 1; i <= 3; i++) {
+          await bot.send(`incoming ${i}`);
+          await pane.until((s) => s.includes(`robo: incoming ${i}`), `message ${i}`);
+        }
+        assert.equal(await pane.lastLine(), "#lobby> half typed");
+        assert.equal(await pane.display("#{cursor_x}"), String("#lobby> half typed".length));
+        await pane.keys(" line", "Enter");
+        const text = await pane.until(
+          (s) => /alice: half typed line$/m.test(s),
+          "own message acknowledged",
+        );
+        assert.equal(text.split("\n").at(-1), "#lobby>");
+        assert.ok(bot.lines.some((l) => l.includes('"text":"half typed line"')));
+      });
+
+      await t.step("a hostile message is shown visibly and changes nothing", async () => {
+        await bot.send(HOSTILE);
+        const text = await pane.until((s) => s.includes("robo: evil"), "hostile message");
+        assert.match(text, /robo: evil␛\[2J␛\[H␛]52;c;cHduZWQ=␇␛]0;PWNED␇␛kWIN␛\\ <U\+202E>abc/);
+        assert.match(text, /connected to chat/, "the screen was not cleared");
+        assert.match(text, /robo: incoming 1/);
+        assert.equal(await pane.display("#{pane_title}"), title);
+        assert.equal(await pane.display("#{window_name}"), windowName);
+        assert.equal((await pane.tmux("list-buffers")).trim(), "", "no clipboard write");
+        assert.equal(await pane.lastLine(), "#lobby>");
+      });
+
+      await t.step("Tab completes commands, rooms and names", async () => {
+        await pane.keys("/jo", "Tab");
+        await pane.until((s) => s.endsWith("#lobby> /join"), "command completion");
+        await pane.keys("#lo", "Tab");
+        await pane.until((s) => s.endsWith("#lobby> /join #lobby"), "room completion");
+        await pane.keys("C-e", "C-u", "ro", "Tab");
+        await pane.until((s) => s.endsWith("#lobby> robo:"), "name completion");
+        await pane.keys("C-e", "C-u");
+        await pane.until((s) => s.endsWith("#lobby>"), "cleared line");
+      });
+
+      await t.step(
+        "Ctrl-C once clears the line; twice quits and restores the terminal",
+        async () => {
+          await pane.keys("junk", "C-c");
+          const text = await pane.until((s) => s.includes("(Ctrl-C again to quit)"), "hint");
+          assert.equal(text.split("\n").at(-1), "#lobby>");
+          await new Promise((r) => setTimeout(r, 1_200));
+          await pane.keys("C-c");
+          assert.equal(await pane.lastLine(), "#lobby>", "a slow second Ctrl-C does not quit");
+          await pane.keys("C-c");
+          const end = await pane.until((s) => /icanon$/.test(s), "exit");
+          assert.match(end, /^EXIT=0$/m);
+          assert.match(end, /^icanon$/m, "canonical mode is back");
+          await waitFor(
+            () => bot.lines.some((l) => l.includes('"kind":"leave"') && l.includes('"alice"')),
+            10_000,
+            "leave event",
+          );
+        },
+      );
+    } finally {
+      await pane.tmux("kill-server").catch(() => "");
+      await bot.end();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const st = await Promise.race([
+        bot.status,
+        new Promise<null>((r) => timer = setTimeout(() => r(null), 15_000)),
+      ]);
+      clearTimeout(timer);
+      if (st === null) await bot.kill();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
