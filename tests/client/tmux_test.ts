@@ -37,10 +37,6 @@ class Pane {
     return (await this.tmux("capture-pane", "-p", "-t", "t")).replace(/\s+$/, "");
   }
 
-  async lastLine(): Promise<string> {
-    return (await this.text()).split("\n").at(-1) ?? "";
-  }
-
   async display(format: string): Promise<string> {
     return (await this.tmux("display-message", "-p", "-t", "t", format)).trim();
   }
@@ -145,14 +141,13 @@ Deno.test({
           await bot.send(`incoming ${i}`);
           await pane.until((s) => s.includes(`robo: incoming ${i}`), `message ${i}`);
         }
-        assert.equal(await pane.lastLine(), "#lobby> half typed");
+        await pane.until((s) => s.endsWith("\n#lobby> half typed"), "input intact");
         assert.equal(await pane.display("#{cursor_x}"), String("#lobby> half typed".length));
         await pane.keys(" line", "Enter");
-        const text = await pane.until(
-          (s) => /alice: half typed line$/m.test(s),
+        await pane.until(
+          (s) => /alice: half typed line\n#lobby>$/.test(s),
           "own message acknowledged",
         );
-        assert.equal(text.split("\n").at(-1), "#lobby>");
         assert.ok(bot.lines.some((l) => l.includes('"text":"half typed line"')));
       });
 
@@ -165,7 +160,7 @@ Deno.test({
         assert.equal(await pane.display("#{pane_title}"), title);
         assert.equal(await pane.display("#{window_name}"), windowName);
         assert.equal((await pane.tmux("list-buffers")).trim(), "", "no clipboard write");
-        assert.equal(await pane.lastLine(), "#lobby>");
+        await pane.until((s) => s.endsWith("\n#lobby>"), "prompt back");
       });
 
       await t.step("Tab completes commands, rooms and names", async () => {
@@ -183,11 +178,14 @@ Deno.test({
         "Ctrl-C once clears the line; twice quits and restores the terminal",
         async () => {
           await pane.keys("junk", "C-c");
-          const text = await pane.until((s) => s.includes("(Ctrl-C again to quit)"), "hint");
-          assert.equal(text.split("\n").at(-1), "#lobby>");
+          const hint = "(Ctrl-C again to quit)";
+          await pane.until((s) => s.endsWith(`\n${hint}\n#lobby>`), "hint and a cleared line");
           await new Promise((r) => setTimeout(r, 1_200));
           await pane.keys("C-c");
-          assert.equal(await pane.lastLine(), "#lobby>", "a slow second Ctrl-C does not quit");
+          await pane.until(
+            (s) => s.endsWith(`\n${hint}\n${hint}\n#lobby>`),
+            "a slow second Ctrl-C only clears the line again",
+          );
           await pane.keys("C-c");
           const end = await pane.until((s) => /icanon$/.test(s), "exit");
           assert.match(end, /^EXIT=0$/m);

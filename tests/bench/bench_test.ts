@@ -1,0 +1,152 @@
+/**
+ * `chat bench` end to end: a real server process and a real bench process.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { collectLines, MAIN, RUN_FLAGS, startServer } from "../support/procs.ts";
+import { parseProc, percentile } from "../../bench/bench.ts";
+import { benchName } from "../../bench/load_client.ts";
+
+const LIMITS = [
+  "--limit",
+  "ratePerSecond=100000",
+  "--limit",
+  "rateBurst=100000",
+  "--limit",
+  "perIpConcurrent=5000",
+  "--limit",
+  "perIpNew=100000",
+  "--limit",
+  "maxUnauthenticated=5000",
+  "--limit",
+  "maxConnections=5000",
+];
+
+async function bench(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...RUN_FLAGS, MAIN, "bench", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const out: string[] = [];
+  const err: string[] = [];
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const [status] = await Promise.all([
+    child.status,
+    collectLines(child.stdout, out),
+    collectLines(child.stderr, err),
+  ]);
+  clearTimeout(timer);
+  return { code: status.code, out, err };
+}
+
+Deno.test("chat bench: 5 clients, 2 senders, 20 messages: 100 deliveries, 0 losses", async () => {
+  const server = await startServer({ args: LIMITS });
+  try {
+    const r = await bench([
+      `127.0.0.1:${server.port}`,
+      "--fingerprint",
+      server.fingerprint,
+      "--clients",
+      "5",
+      "--senders",
+      "2",
+      "--messages",
+      "20",
+    ]);
+    const text = r.out.join("\n");
+    assert.equal(r.code, 0, text + r.err.join("\n"));
+    assert.match(text, /^connect\s+5 of 5 /m);
+    assert.match(text, /^messages\s+20 sent, 20 acknowledged/m);
+    assert.match(text, /^deliveries\s+100 of 100 expected/m);
+    assert.match(text, /^losses\s+0$/m);
+    assert.match(text, /^errors\s+0$/m);
+
+    const j = await bench([
+      `127.0.0.1:${server.port}`,
+      "--accept-new",
+      "--clients",
+      "3",
+      "--senders",
+      "1",
+      "--messages",
+      "4",
+      "--rooms",
+      "3",
+      "--json",
+    ]);
+    assert.equal(j.code, 0, j.err.join("\n"));
+    const report = JSON.parse(j.out.join("\n"));
+    assert.equal(report.deliveries, 4); // the sender's room has one member
+    assert.equal(report.expectedDeliveries, 4);
+    assert.equal(report.losses, 0);
+
+    const h = await bench([
+      `127.0.0.1:${server.port}`,
+      "--accept-new",
+      "--handshakes",
+      "5",
+      "--json",
+    ]);
+    assert.equal(h.code, 0, h.err.join("\n"));
+    const hs = JSON.parse(h.out.join("\n"));
+    assert.equal(hs.ok, 5);
+    assert.deepEqual(hs.errors, {});
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("chat bench: a wrong --fingerprint exits 3", async () => {
+  const server = await startServer({ args: LIMITS });
+  try {
+    const r = await bench([
+      `127.0.0.1:${server.port}`,
+      "--fingerprint",
+      "SHA256:" + "A".repeat(43),
+      "--clients",
+      "2",
+    ]);
+    assert.equal(r.code, 3);
+    assert.match(r.err.join("\n"), /is not the expected SHA256:A{43}/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("chat bench: usage errors exit 2", async () => {
+  const missingPin = await bench(["127.0.0.1:1", "--clients", "2"]);
+  assert.equal(missingPin.code, 2);
+  assert.match(missingPin.err.join("\n"), /give --accept-new or --fingerprint/);
+  const unknown = await bench(["127.0.0.1:1", "--accept-new", "--bogus"]);
+  assert.equal(unknown.code, 2);
+  const tooMany = await bench(["127.0.0.1:1", "--accept-new", "--clients", "2", "--senders", "3"]);
+  assert.equal(tooMany.code, 2);
+  assert.match(tooMany.err.join("\n"), /--senders cannot exceed --clients/);
+});
+
+Deno.test("percentile: nearest rank; NaN when empty", () => {
+  const s = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  assert.equal(percentile(s, 50), 5);
+  assert.equal(percentile(s, 99), 10);
+  assert.equal(percentile(s, 0), 1);
+  assert.ok(Number.isNaN(percentile([], 50)));
+});
+
+Deno.test("benchName: bench0001…bench9999; RangeError outside", () => {
+  assert.equal(benchName(1), "bench0001");
+  assert.equal(benchName(9999), "bench9999");
+  assert.throws(() => benchName(0), RangeError);
+  assert.throws(() => benchName(10_000), RangeError);
+});
+
+Deno.test("parseProc: utime+stime ticks to ms and VmRSS to bytes; TypeError on junk", () => {
+  const stat = "42 (deno (x)) S 1 2 3 4 5 6 7 8 9 10 150 50 0 0 20 0 7 0 100 200 300";
+  const status = "Name:\tdeno\nVmRSS:\t   2048 kB\nThreads:\t7\n";
+  assert.deepEqual(parseProc(stat, status), { cpuMs: 2000, rssBytes: 2048 * 1024 });
+  assert.throws(() => parseProc("no paren", status), TypeError);
+  assert.throws(() => parseProc(stat, "Name:\tdeno\n"), TypeError);
+});
