@@ -74,7 +74,7 @@ export interface ConnectionContext {
 
 type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
 
-const READ_BUFFER = 8192;
+const READ_BUFFER = 4096;
 
 /** One TCP connection from a client. */
 export class Connection implements ConnectionPeer {
@@ -110,6 +110,7 @@ export class Connection implements ConnectionPeer {
   #queue: string[] = [];
   #queueBytes = 0;
   #writing = false;
+  #scheduled = false;
   #writeStarted = 0;
   #closeAfterFlush: string | null = null;
   #raw: Uint8Array[] = []; // pre-key frames (ServerHello / Refusal)
@@ -164,7 +165,14 @@ export class Connection implements ConnectionPeer {
     }
     this.#queue.push(line);
     this.#queueBytes += line.length;
-    this.#pump();
+    if (!this.#writing && !this.#scheduled) {
+      // Let everything queued in this tick share one record and one write.
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#pump();
+      });
+    }
   }
 
   /** Sends `bye {reason}`, flushes what is queued, then closes. */

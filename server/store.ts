@@ -171,6 +171,7 @@ export class Store {
   readonly #kept: number;
   readonly #now: () => number;
   readonly #q: Record<string, StatementSync>;
+  #bans: Ban[] | undefined; // cache of every stored ban, dropped on each change
 
   private constructor(db: DatabaseSync, kept: number, now: () => number) {
     this.#db = db;
@@ -225,8 +226,9 @@ export class Store {
 
   /**
    * Opens (creating if needed, mode 0600) the database at `path`, or an in-memory one for
-   * `":memory:"`; switches on WAL with `synchronous = FULL` so a commit is durable when the call
-   * returns, and creates or checks the schema. Throws RangeError for a bad `historyKept` or a
+   * `":memory:"`; switches on WAL with `synchronous = NORMAL`: a commit survives a crash or kill
+   * of the process as soon as the call returns (only an operating-system crash or power loss can
+   * roll back the last commits), without an fsync per message, and creates or checks the schema. Throws RangeError for a bad `historyKept` or a
    * database written by a newer schema version.
    */
   static open(path: string, options: StoreOptions = {}): Store {
@@ -242,7 +244,7 @@ export class Store {
     const db = new DatabaseSync(path);
     try {
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA busy_timeout = 5000");
       migrate(db);
       return new Store(db, kept, now);
@@ -275,8 +277,8 @@ export class Store {
 
   /**
    * Claims the name with case-folded `key` for `fingerprint`, atomically; the first identity to
-   * claim a name owns it. The claim is committed to disk before this returns. An existing
-   * owner's stored display name is left unchanged.
+   * claim a name owns it. The claim is committed before this returns. An existing owner's stored
+   * display name is left unchanged; a name already owned costs one read, no write.
    */
   claimName(
     key: string,
@@ -286,6 +288,10 @@ export class Store {
     str(key, "key");
     str(displayName, "displayName");
     str(fingerprint, "fingerprint");
+    const owner = this.ownerOf(key);
+    if (owner !== undefined) {
+      return owner.fingerprint === fingerprint ? "owned_by_you" : "owned_by_other";
+    }
     const inserted = this.#q.insertName.run(key, displayName, fingerprint, this.#now());
     if (inserted.changes === 1) return "claimed";
     return this.ownerOf(key)?.fingerprint === fingerprint ? "owned_by_you" : "owned_by_other";
@@ -368,6 +374,7 @@ export class Store {
       throw new TypeError("kind must be name, fingerprint or ip");
     }
     const expires = b.expires === null ? null : num(b.expires, "expires");
+    this.#bans = undefined;
     this.#q.addBan.run(
       str(b.target, "target"),
       b.kind,
@@ -380,12 +387,15 @@ export class Store {
 
   /** Removes the ban on `target`; true when there was one (expired or not). */
   removeBan(target: string): boolean {
+    this.#bans = undefined;
     return this.#q.removeBan.run(str(target, "target")).changes === 1;
   }
 
   /** The bans in force now (expired ones omitted), oldest first. */
   bans(): Ban[] {
-    return (this.#q.bans.all(this.#now()) as Row[]).map(toBan);
+    const now = this.#now();
+    this.#bans ??= (this.#q.bans.all(Number.MIN_SAFE_INTEGER) as Row[]).map(toBan);
+    return this.#bans.filter((b) => b.expires === null || b.expires > now).map((b) => ({ ...b }));
   }
 
   /** Makes `fingerprint` an operator (idempotent). */

@@ -69,9 +69,9 @@ async function makeIdentity(home: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [...RUN_FLAGS, MAIN, "keys", "--home", home],
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).output();
-  assert.ok(out.success, "creating an identity failed");
+  assert.ok(out.success, `creating an identity failed: ${new TextDecoder().decode(out.stderr)}`);
 }
 
 const HOSTILE = "evil\x1b[2J\x1b[H\x1b]52;c;cHduZWQ=\x07\x1b]0;PWNED\x07\x1bkWIN\x1b\\ \u202eabc";

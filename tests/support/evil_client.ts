@@ -123,6 +123,7 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefine
 
 /** A raw chat/1 client with knobs for protocol attacks. */
 export class EvilClient {
+  #backlog: Record<string, unknown>[] = [];
   /** The TCP connection. */
   readonly conn: Deno.TcpConn;
   /** The signing key used by default for `auth`. */
@@ -378,11 +379,17 @@ export class EvilClient {
     const end = Date.now() + ms;
     const seen: Record<string, unknown>[] = [];
     for (;;) {
-      const msgs = await this.readMessages(end - Date.now());
+      // Messages after a match in the same record are kept for the next call.
+      const msgs = this.#backlog.length > 0
+        ? this.#backlog.splice(0)
+        : await this.readMessages(end - Date.now());
       if (msgs === null) return { seen };
-      for (const m of msgs) {
-        seen.push(m);
-        if (pred(m)) return { match: m, seen };
+      for (let i = 0; i < msgs.length; i++) {
+        seen.push(msgs[i]);
+        if (pred(msgs[i])) {
+          this.#backlog.push(...msgs.slice(i + 1));
+          return { match: msgs[i], seen };
+        }
       }
     }
   }
