@@ -398,6 +398,7 @@ export class App {
   #closedByPeer = false;
   #onSettled: (() => void) | undefined;
   readonly #logPath: string | undefined;
+  #welcomeMotd: string | undefined;
   #log: Deno.FsFile | undefined;
 
   /** An application showing on `view`. */
@@ -449,8 +450,12 @@ export class App {
     if (ev.t === "server") {
       const m = ev.msg;
       // Replies that reach here answer no pending command (e.g. after a timeout): shown too.
-      if (m.t !== "ping" && m.t !== "pong") this.#show(ev);
+      // The MOTD event right after welcome repeats what the welcome already showed.
+      const repeat = m.t === "event" && m.kind === "motd" && m.text === this.#welcomeMotd;
+      if (m.t === "event" && m.kind === "motd") this.#welcomeMotd = undefined;
+      if (m.t !== "ping" && m.t !== "pong" && !repeat) this.#show(ev);
     } else {
+      if (ev.t === "welcome") this.#welcomeMotd = ev.msg.server.motd;
       this.#show(ev);
     }
     if (ev.t === "failed") this.#failed++;

@@ -158,7 +158,9 @@ export class Connection implements ConnectionPeer {
   send(line: string): void {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
     const l = this.#ctx.limits;
-    if (this.#queue.length >= l.sendQueueEvents || this.#queueBytes + line.length > l.sendQueueBytes) {
+    if (
+      this.#queue.length >= l.sendQueueEvents || this.#queueBytes + line.length > l.sendQueueBytes
+    ) {
       this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
       this.abort("slow consumer");
       return;
@@ -395,12 +397,14 @@ export class Connection implements ConnectionPeer {
   }
 
   #sendError(code: string, message: string, id?: string): void {
-    this.send(JSON.stringify(id === undefined ? { t: "error", code, message } : {
-      t: "error",
-      id,
-      code,
-      message,
-    }));
+    this.send(JSON.stringify(
+      id === undefined ? { t: "error", code, message } : {
+        t: "error",
+        id,
+        code,
+        message,
+      },
+    ));
   }
 
   /** Writes queued data with exactly one write in flight, coalescing lines into records. */

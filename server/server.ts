@@ -126,7 +126,7 @@ export class ChatServer {
       throw e;
     }
     const startedAt = now();
-    let server: ChatServer | undefined;
+    const ref: { server?: ChatServer } = {};
     const hub = new Hub({
       store,
       limits,
@@ -136,12 +136,12 @@ export class ChatServer {
       motd: () => opts.motd ?? "",
       hostFingerprint: key.fingerprint,
       admins: new Set(opts.admins ?? []),
-      blacklist: () => server ? server.blacklist : blacklist,
+      blacklist: () => ref.server ? ref.server.blacklist : blacklist,
       transcript,
       startedAt,
-      connectionCount: () => server ? server.connections : 0,
+      connectionCount: () => ref.server ? ref.server.connections : 0,
     });
-    server = new ChatServer(
+    ref.server = new ChatServer(
       listener,
       store,
       transcript,
@@ -158,7 +158,7 @@ export class ChatServer {
         log: (level, message, props) => log[level](message, props ?? {}),
       },
     );
-    return server;
+    return ref.server;
   }
 
   /** Re-reads the blacklist file (SIGHUP). */

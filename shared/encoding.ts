@@ -26,7 +26,9 @@ export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
 
 /** Encodes `n` (0 ≤ n < 2^32) as 4 big-endian bytes. */
 export function u32(n: number): Uint8Array<ArrayBuffer> {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`u32 out of range: ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new RangeError(`u32 out of range: ${n}`);
+  }
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n);
   return b;

@@ -264,7 +264,9 @@ export function parseClientMessage(text: string): ClientMessage {
       }
       if (o.resume !== undefined) {
         const r = o.resume;
-        if (typeof r !== "object" || r === null || Array.isArray(r)) bad("resume must be an object");
+        if (typeof r !== "object" || r === null || Array.isArray(r)) {
+          bad("resume must be an object");
+        }
         const entries = Object.entries(r);
         if (entries.length > 64) bad("resume names too many rooms");
         const resume: Record<string, number> = {};
@@ -408,7 +410,8 @@ export function splitRecord(text: string): string[] {
 }
 
 /** A fresh request id: 16 random bytes in padded base64. */
-export function newId(random: (n: number) => Uint8Array = (n) =>
-  crypto.getRandomValues(new Uint8Array(n))): string {
+export function newId(
+  random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
+): string {
   return btoa(String.fromCharCode(...random(16)));
 }

@@ -60,7 +60,12 @@ export class RecordSealer {
     if (this.#seq > REKEY_AT) throw new ProtocolError("rekey", "record counter exhausted");
     const seq = this.#seq++;
     const len = plaintext.length + TAG_BYTES;
-    return aesGcmEncrypt(this.#k.key, nonce(this.#k.iv, seq), aad(this.#k.dir, seq, len), plaintext);
+    return aesGcmEncrypt(
+      this.#k.key,
+      nonce(this.#k.iv, seq),
+      aad(this.#k.dir, seq, len),
+      plaintext,
+    );
   }
 }
 
@@ -85,6 +90,11 @@ export class RecordOpener {
       return Promise.reject(new ProtocolError("rekey", "record counter exhausted"));
     }
     const seq = this.#seq++;
-    return aesGcmDecrypt(this.#k.key, nonce(this.#k.iv, seq), aad(this.#k.dir, seq, body.length), body);
+    return aesGcmDecrypt(
+      this.#k.key,
+      nonce(this.#k.iv, seq),
+      aad(this.#k.dir, seq, body.length),
+      body,
+    );
   }
 }

@@ -310,6 +310,29 @@ Deno.test("app: server commands and /help show their replies; stray replies show
   assert.deepEqual(view.locals(), [`info: ${LOCAL_HELP}`]);
 });
 
+Deno.test("app: the MOTD event right after welcome is not shown twice", () => {
+  const view = new FakeView(true, []);
+  const app = new App(view, { room: "#lobby", json: false });
+  const w = welcome();
+  if (w.t === "welcome") w.msg.server.motd = "be nice";
+  const motd = (text: string): ClientEvent => ({
+    t: "server",
+    msg: { t: "event", ts: TS, kind: "motd", text },
+  });
+  app.onEvent(w);
+  app.onEvent(motd("be nice"));
+  app.onEvent(motd("be nice"));
+  app.onEvent(motd("changed"));
+  assert.deepEqual(
+    view.shown.map((e) => e.t === "server" && e.msg.t === "event" ? e.msg.text : e.t),
+    [
+      "welcome",
+      "be nice",
+      "changed",
+    ],
+  );
+});
+
 Deno.test("app: runApp handles early events first, then takes over the event sink", async () => {
   const client = new FakeClient();
   const early: ClientEvent[] = [welcome(["#dev"])];
