@@ -17,6 +17,7 @@ import { decodeUtf8, toBase64, utf8 } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
 import {
+  type AckMessage,
   type AuthMessage,
   type ErrorMessage,
   newId,
@@ -116,7 +117,10 @@ export class ChatClient implements ChatClientLike {
   #outbox = new Map<string, Outgoing>();
   #commands = new Map<
     string,
-    { resolve: (m: ReplyMessage | ErrorMessage) => void; timer: ReturnType<typeof setTimeout> }
+    {
+      resolve: (m: ReplyMessage | AckMessage | ErrorMessage) => void;
+      timer: ReturnType<typeof setTimeout>;
+    }
   >();
   #rooms: Set<string>;
   #lastSeq = new Map<string, number>();
@@ -126,6 +130,8 @@ export class ChatClient implements ChatClientLike {
   #keepalive: ReturnType<typeof setInterval> | undefined;
   #sleep: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
   #connectedOnce = false;
+  #asked = false;
+  #wantedName = "";
 
   /** Creates a client; call `start()` to connect. */
   constructor(opts: ClientOptions) {
@@ -164,7 +170,17 @@ export class ChatClient implements ChatClientLike {
    */
   async start(): Promise<void> {
     this.#emit({ t: "status", state: "connecting", detail: this.#hostPort });
-    await this.#connect();
+    for (let attempt = 1;; attempt++) {
+      this.#asked = false;
+      try {
+        await this.#connect();
+        break;
+      } catch (e) {
+        // The user may take longer to answer a question than the server's handshake deadline:
+        // then connect again, with the answers kept (the key is pinned, the name remembered).
+        if (!(e instanceof ConnectError) || !this.#asked || attempt >= 3) throw e;
+      }
+    }
     this.#connectedOnce = true;
     this.#keepalive = setInterval(() => this.#checkAlive(), 5000);
   }
@@ -189,7 +205,21 @@ export class ChatClient implements ChatClientLike {
 
   /** Runs a server command; settles with the reply or an error (never rejects). */
   command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage> {
-    const id = newId();
+    return this.#request((id) => ({ t: "cmd", id, name, args }));
+  }
+
+  /**
+   * Sends a sealed private-message envelope (base64) to `to`; settles with the server's `ack`
+   * or an error such as `offline` (never rejects). `id` must be the one inside the envelope.
+   */
+  sendDm(to: string, envelope: string, id: string = newId()): Promise<AckMessage | ErrorMessage> {
+    return this.#request(() => ({ t: "dm", id, to, envelope }), id);
+  }
+
+  #request<T extends ReplyMessage | AckMessage | ErrorMessage>(
+    build: (id: string) => Record<string, unknown>,
+    id: string = newId(),
+  ): Promise<T | ErrorMessage> {
     return new Promise((resolve) => {
       if (!this.#s) {
         resolve({ t: "error", id, code: "offline", message: "not connected; try again shortly" });
@@ -199,8 +229,11 @@ export class ChatClient implements ChatClientLike {
         this.#commands.delete(id);
         resolve({ t: "error", id, code: "timeout", message: "the server did not answer in time" });
       }, this.#o.timeoutMs);
-      this.#commands.set(id, { resolve, timer });
-      this.#send(this.#s, { t: "cmd", id, name, args });
+      this.#commands.set(id, {
+        resolve: resolve as (m: ReplyMessage | AckMessage | ErrorMessage) => void,
+        timer,
+      });
+      this.#send(this.#s, build(id));
     });
   }
 
@@ -337,6 +370,7 @@ export class ChatClient implements ChatClientLike {
     }
     const keys = await hs.finish(sh);
     if (pinned === undefined) {
+      this.#asked = true;
       if (!await this.#o.trustNewServer(this.#hostPort, fingerprint)) {
         throw new RefusedError("untrusted", `not connecting to an unknown server (${fingerprint})`);
       }
@@ -352,7 +386,7 @@ export class ChatClient implements ChatClientLike {
       lastRecv: Date.now(),
       closed: false,
     };
-    let name = this.#name || await this.#o.chooseName();
+    let name = this.#name || this.#wantedName || await this.#ask();
     const id = this.#o.identity;
     const early: ServerMessage[] = [];
     for (let attempt = 1;; attempt++) {
@@ -387,7 +421,7 @@ export class ChatClient implements ChatClientLike {
         }
         if (m.t === "bye") throw new RefusedError(m.reason, `the server closed: ${m.reason}`);
         if (m.t === "error" && m.retry && attempt < DEFAULT_LIMITS.authAttempts) {
-          name = await this.#o.chooseName(m.message);
+          name = await this.#ask(m.message);
           break;
         }
         throw new RefusedError(
@@ -396,6 +430,12 @@ export class ChatClient implements ChatClientLike {
         );
       }
     }
+  }
+
+  async #ask(reason?: string): Promise<string> {
+    this.#asked = true;
+    this.#wantedName = await this.#o.chooseName(reason);
+    return this.#wantedName;
   }
 
   async #readRecord(s: Session, frame: Uint8Array): Promise<ServerMessage[]> {
@@ -450,6 +490,7 @@ export class ChatClient implements ChatClientLike {
         }
         if (m.kind === "nick" && m.old === this.#name && m.name) this.#name = m.name;
         return this.#emit({ t: "server", msg: m });
+      case "ack":
       case "reply":
       case "error": {
         const c = m.id === undefined ? undefined : this.#commands.get(m.id);
@@ -485,8 +526,9 @@ export class ChatClient implements ChatClientLike {
 
   #lost(s: Session, detail: string, byeReason?: string): void {
     if (s.closed) return;
+    const installed = this.#s === s;
     this.#drop(s);
-    if (this.#closing) return;
+    if (this.#closing || !installed) return; // during the handshake the caller sees the error
     this.#failCommands("lost");
     const final = byeReason !== undefined && NO_RECONNECT.has(byeReason);
     if (!this.#o.reconnect || final) return this.#stop(detail);
@@ -497,11 +539,10 @@ export class ChatClient implements ChatClientLike {
   async #reconnectLoop(): Promise<void> {
     for (let attempt = 0; !this.#closing; attempt++) {
       const delay = nextDelay(attempt, this.#o.random);
-      this.#emit({
-        t: "status",
-        state: "reconnecting",
-        detail: `reconnecting in ${(delay / 1000).toFixed(1)} s`,
-      });
+      if (attempt === 0) {
+        // Shown once; the attempts that follow are silent until one succeeds or gives up.
+        this.#emit({ t: "status", state: "reconnecting", detail: "reconnecting…" });
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           this.#sleep = null;
@@ -521,7 +562,7 @@ export class ChatClient implements ChatClientLike {
         if (e instanceof RefusedError && e.code !== "full" && e.code !== "throttled") {
           return this.#stop(e.message);
         }
-        this.#emit({ t: "status", state: "lost", detail: errText(e) });
+        // transient: try again after the next delay
       }
     }
   }

@@ -2,7 +2,7 @@
  * The view for scripts and bots (stdin or stdout not a terminal): one input line is one message
  * or command; one output line per event, without colour or prompts, or with `--json` one JSON
  * object per event (the server message itself, or a local kind: pending, acked, failed, status,
- * local). Text output is sanitized; JSON output escapes every character a terminal could act on.
+ * local, dm, dm_failed). Text output is sanitized; JSON output escapes every character a terminal could act on.
  * @module
  */
 
@@ -40,6 +40,10 @@ export function jsonEvent(ev: ViewEvent): object | null {
       return { t: "status", state: ev.state, detail: ev.detail };
     case "local":
       return { t: "local", level: ev.level, text: ev.text };
+    case "dm":
+      return { t: "dm", id: ev.id, ts: ev.ts, from: ev.from, to: ev.to, text: ev.text };
+    case "dm_failed":
+      return { t: "dm_failed", to: ev.to, text: ev.text, reason: ev.reason };
   }
 }
 

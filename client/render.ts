@@ -98,6 +98,7 @@ export function formatClock(ts: number): string {
 
 /** True when the event is a message (room or private) from a name the user ignores. */
 export function isHidden(ev: ViewEvent, state: RenderState): boolean {
+  if (ev.t === "dm") return !ev.out && state.ignored.has(nameKey(ev.from));
   if (ev.t !== "server") return false;
   const m = ev.msg;
   return (m.t === "msg" || m.t === "dm") && state.ignored.has(nameKey(m.from));
@@ -105,10 +106,13 @@ export function isHidden(ev: ViewEvent, state: RenderState): boolean {
 
 /**
  * True when the terminal bell should ring for this event: with bell "all" for every live room
- * message from someone else, with "mention" only when it mentions the user, never with "off".
+ * message from someone else, with "mention" only when it mentions the user, never with "off";
+ * an incoming private message rings with "all" and "mention".
  */
 export function shouldBell(ev: ViewEvent, state: RenderState): boolean {
-  if (state.bell === "off" || ev.t !== "server" || isHidden(ev, state)) return false;
+  if (state.bell === "off" || isHidden(ev, state)) return false;
+  if (ev.t === "dm") return !ev.out;
+  if (ev.t !== "server") return false;
   const m = ev.msg;
   if (m.t !== "msg" || m.replay === true || nameKey(m.from) === nameKey(state.me)) return false;
   return state.bell === "all" || isMention(m.text, state.me);
@@ -281,6 +285,19 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
       const detail = ev.detail !== "" ? `: ${sanitize(ev.detail)}` : "";
       return paint(`${now}-- ${STATUS_LABEL[ev.state]}${detail}`, DIM, color);
     }
+    case "dm": {
+      const from = ev.out ? "you" : paintName(ev.from, color);
+      const to = ev.out ? paintName(ev.to, color) : "you";
+      return `${clock(ev.ts)}[dm] ${from} → ${to}: ${sanitize(ev.text)}`;
+    }
+    case "dm_failed":
+      return paint(
+        `${now}! not delivered to ${sanitize(ev.to)}: ${sanitize(ev.text)} (${
+          sanitize(ev.reason)
+        })`,
+        RED,
+        color,
+      );
     case "local":
       return ev.level === "error"
         ? paint(block("! ", multi(ev.text)), RED, color)

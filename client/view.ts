@@ -6,6 +6,7 @@
  */
 
 import type {
+  AckMessage,
   ErrorMessage,
   MsgMessage,
   ReplyMessage,
@@ -34,6 +35,11 @@ export interface ChatClientLike {
   say(room: string, text: string, me?: boolean): string;
   /** Runs a server command; settles with the reply or the error (has a deadline). */
   command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage>;
+  /**
+   * Sends a sealed private-message envelope (base64) to `to` under `id` (the envelope's own id);
+   * settles with the server's `ack` or an error such as `offline`. Absent: no private messages.
+   */
+  sendDm?(to: string, envelope: string, id: string): Promise<AckMessage | ErrorMessage>;
   /** Says neither acknowledged nor failed yet. */
   pendingCount(): number;
   /** Sends `bye` (reason "quit" by default) and closes; no reconnection afterwards. */
@@ -47,8 +53,39 @@ export interface LocalEvent {
   text: string;
 }
 
+/**
+ * A private message: incoming once decrypted (`out` false), outgoing once the server
+ * acknowledged it (`out` true).
+ */
+export interface DmEvent {
+  t: "dm";
+  /** Message id (the envelope's). */
+  id: string;
+  /** Time in ms since the epoch (server time for incoming, local time for outgoing). */
+  ts: number;
+  /** Sender's name. */
+  from: string;
+  /** Recipient's name. */
+  to: string;
+  /** The decrypted or sent text (untrusted: render it sanitized). */
+  text: string;
+  /** True for a message the user sent. */
+  out: boolean;
+}
+
+/** A private message the user typed that was not delivered, and why. */
+export interface DmFailedEvent {
+  t: "dm_failed";
+  /** The intended recipient. */
+  to: string;
+  /** The text that was not delivered. */
+  text: string;
+  /** Why. */
+  reason: string;
+}
+
 /** Everything a view shows. */
-export type ViewEvent = ClientEvent | LocalEvent;
+export type ViewEvent = ClientEvent | LocalEvent | DmEvent | DmFailedEvent;
 
 /** When to ring the terminal bell: on mentions of the user's name, on every message, or never. */
 export type BellMode = "mention" | "all" | "off";

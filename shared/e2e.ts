@@ -1,0 +1,331 @@
+/**
+ * End-to-end private-message envelopes (`dm1`, PROTOCOL.md §7): sealing for one recipient and
+ * opening in the protocol's order (sizes → sender's key → signature → recipient → freshness and
+ * replay → unwrap → decrypt). Pure functions over keys; the clock and the random source are
+ * parameters. Every failure to open is the same `ProtocolError("bad_envelope", "cannot decrypt
+ * message")`, so nothing tells an attacker which check stopped it.
+ * @module
+ */
+
+import { bytesEqual, concat, decodeUtf8, u32, utf8 } from "./encoding.ts";
+import { ProtocolError } from "./errors.ts";
+import {
+  aesGcmDecrypt,
+  aesGcmEncrypt,
+  aesGcmImport,
+  ed25519Sign,
+  ed25519Verify,
+  randomBytes,
+  rsaOaepDecrypt,
+  rsaOaepEncrypt,
+  rsaOaepImportPublic,
+} from "./crypto.ts";
+
+/** Largest envelope in bytes (before base64), checked before anything is parsed. */
+export const DM_ENVELOPE_MAX = 8192;
+/** Largest header in bytes. */
+export const DM_HEADER_MAX = 1024;
+/** Length of the RSA-OAEP-3072 wrapped key. */
+export const DM_WRAPPED_LEN = 384;
+/** Length of the AES-GCM iv. */
+export const DM_IV_LEN = 12;
+/** Length of the Ed25519 signature. */
+export const DM_SIG_LEN = 64;
+/** The plaintext is padded to a multiple of this many bytes. */
+export const DM_BUCKET = 256;
+/** Largest text in UTF-8 bytes (as chat text). */
+export const DM_TEXT_MAX = 2048;
+/** How far `ts` may be from the recipient's clock, in ms (10 minutes). */
+export const DM_MAX_SKEW_MS = 10 * 60 * 1000;
+/** RSA-OAEP label of the wrapped key. */
+export const DM_LABEL: Uint8Array = utf8.encode("chat/1 dm");
+/** Domain-separation prefix of the envelope signature. */
+export const DM_SIG_CONTEXT: Uint8Array = utf8.encode("chat/1 dm\0");
+
+const GCM_TAG = 16;
+/** Smallest possible envelope: empty header aside, one bucket of ciphertext. */
+const MIN_ENVELOPE = 4 + 1 + DM_WRAPPED_LEN + DM_IV_LEN + 4 + DM_BUCKET + GCM_TAG + DM_SIG_LEN;
+
+const NAME = /^[A-Za-z][A-Za-z0-9_-]{1,15}$/;
+const FP = /^SHA256:[A-Za-z0-9+/]{43}$/;
+const ID = /^[A-Za-z0-9+/]{22}==$/;
+const HEADER_KEYS = ["from", "from_fp", "id", "to", "to_fp", "ts", "v"];
+
+/** The signed, authenticated header of a `dm1` envelope. */
+export interface DmHeader {
+  /** Always 1. */
+  v: 1;
+  /** Sender's name. */
+  from: string;
+  /** Sender's identity fingerprint `fp(sig_pub)`. */
+  from_fp: string;
+  /** Recipient's name. */
+  to: string;
+  /** Recipient's identity fingerprint. */
+  to_fp: string;
+  /** Message id (16 random bytes, padded base64); equals the wire `id`. */
+  id: string;
+  /** Sender's clock, ms since the epoch. */
+  ts: number;
+}
+
+/** What {@link sealDm} needs. */
+export interface SealInput {
+  /** The header to seal (sender, recipient, id, time). */
+  header: DmHeader;
+  /** Sender's Ed25519 private key. */
+  sigPrivate: CryptoKey;
+  /** Recipient's RSA-OAEP-3072 public key (SPKI DER or an imported key). */
+  kemPublic: Uint8Array | CryptoKey;
+  /** The text: non-empty, one line, at most 2048 UTF-8 bytes. */
+  text: string;
+  /** Random source (default {@link randomBytes}). */
+  random?: (n: number) => Uint8Array;
+}
+
+/** The parts of an envelope after the size and header checks. */
+export interface ParsedEnvelope {
+  /** The validated header. */
+  header: DmHeader;
+  /** The header exactly as sent (the AES-GCM AAD). */
+  headerBytes: Uint8Array;
+  /** RSA-OAEP-wrapped AES key. */
+  wrapped: Uint8Array;
+  /** AES-GCM iv. */
+  iv: Uint8Array;
+  /** AES-GCM ciphertext with tag. */
+  ct: Uint8Array;
+  /** Ed25519 signature. */
+  sig: Uint8Array;
+  /** The bytes the signature covers, without the context prefix. */
+  signed: Uint8Array;
+}
+
+/** The single error every failed open throws. */
+function fail(cause?: unknown): ProtocolError {
+  return new ProtocolError("bad_envelope", "cannot decrypt message", { cause });
+}
+
+/** Checks `text` as chat text; `TypeError` if empty or multi-line, `RangeError` if too long. */
+export function checkDmText(text: string): void {
+  if (text.length === 0) throw new TypeError("the message is empty");
+  if (text.includes("\n") || text.includes("\r")) throw new TypeError("the message must be one line");
+  if (text.length > DM_TEXT_MAX || utf8.encode(text).length > DM_TEXT_MAX) {
+    throw new RangeError(`the message is longer than ${DM_TEXT_MAX} bytes`);
+  }
+}
+
+/** Validates a header object strictly; `null` when it does not match the schema. */
+function checkHeader(o: unknown): DmHeader | null {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return null;
+  const keys = Object.keys(o).sort();
+  if (keys.length !== HEADER_KEYS.length || keys.some((k, i) => k !== HEADER_KEYS[i])) return null;
+  const h = o as Record<string, unknown>;
+  const ok = h.v === 1 &&
+    typeof h.from === "string" && NAME.test(h.from) &&
+    typeof h.to === "string" && NAME.test(h.to) &&
+    typeof h.from_fp === "string" && FP.test(h.from_fp) &&
+    typeof h.to_fp === "string" && FP.test(h.to_fp) &&
+    typeof h.id === "string" && ID.test(h.id) &&
+    typeof h.ts === "number" && Number.isSafeInteger(h.ts) && h.ts >= 0;
+  return ok ? h as unknown as DmHeader : null;
+}
+
+/** UTF-8 JSON of a header with its fields in protocol order; `TypeError` if it breaks the schema. */
+export function encodeHeader(h: DmHeader): Uint8Array {
+  const fixed = {
+    v: h.v,
+    from: h.from,
+    from_fp: h.from_fp,
+    to: h.to,
+    to_fp: h.to_fp,
+    id: h.id,
+    ts: h.ts,
+  };
+  if (checkHeader(fixed) === null) throw new TypeError("invalid dm header");
+  return utf8.encode(JSON.stringify(fixed));
+}
+
+/** `{"text","pad"}` as UTF-8 JSON, padded with spaces to a multiple of {@link DM_BUCKET}. */
+function padPlaintext(text: string): Uint8Array {
+  const bare = utf8.encode(JSON.stringify({ text, pad: "" })).length;
+  const size = Math.ceil(bare / DM_BUCKET) * DM_BUCKET;
+  return utf8.encode(JSON.stringify({ text, pad: " ".repeat(size - bare) }));
+}
+
+/**
+ * Seals `text` for the recipient: fresh K and iv, K wrapped with RSA-OAEP (label "chat/1 dm"),
+ * text encrypted with AES-256-GCM (AAD = header), everything signed with Ed25519. Returns the
+ * envelope bytes (base64 them for the wire). `TypeError` for a bad header or text, `RangeError`
+ * when the text is too long or the envelope would exceed {@link DM_ENVELOPE_MAX}.
+ */
+export async function sealDm(input: SealInput): Promise<Uint8Array> {
+  checkDmText(input.text);
+  const header = encodeHeader(input.header);
+  const random = input.random ?? randomBytes;
+  const kem = input.kemPublic instanceof Uint8Array
+    ? await rsaOaepImportPublic(input.kemPublic)
+    : input.kemPublic;
+  const k = random(32);
+  const iv = random(DM_IV_LEN);
+  if (k.length !== 32 || iv.length !== DM_IV_LEN) throw new RangeError("bad random source");
+  const wrapped = await rsaOaepEncrypt(kem, k, DM_LABEL);
+  const ct = await aesGcmEncrypt(await aesGcmImport(k), iv, header, padPlaintext(input.text));
+  k.fill(0);
+  const signed = concat(u32(header.length), header, wrapped, iv, u32(ct.length), ct);
+  const sig = await ed25519Sign(input.sigPrivate, concat(DM_SIG_CONTEXT, signed));
+  const env = concat(signed, sig);
+  if (env.length > DM_ENVELOPE_MAX) {
+    throw new RangeError(`the sealed message is larger than ${DM_ENVELOPE_MAX} bytes`);
+  }
+  return env;
+}
+
+/**
+ * Splits an envelope and validates its sizes and its header schema (step "sizes"); the length
+ * is checked before anything is read. Throws the common "cannot decrypt message" error.
+ */
+export function parseEnvelope(env: Uint8Array): ParsedEnvelope {
+  if (env.length > DM_ENVELOPE_MAX || env.length < MIN_ENVELOPE) throw fail();
+  const view = new DataView(env.buffer, env.byteOffset, env.byteLength);
+  const hl = view.getUint32(0);
+  if (hl === 0 || hl > DM_HEADER_MAX || hl > env.length - MIN_ENVELOPE + 1) throw fail();
+  const wAt = 4 + hl;
+  const ivAt = wAt + DM_WRAPPED_LEN;
+  const clAt = ivAt + DM_IV_LEN;
+  const cl = view.getUint32(clAt);
+  const ctAt = clAt + 4;
+  const sigAt = ctAt + cl;
+  if (sigAt + DM_SIG_LEN !== env.length) throw fail();
+  if (cl < DM_BUCKET + GCM_TAG || (cl - GCM_TAG) % DM_BUCKET !== 0) throw fail();
+  const headerBytes = env.subarray(4, wAt);
+  let header: DmHeader | null;
+  try {
+    header = checkHeader(JSON.parse(decodeUtf8(headerBytes)));
+  } catch (e) {
+    throw fail(e);
+  }
+  if (header === null) throw fail();
+  return {
+    header,
+    headerBytes,
+    wrapped: env.subarray(wAt, ivAt),
+    iv: env.subarray(ivAt, clAt),
+    ct: env.subarray(ctAt, sigAt),
+    sig: env.subarray(sigAt),
+    signed: env.subarray(0, sigAt),
+  };
+}
+
+/**
+ * Ids seen recently, keyed by sender fingerprint and id, bounded in size. An entry is kept while
+ * its `ts` is within the freshness window; when full, the entry with the oldest `ts` is dropped
+ * and nothing at or before that `ts` is accepted any more, so a dropped id can never replay.
+ */
+export class ReplayCache {
+  readonly #max: number;
+  readonly #window: number;
+  readonly #seen = new Map<string, number>();
+  #floor = -Infinity;
+
+  /** A cache of at most `max` ids for a freshness window of `windowMs`. */
+  constructor(max = 10_000, windowMs: number = DM_MAX_SKEW_MS) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`bad replay cache size: ${max}`);
+    this.#max = max;
+    this.#window = windowMs;
+  }
+
+  /** Number of remembered ids. */
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  /**
+   * True, and remembers the id, when `ts` is within the window of `now` and (`senderFp`, `id`)
+   * has not been seen; false otherwise.
+   */
+  accept(senderFp: string, id: string, ts: number, now: number): boolean {
+    if (Math.abs(now - ts) > this.#window || ts <= this.#floor) return false;
+    const key = `${senderFp} ${id}`;
+    if (this.#seen.has(key)) return false;
+    if (this.#seen.size >= this.#max) {
+      for (const [k, t] of this.#seen) if (now - t > this.#window) this.#seen.delete(k);
+    }
+    if (this.#seen.size >= this.#max) {
+      let oldKey = "";
+      let oldTs = Infinity;
+      for (const [k, t] of this.#seen) {
+        if (t < oldTs) [oldKey, oldTs] = [k, t];
+      }
+      this.#seen.delete(oldKey);
+      this.#floor = Math.max(this.#floor, oldTs);
+      if (ts <= this.#floor) return false;
+    }
+    this.#seen.set(key, ts);
+    return true;
+  }
+}
+
+/** What {@link openDm} needs besides the envelope. */
+export interface OpenInput {
+  /** Recipient's own identity fingerprint (must equal `to_fp`). */
+  ownFp: string;
+  /** Recipient's RSA-OAEP private key. */
+  kemPrivate: CryptoKey;
+  /**
+   * The sender's pinned raw Ed25519 public key for this header (after the sizes check), or
+   * `null` when there is none; a rejection counts as a failure too.
+   */
+  senderKey: (header: DmHeader) => Promise<Uint8Array | null>;
+  /** The recipient's replay cache. */
+  replay: ReplayCache;
+  /** Current time, ms since the epoch. */
+  now: number;
+}
+
+/**
+ * Opens an envelope in the protocol's order: sizes → sender's pinned key → signature → `to_fp`
+ * is own → `ts` fresh and id unseen → unwrap → decrypt. Returns the header and the text; any
+ * failure throws `ProtocolError("bad_envelope", "cannot decrypt message")`.
+ */
+export async function openDm(
+  env: Uint8Array,
+  input: OpenInput,
+): Promise<{ header: DmHeader; text: string }> {
+  const p = parseEnvelope(env);
+  const h = p.header;
+  let key: Uint8Array | null;
+  try {
+    key = await input.senderKey(h);
+  } catch (e) {
+    throw fail(e);
+  }
+  if (key === null) throw fail();
+  if (!(await ed25519Verify(key, p.sig, concat(DM_SIG_CONTEXT, p.signed)))) throw fail();
+  if (!bytesEqual(utf8.encode(h.to_fp), utf8.encode(input.ownFp))) throw fail();
+  if (!input.replay.accept(h.from_fp, h.id, h.ts, input.now)) throw fail();
+  let plain: Uint8Array;
+  try {
+    const k = await rsaOaepDecrypt(input.kemPrivate, p.wrapped, DM_LABEL);
+    if (k.length !== 32) throw new RangeError("wrapped key is not 32 bytes");
+    const aes = await aesGcmImport(k);
+    k.fill(0);
+    plain = await aesGcmDecrypt(aes, p.iv, p.headerBytes, p.ct);
+  } catch (e) {
+    throw fail(e);
+  }
+  if (plain.length % DM_BUCKET !== 0) throw fail();
+  let text: unknown;
+  try {
+    const o = JSON.parse(decodeUtf8(plain));
+    const keys = typeof o === "object" && o !== null ? Object.keys(o).sort() : [];
+    if (keys.length !== 2 || keys[0] !== "pad" || keys[1] !== "text") throw fail();
+    if (typeof o.pad !== "string") throw fail();
+    text = o.text;
+    if (typeof text !== "string") throw fail();
+    checkDmText(text);
+  } catch (e) {
+    throw e instanceof ProtocolError ? e : fail(e);
+  }
+  return { header: h, text: text as string };
+}
