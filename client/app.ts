@@ -6,13 +6,16 @@
  */
 
 import { checkRoom, nameKey } from "../shared/names.ts";
-import type { ErrorMessage, ReplyMessage } from "../shared/messages.ts";
+import type { DmDelivery, ErrorMessage, ReplyMessage } from "../shared/messages.ts";
+import { DmService, type DmSetup } from "./dm.ts";
 import { jsonLine } from "./plain.ts";
 import type {
   BellMode,
   ChatClientLike,
   ClientEvent,
   Completions,
+  DmEvent,
+  DmFailedEvent,
   RenderState,
   View,
   ViewEvent,
@@ -38,6 +41,8 @@ export interface AppOptions {
   early?: ClientEvent[];
   /** An event sink whose `push` {@link runApp} points at the application. */
   events?: { push(ev: ClientEvent): void };
+  /** What private messages need (identity, pinned peers, server); absent: no private messages. */
+  dm?: DmSetup;
 }
 
 /** Commands the client handles itself. */
@@ -51,6 +56,8 @@ export const LOCAL_COMMANDS: readonly string[] = [
   "bell",
   "me",
   "msg",
+  "trust",
+  "verify",
   "join",
 ];
 
@@ -66,8 +73,6 @@ export const SERVER_COMMANDS: readonly string[] = [
   "history",
   "away",
   "back",
-  "trust",
-  "verify",
   "kick",
   "ban",
   "unban",
@@ -86,6 +91,9 @@ export const LOCAL_HELP = [
   "  /quit or <exit chat>      leave (also Ctrl-D, or Ctrl-C twice)",
   "  /join #room               join a room and talk there",
   "  /me action                send an action: * name action",
+  "  /msg NAME text            end-to-end encrypted private message to NAME",
+  "  /trust NAME               accept NAME's new key (after checking it)",
+  "  /verify NAME              show the safety number to compare with NAME",
   "  /clear                    clear the screen",
   "  /ignore [NAME]            hide messages from NAME (no NAME: list)",
   "  /unignore NAME            show NAME's messages again",
@@ -125,6 +133,9 @@ export type Action =
   | { kind: "timestamp"; on?: boolean }
   | { kind: "bell"; mode?: BellMode }
   | { kind: "join"; room: string }
+  | { kind: "dm"; to: string; text: string }
+  | { kind: "trust"; name: string }
+  | { kind: "verify"; name: string }
   | { kind: "command"; name: string; args: string[] }
   | { kind: "error"; text: string };
 
@@ -132,13 +143,17 @@ function usage(text: string): Action {
   return { kind: "error", text: `usage: ${text}` };
 }
 
+/** The answer to `/msg`, `/trust` and `/verify` when private messages are not set up. */
+const NO_DM: Action = { kind: "error", text: "private messages are not available yet" };
+
 /**
  * Parses one input line typed while talking in `room`. `<exit chat>` (surrounding white space
  * ignored) and `/quit` quit; `//text` sends `/text`; other `/name args…` lines are local commands
  * or server commands (arguments split on white space, except the free-text tail of topic, away,
  * kick, mute, motd and nick; who, topic, history and leave get `room` when no room is given).
+ * `/msg NAME text`, `/trust NAME` and `/verify NAME` are local when `dm` is true, else an error.
  */
-export function parseInput(line: string, room: string): Action {
+export function parseInput(line: string, room: string, dm = false): Action {
   const trimmed = line.trim();
   if (trimmed === "") return { kind: "none" };
   if (trimmed === "<exit chat>") return { kind: "quit" };
@@ -158,8 +173,15 @@ export function parseInput(line: string, room: string): Action {
       return { kind: "clear" };
     case "me":
       return rest === "" ? usage("/me action") : { kind: "say", text: rest, me: true };
-    case "msg":
-      return { kind: "error", text: "private messages are not available yet" };
+    case "msg": {
+      if (!dm) return NO_DM;
+      const t = /^(\S+)\s+(\S[\s\S]*)$/.exec(rest);
+      return t === null ? usage("/msg NAME text") : { kind: "dm", to: t[1], text: t[2] };
+    }
+    case "trust":
+    case "verify":
+      if (!dm) return NO_DM;
+      return words.length !== 1 ? usage(`/${name} NAME`) : { kind: name, name: words[0] };
     case "ignore":
       return words.length > 1 ? usage("/ignore [NAME]") : { kind: "ignore", name: words[0] };
     case "unignore":
@@ -400,10 +422,19 @@ export class App {
   readonly #logPath: string | undefined;
   #welcomeMotd: string | undefined;
   #log: Deno.FsFile | undefined;
+  readonly #dmSetup: DmSetup | undefined;
+  #dm: DmService | undefined;
+  #dmStart: (svc: DmService) => void = () => {};
+  readonly #dmReady: Promise<DmService>;
+  /** Incoming private messages are opened and shown one after another, in arrival order. */
+  #dmChain: Promise<void> = Promise.resolve();
+  readonly #dmBusy = new Set<Promise<unknown>>();
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
     this.#view = view;
+    this.#dmSetup = opts.dm;
+    this.#dmReady = new Promise((resolve) => this.#dmStart = resolve);
     this.#logPath = opts.logPath;
     this.#drainMs = opts.drainMs ?? 10_000;
     this.state = new AppState(opts.room, opts);
@@ -425,13 +456,22 @@ export class App {
   }
 
   #transcript(ev: ClientEvent): void {
+    if (ev.t === "server" && (ev.msg.t === "msg" || ev.msg.t === "event")) this.#record(ev.msg);
+    else if (ev.t === "failed") {
+      this.#record({
+        t: "failed",
+        ts: Date.now(),
+        room: ev.room,
+        text: ev.text,
+        reason: ev.reason,
+      });
+    }
+  }
+
+  /** Appends one JSON line to the --log transcript, if there is one. */
+  #record(rec: unknown): void {
     const f = this.#log;
     if (f === undefined) return;
-    let rec: unknown;
-    if (ev.t === "server" && (ev.msg.t === "msg" || ev.msg.t === "event")) rec = ev.msg;
-    else if (ev.t === "failed") {
-      rec = { t: "failed", ts: Date.now(), room: ev.room, text: ev.text, reason: ev.reason };
-    } else return;
     const bytes = new TextEncoder().encode(jsonLine(rec) + "\n");
     try {
       for (let off = 0; off < bytes.length;) off += f.writeSync(bytes.subarray(off));
@@ -442,8 +482,68 @@ export class App {
     }
   }
 
+  /** Shows a private-message event and writes it to the transcript. */
+  #showDm(ev: DmEvent | DmFailedEvent): void {
+    if (ev.t === "dm") {
+      const { id, ts, from, to, text } = ev;
+      this.#record({ t: "dm", ts, id, from, to, text });
+    } else {
+      this.#record({ t: "dm_failed", ts: Date.now(), to: ev.to, text: ev.text, reason: ev.reason });
+    }
+    this.#show(ev);
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#dmBusy.add(p);
+    const done = () => this.#dmBusy.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Opens an incoming private message once the service exists; shows it or the failure. */
+  #incoming(d: DmDelivery): void {
+    this.#dmChain = this.#track(
+      this.#dmChain.then(async () => {
+        const svc = await this.#dmReady;
+        const r = await svc.open(d);
+        if (r.ok) {
+          const me = this.state.me !== "" ? this.state.me : this.#client?.name ?? "";
+          this.#showDm({
+            t: "dm",
+            id: r.id,
+            ts: r.ts,
+            from: r.from,
+            to: me,
+            text: r.text,
+            out: false,
+          });
+        } else if (!this.state.ignored.has(nameKey(d.from))) {
+          this.#record({ t: "dm_error", ts: d.ts, id: d.id, from: d.from });
+          this.#info(`cannot decrypt message from ${d.from}`, "error");
+        }
+      }).catch((e) =>
+        this.#info(`private message: ${e instanceof Error ? e.message : e}`, "error")
+      ),
+    );
+  }
+
+  /** Waits at most `ms` for private messages being sent or opened. */
+  async #dmIdle(ms: number): Promise<void> {
+    if (this.#dmBusy.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#dmBusy]),
+      new Promise((r) => timer = setTimeout(r, ms)),
+    ]);
+    clearTimeout(timer);
+  }
+
   /** Handles one event from the connection: update the state, then show it. */
   onEvent(ev: ClientEvent): void {
+    if (ev.t === "server" && ev.msg.t === "dm" && this.#dmSetup !== undefined) {
+      this.#incoming(ev.msg);
+      return;
+    }
     this.#transcript(ev);
     const before = this.state.room;
     this.state.apply(ev);
@@ -546,6 +646,34 @@ export class App {
       case "bell":
         if (a.mode !== undefined) s.bell = a.mode;
         return this.#info(`bell: ${s.bell}`);
+      case "dm": {
+        const svc = this.#dm;
+        if (svc === undefined) return this.#info("private messages are not available yet", "error");
+        const r = await this.#track(svc.send(a.to, a.text));
+        if (r.ok) {
+          const me = s.me !== "" ? s.me : c.name;
+          this.#showDm({
+            t: "dm",
+            id: r.id,
+            ts: r.ts,
+            from: me,
+            to: r.to,
+            text: r.text,
+            out: true,
+          });
+        } else {
+          this.#failed++;
+          this.#showDm({ t: "dm_failed", to: r.to, text: r.text, reason: r.reason });
+        }
+        return;
+      }
+      case "trust":
+      case "verify": {
+        const svc = this.#dm;
+        if (svc === undefined) return this.#info("private messages are not available yet", "error");
+        const r = await this.#track(a.kind === "trust" ? svc.trust(a.name) : svc.verify(a.name));
+        return this.#info(r.text, r.ok ? "info" : "error");
+      }
       case "join": {
         if (s.rooms.has(a.room)) {
           s.room = a.room;
@@ -577,7 +705,7 @@ export class App {
 
   /** Handles one input line; resolves when it is done, with true when the user quits. */
   async handleLine(line: string): Promise<boolean> {
-    const a = parseInput(line, this.state.room);
+    const a = parseInput(line, this.state.room, this.#dmSetup !== undefined);
     if (a.kind === "quit") return true;
     await this.#perform(a);
     return false;
@@ -611,6 +739,26 @@ export class App {
    */
   async run(client: ChatClientLike): Promise<number> {
     this.#client = client;
+    if (this.#dmSetup !== undefined) {
+      this.#dm = new DmService({
+        ...this.#dmSetup,
+        transport: {
+          get name() {
+            return client.name;
+          },
+          command: (name, args) => client.command(name, args),
+          sendDm: (to, envelope, id) =>
+            client.sendDm?.(to, envelope, id) ??
+              Promise.resolve({
+                t: "error",
+                id,
+                code: "unsupported",
+                message: "this connection cannot send private messages",
+              }),
+        },
+      });
+      this.#dmStart(this.#dm);
+    }
     const interactive = this.#view.interactive;
     if (this.#logPath !== undefined) {
       this.#log = await Deno.open(this.#logPath, {
@@ -634,7 +782,7 @@ export class App {
           break;
         }
         if (r.done) break;
-        const a = parseInput(r.value, this.state.room);
+        const a = parseInput(r.value, this.state.room, this.#dmSetup !== undefined);
         if (a.kind === "quit") break;
         const p = this.#perform(a);
         if (!interactive) await p;
@@ -642,6 +790,7 @@ export class App {
           p.catch((e) => this.#info(e instanceof Error ? e.message : String(e), "error"));
         }
       }
+      await this.#dmIdle(interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs);
       if (!this.#closedByPeer) {
         const drained = await this.#drain(
           interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs,

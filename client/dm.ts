@@ -9,16 +9,9 @@
 import { concat, fromBase64, toBase64, utf8 } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { fingerprint, randomBytes, sha256 } from "../shared/crypto.ts";
-import { type DmHeader, openDm, ReplayCache, sealDm } from "../shared/e2e.ts";
-import { DM_ENVELOPE_MAX } from "../shared/e2e.ts";
-import type { Identity } from "../shared/keys.ts";
-import { verifyKem } from "../shared/keys.ts";
-import type {
-  AckMessage,
-  DmDelivery,
-  ErrorMessage,
-  ReplyMessage,
-} from "../shared/messages.ts";
+import { DM_ENVELOPE_MAX, type DmHeader, openDm, ReplayCache, sealDm } from "../shared/e2e.ts";
+import { type Identity, verifyKem } from "../shared/keys.ts";
+import type { AckMessage, DmDelivery, ErrorMessage, ReplyMessage } from "../shared/messages.ts";
 import { newId } from "../shared/messages.ts";
 import { nameKey } from "../shared/names.ts";
 
@@ -59,6 +52,9 @@ export interface DmServiceOptions {
   /** Most message ids remembered against replay (default 10 000). */
   replayMax?: number;
 }
+
+/** What an application passes to set private messages up: everything but the connection. */
+export type DmSetup = Omit<DmServiceOptions, "transport">;
 
 /** A peer's keys as served by the `keys` command, after every check. */
 export interface PeerKeys {

@@ -2,7 +2,8 @@
  * The view for scripts and bots (stdin or stdout not a terminal): one input line is one message
  * or command; one output line per event, without colour or prompts, or with `--json` one JSON
  * object per event (the server message itself, or a local kind: pending, acked, failed, status,
- * local, dm, dm_failed). Text output is sanitized; JSON output escapes every character a terminal could act on.
+ * local, dm, dm_failed). Text output is sanitized; JSON output escapes every character a
+ * terminal could act on.
  * @module
  */
 

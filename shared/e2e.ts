@@ -109,7 +109,9 @@ function fail(cause?: unknown): ProtocolError {
 /** Checks `text` as chat text; `TypeError` if empty or multi-line, `RangeError` if too long. */
 export function checkDmText(text: string): void {
   if (text.length === 0) throw new TypeError("the message is empty");
-  if (text.includes("\n") || text.includes("\r")) throw new TypeError("the message must be one line");
+  if (text.includes("\n") || text.includes("\r")) {
+    throw new TypeError("the message must be one line");
+  }
   if (text.length > DM_TEXT_MAX || utf8.encode(text).length > DM_TEXT_MAX) {
     throw new RangeError(`the message is longer than ${DM_TEXT_MAX} bytes`);
   }

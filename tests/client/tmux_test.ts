@@ -4,66 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { MAIN, RUN_FLAGS, startClient, startServer, waitFor } from "../support/procs.ts";
+import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
 
-function hasTmux(): boolean {
-  try {
-    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}
 const TMUX = hasTmux();
 if (!TMUX) console.warn("tmux_test: tmux is not installed; terminal tests skipped");
-
-/** One tmux server on its own socket, with one 120×30 pane. */
-class Pane {
-  readonly sock = `chat-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-
-  async tmux(...args: string[]): Promise<string> {
-    const out = await new Deno.Command("tmux", {
-      args: ["-L", this.sock, "-f", "/dev/null", ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-    }
-    return new TextDecoder().decode(out.stdout);
-  }
-
-  /** The visible text, trailing blank lines removed. */
-  async text(): Promise<string> {
-    return (await this.tmux("capture-pane", "-p", "-t", "t")).replace(/\s+$/, "");
-  }
-
-  async display(format: string): Promise<string> {
-    return (await this.tmux("display-message", "-p", "-t", "t", format)).trim();
-  }
-
-  /** Types keys one call at a time (a fast burst would look like a paste to line editing). */
-  async keys(...keys: string[]): Promise<void> {
-    for (const k of keys) {
-      await this.tmux("send-keys", "-t", "t", k);
-      await new Promise((r) => setTimeout(r, 60));
-    }
-  }
-
-  /** Waits until the pane text satisfies `pred`; returns that text. */
-  async until(pred: (text: string) => boolean, what: string, ms = 20_000): Promise<string> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const t = await this.text();
-      if (pred(t)) return t;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; pane:\n${t}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 async function makeIdentity(home: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -1,0 +1,67 @@
+/**
+ * Test support: a tmux server on its own socket with one pane, for driving programs in a real
+ * terminal (send-keys, capture-pane).
+ * @module
+ */
+
+/** True when a working `tmux` is on the PATH. */
+export function hasTmux(): boolean {
+  try {
+    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+/** One tmux server on its own socket, with one pane named "t". */
+export class Pane {
+  readonly sock = `chat-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+
+  /** Runs one tmux command on this socket; returns its stdout. */
+  async tmux(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-L", this.sock, "-f", "/dev/null", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  /** The visible text, trailing blank lines removed. */
+  async text(): Promise<string> {
+    return (await this.tmux("capture-pane", "-p", "-t", "t")).replace(/\s+$/, "");
+  }
+
+  /** Expands a tmux format for the pane (e.g. "#{pane_title}"). */
+  async display(format: string): Promise<string> {
+    return (await this.tmux("display-message", "-p", "-t", "t", format)).trim();
+  }
+
+  /** Types keys one call at a time (a fast burst would look like a paste to line editing). */
+  async keys(...keys: string[]): Promise<void> {
+    for (const k of keys) {
+      await this.tmux("send-keys", "-t", "t", k);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+  }
+
+  /** Waits until the pane text satisfies `pred`; returns that text. */
+  async until(pred: (text: string) => boolean, what: string, ms = 20_000): Promise<string> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const t = await this.text();
+      if (pred(t)) return t;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; pane:\n${t}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Quotes `s` for a POSIX shell command line. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
