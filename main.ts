@@ -18,6 +18,7 @@ import { configHome, stateHome } from "./shared/paths.ts";
 import { KeyFileError } from "./shared/keys.ts";
 import { loadOrCreateIdentity } from "./client/identity.ts";
 import { isFingerprint, KnownServers, normalizeHostPort } from "./client/known_servers.ts";
+import { KnownUsers } from "./client/known_users.ts";
 import { ChatClient, ConnectError, HostKeyChangedError, RefusedError } from "./client/client.ts";
 import type { ClientEvent, View } from "./client/view.ts";
 import { TerminalView } from "./client/terminal.ts";
@@ -232,6 +233,7 @@ async function clientMain(args: string[]): Promise<number> {
   const home = values.home ?? configHome((k) => Deno.env.get(k));
   const { identity } = await loadOrCreateIdentity(home, (l) => console.error(l));
   const knownServers = await KnownServers.load(`${home}/known_servers`);
+  const knownUsers = await KnownUsers.load(`${home}/known_users`);
   const hostPort = normalizeHostPort(host, port);
   const noColor = values["no-color"] === true || (Deno.env.get("NO_COLOR") ?? "") !== "";
 
@@ -293,6 +295,7 @@ async function clientMain(args: string[]): Promise<number> {
     logPath: values.log,
     early,
     events: appEvents,
+    dm: { identity, knownUsers, hostPort },
   });
 }
 

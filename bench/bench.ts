@@ -9,6 +9,7 @@
 
 import { parseArgs } from "node:util";
 import { checkRoom } from "../shared/names.ts";
+import { rsaOaepGenerate } from "../shared/crypto.ts";
 import type { ServerMessage } from "../shared/messages.ts";
 import {
   type BenchIdentity,
@@ -16,6 +17,7 @@ import {
   benchName,
   LoadClient,
   LoadClientError,
+  withDmKey,
 } from "./load_client.ts";
 
 /** Usage text of `chat bench`. */
@@ -32,6 +34,7 @@ export const BENCH_USAGE =
   --accept-new       accept any server key (no pin check)
   --fingerprint FP   connect only if the server key has this fingerprint
   --handshakes N     instead: N sequential connect + handshake + auth + bye
+  --dm-key           send a DM key (kem_pub + kem_sig) in auth, as real clients do
   --concurrency N    connections being set up at once (default 50)
   --hold SECONDS     keep every connection open this long after the run (default 0)
   --drain SECONDS    wait this long for outstanding deliveries (default 10)
@@ -68,6 +71,8 @@ export interface BenchConfig {
   rooms: number;
   /** Handshake-only mode: this many sequential cycles (0 = load mode). */
   handshakes: number;
+  /** Send a DM key in `auth` (one RSA key shared by all bench identities). */
+  dmKey: boolean;
   /** Parallel connection setups. */
   concurrency: number;
   /** Hold time after the run (ms). */
@@ -105,6 +110,7 @@ export function parseBenchArgs(
         "accept-new": { type: "boolean" },
         fingerprint: { type: "string" },
         handshakes: { type: "string" },
+        "dm-key": { type: "boolean" },
         concurrency: { type: "string" },
         hold: { type: "string" },
         drain: { type: "string" },
@@ -167,6 +173,7 @@ export function parseBenchArgs(
     room,
     rooms: int("rooms", v.rooms, 1, 1, 9999),
     handshakes: int("handshakes", v.handshakes, 0, 1, 9999),
+    dmKey: v["dm-key"] === true,
     concurrency: int("concurrency", v.concurrency, 50, 1, 10_000),
     holdMs: int("hold", v.hold, 0, 0, 86_400) * 1000,
     drainMs: int("drain", v.drain, 10, 0, 3600) * 1000,
@@ -324,10 +331,20 @@ export interface LoadReport {
   benchCpuMsRun?: number;
 }
 
+/** The SPKI of a fresh RSA-OAEP-3072 key for `--dm-key` (its private half is never used). */
+async function dmKeySpki(): Promise<Uint8Array> {
+  const pair = await rsaOaepGenerate();
+  return new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
+}
+
 async function runHandshakes(c: BenchConfig): Promise<HandshakeReport> {
   const errors = new Tally();
   const ids: BenchIdentity[] = [];
-  for (let i = 1; i <= c.handshakes; i++) ids.push(await benchIdentity(benchName(i)));
+  const spki = c.dmKey ? await dmKeySpki() : undefined;
+  for (let i = 1; i <= c.handshakes; i++) {
+    const id = await benchIdentity(benchName(i));
+    ids.push(spki === undefined ? id : await withDmKey(id, spki));
+  }
   const times: number[] = [];
   const before = await sampleProc(c.serverPid);
   const t0 = performance.now();
@@ -384,8 +401,12 @@ export function roomOf(c: Pick<BenchConfig, "room" | "rooms">, i: number): strin
 async function runLoad(c: BenchConfig): Promise<LoadReport> {
   const errors = new Tally();
   const tag = "b" + crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  const spki = c.dmKey ? await dmKeySpki() : undefined;
   const ids = await Promise.all(
-    Array.from({ length: c.clients }, (_, i) => benchIdentity(benchName(i + 1))),
+    Array.from({ length: c.clients }, async (_, i) => {
+      const id = await benchIdentity(benchName(i + 1));
+      return spki === undefined ? id : await withDmKey(id, spki);
+    }),
   );
   const clients: (LoadClient | undefined)[] = new Array(c.clients);
   const got: Uint8Array[] = [];

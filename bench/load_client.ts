@@ -19,9 +19,10 @@ import {
   splitRecord,
   type WelcomeMessage,
 } from "../shared/messages.ts";
+import { signKem } from "../shared/keys.ts";
 import { VERSION } from "../version.ts";
 
-/** A bench identity: a name and its Ed25519 signing key (no DM key). */
+/** A bench identity: a name, its Ed25519 signing key and optionally a DM key. */
 export interface BenchIdentity {
   /** The name to authenticate as. */
   name: string;
@@ -29,6 +30,18 @@ export interface BenchIdentity {
   sigPrivate: CryptoKey;
   /** Raw 32-byte Ed25519 public key. */
   sigPublic: Uint8Array;
+  /** DM key (SPKI, base64) sent as `kem_pub`, if any. */
+  kemPub?: string;
+  /** Signature over the DM key by `sigPrivate` (base64), sent as `kem_sig`. */
+  kemSig?: string;
+}
+
+/**
+ * `id` with the RSA DM key `spki` certified by its own signing key, so its `auth` carries
+ * `kem_pub` and `kem_sig` like a real client's. Many bench identities may share one DM key.
+ */
+export async function withDmKey(id: BenchIdentity, spki: Uint8Array): Promise<BenchIdentity> {
+  return { ...id, kemPub: toBase64(spki), kemSig: toBase64(await signKem(id.sigPrivate, spki)) };
 }
 
 /** The connection failed before `welcome`; `kind` says how (e.g. "pin", "refused", "timeout"). */
@@ -195,6 +208,9 @@ export class LoadClient {
         proof: toBase64(await signAuth(id.sigPrivate, keys.th, id.name)),
         client: `chat-bench/${VERSION}`,
         rooms: o.rooms,
+        ...(id.kemPub !== undefined && id.kemSig !== undefined
+          ? { kem_pub: id.kemPub, kem_sig: id.kemSig }
+          : {}),
       };
       await writeAll(conn, encodeFrame(await sealer.seal(utf8.encode(JSON.stringify(auth)))));
       const early: ServerMessage[] = [];

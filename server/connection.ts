@@ -70,11 +70,61 @@ export interface ConnectionContext {
   onClosed: (c: Connection) => void;
   /** Called once when the connection authenticates. */
   onAuthenticated: (c: Connection) => void;
+  /** Identities already verified on this server (skips repeated key checks); optional. */
+  verified?: VerifiedIdentities;
+}
+
+/**
+ * A bounded cache of identities whose key material this server has already verified: maps
+ * `sig_pub`, `kem_pub` and `kem_sig` (as received) to the fingerprint of `sig_pub`. A hit lets a
+ * returning identity skip the RSA key import, the `kem_sig` verification and the fingerprint
+ * hash; the per-session `proof` is always verified. Least recently used entries go first.
+ */
+export class VerifiedIdentities {
+  readonly #max: number;
+  readonly #map = new Map<string, string>();
+
+  /** A cache of at most `max` identities (`RangeError` unless a positive integer). */
+  constructor(max: number) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError("max must be a positive integer");
+    this.#max = max;
+  }
+
+  /** Number of cached identities. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The fingerprint of a verified triple, or undefined; a hit becomes the most recent. */
+  get(sigPub: string, kemPub?: string, kemSig?: string): string | undefined {
+    const k = cacheKey(sigPub, kemPub, kemSig);
+    const fp = this.#map.get(k);
+    if (fp !== undefined) {
+      this.#map.delete(k);
+      this.#map.set(k, fp);
+    }
+    return fp;
+  }
+
+  /** Records a verified triple and its fingerprint, evicting the least recently used. */
+  add(sigPub: string, kemPub: string | undefined, kemSig: string | undefined, fp: string): void {
+    const k = cacheKey(sigPub, kemPub, kemSig);
+    this.#map.delete(k);
+    this.#map.set(k, fp);
+    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!);
+  }
+}
+
+function cacheKey(sigPub: string, kemPub?: string, kemSig?: string): string {
+  // Base64 never contains a space, so the key is unambiguous.
+  return kemPub === undefined || kemSig === undefined ? sigPub : `${sigPub} ${kemPub} ${kemSig}`;
 }
 
 type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
 
-const READ_BUFFER = 4096;
+/** Read buffer of a connection: small while idle, grown while reads fill it. */
+const READ_SMALL = 1024;
+const READ_LARGE = 16 * 1024;
 
 /** One TCP connection from a client. */
 export class Connection implements ConnectionPeer {
@@ -233,7 +283,10 @@ export class Connection implements ConnectionPeer {
 
   /** Reads until the peer closes or a protocol error; never throws. */
   async run(): Promise<void> {
-    const buf = new Uint8Array(READ_BUFFER);
+    // Idle connections keep only the small buffer; a read that fills it switches to the large
+    // one until reads are small again.
+    const small = new Uint8Array(READ_SMALL);
+    let buf = small;
     try {
       while (this.#phase !== "closed") {
         let n: number | null;
@@ -256,6 +309,9 @@ export class Connection implements ConnectionPeer {
         this.#lastRecv = this.#ctx.now();
         this.#pinged = false;
         this.#decoder.push(buf.slice(0, n));
+        if (n === buf.length) {
+          if (buf.length < READ_LARGE) buf = new Uint8Array(READ_LARGE);
+        } else if (buf !== small && n <= READ_SMALL) buf = small;
         for (;;) {
           if (this.#isClosed()) return;
           const frame = this.#decoder.next();
@@ -336,6 +392,7 @@ export class Connection implements ConnectionPeer {
     const r = this.#ctx.hub.authenticate(this, msg);
     if (r === "ok") {
       this.#phase = "chat";
+      this.#th = undefined;
       this.#ctx.onAuthenticated(this);
     } else if (r === "fatal" && this.open) {
       this.close("refused");
@@ -351,6 +408,17 @@ export class Connection implements ConnectionPeer {
       return false;
     }
     if (!await verifyAuth(sigPub, proof, this.#th!, a.name)) return false;
+    const cache = this.#ctx.verified;
+    const known = cache?.get(a.sig_pub, a.kem_pub, a.kem_sig);
+    if (known !== undefined) {
+      if (a.kem_pub !== undefined && a.kem_sig !== undefined) {
+        this.kemPub = a.kem_pub;
+        this.kemSig = a.kem_sig;
+      }
+      this.sigPub = a.sig_pub;
+      this.fingerprint = known;
+      return true;
+    }
     if (a.kem_pub !== undefined && a.kem_sig !== undefined) {
       try {
         const spki = fromBase64(a.kem_pub);
@@ -364,6 +432,7 @@ export class Connection implements ConnectionPeer {
     }
     this.sigPub = a.sig_pub;
     this.fingerprint = await fingerprint(sigPub);
+    cache?.add(a.sig_pub, this.kemPub, this.kemSig, this.fingerprint);
     return true;
   }
 

@@ -5,7 +5,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { Connection, type ConnectionContext } from "./connection.ts";
+import { Connection, type ConnectionContext, VerifiedIdentities } from "./connection.ts";
 import { Hub } from "./hub.ts";
 import { Store } from "./store.ts";
 import { Transcript } from "./transcript.ts";
@@ -13,6 +13,9 @@ import { loadOrCreateHostKey } from "../shared/keys.ts";
 import { Blacklist } from "../shared/names.ts";
 import { DEFAULT_LIMITS, type Limits } from "../shared/limits.ts";
 import { VERSION } from "../version.ts";
+
+/** Identities whose keys stay verified in memory (about 1 KiB each with a DM key). */
+const VERIFIED_CACHE = 1024;
 
 /** Everything `chat server` can be told. */
 export interface ServerOptions {
@@ -156,6 +159,7 @@ export class ChatServer {
         limits,
         now,
         log: (level, message, props) => log[level](message, props ?? {}),
+        verified: new VerifiedIdentities(VERIFIED_CACHE),
       },
     );
     return ref.server;

@@ -31,8 +31,8 @@ Deno.test("handshake deadline: ClientHello but no auth → closed; in-time login
   await withServer({ handshakeMs: HANDSHAKE_MS }, async (t) => {
     const open: EvilClient[] = [];
     try {
+      const started = Date.now(); // before connect: never later than the server's accept
       const stalled = keep(open, await EvilClient.connect(t.port));
-      const started = Date.now();
       const s = await stalled.handshake();
       assert.equal(s.serverHello.length, 161);
       // Good case next to it: a client that authenticates at once.

@@ -17,8 +17,9 @@ Deno.test("idle: silent client is pinged then closed; one answering pong stays",
     try {
       const observer = keep(open, await joined(t, "olivia"));
       const answering = keep(open, await joined(t, "paul"));
-      const silent = keep(open, await joined(t, "sam"));
+      // Taken before sam's last byte reaches the server, so elapsed times are upper bounds.
       const joinedAt = Date.now();
+      const silent = keep(open, await joined(t, "sam"));
       const silentFlow = (async () => {
         const { match } = await silent.readUntil((m) => m.t === "ping", CLOSE_MS + 2000);
         const pingAt = Date.now() - joinedAt;

@@ -135,7 +135,8 @@ Deno.test("token bucket: a flood from one client does not delay another's messag
       assert.ok(sent >= 100, `the flood ran (${sent} messages)`);
       latencies.sort((a, b) => a - b);
       const p90 = latencies[Math.floor(latencies.length * 0.9)];
-      assert.ok(p90 < 250, `bob's round trips under the flood: p90 ${p90.toFixed(1)} ms`);
+      // Loose bound: a flood served ahead of bob would cost seconds; a busy test machine, not.
+      assert.ok(p90 < 500, `bob's round trips under the flood: p90 ${p90.toFixed(1)} ms`);
       assert.equal(flooder.peerClosed, false);
     } finally {
       await closeAll(...open);
