@@ -407,6 +407,9 @@ export class Connection implements ConnectionPeer {
     } catch {
       return false;
     }
+    // Nothing from an earlier attempt on this connection carries over.
+    this.kemPub = undefined;
+    this.kemSig = undefined;
     if (!await verifyAuth(sigPub, proof, this.#th!, a.name)) return false;
     const cache = this.#ctx.verified;
     const known = cache?.get(a.sig_pub, a.kem_pub, a.kem_sig);

@@ -24,7 +24,7 @@ const MAX_MARKS = 4;
  */
 const FORMAT = "\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064" +
   "\\u2066-\\u206f\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\u{1bca0}-\\u{1bca3}" +
-  "\\u{1d173}-\\u{1d17a}\\u{e0001}\\u{e0020}-\\u{e007f}";
+  "\\u{1d173}-\\u{1d17a}\\u{e0000}-\\u{e007f}";
 
 /**
  * Alternatives in priority order; the capture group that matched tells the replacer what it is.

@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { fromHex } from "../../shared/encoding.ts";
+import { fromHex, toBase64 } from "../../shared/encoding.ts";
 import { EvilClient, LOW_ORDER_POINTS, newSigningKey } from "../support/evil_client.ts";
-import { assertStillServing, startTestServer, type TestServer } from "./helpers.ts";
+import { assertStillServing, identities, startTestServer, type TestServer } from "./helpers.ts";
 
 async function withServer(body: (t: TestServer) => Promise<void>): Promise<void> {
   const t = await startTestServer();
@@ -231,6 +231,42 @@ Deno.test("a chat message before auth closes the connection; nothing is relayed"
       await assertStillServing(t, observer);
     } finally {
       await observer.close();
+    }
+  });
+});
+
+Deno.test("a DM key from a refused auth attempt never sticks to another identity", async () => {
+  await withServer(async (t) => {
+    const [a] = await identities();
+    const kem = { kem_pub: toBase64(a.kemPublic), kem_sig: toBase64(a.kemSig) };
+    const keyA = { privateKey: a.sigPrivate, publicRaw: a.sigPublic };
+    const c = await EvilClient.connect(t.port);
+    const asker = await EvilClient.joined(t.port, "asker");
+    const mixer = await EvilClient.connect(t.port);
+    try {
+      await c.handshake();
+      // Attempt 1: identity A with its (valid) DM key, under a reserved name → retry.
+      await c.auth({ name: "admin", key: keyA, extra: kem });
+      const first = await c.readUntil((m) => m.t === "error" || m.t === "welcome");
+      assert.equal(first.match?.code, "name_reserved");
+      // Attempt 2, same connection: another identity, without a DM key.
+      await c.auth({ name: "bobby" });
+      const second = await c.readUntil((m) => m.t === "error" || m.t === "welcome");
+      assert.equal(second.match?.t, "welcome");
+      await asker.send({ t: "cmd", id: "AAAAAAAAAAAAAAAAAAAAAA==", name: "keys", args: ["bobby"] });
+      const keys = await asker.readUntil((m) => m.id === "AAAAAAAAAAAAAAAAAAAAAA==");
+      assert.equal(keys.match?.t, "error");
+      assert.equal(keys.match?.code, "no_kem_key");
+
+      // A's DM key presented with another identity's signing key is refused, cache or not.
+      await mixer.handshake();
+      await mixer.auth({ name: "mixer", extra: kem });
+      const mixed = await mixer.readUntil((m) => m.t === "error" || m.t === "welcome");
+      assert.equal(mixed.match?.code, "bad_auth");
+    } finally {
+      await c.close();
+      await asker.close();
+      await mixer.close();
     }
   });
 });
