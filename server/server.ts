@@ -60,6 +60,7 @@ export class ChatServer {
   #unauth = new Set<Connection>();
   #perIp = new Map<string, { live: number; recent: number[] }>();
   #nextId = 1;
+  #prunedAt = 0;
   #sweep: ReturnType<typeof setInterval>;
   #accepting: Promise<void>;
   #blacklistPath?: string;
@@ -103,6 +104,7 @@ export class ChatServer {
     this.#sweep = setInterval(() => {
       const now = this.#now();
       for (const c of this.#conns.values()) c.tick(now);
+      if (now - this.#prunedAt >= 1000) this.#pruneAddresses(now);
     }, period);
     this.#accepting = this.#acceptLoop(ctx);
   }
@@ -221,6 +223,16 @@ export class ChatServer {
       }
     }
     this.#unauth.add(c);
+  }
+
+  /** Forgets addresses with no connection and no admission inside the window. */
+  #pruneAddresses(now: number): void {
+    this.#prunedAt = now;
+    const window = this.#limits.perIpWindowMs;
+    for (const [addr, ip] of this.#perIp) {
+      while (ip.recent.length > 0 && now - ip.recent[0] > window) ip.recent.shift();
+      if (ip.live <= 0 && ip.recent.length === 0) this.#perIp.delete(addr);
+    }
   }
 
   #onClosed(c: Connection): void {
