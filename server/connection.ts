@@ -6,6 +6,7 @@
  */
 
 import type { AuthMessage, ClientMessage } from "../shared/messages.ts";
+import type { Peer } from "./hub.ts";
 import { parseClientMessage, splitRecord } from "../shared/messages.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
@@ -19,34 +20,13 @@ import { type Limits, MIN_RECORD_FRAME, TokenBucket } from "../shared/limits.ts"
 /** What a connection needs from the hub (see server/hub.ts). */
 export interface HubPort {
   /** Handles `auth`; sends welcome or error through the peer. */
-  authenticate(peer: ConnectionPeer, auth: AuthMessage): "ok" | "retry" | "fatal";
+  authenticate(peer: Peer, auth: AuthMessage): "ok" | "retry" | "fatal";
   /** A request from an authenticated peer. */
   handle(peerId: number, msg: Exclude<ClientMessage, AuthMessage>): void;
   /** The peer is gone. */
   disconnect(peerId: number, reason: string): void;
 }
 
-/** The peer as the hub sees it. */
-export interface ConnectionPeer {
-  /** Unique connection id. */
-  readonly id: number;
-  /** Remote address. */
-  readonly ip: string;
-  /** Identity fingerprint, once the proof has verified. */
-  readonly fingerprint: string;
-  /** Identity key, base64 raw. */
-  readonly sigPub: string;
-  /** DM key (SPKI, base64), when the client has one. */
-  readonly kemPub?: string;
-  /** Signature over the DM key, base64. */
-  readonly kemSig?: string;
-  /** Queues one serialized message. */
-  send(line: string): void;
-  /** Sends `bye {reason}` and closes. */
-  close(reason: string): void;
-}
-
-/** The host key the server signs with. */
 export interface HostKeyPort {
   /** Ed25519 private key. */
   privateKey: CryptoKey;
@@ -127,7 +107,7 @@ const READ_SMALL = 1024;
 const READ_LARGE = 16 * 1024;
 
 /** One TCP connection from a client. */
-export class Connection implements ConnectionPeer {
+export class Connection implements Peer {
   /** Unique id. */
   readonly id: number;
   /** Remote address. */

@@ -12,11 +12,13 @@ import { identities } from "../adversarial/helpers.ts";
 import {
   type ClientProcess,
   collectLines,
+  exitWithin,
   MAIN,
   RUN_FLAGS,
   type ServerProcess,
   startClient,
   startServer,
+  until,
   waitFor,
 } from "../support/procs.ts";
 
@@ -60,36 +62,6 @@ async function chat(args: string[], scratch: string, ms = 20_000): Promise<Run> 
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Waits for a process exit, failing after `ms`. */
-async function exitWithin(c: ClientProcess, ms: number): Promise<Deno.CommandStatus> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`client did not exit within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([c.status, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Like `waitFor`, but a timeout also shows what the clients printed. */
-async function until(
-  pred: () => boolean,
-  what: string,
-  shown: ClientProcess[],
-  ms = 10_000,
-): Promise<void> {
-  try {
-    await waitFor(pred, ms, what);
-  } catch (e) {
-    const out = shown.map((c, i) =>
-      `--- client ${i} stdout:\n${c.lines.join("\n")}\n--- stderr:\n${c.errors.join("\n")}`
-    );
-    throw new Error(`${e instanceof Error ? e.message : e}\n${out.join("\n")}`);
   }
 }
 

@@ -11,10 +11,11 @@ import { createIdentity, type Identity, saveIdentity } from "../../shared/keys.t
 import { identities } from "../adversarial/helpers.ts";
 import {
   type ClientProcess,
+  exitWithin,
   type ServerProcess,
   startClient,
   startServer,
-  waitFor,
+  until,
 } from "../support/procs.ts";
 
 type Obj = Record<string, unknown>;
@@ -63,36 +64,6 @@ function assertContiguous(c: ClientProcess, room: string, who: string): number[]
   const want = seqs.map((_, i) => seqs[0] + i);
   assert.deepEqual(seqs, want, `${who}: seqs not contiguous`);
   return seqs;
-}
-
-/** Waits for a process exit, failing after `ms`. */
-async function exitWithin(c: ClientProcess, ms: number): Promise<Deno.CommandStatus> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`client did not exit within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([c.status, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Like `waitFor`, but a timeout also shows what the clients printed. */
-async function until(
-  pred: () => boolean,
-  what: string,
-  shown: ClientProcess[],
-  ms = 10_000,
-): Promise<void> {
-  try {
-    await waitFor(pred, ms, what);
-  } catch (e) {
-    const out = shown.map((c, i) =>
-      `--- client ${i} stdout:\n${c.lines.join("\n")}\n--- stderr:\n${c.errors.join("\n")}`
-    );
-    throw new Error(`${e instanceof Error ? e.message : e}\n${out.join("\n")}`);
-  }
 }
 
 /** True when the process has not exited within 50 ms. */

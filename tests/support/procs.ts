@@ -198,3 +198,33 @@ export function startClient(port: number, args: string[], home: string): ClientP
     },
   };
 }
+
+/** Waits for a process exit, failing after `ms`. */
+export async function exitWithin(c: ClientProcess, ms: number): Promise<Deno.CommandStatus> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`client did not exit within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([c.status, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Like `waitFor`, but a timeout also shows what the clients printed. */
+export async function until(
+  pred: () => boolean,
+  what: string,
+  shown: ClientProcess[],
+  ms = 10_000,
+): Promise<void> {
+  try {
+    await waitFor(pred, ms, what);
+  } catch (e) {
+    const out = shown.map((c, i) =>
+      `--- client ${i} stdout:\n${c.lines.join("\n")}\n--- stderr:\n${c.errors.join("\n")}`
+    );
+    throw new Error(`${e instanceof Error ? e.message : e}\n${out.join("\n")}`);
+  }
+}
