@@ -85,6 +85,7 @@ export class PlainView implements View {
   /** Always false. */
   readonly interactive = false;
   readonly #json: boolean;
+  #offline: boolean;
   readonly #input: ReadableStream<Uint8Array> | undefined;
   readonly #write: (text: string) => void;
   readonly #now: () => number;
@@ -93,13 +94,17 @@ export class PlainView implements View {
 
   /** A plain view; nothing is opened until {@link PlainView.lines} is iterated. */
   constructor(opts: PlainViewOptions) {
+    this.#offline = false;
     this.#json = opts.json;
     this.#input = opts.input;
     this.#write = opts.write ?? stdoutWriter();
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Prints one line for the event (nothing for pending messages in text mode). */
+  /**
+   * Prints one line for the event. In text mode a pending message is printed only while the
+   * connection is down (otherwise its acknowledgement follows at once and would repeat it).
+   */
   show(ev: ViewEvent, state: RenderState): void {
     if (this.#json) {
       if (isHidden(ev, state)) return;
@@ -107,7 +112,9 @@ export class PlainView implements View {
       if (obj !== null) this.#write(jsonLine(obj) + "\n");
       return;
     }
-    if (ev.t === "pending") return;
+    if (ev.t === "status") this.#offline = ev.state === "lost" || ev.state === "reconnecting";
+    if (ev.t === "welcome") this.#offline = false;
+    if (ev.t === "pending" && !this.#offline) return;
     const text = formatEvent(ev, state, { color: false, now: this.#now() });
     if (text !== null) this.#write(text + "\n");
   }

@@ -282,6 +282,8 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
         color,
       );
     case "status": {
+      // The welcome line already says where we are connected.
+      if (ev.state === "connecting" || ev.state === "connected") return null;
       const detail = ev.detail !== "" ? `: ${sanitize(ev.detail)}` : "";
       return paint(`${now}-- ${STATUS_LABEL[ev.state]}${detail}`, DIM, color);
     }

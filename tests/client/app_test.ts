@@ -514,6 +514,17 @@ Deno.test("plain: text output is one sanitized line per event; pending lines are
   assert.deepEqual(out, ["[#lobby] bob: hi␛[2J␊there\n"]);
 });
 
+Deno.test("plain: while the connection is down, pending lines are printed", () => {
+  const out: string[] = [];
+  const view = new PlainView({ json: false, write: (s) => out.push(s), now: () => TS });
+  view.show({ t: "status", state: "lost", detail: "gone" }, RS);
+  view.show({ t: "pending", id: "1", room: "#lobby", text: "queued", me: false }, RS);
+  view.show(welcome(), RS);
+  view.show({ t: "pending", id: "2", room: "#lobby", text: "online", me: false }, RS);
+  assert.equal(out.filter((l) => l.includes("queued …")).length, 1, out.join(""));
+  assert.equal(out.filter((l) => l.includes("online")).length, 0, out.join(""));
+});
+
 Deno.test("plain: JSON output is the server message itself, or a local kind", () => {
   const out: string[] = [];
   const view = new PlainView({ json: true, write: (s) => out.push(s) });

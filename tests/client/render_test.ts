@@ -193,7 +193,12 @@ Deno.test("render: pending, acked, failed, status and local lines", () => {
     fmt({ t: "status", state: "lost", detail: "timeout" }),
     `${HM} -- connection lost: timeout`,
   );
-  assert.equal(fmt({ t: "status", state: "connected", detail: "" }), `${HM} -- connected`);
+  assert.equal(
+    fmt({ t: "status", state: "connected", detail: "x:1" }),
+    null,
+    "the welcome says it",
+  );
+  assert.equal(fmt({ t: "status", state: "connecting", detail: "x:1" }), null);
   assert.equal(fmt({ t: "local", level: "info", text: "a\nb" }), "-- a\n   b");
   assert.equal(fmt({ t: "local", level: "error", text: "nope" }), "! nope");
 });
