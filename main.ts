@@ -11,20 +11,13 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import { configure, getConsoleSink, getLogger, type LogLevel } from "@logtape/logtape";
 import { VERSION } from "./version.ts";
-import { ChatServer } from "./server/server.ts";
-import { runConsole } from "./server/console.ts";
 import { DEFAULT_LIMITS, type Limits } from "./shared/limits.ts";
 import { configHome, stateHome } from "./shared/paths.ts";
 import { KeyFileError } from "./shared/keys.ts";
 import { loadOrCreateIdentity } from "./client/identity.ts";
 import { isFingerprint, KnownServers, normalizeHostPort } from "./client/known_servers.ts";
-import { KnownUsers } from "./client/known_users.ts";
-import { ChatClient, ConnectError, HostKeyChangedError, RefusedError } from "./client/client.ts";
+import { ConnectError, HostKeyChangedError, RefusedError } from "./client/errors.ts";
 import type { ClientEvent, View } from "./client/view.ts";
-import { TerminalView } from "./client/terminal.ts";
-import { PlainView } from "./client/plain.ts";
-import { runApp } from "./client/app.ts";
-import { runBench } from "./bench/bench.ts";
 
 /** A command-line mistake: usage is printed and the exit code is 2. */
 export class UsageError extends Error {
@@ -158,6 +151,9 @@ async function serverMain(args: string[]): Promise<number> {
   let motd = values.motd ?? "";
   if (motd.startsWith("@")) motd = (await Deno.readTextFile(motd.slice(1))).trimEnd();
   const dataDir = values.data ?? stateHome((k) => Deno.env.get(k));
+  // Loaded on demand: the server never loads the client's terminal code, nor the client the server's.
+  const { ChatServer } = await import("./server/server.ts");
+  const { runConsole } = await import("./server/console.ts");
   const server = await ChatServer.start({
     host: values.host,
     port,
@@ -233,6 +229,8 @@ async function clientMain(args: string[]): Promise<number> {
   const home = values.home ?? configHome((k) => Deno.env.get(k));
   const { identity } = await loadOrCreateIdentity(home, (l) => console.error(l));
   const knownServers = await KnownServers.load(`${home}/known_servers`);
+  const { ChatClient } = await import("./client/client.ts");
+  const { KnownUsers } = await import("./client/known_users.ts");
   const knownUsers = await KnownUsers.load(`${home}/known_users`);
   const hostPort = normalizeHostPort(host, port);
   const noColor = values["no-color"] === true || (Deno.env.get("NO_COLOR") ?? "") !== "";
@@ -284,9 +282,10 @@ async function clientMain(args: string[]): Promise<number> {
     },
   });
   await client.start();
+  const { runApp } = await import("./client/app.ts");
   view = interactive
-    ? new TerminalView({ color: !noColor, hostPort })
-    : new PlainView({ json: values.json === true });
+    ? new (await import("./client/terminal.ts")).TerminalView({ color: !noColor, hostPort })
+    : new (await import("./client/plain.ts")).PlainView({ json: values.json === true });
   return await runApp(client, view, {
     room,
     json: values.json === true,
@@ -336,7 +335,10 @@ export async function main(args: string[]): Promise<number> {
       case "keys":
         return await keysMain(rest);
       case "bench":
-        return await runBench(rest, (m, u) => new UsageError(m, u));
+        return await (await import("./bench/bench.ts")).runBench(
+          rest,
+          (m, u) => new UsageError(m, u),
+        );
       case "--version":
       case "-V":
         return print(`chat ${VERSION}`);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ConnectError, HostKeyChangedError, RefusedError } from "../../client/client.ts";
+import { ConnectError, HostKeyChangedError, RefusedError } from "../../client/errors.ts";
 import { KnownServers } from "../../client/known_servers.ts";
 import { ProtocolError } from "../../shared/errors.ts";
 import { fromHex } from "../../shared/encoding.ts";

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ConnectError } from "../../client/client.ts";
+import { ConnectError } from "../../client/errors.ts";
 import { KnownServers } from "../../client/known_servers.ts";
 import { ProtocolError } from "../../shared/errors.ts";
 import { EvilClient } from "../support/evil_client.ts";

@@ -1,0 +1,36 @@
+/**
+ * Why a client stopped: each maps to its own exit code in main.ts.
+ * @module
+ */
+
+/** The server's host key differs from the pinned one (exit code 3). */
+export class HostKeyChangedError extends Error {
+  /** Creates the error with both fingerprints. */
+  constructor(readonly hostPort: string, readonly pinned: string, readonly offered: string) {
+    super(
+      `WARNING: THE SERVER'S KEY HAS CHANGED for ${hostPort}\n` +
+        `  pinned:  ${pinned}\n  offered: ${offered}\n` +
+        `Someone may be intercepting this connection, or the server's key was replaced.\n` +
+        `If you are sure the new key is right, run: chat keys forget ${hostPort}`,
+    );
+    this.name = "HostKeyChangedError";
+  }
+}
+
+/** The server refused us (Refusal frame, ban, or an untrusted key): exit code 4. */
+export class RefusedError extends Error {
+  /** Creates the error with the refusal code. */
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = "RefusedError";
+  }
+}
+
+/** The server could not be reached: exit code 5. */
+export class ConnectError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectError";
+  }
+}
