@@ -182,6 +182,10 @@ export class Hub {
       this.#sendError(peer, undefined, "name_taken", `${live.name} is in use right now.`, true);
       return "retry";
     }
+    if (this.#overNameLimit(key, peer.fingerprint)) {
+      this.#sendError(peer, undefined, "name_limit", this.#nameLimitText(), true);
+      return "retry";
+    }
     if (o.store.claimName(key, auth.name, peer.fingerprint) === "owned_by_other") {
       this.#sendError(
         peer,
@@ -656,6 +660,19 @@ export class Hub {
     };
   }
 
+  /** True when `key` is a new name and `fp` already owns as many as it may. */
+  #overNameLimit(key: string, fp: string): boolean {
+    const store = this.#o.store;
+    return store.ownerOf(key) === undefined &&
+      store.namesOwnedBy(fp) >= this.#o.limits.namesPerIdentity;
+  }
+
+  #nameLimitText(): string {
+    const n = this.#o.limits.namesPerIdentity;
+    return `Your identity already owns ${n} names, the most a server keeps for one identity. ` +
+      "Use one of them.";
+  }
+
   #nick(s: Session, name: string): void {
     const o = this.#o;
     const check = checkName(name, o.blacklist());
@@ -667,6 +684,9 @@ export class Hub {
     const live = this.#byName.get(key);
     if (live !== undefined && live !== s) {
       throw new ProtocolError("name_taken", `${live.name} is in use right now.`);
+    }
+    if (this.#overNameLimit(key, s.fingerprint)) {
+      throw new ProtocolError("name_limit", this.#nameLimitText());
     }
     if (o.store.claimName(key, name, s.fingerprint) === "owned_by_other") {
       throw new ProtocolError("name_owned", `The name ${name} belongs to another identity.`);

@@ -76,6 +76,7 @@ CREATE TABLE names (
   fingerprint TEXT NOT NULL,
   created INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX names_by_owner ON names (fingerprint);
 CREATE TABLE rooms (
   room TEXT PRIMARY KEY,
   last_seq INTEGER NOT NULL DEFAULT 0,
@@ -180,6 +181,7 @@ export class Store {
     const p = (sql: string) => db.prepare(sql);
     this.#q = {
       ownerOf: p("SELECT display, fingerprint, created FROM names WHERE key = ?"),
+      namesOf: p("SELECT COUNT(*) AS n FROM names WHERE fingerprint = ?"),
       insertName: p(
         "INSERT INTO names (key, display, fingerprint, created) VALUES (?, ?, ?, ?) " +
           "ON CONFLICT (key) DO NOTHING",
@@ -295,6 +297,11 @@ export class Store {
     const inserted = this.#q.insertName.run(key, displayName, fingerprint, this.#now());
     if (inserted.changes === 1) return "claimed";
     return this.ownerOf(key)?.fingerprint === fingerprint ? "owned_by_you" : "owned_by_other";
+  }
+
+  /** How many names `fingerprint` owns. */
+  namesOwnedBy(fingerprint: string): number {
+    return (this.#q.namesOf.get(str(fingerprint, "fingerprint")) as Row).n as number;
   }
 
   /** Frees the name with case-folded `key` if `fingerprint` owns it; true when it was released. */

@@ -53,6 +53,8 @@ export interface Limits {
   resumeMax: number;
   /** Auth attempts on one connection. */
   authAttempts: number;
+  /** Names one identity may own (each name is kept for good, so this bounds the registry). */
+  namesPerIdentity: number;
 }
 
 /** The defaults of DESIGN.md §4. */
@@ -81,6 +83,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   historyMax: 500,
   resumeMax: 1000,
   authAttempts: 5,
+  namesPerIdentity: 5,
 });
 
 /** Smallest record body: the 16-byte tag plus one byte of plaintext. */

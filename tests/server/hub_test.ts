@@ -592,3 +592,27 @@ Deno.test("LineSplitter: exact 4096 bytes pass (also with CRLF); 4097 rejected; 
   assert.deepEqual(dec(s.push(enc.encode("tail"))), []);
   assert.deepEqual(dec(s.end()), ["tail"]);
 });
+
+Deno.test("names: an identity owns at most namesPerIdentity names (auth and /nick)", () => {
+  const w = world({ limits: { ...DEFAULT_LIMITS, namesPerIdentity: 2 } });
+  try {
+    const p = connect(w, "first", "N");
+    w.hub.handle(p.id, { t: "cmd", id: mid(1), name: "nick", args: ["second"] });
+    assert.equal(p.take().at(-1)?.t, "reply");
+    w.hub.handle(p.id, { t: "cmd", id: mid(2), name: "nick", args: ["third"] });
+    const err = p.take().at(-1);
+    assert.equal(err?.code, "name_limit");
+    assert.equal(w.store.ownerOf("third"), undefined, "nothing claimed");
+    // names already owned stay usable
+    w.hub.handle(p.id, { t: "cmd", id: mid(3), name: "nick", args: ["first"] });
+    assert.equal(p.take().at(-1)?.t, "reply");
+    w.hub.disconnect(p.id, "quit");
+    const again = new FakePeer(nextId++, fp("N"));
+    assert.equal(w.hub.authenticate(again, auth("fourth")), "retry");
+    const e = again.take()[0];
+    assert.deepEqual([e.code, e.retry], ["name_limit", true]);
+    assert.equal(w.hub.authenticate(again, auth("second")), "ok");
+  } finally {
+    w.store.close();
+  }
+});
