@@ -119,7 +119,11 @@ export class ChatServer {
     const blacklist = opts.blacklistPath
       ? await readBlacklist(opts.blacklistPath)
       : Blacklist.empty();
-    const store = Store.open(`${opts.dataDir}/chat.db`, { historyKept: limits.historyKept, now });
+    const store = Store.open(`${opts.dataDir}/chat.db`, {
+      historyKept: limits.historyKept,
+      historyTotal: limits.historyTotal,
+      now,
+    });
     let transcript: Transcript | undefined;
     let listener: Deno.TcpListener | undefined;
     try {

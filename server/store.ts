@@ -62,6 +62,8 @@ export type NewMessage = Omit<StoredMessage, "seq"> & {
 export interface StoreOptions {
   /** Messages kept per room (older ones are pruned); an integer ≥ 1. Default 10,000. */
   historyKept?: number;
+  /** Messages kept in all rooms together (the oldest anywhere are pruned). Default 500,000. */
+  historyTotal?: number;
   /** Clock in milliseconds since the epoch, for ban expiry and claim times. Default `Date.now`. */
   now?: () => number;
 }
@@ -95,6 +97,7 @@ CREATE TABLE messages (
   PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX messages_by_id ON messages (sender_fp, id) WHERE id <> '';
+CREATE INDEX messages_by_ts ON messages (ts);
 CREATE TABLE bans (
   target TEXT PRIMARY KEY,
   kind TEXT NOT NULL CHECK (kind IN ('name', 'fingerprint', 'ip')),
@@ -170,13 +173,17 @@ function createPrivate(path: string): void {
 export class Store {
   readonly #db: DatabaseSync;
   readonly #kept: number;
+  readonly #total: number;
+  #count: number; // messages stored now
   readonly #now: () => number;
   readonly #q: Record<string, StatementSync>;
   #bans: Ban[] | undefined; // cache of every stored ban, dropped on each change
 
-  private constructor(db: DatabaseSync, kept: number, now: () => number) {
+  private constructor(db: DatabaseSync, kept: number, total: number, now: () => number) {
     this.#db = db;
     this.#kept = kept;
+    this.#total = total;
+    this.#count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as Row).n as number;
     this.#now = now;
     const p = (sql: string) => db.prepare(sql);
     this.#q = {
@@ -196,6 +203,10 @@ export class Store {
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       prune: p("DELETE FROM messages WHERE room = ? AND seq <= ?"),
+      pruneOldest: p(
+        "DELETE FROM messages WHERE (room, seq) IN " +
+          "(SELECT room, seq FROM messages ORDER BY ts, room, seq LIMIT ?)",
+      ),
       lastSeq: p("SELECT last_seq FROM rooms WHERE room = ?"),
       recent: p(
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? ORDER BY seq DESC LIMIT ?`,
@@ -230,8 +241,9 @@ export class Store {
    * Opens (creating if needed, mode 0600) the database at `path`, or an in-memory one for
    * `":memory:"`; switches on WAL with `synchronous = NORMAL`: a commit survives a crash or kill
    * of the process as soon as the call returns (only an operating-system crash or power loss can
-   * roll back the last commits), without an fsync per message, and creates or checks the schema. Throws RangeError for a bad `historyKept` or a
-   * database written by a newer schema version.
+   * roll back the last commits), without an fsync per message, and creates or checks the schema.
+   * Throws RangeError for a bad `historyKept` / `historyTotal` or a database written by a newer
+   * schema version.
    */
   static open(path: string, options: StoreOptions = {}): Store {
     str(path, "path");
@@ -239,6 +251,10 @@ export class Store {
     if (typeof kept !== "number") throw new TypeError("historyKept must be a number");
     if (!Number.isSafeInteger(kept) || kept < 1) {
       throw new RangeError("historyKept must be an integer >= 1");
+    }
+    const total = options.historyTotal ?? 500_000;
+    if (!Number.isSafeInteger(total) || total < 1) {
+      throw new RangeError("historyTotal must be an integer >= 1");
     }
     const now = options.now ?? Date.now;
     if (typeof now !== "function") throw new TypeError("now must be a function");
@@ -249,7 +265,7 @@ export class Store {
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA busy_timeout = 5000");
       migrate(db);
-      return new Store(db, kept, now);
+      return new Store(db, kept, total, now);
     } catch (e) {
       db.close();
       throw e;
@@ -325,15 +341,22 @@ export class Store {
     if (typeof m.me !== "boolean") throw new TypeError("me must be a boolean");
     const id = str(m.id, "id");
     const senderFp = str(m.senderFp, "senderFp");
-    return this.#transaction(() => {
+    let count = this.#count; // committed below only if the transaction is
+    const stored = this.#transaction(() => {
       if (id !== "" && this.#q.findById.get(senderFp, id) !== undefined) {
         throw new ProtocolError("duplicate_id", "message id already used by this identity");
       }
       const seq = (this.#q.bumpSeq.get(room) as Row).last_seq as number;
       this.#q.insertMessage.run(room, seq, ts, from, text, m.me ? 1 : 0, id, senderFp);
-      if (seq > this.#kept) this.#q.prune.run(room, seq - this.#kept);
+      count++;
+      if (seq > this.#kept) count -= Number(this.#q.prune.run(room, seq - this.#kept).changes);
+      if (count > this.#total) {
+        count -= Number(this.#q.pruneOldest.run(count - this.#total).changes);
+      }
       return { room, seq, ts, from, text, me: m.me, id };
     });
+    this.#count = count;
+    return stored;
   }
 
   /** The room's last assigned `seq`, or 0 when it has none; survives pruning and restarts. */

@@ -47,6 +47,8 @@ export interface Limits {
   historyOnJoin: number;
   /** Messages kept per room. */
   historyKept: number;
+  /** Messages kept in all rooms together (bounds the database). */
+  historyTotal: number;
   /** Largest `/history N`. */
   historyMax: number;
   /** Most messages replayed per room on resume. */
@@ -80,6 +82,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   sendQueueEvents: 2000,
   historyOnJoin: 50,
   historyKept: 10_000,
+  historyTotal: 500_000,
   historyMax: 500,
   resumeMax: 1000,
   authAttempts: 5,

@@ -353,3 +353,33 @@ Deno.test("store: SQL metacharacters in values are stored verbatim", () => {
     s.close();
   }
 });
+
+Deno.test("store: historyTotal bounds all rooms together, oldest pruned first, across reopen", async () => {
+  await withDir(async (path) => {
+    let t = 1000;
+    const put = (s: Store, room: string) =>
+      s.appendMessage({
+        room,
+        ts: t++,
+        from: "a",
+        text: `${room} ${t}`,
+        me: false,
+        id: "",
+        senderFp: "fp",
+      });
+    let s = Store.open(path, { historyKept: 100, historyTotal: 5 });
+    for (let i = 0; i < 4; i++) put(s, "#a");
+    for (let i = 0; i < 3; i++) put(s, "#b");
+    // 7 appended, 5 kept: the two oldest (#a seq 1 and 2) went first
+    assert.deepEqual(s.recent("#a", 10).map((m) => m.seq), [3, 4]);
+    assert.deepEqual(s.recent("#b", 10).map((m) => m.seq), [1, 2, 3]);
+    s.close();
+    s = Store.open(path, { historyKept: 100, historyTotal: 5 });
+    const m = put(s, "#b");
+    assert.equal(m.seq, 4, "seq continues");
+    assert.deepEqual(s.recent("#a", 10).map((x) => x.seq), [4]);
+    assert.equal(s.recent("#a", 10).length + s.recent("#b", 10).length, 5);
+    assert.throws(() => Store.open(":memory:", { historyTotal: 0 }), RangeError);
+    s.close();
+  });
+});
