@@ -182,18 +182,9 @@ export class Hub {
       this.#sendError(peer, undefined, "name_taken", `${live.name} is in use right now.`, true);
       return "retry";
     }
-    if (this.#overNameLimit(key, peer.fingerprint)) {
-      this.#sendError(peer, undefined, "name_limit", this.#nameLimitText(), true);
-      return "retry";
-    }
-    if (o.store.claimName(key, auth.name, peer.fingerprint) === "owned_by_other") {
-      this.#sendError(
-        peer,
-        undefined,
-        "name_owned",
-        `The name ${auth.name} belongs to another identity. Please choose another name.`,
-        true,
-      );
+    const refused = this.#claim(key, auth.name, peer.fingerprint);
+    if (refused !== undefined) {
+      this.#sendError(peer, undefined, refused.code, refused.message, true);
       return "retry";
     }
     const rooms: string[] = [];
@@ -660,17 +651,28 @@ export class Hub {
     };
   }
 
-  /** True when `key` is a new name and `fp` already owns as many as it may. */
-  #overNameLimit(key: string, fp: string): boolean {
-    const store = this.#o.store;
-    return store.ownerOf(key) === undefined &&
-      store.namesOwnedBy(fp) >= this.#o.limits.namesPerIdentity;
-  }
-
-  #nameLimitText(): string {
-    const n = this.#o.limits.namesPerIdentity;
-    return `Your identity already owns ${n} names, the most a server keeps for one identity. ` +
-      "Use one of them.";
+  /**
+   * Claims `name` for `fp` (stored before it returns); the error to answer with when the name
+   * belongs to another identity or `fp` already owns as many names as it may. A returning
+   * owner costs one lookup.
+   */
+  #claim(key: string, name: string, fp: string): ProtocolError | undefined {
+    const { store, limits } = this.#o;
+    const owner = store.ownerOf(key);
+    const other = () =>
+      new ProtocolError(
+        "name_owned",
+        `The name ${name} belongs to another identity. Please choose another name.`,
+      );
+    if (owner !== undefined) return owner.fingerprint === fp ? undefined : other();
+    if (store.namesOwnedBy(fp) >= limits.namesPerIdentity) {
+      return new ProtocolError(
+        "name_limit",
+        `Your identity already owns ${limits.namesPerIdentity} names, the most a server keeps ` +
+          "for one identity. Use one of them.",
+      );
+    }
+    return store.claimName(key, name, fp) === "owned_by_other" ? other() : undefined;
   }
 
   #nick(s: Session, name: string): void {
@@ -685,12 +687,8 @@ export class Hub {
     if (live !== undefined && live !== s) {
       throw new ProtocolError("name_taken", `${live.name} is in use right now.`);
     }
-    if (this.#overNameLimit(key, s.fingerprint)) {
-      throw new ProtocolError("name_limit", this.#nameLimitText());
-    }
-    if (o.store.claimName(key, name, s.fingerprint) === "owned_by_other") {
-      throw new ProtocolError("name_owned", `The name ${name} belongs to another identity.`);
-    }
+    const refused = this.#claim(key, name, s.fingerprint);
+    if (refused !== undefined) throw refused;
     const old = s.name;
     if (name === old) return;
     if (this.#byName.get(s.key) === s) this.#byName.delete(s.key);

@@ -68,6 +68,9 @@ export interface StoreOptions {
   now?: () => number;
 }
 
+/** Topics cached in memory at most (the cache is emptied when full). */
+const TOPIC_CACHE = 4096;
+
 /** The schema version this code writes (`PRAGMA user_version`). */
 export const SCHEMA_VERSION = 1;
 
@@ -178,6 +181,7 @@ export class Store {
   readonly #now: () => number;
   readonly #q: Record<string, StatementSync>;
   #bans: Ban[] | undefined; // cache of every stored ban, dropped on each change
+  readonly #topics = new Map<string, string>(); // bounded by TOPIC_CACHE
 
   private constructor(db: DatabaseSync, kept: number, total: number, now: () => number) {
     this.#db = db;
@@ -389,12 +393,19 @@ export class Store {
   /** Sets the room's topic (`""` clears it) and who set it. */
   setTopic(room: string, topic: string, by: string): void {
     this.#q.setTopic.run(str(room, "room"), str(topic, "topic"), str(by, "by"));
+    this.#topics.set(room, topic);
   }
 
-  /** The room's topic, or `""` when none. */
+  /** The room's topic, or `""` when none (read through a small in-memory cache). */
   topic(room: string): string {
-    const r = this.#q.topic.get(str(room, "room")) as Row | undefined;
-    return r === undefined ? "" : r.topic as string;
+    let t = this.#topics.get(str(room, "room"));
+    if (t === undefined) {
+      const r = this.#q.topic.get(room) as Row | undefined;
+      t = r === undefined ? "" : r.topic as string;
+      if (this.#topics.size >= TOPIC_CACHE) this.#topics.clear();
+      this.#topics.set(room, t);
+    }
+    return t;
   }
 
   /** Adds a ban, replacing any ban on the same `target`. */
