@@ -6,11 +6,13 @@
  * @module
  */
 
+import { utf8Length } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import type { Limits } from "../shared/limits.ts";
-import type { MsgMessage, RoomInfo } from "../shared/messages.ts";
+import type { RoomInfo } from "../shared/messages.ts";
 import { checkName, checkRoom, nameKey } from "../shared/names.ts";
 import type { Ban } from "./store.ts";
+import type { LineSource } from "./hub.ts";
 
 /** The cipher suite `/service` reports. */
 export const CIPHER_SUITE =
@@ -97,8 +99,8 @@ export interface CommandHost {
   setTopic(room: string, text: string, by: string): void;
   /** Sets (text) or clears (undefined) the away status and announces it. */
   setAway(user: UserView, text: string | undefined): void;
-  /** The last `n` messages of `room`, oldest first, marked replay. */
-  history(room: string, n: number): MsgMessage[];
+  /** The last `n` messages of `room`, oldest first, marked replay, as a replay source. */
+  history(room: string, n: number): LineSource;
   /** Kick event, leave "kicked by X", close "kicked". */
   kick(user: UserView, by: string, reason: string): void;
   /** Stores the ban and closes the matching live connections; returns how many. */
@@ -139,8 +141,8 @@ export interface CommandResult {
   text: string;
   /** Machine-readable data (must fit in one record: keep it small). */
   data?: unknown;
-  /** Messages sent to the caller, one by one, before the reply (e.g. history). */
-  messages?: MsgMessage[];
+  /** Messages sent to the caller, one by one and on demand, before the reply (history). */
+  replay?: LineSource;
 }
 
 /** One entry of the command table. */
@@ -172,6 +174,24 @@ export function usage(c: Command): string {
   return c.args === "" ? `/${c.name}` : `/${c.name} ${c.args}`;
 }
 
+/** Bytes of serialised list items a reply carries at most (text and data each; see fitting). */
+const REPLY_LIST_BUDGET = 6000;
+
+/**
+ * The first `items` whose JSON fits in {@link REPLY_LIST_BUDGET} bytes, and how many were left
+ * out: a reply must fit in one record, whatever names, topics or away texts contain.
+ */
+function fitting<T>(items: T[]): { shown: T[]; more: number } {
+  let used = 0;
+  const shown: T[] = [];
+  for (const item of items) {
+    used += utf8Length(JSON.stringify(item));
+    if (used > REPLY_LIST_BUDGET) break;
+    shown.push(item);
+  }
+  return { shown, more: items.length - shown.length };
+}
+
 /** Throws `bad_text` for empty or multi-line text and `too_long` above `maxBytes` UTF-8 bytes. */
 export function checkText(text: string, maxBytes: number, what = "text"): void {
   if (text.length === 0) fail("bad_text", `The ${what} is empty.`);
@@ -181,24 +201,6 @@ export function checkText(text: string, maxBytes: number, what = "text"): void {
   if (text.length * 3 > maxBytes && utf8Length(text) > maxBytes) {
     fail("too_long", `The ${what} is longer than ${maxBytes} bytes; nothing was sent.`);
   }
-}
-
-/** Length of `text` in UTF-8 bytes (a lone surrogate counts as the 3 bytes of U+FFFD). */
-export function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,10 +512,11 @@ export const COMMANDS: readonly Command[] = Object.freeze([
       users = m;
       where = `in ${room}`;
     } else users = ctx.host.users();
-    const data = users.map((u) =>
-      u.away === undefined ? { name: u.name } : { name: u.name, away: u.away }
+    const { shown: data, more } = fitting(
+      users.map((u) => u.away === undefined ? { name: u.name } : { name: u.name, away: u.away }),
     );
     const names = data.map((d) => d.away === undefined ? d.name : `${d.name} (away: ${d.away})`);
+    if (more > 0) names.push(`and ${more} more`);
     return { text: `${plural(users.length, "user")} ${where}: ${names.join(", ")}`, data };
   }),
   cmd("whois", "NAME", "Show a user's fingerprint, rooms, idle time and away text", {
@@ -542,11 +545,13 @@ export const COMMANDS: readonly Command[] = Object.freeze([
     return { text, data };
   }),
   cmd("rooms", "", "List the rooms with their members and topics", {}, (ctx) => {
-    const rooms = ctx.host.rooms();
+    const all = ctx.host.rooms();
+    const { shown: rooms, more } = fitting(all);
     const lines = rooms.map((r) =>
       `${r.name} (${plural(r.members, "member")})${r.topic === "" ? "" : `: ${r.topic}`}`
     );
-    return { text: [`${plural(rooms.length, "room")}:`, ...lines].join("\n"), data: rooms };
+    if (more > 0) lines.push(`and ${more} more`);
+    return { text: [`${plural(all.length, "room")}:`, ...lines].join("\n"), data: rooms };
   }),
   cmd("join", "#room", "Join a room (creating it)", { user: true, min: 1, max: 1 }, (
     ctx,
@@ -617,8 +622,7 @@ export const COMMANDS: readonly Command[] = Object.freeze([
       n = Math.min(Number(rest[0]), max);
     }
     member(ctx, room);
-    const msgs = ctx.host.history(room, n);
-    return { text: `${plural(msgs.length, "message")} of ${room}.`, messages: msgs };
+    return { text: `End of the history of ${room}.`, replay: ctx.host.history(room, n) };
   }),
   cmd("keys", "NAME", "Get a connected user's public keys (for private messages)", {
     min: 1,

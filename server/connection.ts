@@ -6,12 +6,12 @@
  */
 
 import type { AuthMessage, ClientMessage } from "../shared/messages.ts";
-import type { Peer } from "./hub.ts";
+import type { LineSource, Peer } from "./hub.ts";
 import { parseClientMessage, splitRecord } from "../shared/messages.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
 import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
-import { decodeUtf8, fromBase64, utf8 } from "../shared/encoding.ts";
+import { decodeUtf8, fromBase64, utf8, utf8Length } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { fingerprint, rsaOaepImportPublic } from "../shared/crypto.ts";
 import { verifyKem } from "../shared/keys.ts";
@@ -102,6 +102,11 @@ function cacheKey(sigPub: string, kemPub?: string, kemSig?: string): string {
 
 type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
 
+/** Lines a replay source hands out per pull. */
+const REPLAY_BATCH = 64;
+/** Replayed characters taken per write at most (one write in flight; the rest waits its turn). */
+const REPLAY_BUDGET = 64 * 1024;
+
 /** Read buffer of a connection: small while idle, grown while reads fill it. */
 const READ_SMALL = 1024;
 const READ_LARGE = 16 * 1024;
@@ -132,19 +137,20 @@ export class Connection implements Peer {
   #th?: Uint8Array;
   #authAttempts = 0;
   #bucket: TokenBucket;
+  #pings: TokenBucket;
   #strikes: number[] = [];
   #lastRecv: number;
   #pinged = false;
   #pingN = 0;
   // writer queue
-  #queue: string[] = [];
-  #queueBytes = 0;
+  #queue: (string | LineSource)[] = [];
+  #queueLines = 0; // strings in #queue
+  #queueBytes = 0; // UTF-8 bytes of those strings
   #writing = false;
   #scheduled = false;
   #writeStarted = 0;
   #closeAfterFlush: string | null = null;
   #raw: Uint8Array[] = []; // pre-key frames (ServerHello / Refusal)
-  #closeReason = "connection lost";
 
   /** Wraps an accepted TCP connection. */
   constructor(conn: Deno.TcpConn, id: number, ctx: ConnectionContext) {
@@ -157,6 +163,7 @@ export class Connection implements Peer {
     this.#lastRecv = this.acceptedAt;
     this.#decoder = new FrameDecoder({ min: 1, max: ctx.limits.handshakeFrame });
     this.#bucket = new TokenBucket(ctx.limits.rateBurst, ctx.limits.ratePerSecond, ctx.now);
+    this.#pings = new TokenBucket(ctx.limits.rateBurst, ctx.limits.ratePerSecond, ctx.now);
     try {
       conn.setNoDelay(true);
     } catch {
@@ -178,7 +185,6 @@ export class Connection implements Peer {
   refuse(code: string): void {
     if (this.#phase !== "hello") return this.abort(code);
     this.#raw.push(encodeFrame(encodeRefusal(code)));
-    this.#closeReason = code;
     this.#phase = "closing";
     this.#closeAfterFlush = code;
     this.#pump();
@@ -188,15 +194,29 @@ export class Connection implements Peer {
   send(line: string): void {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
     const l = this.#ctx.limits;
-    if (
-      this.#queue.length >= l.sendQueueEvents || this.#queueBytes + line.length > l.sendQueueBytes
-    ) {
+    const bytes = utf8Length(line);
+    if (this.#queueLines >= l.sendQueueEvents || this.#queueBytes + bytes > l.sendQueueBytes) {
       this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
       this.abort("slow consumer");
       return;
     }
     this.#queue.push(line);
-    this.#queueBytes += line.length;
+    this.#queueLines++;
+    this.#queueBytes += bytes;
+    this.#schedule();
+  }
+
+  /**
+   * Queues lines produced on demand, in order with {@link send}: a long history replay is pulled
+   * a batch at a time as writes complete, so it never fills the send queue.
+   */
+  replay(source: LineSource): void {
+    if (this.#phase !== "auth" && this.#phase !== "chat") return;
+    this.#queue.push(source);
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (!this.#writing && !this.#scheduled) {
       // Let everything queued in this tick share one record and one write.
       this.#scheduled = true;
@@ -211,9 +231,7 @@ export class Connection implements Peer {
   close(reason: string): void {
     if (!this.open) return;
     if (this.#phase === "hello") return this.abort(reason);
-    this.#closeReason = reasonForLeave(reason);
     this.#queue.push(JSON.stringify({ t: "bye", reason }));
-    this.#queueBytes += 32;
     this.#phase = "closing";
     this.#closeAfterFlush = reason;
     this.#pump();
@@ -222,9 +240,10 @@ export class Connection implements Peer {
   /** Closes at once without a goodbye. */
   abort(reason: string): void {
     if (this.#phase === "closed") return;
-    if (this.#phase !== "closing") this.#closeReason = reasonForLeave(reason);
+    this.#ctx.log("debug", "connection closed", { id: this.id, reason });
     this.#phase = "closed";
     this.#queue = [];
+    this.#queueLines = 0;
     this.#queueBytes = 0;
     try {
       this.#conn.close();
@@ -282,7 +301,7 @@ export class Connection implements Peer {
             } catch {
               // truncated frame: nothing from it is delivered
             }
-            this.abort(this.#phase === "closing" ? this.#closeReason : "connection lost");
+            this.abort("connection lost");
           }
           return;
         }
@@ -358,19 +377,23 @@ export class Connection implements Peer {
 
   async #onAuth(msg: ClientMessage): Promise<void> {
     if (msg.t === "bye") return this.abort("quit");
-    if (msg.t === "ping") return this.send(JSON.stringify({ t: "pong", n: msg.n }));
     if (msg.t !== "auth") throw new ProtocolError("bad_message", "expected auth");
     if (++this.#authAttempts > this.#ctx.limits.authAttempts) {
       throw new ProtocolError("too_many_attempts", "too many auth attempts");
     }
     const ok = await this.#verifyIdentity(msg);
     if (!ok) {
-      this.#sendError("bad_auth", "authentication proof or key signature is invalid");
+      this.send(JSON.stringify({
+        t: "error",
+        code: "bad_auth",
+        message: "authentication proof or key signature is invalid",
+        retry: false,
+      }));
       return this.close("bad_auth");
     }
     if (!this.open) return;
     const r = this.#ctx.hub.authenticate(this, msg);
-    if (r === "ok") {
+    if (r === "ok" && this.open) {
       this.#phase = "chat";
       this.#th = undefined;
       this.#ctx.onAuthenticated(this);
@@ -424,7 +447,9 @@ export class Connection implements Peer {
       case "pong":
         return;
       case "ping":
-        return this.send(JSON.stringify({ t: "pong", n: msg.n }));
+        // Pings have a bucket of their own: a record full of pings cannot ask for many answers.
+        if (this.#pings.take()) this.send(JSON.stringify({ t: "pong", n: msg.n }));
+        return;
       case "bye":
         this.#ctx.hub.disconnect(this.id, "quit");
         return this.close("quit");
@@ -480,32 +505,72 @@ export class Connection implements Peer {
     );
   }
 
+  /** Takes what is queued: every line, and from replay sources up to REPLAY_BUDGET bytes. */
+  #take(): string[] {
+    const lines: string[] = [];
+    let budget = REPLAY_BUDGET;
+    let i = 0;
+    for (; i < this.#queue.length; i++) {
+      const head = this.#queue[i];
+      if (typeof head === "string") {
+        lines.push(head);
+        continue;
+      }
+      if (budget <= 0) break;
+      for (let more = head.next(REPLAY_BATCH); more.length > 0; more = head.next(REPLAY_BATCH)) {
+        for (const l of more) {
+          lines.push(l);
+          budget -= l.length;
+        }
+        if (budget <= 0) break;
+      }
+      if (budget <= 0) break; // the source stays at the head; the next flush goes on with it
+    }
+    this.#queue = i === 0 ? this.#queue : this.#queue.slice(i);
+    this.#queueLines = 0;
+    this.#queueBytes = 0;
+    for (const q of this.#queue) {
+      if (typeof q === "string") {
+        this.#queueLines++;
+        this.#queueBytes += utf8Length(q);
+      }
+    }
+    return lines;
+  }
+
   async #flushOnce(): Promise<void> {
     const frames: Uint8Array[] = this.#raw;
     this.#raw = [];
     if (this.#sealer && this.#queue.length > 0) {
-      const lines = this.#queue;
-      this.#queue = [];
-      this.#queueBytes = 0;
       const max = this.#ctx.limits.recordPlaintext;
       const sealing: Promise<Uint8Array>[] = [];
+      const seal = (text: string) => {
+        if (this.#sealer!.seq === REKEY_AT) {
+          // The counter is used up: say goodbye in the last record; the client reconnects.
+          text = JSON.stringify({ t: "bye", reason: "rekey" });
+          this.#queue = [];
+          this.#phase = "closing";
+          this.#closeAfterFlush = "rekey";
+        }
+        if (this.#sealer!.seq <= REKEY_AT) sealing.push(this.#sealer!.seal(utf8.encode(text), max));
+      };
       let batch = "";
       let batchBytes = 0;
-      for (const line of lines) {
-        const bytes = line.length <= max / 3 ? line.length * 3 : utf8.encode(line).length;
+      for (let line of this.#take()) {
+        let bytes = utf8Length(line);
         if (bytes > max) {
-          this.#ctx.log("warn", "dropped an oversized server message", { id: this.id });
-          continue;
+          line = tooLarge(line);
+          bytes = utf8Length(line);
         }
         if (batchBytes > 0 && batchBytes + 1 + bytes > max) {
-          sealing.push(this.#sealer.seal(utf8.encode(batch), max));
+          seal(batch);
           batch = "";
           batchBytes = 0;
         }
         batch = batchBytes === 0 ? line : batch + "\n" + line;
         batchBytes += (batchBytes === 0 ? 0 : 1) + bytes;
       }
-      if (batchBytes > 0) sealing.push(this.#sealer.seal(utf8.encode(batch), max));
+      if (batchBytes > 0) seal(batch);
       for (const body of await Promise.all(sealing)) frames.push(encodeFrame(body));
     }
     let out: Uint8Array;
@@ -527,6 +592,21 @@ export class Connection implements Peer {
   }
 }
 
-function reasonForLeave(reason: string): string {
-  return reason;
+/**
+ * What replaces a server message too large for one record: an error for the request it answered
+ * (so the client is not left waiting), or a note without an id.
+ */
+function tooLarge(line: string): string {
+  let id: unknown;
+  try {
+    id = (JSON.parse(line) as { id?: unknown }).id;
+  } catch {
+    id = undefined;
+  }
+  const message = "the answer is too large to send; ask for less";
+  return JSON.stringify(
+    typeof id === "string" && id !== ""
+      ? { t: "error", id, code: "too_long", message }
+      : { t: "error", code: "too_long", message },
+  );
 }

@@ -7,6 +7,7 @@
  */
 
 import { ProtocolError } from "../shared/errors.ts";
+import { utf8Length } from "../shared/encoding.ts";
 import type { Limits } from "../shared/limits.ts";
 import type {
   AuthMessage,
@@ -34,6 +35,12 @@ import {
 import type { Ban, Store, StoredMessage } from "./store.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 
+/** Serialised messages handed out on demand, a batch at a time; an empty batch ends it. */
+export interface LineSource {
+  /** Up to `max` more lines; `[]` when there are no more. */
+  next(max: number): string[];
+}
+
 /** One authenticated-or-authenticating connection as the hub sees it (server/connection.ts). */
 export interface Peer {
   /** Unique per connection. */
@@ -50,6 +57,8 @@ export interface Peer {
   readonly kemSig?: string;
   /** Enqueues ONE serialised JSON message; never blocks. */
   send(line: string): void;
+  /** Enqueues lines produced on demand (history), in order with `send`; never blocks. */
+  replay(source: LineSource): void;
   /** Sends `bye {reason}` and closes; the connection then calls {@linkcode Hub.disconnect}. */
   close(reason: string): void;
 }
@@ -238,13 +247,23 @@ export class Hub {
         members: (this.#rooms.get(r)?.size ?? 0) + 1,
       })),
     };
-    peer.send(JSON.stringify(welcome));
+    let line = JSON.stringify(welcome);
+    if (utf8Length(line) > o.limits.recordPlaintext) {
+      // Long topics or MOTD must not keep anyone out: they are also available by command.
+      welcome.rooms = welcome.rooms.map((r) => ({ ...r, topic: "" }));
+      welcome.server = { ...welcome.server, motd: "" };
+      line = JSON.stringify(welcome);
+    }
+    peer.send(line);
     for (const r of rooms) {
       const from = auth.resume?.[r];
-      const history = from !== undefined
-        ? o.store.after(r, from, o.limits.resumeMax)
-        : o.store.recent(r, o.limits.historyOnJoin);
-      this.#enter(s, r, history);
+      this.#enter(
+        s,
+        r,
+        from !== undefined
+          ? this.#history(r, from, o.limits.resumeMax)
+          : this.#recent(r, o.limits.historyOnJoin),
+      );
     }
     if (motd !== "") {
       peer.send(JSON.stringify({ t: "event", ts: o.now(), kind: "motd", text: motd }));
@@ -408,7 +427,7 @@ export class Hub {
       operator: this.#isOperator(s.fingerprint),
     };
     const r = runCommand(ctx, m.name, m.args);
-    for (const msg of r.messages ?? []) s.peer.send(JSON.stringify(msg));
+    if (r.replay !== undefined) s.peer.replay(r.replay);
     const reply: Record<string, unknown> = { t: "reply", id: m.id, text: r.text };
     if (r.data !== undefined) reply.data = r.data;
     s.peer.send(JSON.stringify(reply));
@@ -451,8 +470,8 @@ export class Hub {
   // State changes
 
   /** Adds `s` to `room`, sends it `history` (replay), then announces the join to everyone. */
-  #enter(s: Session, room: string, history: StoredMessage[]): void {
-    for (const m of history) s.peer.send(JSON.stringify(toMsg(m, true)));
+  #enter(s: Session, room: string, history: LineSource): void {
+    s.peer.replay(history);
     let members = this.#rooms.get(room);
     if (members === undefined) this.#rooms.set(room, members = new Set());
     members.add(s);
@@ -579,7 +598,7 @@ export class Hub {
       isAdmin: (fp) => o.admins.has(fp),
       nick: (u, name) => this.#nick(this.#session(u), name),
       join: (u, room) => {
-        this.#enter(this.#session(u), room, o.store.recent(room, o.limits.historyOnJoin));
+        this.#enter(this.#session(u), room, this.#recent(room, o.limits.historyOnJoin));
         return this.#roomInfo(room);
       },
       leave: (u, room, reason) => {
@@ -603,7 +622,7 @@ export class Hub {
           else this.#event(room, "away", { name: s.name, text });
         }
       },
-      history: (room, n) => o.store.recent(room, n).map((m) => toMsg(m, true)),
+      history: (room, n) => this.#recent(room, n),
       kick: (u, by, reason) => {
         const s = this.#session(u);
         for (const room of s.rooms) {
@@ -673,6 +692,41 @@ export class Hub {
       );
     }
     return store.claimName(key, name, fp) === "owned_by_other" ? other() : undefined;
+  }
+
+  /** The last `n` messages of `room` as a replay source. */
+  #recent(room: string, n: number): LineSource {
+    return this.#history(room, this.#o.store.lastSeq(room) - n, n);
+  }
+
+  /**
+   * Messages of `room` with `seq` above `after`, at most `max`, read from the store a batch at
+   * a time as the connection drains (marked `replay`). Messages stored after this call are not
+   * included: they go out live.
+   */
+  #history(room: string, after: number, max: number): LineSource {
+    const store = this.#o.store;
+    const upTo = store.lastSeq(room);
+    let cursor = Math.max(0, after);
+    let left = Math.min(max, upTo - cursor);
+    return {
+      next: (n) => {
+        const out: string[] = [];
+        if (left <= 0) return out;
+        const rows = store.after(room, cursor, Math.min(n, left));
+        if (rows.length === 0) left = 0;
+        for (const m of rows) {
+          if (m.seq > upTo) {
+            left = 0;
+            break;
+          }
+          out.push(JSON.stringify(toMsg(m, true)));
+          cursor = m.seq;
+          left--;
+        }
+        return out;
+      },
+    };
   }
 
   #nick(s: Session, name: string): void {

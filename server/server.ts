@@ -247,7 +247,9 @@ export class ChatServer {
       ip.live--;
       if (ip.live <= 0 && ip.recent.length === 0) this.#perIp.delete(c.ip);
     }
-    this.hub.disconnect(c.id, "connection lost");
+    // Not from inside the hub's own call stack (a send that overflowed a queue ends up here):
+    // the hub finishes what it was doing first, then forgets the peer.
+    queueMicrotask(() => this.hub.disconnect(c.id, "connection lost"));
   }
 
   /** Says goodbye to everyone, flushes the database and log, and stops. Idempotent. */

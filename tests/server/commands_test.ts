@@ -1,9 +1,11 @@
+import { FakePeer, type Json } from "../support/fake_peer.ts";
+import { utf8Length } from "../../shared/encoding.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DEFAULT_LIMITS } from "../../shared/limits.ts";
 import type { AuthMessage } from "../../shared/messages.ts";
 import { Blacklist } from "../../shared/names.ts";
-import { Hub, type HubOptions, type Peer } from "../../server/hub.ts";
+import { Hub, type HubOptions } from "../../server/hub.ts";
 import {
   COMMANDS,
   formatDuration,
@@ -13,38 +15,8 @@ import {
   parseDuration,
   parseIpPrefix,
   usage,
-  utf8Length,
 } from "../../server/commands.ts";
 import { Store } from "../../server/store.ts";
-
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
-class FakePeer implements Peer {
-  lines: string[] = [];
-  closed: string | undefined;
-  readonly sigPub: string;
-  constructor(
-    readonly id: number,
-    readonly fingerprint: string,
-    readonly ip = "192.0.2.1",
-    readonly kemPub?: string,
-    readonly kemSig?: string,
-  ) {
-    this.sigPub = "sig-" + fingerprint.slice(7, 9);
-  }
-  send(line: string): void {
-    this.lines.push(line);
-  }
-  close(reason: string): void {
-    this.closed = reason;
-  }
-  take(): Json[] {
-    const out = this.lines.map((l) => JSON.parse(l));
-    this.lines = [];
-    return out;
-  }
-}
 
 const fp = (c: string) => "SHA256:" + c.repeat(43);
 const mid = (n: number) => btoa(String(n).padStart(16, "0"));

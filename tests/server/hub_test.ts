@@ -1,40 +1,14 @@
+import { FakePeer } from "../support/fake_peer.ts";
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS, type Limits } from "../../shared/limits.ts";
 import type { AuthMessage } from "../../shared/messages.ts";
 import { Blacklist } from "../../shared/names.ts";
-import { Hub, type HubOptions, type Peer } from "../../server/hub.ts";
+import { Hub, type HubOptions } from "../../server/hub.ts";
 import { CONSOLE_LINE_MAX, LineSplitter, runConsole } from "../../server/console.ts";
 import { Store } from "../../server/store.ts";
 import type { TranscriptEntry } from "../../server/transcript.ts";
 
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
 /** A stand-in for a connection: records what the hub sends. */
-class FakePeer implements Peer {
-  lines: string[] = [];
-  closed: string | undefined;
-  constructor(
-    readonly id: number,
-    readonly fingerprint: string,
-    readonly ip = "192.0.2.1",
-    readonly kemPub?: string,
-    readonly kemSig?: string,
-  ) {}
-  readonly sigPub = "c2lnLXB1Yg==";
-  send(line: string): void {
-    this.lines.push(line);
-  }
-  close(reason: string): void {
-    this.closed = reason;
-  }
-  /** Everything received since the last take, parsed. */
-  take(): Json[] {
-    const out = this.lines.map((l) => JSON.parse(l));
-    this.lines = [];
-    return out;
-  }
-}
 
 const fp = (c: string) => "SHA256:" + c.repeat(43);
 const mid = (n: number) => btoa(String(n).padStart(16, "0"));

@@ -355,7 +355,7 @@ Deno.test("store: SQL metacharacters in values are stored verbatim", () => {
 });
 
 Deno.test("store: historyTotal bounds all rooms together, oldest pruned first, across reopen", async () => {
-  await withDir(async (path) => {
+  await withDir((path) => {
     let t = 1000;
     const put = (s: Store, room: string) =>
       s.appendMessage({
