@@ -27,6 +27,7 @@ export interface HubPort {
   disconnect(peerId: number, reason: string): void;
 }
 
+/** The host key the server signs its hellos with. */
 export interface HostKeyPort {
   /** Ed25519 private key. */
   privateKey: CryptoKey;

@@ -59,7 +59,7 @@ export interface Peer {
   send(line: string): void;
   /** Enqueues lines produced on demand (history), in order with `send`; never blocks. */
   replay(source: LineSource): void;
-  /** Sends `bye {reason}` and closes; the connection then calls {@linkcode Hub.disconnect}. */
+  /** Sends `bye {reason}` and closes; the server then calls {@linkcode Hub.disconnect}. */
   close(reason: string): void;
 }
 

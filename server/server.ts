@@ -267,8 +267,8 @@ export class ChatServer {
     await this.#accepting;
     this.hub.shutdown();
     for (const c of this.#conns.values()) c.close("shutdown");
-    const deadline = this.#now() + 2000;
-    while (this.#conns.size > 0 && this.#now() < deadline) {
+    const deadline = performance.now() + 2000; // real time, whatever clock the hub was given
+    while (this.#conns.size > 0 && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const c of [...this.#conns.values()]) c.abort("shutdown");

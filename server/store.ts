@@ -393,6 +393,7 @@ export class Store {
   /** Sets the room's topic (`""` clears it) and who set it. */
   setTopic(room: string, topic: string, by: string): void {
     this.#q.setTopic.run(str(room, "room"), str(topic, "topic"), str(by, "by"));
+    if (this.#topics.size >= TOPIC_CACHE) this.#topics.clear();
     this.#topics.set(room, topic);
   }
 

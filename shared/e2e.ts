@@ -322,7 +322,7 @@ export async function openDm(
     const o = JSON.parse(decodeUtf8(plain));
     const keys = typeof o === "object" && o !== null ? Object.keys(o).sort() : [];
     if (keys.length !== 2 || keys[0] !== "pad" || keys[1] !== "text") throw fail();
-    if (typeof o.pad !== "string") throw fail();
+    if (typeof o.pad !== "string" || !/^ *$/.test(o.pad)) throw fail();
     text = o.text;
     if (typeof text !== "string") throw fail();
     checkDmText(text);
