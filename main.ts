@@ -8,8 +8,8 @@
  */
 
 import { parseArgs } from "node:util";
-import process from "node:process";
 import { configure, getConsoleSink, getLogger, type LogLevel } from "@logtape/logtape";
+import { sanitizeMultiline } from "./shared/sanitize.ts";
 import { VERSION } from "./version.ts";
 import { DEFAULT_LIMITS, type Limits } from "./shared/limits.ts";
 import { configHome, stateHome } from "./shared/paths.ts";
@@ -64,7 +64,8 @@ const CLIENT_USAGE = `Usage: chat client HOST[:PORT] [options]
   --bell MODE           mention | all | off (default mention)
   --log FILE            keep your transcript as JSON Lines
   --no-reconnect        do not reconnect after a lost connection
-Exit codes: 0 ok, 2 usage, 3 server key changed, 4 refused or banned, 5 could not connect.
+Exit codes: 0 ok, 1 error (e.g. a message not delivered in plain mode, or the connection
+closed for good), 2 usage, 3 server key changed, 4 refused or banned, 5 could not connect.
 `;
 
 const KEYS_USAGE = `Usage:
@@ -76,10 +77,15 @@ const KEYS_USAGE = `Usage:
 export function parseTarget(text: string, usage: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(text);
   const port = m?.[3] === undefined ? 5000 : Number(m[3]);
-  if (!m || port < 1 || port > 65535) {
-    throw new UsageError(`bad address "${text}": expected HOST[:PORT]`, usage);
+  const host = m?.[1] ?? m?.[2] ?? "";
+  let valid = m !== null && port >= 1 && port <= 65535;
+  try {
+    if (valid) normalizeHostPort(host, port); // the same rules the pin files use
+  } catch {
+    valid = false;
   }
-  return { host: m[1] ?? m[2], port };
+  if (!valid) throw new UsageError(`bad address "${text}": expected HOST[:PORT]`, usage);
+  return { host, port };
 }
 
 function parse<T extends Record<string, { type: "string" | "boolean"; multiple?: boolean }>>(
@@ -275,7 +281,7 @@ async function clientMain(args: string[]): Promise<number> {
     },
     chooseName: (reason) => {
       if (view) return view.askName(reason);
-      if (reason !== undefined) console.log(reason);
+      if (reason !== undefined) console.log(sanitizeMultiline(reason));
       if (values.name !== undefined && reason === undefined) return Promise.resolve(values.name);
       if (!interactive) return Promise.reject(new RefusedError("name", reason ?? "no name"));
       return Promise.resolve((prompt("Your name:") ?? "").trim());
@@ -286,7 +292,7 @@ async function clientMain(args: string[]): Promise<number> {
   view = interactive
     ? new (await import("./client/terminal.ts")).TerminalView({ color: !noColor, hostPort })
     : new (await import("./client/plain.ts")).PlainView({ json: values.json === true });
-  return await runApp(client, view, {
+  const code = await runApp(client, view, {
     room,
     json: values.json === true,
     bell,
@@ -296,6 +302,8 @@ async function clientMain(args: string[]): Promise<number> {
     events: appEvents,
     dm: { identity, knownUsers, hostPort },
   });
+  if (client.fatal) throw client.fatal; // a changed key or a ban after connecting: its own exit code
+  return code;
 }
 
 async function keysMain(args: string[]): Promise<number> {
@@ -357,37 +365,23 @@ export async function main(args: string[]): Promise<number> {
 }
 
 function report(e: unknown): number {
+  // Messages may quote the server (refusals, reasons): never let them reach the terminal raw.
+  const say = (text: string) => console.error(sanitizeMultiline(text));
   if (e instanceof UsageError) {
-    console.error(`chat: ${e.message}\n\n${e.usage.trimEnd()}`);
+    say(`chat: ${e.message}\n\n${e.usage.trimEnd()}`);
     return 2;
   }
   if (e instanceof HostKeyChangedError) {
-    console.error(e.message);
+    say(e.message);
     return 3;
   }
-  if (e instanceof RefusedError) {
-    console.error(`chat: ${e.message}`);
-    return 4;
-  }
-  if (e instanceof ConnectError) {
-    console.error(`chat: ${e.message}`);
-    return 5;
-  }
-  if (e instanceof KeyFileError) {
-    console.error(`chat: ${e.message}`);
-    return 1;
-  }
-  if (e instanceof Deno.errors.AddrInUse) {
-    console.error(`chat: ${e.message}`);
-    return 1;
-  }
-  getLogger(["chat"]).error("unexpected error: {error}", { error: String(e) });
-  console.error(`chat: ${e instanceof Error ? e.message : String(e)}`);
-  return 1;
+  const code = e instanceof RefusedError ? 4 : e instanceof ConnectError ? 5 : 1;
+  const known = code !== 1 || e instanceof KeyFileError || e instanceof Deno.errors.AddrInUse;
+  if (!known) getLogger(["chat"]).debug("unexpected error: {error}", { error: String(e) });
+  say(`chat: ${e instanceof Error ? e.message : String(e)}`);
+  return code;
 }
 
 if (import.meta.main) {
-  const code = await main(Deno.args);
-  process.exitCode = code;
-  Deno.exit(code);
+  Deno.exit(await main(Deno.args));
 }

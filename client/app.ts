@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkRoom, nameKey } from "../shared/names.ts";
+import { checkName, checkRoom, nameKey } from "../shared/names.ts";
 import type { DmDelivery, ErrorMessage, ReplyMessage } from "../shared/messages.ts";
 import { DmService, type DmSetup } from "./dm.ts";
 import { jsonLine } from "./plain.ts";
@@ -293,8 +293,9 @@ export class AppState {
     this.knownRooms.add(room);
   }
 
-  /** Records that `name` is in `room`. */
+  /** Records that `name` is in `room` (only valid names: completion writes them into the input). */
   addName(room: string, name: string): void {
+    if (!checkName(name).ok) return;
     let m = this.#names.get(room);
     if (m === undefined) {
       if (this.#names.size >= MAX_ROOMS) return;

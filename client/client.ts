@@ -14,7 +14,7 @@ import type { Identity } from "../shared/keys.ts";
 import { ClientHandshake, parseRefusal, signAuth } from "../shared/handshake.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
-import { decodeUtf8, toBase64, utf8 } from "../shared/encoding.ts";
+import { decodeUtf8, toBase64, utf8, utf8Length } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
 import {
@@ -63,6 +63,7 @@ interface Outgoing {
   room: string;
   text: string;
   me: boolean;
+  sent?: boolean;
 }
 
 interface Session {
@@ -98,7 +99,8 @@ export class ChatClient implements ChatClientLike {
   #resolveDone!: () => void;
   #keepalive: ReturnType<typeof setInterval> | undefined;
   #sleep: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | null = null;
-  #connectedOnce = false;
+  #textBytes: number = DEFAULT_LIMITS.textBytes;
+  #fatal: Error | undefined;
   #asked = false;
   #wantedName = "";
 
@@ -150,7 +152,6 @@ export class ChatClient implements ChatClientLike {
         if (!(e instanceof ConnectError) || !this.#asked || attempt >= 3) throw e;
       }
     }
-    this.#connectedOnce = true;
     this.#keepalive = setInterval(() => this.#checkAlive(), 5000);
   }
 
@@ -163,6 +164,16 @@ export class ChatClient implements ChatClientLike {
     }
     if (this.#outbox.size >= this.#o.outboxMax) {
       this.#emit({ t: "failed", id, room, text, reason: "too many messages waiting" });
+      return id;
+    }
+    if (text.length * 3 > this.#textBytes && utf8Length(text) > this.#textBytes) {
+      this.#emit({
+        t: "failed",
+        id,
+        room,
+        text,
+        reason: `too long: at most ${this.#textBytes} bytes`,
+      });
       return id;
     }
     const m: Outgoing = { id, room, text, me };
@@ -194,6 +205,11 @@ export class ChatClient implements ChatClientLike {
         resolve({ t: "error", id, code: "offline", message: "not connected; try again shortly" });
         return;
       }
+      const request = build(id);
+      if (!this.#send(this.#s, request)) {
+        resolve({ t: "error", id, code: "too_long", message: "the request is too large to send" });
+        return;
+      }
       const timer = setTimeout(() => {
         this.#commands.delete(id);
         resolve({ t: "error", id, code: "timeout", message: "the server did not answer in time" });
@@ -202,7 +218,6 @@ export class ChatClient implements ChatClientLike {
         resolve: resolve as (m: ReplyMessage | AckMessage | ErrorMessage) => void,
         timer,
       });
-      this.#send(this.#s, build(id));
     });
   }
 
@@ -218,10 +233,13 @@ export class ChatClient implements ChatClientLike {
     const s = this.#s;
     if (s && !s.closed) {
       this.#send(s, { t: "bye", reason });
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([s.writes, new Promise((r) => setTimeout(r, 1000))]);
+        await Promise.race([s.writes, new Promise((r) => timer = setTimeout(r, 1000))]);
       } catch {
         // the connection is going anyway
+      } finally {
+        clearTimeout(timer);
       }
     }
     this.#stop("closed");
@@ -237,7 +255,8 @@ export class ChatClient implements ChatClientLike {
     }
     if (this.#s) this.#drop(this.#s);
     for (const m of this.#outbox.values()) {
-      this.#emit({ t: "failed", id: m.id, room: m.room, text: m.text, reason: "not delivered" });
+      const reason = m.sent ? "not confirmed by the server (it may have arrived)" : "not sent";
+      this.#emit({ t: "failed", id: m.id, room: m.room, text: m.text, reason });
     }
     this.#outbox.clear();
     this.#failCommands("closed");
@@ -257,10 +276,13 @@ export class ChatClient implements ChatClientLike {
     this.#commands.clear();
   }
 
-  #send(s: Session, msg: unknown): void {
-    if (s.closed) return;
-    if (s.sealer.seq >= REKEY_AT) return; // a rekey bye was sent; the reconnect re-sends
-    const sealed = s.sealer.seal(utf8.encode(JSON.stringify(msg)));
+  /** Seals and queues one message; false (nothing sent) when it does not fit in one record. */
+  #send(s: Session, msg: unknown): boolean {
+    if (s.closed) return true; // the loss is reported by the read loop; the outbox re-sends
+    if (s.sealer.seq >= REKEY_AT) return true; // a rekey bye was sent; the reconnect re-sends
+    const bytes = utf8.encode(JSON.stringify(msg));
+    if (bytes.length > DEFAULT_LIMITS.recordPlaintext) return false;
+    const sealed = s.sealer.seal(bytes);
     s.writes = s.writes.then(async () => {
       const frame = encodeFrame(await sealed);
       let off = 0;
@@ -270,9 +292,11 @@ export class ChatClient implements ChatClientLike {
       this.#send(s, { t: "bye", reason: "rekey" });
       this.#lost(s, "rekey");
     }
+    return true;
   }
 
   #sendSay(s: Session, m: Outgoing): void {
+    m.sent = true;
     this.#send(
       s,
       m.me ? { t: "say", id: m.id, room: m.room, text: m.text, me: true } : {
@@ -288,11 +312,11 @@ export class ChatClient implements ChatClientLike {
   async #connect(): Promise<void> {
     let conn: Deno.TcpConn;
     try {
-      conn = await withDeadline(
-        Deno.connect({ hostname: this.#o.host, port: this.#o.port }),
-        this.#o.timeoutMs,
-        "connect timed out",
-      );
+      const connecting = Deno.connect({ hostname: this.#o.host, port: this.#o.port });
+      conn = await withDeadline(connecting, this.#o.timeoutMs, "connect timed out").catch((e) => {
+        connecting.then((late) => late.close(), () => {}); // a connect that lands after the deadline
+        throw e;
+      });
     } catch (e) {
       throw new ConnectError(`cannot connect to ${this.#hostPort}: ${errText(e)}`, { cause: e });
     }
@@ -304,6 +328,8 @@ export class ChatClient implements ChatClientLike {
     const deadline = Date.now() + this.#o.timeoutMs;
     try {
       const s = await this.#handshake(conn, deadline);
+      if (this.#closing) throw new ConnectError("the client is closing");
+      if (s.closed) throw new ConnectError("the server closed the connection after welcome");
       this.#s = s;
       this.#emit({ t: "status", state: "connected", detail: this.#hostPort });
       this.#readLoop(s);
@@ -343,7 +369,16 @@ export class ChatClient implements ChatClientLike {
       if (!await this.#o.trustNewServer(this.#hostPort, fingerprint)) {
         throw new RefusedError("untrusted", `not connecting to an unknown server (${fingerprint})`);
       }
-      await this.#o.knownServers.pin(this.#hostPort, fingerprint);
+      try {
+        await this.#o.knownServers.pin(this.#hostPort, fingerprint);
+      } catch (e) {
+        // another process pinned a different key meanwhile
+        const now = this.#o.knownServers.lookup(this.#hostPort);
+        if (now !== undefined && now !== fingerprint) {
+          throw new HostKeyChangedError(this.#hostPort, now, fingerprint);
+        }
+        throw e;
+      }
     }
     decoder.limits = { min: MIN_RECORD_FRAME, max: DEFAULT_LIMITS.recordFrame };
     const s: Session = {
@@ -370,7 +405,10 @@ export class ChatClient implements ChatClientLike {
         client: `chat/${VERSION}`,
         rooms: [...this.#rooms],
       };
-      if (this.#lastSeq.size > 0) auth.resume = Object.fromEntries(this.#lastSeq);
+      const resume = [...this.#rooms].filter((r) => this.#lastSeq.has(r));
+      if (resume.length > 0) {
+        auth.resume = Object.fromEntries(resume.map((r) => [r, this.#lastSeq.get(r)!]));
+      }
       this.#send(s, auth);
       await s.writes;
       for (;;) {
@@ -384,6 +422,7 @@ export class ChatClient implements ChatClientLike {
         if (m.t === "welcome") {
           this.#name = m.name;
           this.#rooms = new Set(m.rooms.map((r) => r.name));
+          this.#textBytes = m.limits.textBytes ?? DEFAULT_LIMITS.textBytes;
           this.#emit({ t: "welcome", msg: m });
           for (const e of [...early, ...msgs.slice(answer + 1)]) this.#dispatch(s, e);
           return s;
@@ -416,6 +455,13 @@ export class ChatClient implements ChatClientLike {
     const buf = new Uint8Array(16_384);
     try {
       for (;;) {
+        // Records that came in with the end of the handshake are handled before waiting.
+        for (let f = s.decoder.next(); f !== null; f = s.decoder.next()) {
+          for (const m of await this.#readRecord(s, f)) {
+            if (s.closed) return;
+            this.#dispatch(s, m);
+          }
+        }
         const n = await s.conn.read(buf);
         if (n === null) {
           s.decoder.finish();
@@ -423,12 +469,6 @@ export class ChatClient implements ChatClientLike {
         }
         s.lastRecv = Date.now();
         s.decoder.push(buf.slice(0, n));
-        for (let f = s.decoder.next(); f !== null; f = s.decoder.next()) {
-          for (const m of await this.#readRecord(s, f)) {
-            if (s.closed) return;
-            this.#dispatch(s, m);
-          }
-        }
       }
     } catch (e) {
       this.#lost(s, errText(e));
@@ -438,15 +478,20 @@ export class ChatClient implements ChatClientLike {
   #dispatch(s: Session, m: ServerMessage): void {
     switch (m.t) {
       case "ping":
-        return this.#send(s, { t: "pong", n: m.n });
+        this.#send(s, { t: "pong", n: m.n });
+        return;
       case "pong":
         return;
       case "bye":
         return this.#lost(s, `server said goodbye (${m.reason})`, m.reason);
       case "msg": {
-        this.#lastSeq.set(m.room, Math.max(this.#lastSeq.get(m.room) ?? 0, m.seq));
-        this.#emit({ t: "server", msg: m });
-        if (m.from === this.#name && this.#outbox.has(m.id)) {
+        const last = this.#lastSeq.get(m.room) ?? 0;
+        // A live copy of a message already seen is the server's answer to a re-send: it
+        // acknowledges, it is not shown again. (Replays are shown: the user asked for them.)
+        const seen = !m.replay && m.seq <= last;
+        if (m.seq > last) this.#lastSeq.set(m.room, m.seq);
+        if (!seen) this.#emit({ t: "server", msg: m });
+        if (this.#outbox.has(m.id)) {
           this.#outbox.delete(m.id);
           this.#emit({ t: "acked", id: m.id, msg: m });
         }
@@ -455,7 +500,10 @@ export class ChatClient implements ChatClientLike {
       case "event":
         if (m.name === this.#name && m.room) {
           if (m.kind === "join") this.#rooms.add(m.room);
-          if (m.kind === "leave" || m.kind === "kick") this.#rooms.delete(m.room);
+          if (m.kind === "leave" || m.kind === "kick") {
+            this.#rooms.delete(m.room);
+            this.#lastSeq.delete(m.room);
+          }
         }
         if (m.kind === "nick" && m.old === this.#name && m.name) this.#name = m.name;
         return this.#emit({ t: "server", msg: m });
@@ -500,6 +548,7 @@ export class ChatClient implements ChatClientLike {
     if (this.#closing || !installed) return; // during the handshake the caller sees the error
     this.#failCommands("lost");
     const final = byeReason !== undefined && NO_RECONNECT.has(byeReason);
+    if (byeReason === "banned") this.#fatal = new RefusedError("banned", detail);
     if (!this.#o.reconnect || final) return this.#stop(detail);
     this.#emit({ t: "status", state: "lost", detail });
     this.#reconnectLoop();
@@ -525,10 +574,11 @@ export class ChatClient implements ChatClientLike {
         return;
       } catch (e) {
         if (e instanceof HostKeyChangedError) {
-          this.#emit({ t: "status", state: "lost", detail: e.message });
-          return this.#stop("server key changed");
+          this.#fatal = e;
+          return this.#stop("the server's key has changed");
         }
         if (e instanceof RefusedError && e.code !== "full" && e.code !== "throttled") {
+          this.#fatal = e;
           return this.#stop(e.message);
         }
         // transient: try again after the next delay
@@ -544,9 +594,12 @@ export class ChatClient implements ChatClientLike {
     else if (idle > DEFAULT_LIMITS.idlePingMs / 2) this.#send(s, { t: "ping", n: 0 });
   }
 
-  /** Whether the first connection succeeded. */
-  get connectedOnce(): boolean {
-    return this.#connectedOnce;
+  /**
+   * Why the client stopped for good after it had connected, when that deserves its own exit
+   * code: `HostKeyChangedError` (3) or `RefusedError` (4, e.g. banned); otherwise undefined.
+   */
+  get fatal(): Error | undefined {
+    return this.#fatal;
   }
 }
 

@@ -32,6 +32,9 @@ export interface TerminalViewOptions {
 /** Two Ctrl-C within this many ms quit. */
 export const DOUBLE_CTRL_C_MS = 1_000;
 
+/** A message still unacknowledged after this long is shown as pending. */
+export const PENDING_SHOWN_AFTER_MS = 400;
+
 /** Parts of the readline interface used here beyond its typed API (present in Node and Deno). */
 interface ReadlineInternals {
   prevRows?: number;
@@ -55,6 +58,9 @@ export class TerminalView implements View {
   #wake: (() => void) | undefined;
   #ended = false;
   #closed = false;
+  #offline = false;
+  /** Pending lines not shown yet, by message id. */
+  readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
   #active = false;
   #asking: { resolve: (s: string) => void; reject: (e: Error) => void } | undefined;
   #lastCtrlC = -Infinity;
@@ -177,6 +183,29 @@ export class TerminalView implements View {
 
   /** Prints the event above the input line, and rings the bell when the bell mode says so. */
   show(ev: ViewEvent, state: RenderState): void {
+    if (ev.t === "status") this.#offline = ev.state === "lost" || ev.state === "reconnecting";
+    if (ev.t === "welcome") this.#offline = false;
+    if ((ev.t === "acked" || ev.t === "failed") && this.#held.has(ev.id)) {
+      clearTimeout(this.#held.get(ev.id));
+      this.#held.delete(ev.id);
+    }
+    if (ev.t === "pending" && !this.#offline) {
+      // Usually the acknowledged line follows within milliseconds: show the pending one only
+      // if it does not, so a message is not printed twice.
+      this.#held.set(
+        ev.id,
+        setTimeout(() => {
+          this.#held.delete(ev.id);
+          this.#render(ev, state);
+        }, PENDING_SHOWN_AFTER_MS),
+      );
+      return;
+    }
+    this.#render(ev, state);
+  }
+
+  #render(ev: ViewEvent, state: RenderState): void {
+    if (this.#closed) return;
     const text = formatEvent(ev, state, { color: this.#color, now: this.#now() });
     if (text === null) return;
     this.#print(text);
@@ -244,6 +273,8 @@ export class TerminalView implements View {
   /** Ends input, removes the prompt and gives the terminal back in its normal mode. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    for (const timer of this.#held.values()) clearTimeout(timer);
+    this.#held.clear();
     if (this.#active) this.#erasePrompt();
     this.#closed = true;
     this.#end();

@@ -290,10 +290,13 @@ const hostileEvent: fc.Arbitrary<ViewEvent> = fc.tuple(
   }
 });
 
-/** Anything a terminal could act on, apart from "\n" (render's own line breaks). */
+/**
+ * Anything a terminal could act on, apart from "\n" (render's own line breaks). ZWNJ and ZWJ
+ * (U+200C/D) are allowed, as in shared/sanitize.ts: scripts and emoji sequences need them.
+ */
 const UNSAFE =
   // deno-lint-ignore no-control-regex
-  /[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]|[\ud800-\udfff]/u;
+  /[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028-\u202e\u2060-\u206f\ufeff]|[\ud800-\udfff]/u;
 // deno-lint-ignore no-control-regex
 const OWN_SGR = /\x1b\[(?:[0-9]{1,2}(?:;[0-9]{1,2})*)m/g;
 
