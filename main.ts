@@ -18,6 +18,7 @@ import { loadOrCreateIdentity } from "./client/identity.ts";
 import { isFingerprint, KnownServers, normalizeHostPort } from "./client/known_servers.ts";
 import { ConnectError, HostKeyChangedError, RefusedError } from "./client/errors.ts";
 import type { ClientEvent, View } from "./client/view.ts";
+import { useColor } from "./client/render.ts";
 
 /** A command-line mistake: usage is printed and the exit code is 2. */
 export class UsageError extends Error {
@@ -239,7 +240,7 @@ async function clientMain(args: string[]): Promise<number> {
   const { KnownUsers } = await import("./client/known_users.ts");
   const knownUsers = await KnownUsers.load(`${home}/known_users`);
   const hostPort = normalizeHostPort(host, port);
-  const noColor = values["no-color"] === true || (Deno.env.get("NO_COLOR") ?? "") !== "";
+  const color = useColor(Deno.env.get("NO_COLOR"), values["no-color"] === true);
 
   // Until the view exists (after the first welcome), questions use the plain prompt.
   let view: View | null = null;
@@ -287,23 +288,36 @@ async function clientMain(args: string[]): Promise<number> {
       return Promise.resolve((prompt("Your name:") ?? "").trim());
     },
   });
-  await client.start();
-  const { runApp } = await import("./client/app.ts");
-  view = interactive
-    ? new (await import("./client/terminal.ts")).TerminalView({ color: !noColor, hostPort })
-    : new (await import("./client/plain.ts")).PlainView({ json: values.json === true });
-  const code = await runApp(client, view, {
-    room,
-    json: values.json === true,
-    bell,
-    color: !noColor,
-    logPath: values.log,
-    early,
-    events: appEvents,
-    dm: { identity, knownUsers, hostPort },
-  });
-  if (client.fatal) throw client.fatal; // a changed key or a ban after connecting: its own exit code
-  return code;
+  // The transcript is opened first: a bad --log path fails before connecting, and the first
+  // welcome and history are in it too.
+  const log = values.log === undefined
+    ? undefined
+    : await Deno.open(values.log, { append: true, create: true, mode: 0o600 });
+  try {
+    await client.start();
+    const { runApp } = await import("./client/app.ts");
+    view = interactive
+      ? new (await import("./client/terminal.ts")).TerminalView({ color, hostPort })
+      : new (await import("./client/plain.ts")).PlainView({ json: values.json === true });
+    const code = await runApp(client, view, {
+      room,
+      json: values.json === true,
+      bell,
+      color,
+      log,
+      early,
+      events: appEvents,
+      dm: { identity, knownUsers, hostPort },
+    });
+    if (client.fatal) throw client.fatal; // a changed key or a ban after connecting: its own exit code
+    return code;
+  } finally {
+    try {
+      log?.close();
+    } catch {
+      // already closed after a write error
+    }
+  }
 }
 
 async function keysMain(args: string[]): Promise<number> {

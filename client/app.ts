@@ -35,8 +35,11 @@ export interface AppOptions {
   drainMs?: number;
   /** Colour is on (the view decides how it renders; kept for callers that pass it along). */
   color?: boolean;
-  /** Append the user's transcript (room messages, events, failures) as JSON lines to this file. */
-  logPath?: string;
+  /**
+   * The user's transcript (room messages, events, failures) is appended to this file as JSON
+   * lines; the caller opens it (before connecting, so nothing is missed) and closes it.
+   */
+  log?: Deno.FsFile;
   /** Events that arrived before the application existed; handled first, in order. */
   early?: ClientEvent[];
   /** An event sink whose `push` {@link runApp} points at the application. */
@@ -420,7 +423,6 @@ export class App {
   #onClosed: (() => void) | undefined;
   #closedByPeer = false;
   #onSettled: (() => void) | undefined;
-  readonly #logPath: string | undefined;
   #welcomeMotd: string | undefined;
   #log: Deno.FsFile | undefined;
   readonly #dmSetup: DmSetup | undefined;
@@ -436,7 +438,7 @@ export class App {
     this.#view = view;
     this.#dmSetup = opts.dm;
     this.#dmReady = new Promise((resolve) => this.#dmStart = resolve);
-    this.#logPath = opts.logPath;
+    this.#log = opts.log;
     this.#drainMs = opts.drainMs ?? 10_000;
     this.state = new AppState(opts.room, opts);
     view.setRoom(this.state.room);
@@ -761,13 +763,6 @@ export class App {
       this.#dmStart(this.#dm);
     }
     const interactive = this.#view.interactive;
-    if (this.#logPath !== undefined) {
-      this.#log = await Deno.open(this.#logPath, {
-        append: true,
-        create: true,
-        mode: 0o600,
-      });
-    }
     this.#seed();
     const closed = new Promise<"closed">((resolve) => {
       this.#onClosed = () => resolve("closed");
@@ -810,7 +805,6 @@ export class App {
         await client.close("quit").catch(() => {});
       }
       await this.#view.close();
-      this.#log?.close();
       this.#log = undefined;
     }
     return code;

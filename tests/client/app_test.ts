@@ -353,8 +353,9 @@ Deno.test("app: --log appends messages, events and failures as JSON lines", asyn
     const client = new FakeClient();
     let open!: () => void;
     const view = new FakeView(false, [], new Promise((r) => open = r));
-    const app = new App(view, { room: "#lobby", json: false, logPath: path });
-    const done = app.run(client);
+    const log = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+    const app = new App(view, { room: "#lobby", json: false, log });
+    const done = app.run(client).finally(() => log.close());
     await new Promise((r) => setTimeout(r, 5));
     app.onEvent({ t: "server", msg: msg({ text: "a\u202eb" }) });
     app.onEvent({
