@@ -15,7 +15,9 @@ import { DEFAULT_LIMITS, type Limits } from "./shared/limits.ts";
 import { configHome, stateHome } from "./shared/paths.ts";
 import { KeyFileError } from "./shared/keys.ts";
 import { loadOrCreateIdentity } from "./client/identity.ts";
-import { isFingerprint, KnownServers, normalizeHostPort } from "./client/known_servers.ts";
+import { KnownServers, normalizeHostPort } from "./client/known_servers.ts";
+import { isFingerprint } from "./shared/crypto.ts";
+import { checkRoom } from "./shared/names.ts";
 import { ConnectError, HostKeyChangedError, RefusedError } from "./client/errors.ts";
 import type { ClientEvent, View } from "./client/view.ts";
 import { useColor } from "./client/render.ts";
@@ -227,7 +229,7 @@ async function clientMain(args: string[]): Promise<number> {
     throw new UsageError(`bad --bell "${bell}"`, CLIENT_USAGE);
   }
   const room = values.room ?? "#lobby";
-  if (!/^#[a-z0-9_-]{1,32}$/.test(room)) throw new UsageError(`bad --room "${room}"`, CLIENT_USAGE);
+  if (!checkRoom(room).ok) throw new UsageError(`bad --room "${room}"`, CLIENT_USAGE);
   await setupLogging("error");
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
   if (!interactive && values.name === undefined) {

@@ -19,6 +19,7 @@ import {
   LoadClientError,
   withDmKey,
 } from "./load_client.ts";
+import { isFingerprint } from "../shared/crypto.ts";
 
 /** Usage text of `chat bench`. */
 export const BENCH_USAGE =
@@ -87,8 +88,6 @@ export interface BenchConfig {
   json: boolean;
 }
 
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-
 /** Parses `chat bench` arguments; throws what `usage` builds for any mistake. */
 export function parseBenchArgs(
   args: string[],
@@ -149,7 +148,7 @@ export function parseBenchArgs(
   if (!v["accept-new"] && v.fingerprint === undefined) {
     throw usage("give --accept-new or --fingerprint SHA256:…", BENCH_USAGE);
   }
-  if (v.fingerprint !== undefined && !FINGERPRINT.test(v.fingerprint)) {
+  if (v.fingerprint !== undefined && !isFingerprint(v.fingerprint)) {
     throw usage(`bad --fingerprint "${v.fingerprint}"`, BENCH_USAGE);
   }
   const room = v.room ?? "#bench";

@@ -8,12 +8,13 @@
 
 import { concat, fromBase64, toBase64, utf8 } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
-import { fingerprint, randomBytes, sha256 } from "../shared/crypto.ts";
+import { fingerprint, isFingerprint, randomBytes, sha256 } from "../shared/crypto.ts";
 import { DM_ENVELOPE_MAX, type DmHeader, openDm, ReplayCache, sealDm } from "../shared/e2e.ts";
 import { type Identity, verifyKem } from "../shared/keys.ts";
 import type { AckMessage, DmDelivery, ErrorMessage, ReplyMessage } from "../shared/messages.ts";
 import { newId } from "../shared/messages.ts";
 import { nameKey } from "../shared/names.ts";
+import { NAME_PATTERN } from "../shared/names.ts";
 
 /** What the service needs from a connection. */
 export interface DmTransport {
@@ -86,8 +87,6 @@ export interface CommandResult {
   text: string;
 }
 
-const NAME = /^[A-Za-z][A-Za-z0-9_-]{1,15}$/;
-const FP = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const KEM_PUB_MAX = 4096;
 /** Longest base64 text that can decode to at most {@link DM_ENVELOPE_MAX} bytes. */
 const ENVELOPE_B64_MAX = Math.ceil(DM_ENVELOPE_MAX / 3) * 4;
@@ -140,14 +139,14 @@ export async function checkPeerKeys(name: string, data: unknown): Promise<PeerKe
   }
   const o = data as Record<string, unknown>;
   const served = str(o, "name");
-  if (!NAME.test(served) || nameKey(served) !== nameKey(name)) {
+  if (!NAME_PATTERN.test(served) || nameKey(served) !== nameKey(name)) {
     throw new ProtocolError("bad_keys", "keys reply is for another name");
   }
   const fp = str(o, "fingerprint");
   const sigPub = b64(o, "sig_pub", 32, 32);
   const kemPub = b64(o, "kem_pub", 1, KEM_PUB_MAX);
   const kemSig = b64(o, "kem_sig", 64, 64);
-  if (!FP.test(fp) || fp !== await fingerprint(sigPub)) {
+  if (!isFingerprint(fp) || fp !== await fingerprint(sigPub)) {
     throw new ProtocolError("bad_keys", "the served fingerprint does not match the signing key");
   }
   if (!(await verifyKem(sigPub, kemPub, kemSig))) {
@@ -213,7 +212,7 @@ export class DmService {
    */
   async send(to: string, text: string): Promise<SendResult> {
     const no = (reason: string): SendResult => ({ ok: false, to, text, reason });
-    if (!NAME.test(to)) return no("not a user name");
+    if (!NAME_PATTERN.test(to)) return no("not a user name");
     let keys: PeerKeys;
     try {
       keys = await this.fetchKeys(to);
@@ -300,7 +299,7 @@ export class DmService {
 
   /** `/trust NAME`: pins the key the server now serves for `name`, replacing an older pin. */
   async trust(name: string): Promise<CommandResult> {
-    if (!NAME.test(name)) return { ok: false, text: "usage: /trust NAME" };
+    if (!NAME_PATTERN.test(name)) return { ok: false, text: "usage: /trust NAME" };
     let keys: PeerKeys;
     try {
       keys = await this.fetchKeys(name);
@@ -325,7 +324,7 @@ export class DmService {
    * (fetched and pinned first when there is no pin yet).
    */
   async verify(name: string): Promise<CommandResult> {
-    if (!NAME.test(name)) return { ok: false, text: "usage: /verify NAME" };
+    if (!NAME_PATTERN.test(name)) return { ok: false, text: "usage: /verify NAME" };
     let shown = name;
     let fp = this.#pins.lookup(this.#hp, name);
     if (fp === undefined) {

@@ -1,27 +1,17 @@
 /**
  * Pinned server host keys (trust on first use), one line `host:port SHA256:…` per server in
- * `known_servers`. Also the line-file machinery shared with `known_users`: bounded reads that
- * keep every line byte for byte (comments, blank and malformed lines included) and atomic
- * rewrites with mode 0600.
+ * `known_servers`.
  * @module
  */
 
-import { concat, decodeUtf8, toHex, utf8 } from "../shared/encoding.ts";
+import { utf8 } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
-import { randomBytes } from "../shared/crypto.ts";
+import { isFingerprint } from "../shared/crypto.ts";
+import { lineText, PinFile } from "./pin_file.ts";
 
-/** Largest pin file accepted, in bytes; checked before reading. */
-export const PIN_FILE_MAX = 1024 * 1024;
-
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const HOST_NAME = /^[a-z0-9_]([a-z0-9._-]*)$/;
 const HOST_NAME_MAX = 253;
 const ZONE = /^[A-Za-z0-9_.-]{1,64}$/;
-
-/** True iff `text` has the shape of a key fingerprint: `SHA256:` + 43 base64 characters. */
-export function isFingerprint(text: string): boolean {
-  return FINGERPRINT.test(text);
-}
 
 /**
  * The canonical `host:port` key: host names lower-cased, IPv6 addresses compressed and in
@@ -77,98 +67,6 @@ export function parseHostPort(text: string): string | null {
 // ---------------------------------------------------------------------------------------------
 // Line files
 
-/**
- * Reads `path` as raw lines (without their `\n`); `[]` if it does not exist. `TypeError` if it is
- * not a regular file, `RangeError` if it exceeds `max` bytes (checked before reading).
- */
-export async function readLines(path: string, max = PIN_FILE_MAX): Promise<Uint8Array[]> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path); // before open, so a FIFO is refused instead of blocking
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-  if (!info.isFile) throw new TypeError(`${path} is not a regular file`);
-  if (info.size > max) throw new RangeError(`${path} is larger than ${max} bytes`);
-  const file = await Deno.open(path, { read: true });
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    // Read to EOF in chunks, refusing a file that grew past `max` since stat.
-    while (true) {
-      const chunk = new Uint8Array(64 * 1024);
-      const got = await file.read(chunk);
-      if (got === null) break;
-      total += got;
-      if (total > max) throw new RangeError(`${path} is larger than ${max} bytes`);
-      chunks.push(chunk.subarray(0, got));
-    }
-  } finally {
-    file.close();
-  }
-  return splitLines(concat(...chunks));
-}
-
-/** Splits bytes at `\n`; a final `\n` does not start another line. */
-export function splitLines(bytes: Uint8Array): Uint8Array[] {
-  const lines: Uint8Array[] = [];
-  let start = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 0x0a) {
-      lines.push(bytes.slice(start, i));
-      start = i + 1;
-    }
-  }
-  if (start < bytes.length) lines.push(bytes.slice(start));
-  return lines;
-}
-
-/** The text of a raw line without a trailing `\r` and surrounding blanks; `null` if not UTF-8. */
-export function lineText(raw: Uint8Array): string | null {
-  try {
-    return decodeUtf8(raw).replace(/\r$/, "").trim();
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Replaces `path` atomically with `lines`, each followed by `\n`: writes a temporary file in the
- * same directory (mode 0600, parent created 0700), fsyncs it, and renames it over `path`.
- */
-export async function writeLinesAtomic(path: string, lines: readonly Uint8Array[]): Promise<void> {
-  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  if (cut > 0) await Deno.mkdir(path.slice(0, cut), { recursive: true, mode: 0o700 });
-  const parts: Uint8Array[] = [];
-  for (const line of lines) parts.push(line, NEWLINE);
-  const data = concat(...parts);
-  const temp = `${path}.tmp-${toHex(randomBytes(6))}`;
-  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
-  let ok = false;
-  try {
-    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o600);
-    let n = 0;
-    while (n < data.length) n += await file.write(data.subarray(n));
-    await file.sync();
-    ok = true;
-  } finally {
-    file.close();
-    if (!ok) await Deno.remove(temp).catch(() => {});
-  }
-  try {
-    await Deno.rename(temp, path);
-  } catch (e) {
-    await Deno.remove(temp).catch(() => {});
-    throw e;
-  }
-}
-
-const NEWLINE = new Uint8Array([0x0a]);
-
-// ---------------------------------------------------------------------------------------------
-// known_servers
-
 /** Parses a `known_servers` line: `[key, fingerprint]`, or `null` for comments and bad lines. */
 function parseServerLine(raw: Uint8Array): [string, string] | null {
   const text = lineText(raw);
@@ -197,29 +95,21 @@ function checkFingerprint(fp: string): void {
  * Each change re-reads the file and rewrites it atomically (mode 0600).
  */
 export class KnownServers {
-  readonly #path: string;
-  #lines: Uint8Array[];
-  #pins: Map<string, string>;
+  readonly #file: PinFile;
 
-  private constructor(path: string, lines: Uint8Array[]) {
-    this.#path = path;
-    this.#lines = lines;
-    this.#pins = new Map();
-    for (const raw of lines) {
-      const entry = parseServerLine(raw);
-      if (entry !== null && !this.#pins.has(entry[0])) this.#pins.set(entry[0], entry[1]);
-    }
+  private constructor(file: PinFile) {
+    this.#file = file;
   }
 
   /** Reads `path` (absent = empty); `RangeError` if it exceeds 1 MiB. */
   static async load(path: string): Promise<KnownServers> {
-    return new KnownServers(path, await readLines(path));
+    return new KnownServers(await PinFile.load(path, parseServerLine));
   }
 
   /** The pinned fingerprint for `hostPort` (normalised first), or `undefined`. */
   lookup(hostPort: string): string | undefined {
     const key = parseHostPort(hostPort);
-    return key === null ? undefined : this.#pins.get(key);
+    return key === null ? undefined : this.#file.get(key);
   }
 
   /**
@@ -230,8 +120,8 @@ export class KnownServers {
   async pin(hostPort: string, fp: string): Promise<void> {
     const key = hostKeyOf(hostPort);
     checkFingerprint(fp);
-    await this.#reload();
-    const old = this.#pins.get(key);
+    await this.#file.reload();
+    const old = this.#file.get(key);
     if (old === fp) return;
     if (old !== undefined) {
       throw new ProtocolError(
@@ -239,29 +129,16 @@ export class KnownServers {
         `${key} is pinned to ${old}, not ${fp}; run: chat keys forget ${key}`,
       );
     }
-    await this.#replace([...this.#lines, utf8.encode(`${key} ${fp}`)]);
+    await this.#file.replace([...this.#file.lines, utf8.encode(`${key} ${fp}`)]);
   }
 
   /** Removes every pin for `hostPort`; true iff there was one. `TypeError` if malformed. */
   async forget(hostPort: string): Promise<boolean> {
     const key = hostKeyOf(hostPort);
-    await this.#reload();
-    const kept = this.#lines.filter((raw) => parseServerLine(raw)?.[0] !== key);
-    if (kept.length === this.#lines.length) return false;
-    await this.#replace(kept);
+    await this.#file.reload();
+    const kept = this.#file.lines.filter((raw) => this.#file.keyOf(raw) !== key);
+    if (kept.length === this.#file.lines.length) return false;
+    await this.#file.replace(kept);
     return true;
-  }
-
-  async #reload(): Promise<void> {
-    const fresh = new KnownServers(this.#path, await readLines(this.#path));
-    this.#lines = fresh.#lines;
-    this.#pins = fresh.#pins;
-  }
-
-  async #replace(lines: Uint8Array[]): Promise<void> {
-    await writeLinesAtomic(this.#path, lines);
-    const fresh = new KnownServers(this.#path, lines);
-    this.#lines = fresh.#lines;
-    this.#pins = fresh.#pins;
   }
 }

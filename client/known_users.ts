@@ -7,15 +7,10 @@
 import { utf8 } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { nameKey } from "../shared/names.ts";
-import {
-  isFingerprint,
-  lineText,
-  parseHostPort,
-  readLines,
-  writeLinesAtomic,
-} from "./known_servers.ts";
-
-const NAME = /^[A-Za-z][A-Za-z0-9_-]{1,15}$/;
+import { isFingerprint } from "../shared/crypto.ts";
+import { parseHostPort } from "./known_servers.ts";
+import { lineText, PinFile } from "./pin_file.ts";
+import { NAME_PATTERN } from "../shared/names.ts";
 
 /** Parsed entry: `[lookup key, host:port, name as written, fingerprint]`. */
 type UserEntry = [string, string, string, string];
@@ -30,7 +25,9 @@ function parseUserLine(raw: Uint8Array): UserEntry | null {
   const text = lineText(raw);
   if (text === null || text === "" || text.startsWith("#")) return null;
   const fields = text.split(/\s+/);
-  if (fields.length !== 3 || !NAME.test(fields[1]) || !isFingerprint(fields[2])) return null;
+  if (fields.length !== 3 || !NAME_PATTERN.test(fields[1]) || !isFingerprint(fields[2])) {
+    return null;
+  }
   const hostPort = parseHostPort(fields[0]);
   if (hostPort === null) return null;
   return [entryKey(hostPort, fields[1]), hostPort, fields[1], fields[2]];
@@ -40,7 +37,7 @@ function parseUserLine(raw: Uint8Array): UserEntry | null {
 function checkArgs(hostPort: string, name: string, fp?: string): string {
   const hp = parseHostPort(hostPort);
   if (hp === null) throw new TypeError(`not host:port: ${JSON.stringify(hostPort)}`);
-  if (!NAME.test(name)) throw new TypeError(`not a user name: ${JSON.stringify(name)}`);
+  if (!NAME_PATTERN.test(name)) throw new TypeError(`not a user name: ${JSON.stringify(name)}`);
   if (fp !== undefined && !isFingerprint(fp)) {
     throw new TypeError(`not a key fingerprint: ${JSON.stringify(fp)}`);
   }
@@ -53,29 +50,26 @@ function checkArgs(hostPort: string, name: string, fp?: string): string {
  * Each change re-reads the file and rewrites it atomically (mode 0600).
  */
 export class KnownUsers {
-  readonly #path: string;
-  #lines: Uint8Array[];
-  #pins: Map<string, string>;
+  readonly #file: PinFile;
 
-  private constructor(path: string, lines: Uint8Array[]) {
-    this.#path = path;
-    this.#lines = lines;
-    this.#pins = new Map();
-    for (const raw of lines) {
-      const e = parseUserLine(raw);
-      if (e !== null && !this.#pins.has(e[0])) this.#pins.set(e[0], e[3]);
-    }
+  private constructor(file: PinFile) {
+    this.#file = file;
   }
 
   /** Reads `path` (absent = empty); `RangeError` if it exceeds 1 MiB. */
   static async load(path: string): Promise<KnownUsers> {
-    return new KnownUsers(path, await readLines(path));
+    return new KnownUsers(
+      await PinFile.load(path, (raw) => {
+        const e = parseUserLine(raw);
+        return e === null ? null : [e[0], e[3]];
+      }),
+    );
   }
 
   /** The pinned fingerprint of `name` on `hostPort`, or `undefined`. */
   lookup(hostPort: string, name: string): string | undefined {
     const hp = parseHostPort(hostPort);
-    return hp === null ? undefined : this.#pins.get(entryKey(hp, name));
+    return hp === null ? undefined : this.#file.get(entryKey(hp, name));
   }
 
   /**
@@ -85,8 +79,8 @@ export class KnownUsers {
    */
   async pin(hostPort: string, name: string, fp: string): Promise<void> {
     const hp = checkArgs(hostPort, name, fp);
-    await this.#reload();
-    const old = this.#pins.get(entryKey(hp, name));
+    await this.#file.reload();
+    const old = this.#file.get(entryKey(hp, name));
     if (old === fp) return;
     if (old !== undefined) {
       throw new ProtocolError(
@@ -94,7 +88,7 @@ export class KnownUsers {
         `${name} on ${hp} is pinned to ${old}, not ${fp}; use /trust ${name} to accept it`,
       );
     }
-    await this.#replace([...this.#lines, utf8.encode(`${hp} ${name} ${fp}`)]);
+    await this.#file.replace([...this.#file.lines, utf8.encode(`${hp} ${name} ${fp}`)]);
   }
 
   /**
@@ -103,32 +97,19 @@ export class KnownUsers {
    */
   async trust(hostPort: string, name: string, fp: string): Promise<void> {
     const hp = checkArgs(hostPort, name, fp);
-    await this.#reload();
+    await this.#file.reload();
     const key = entryKey(hp, name);
     const line = utf8.encode(`${hp} ${name} ${fp}`);
     const out: Uint8Array[] = [];
     let placed = false;
-    for (const raw of this.#lines) {
-      if (parseUserLine(raw)?.[0] !== key) out.push(raw);
+    for (const raw of this.#file.lines) {
+      if (this.#file.keyOf(raw) !== key) out.push(raw);
       else if (!placed) {
         out.push(line);
         placed = true;
       }
     }
     if (!placed) out.push(line);
-    await this.#replace(out);
-  }
-
-  async #reload(): Promise<void> {
-    const fresh = new KnownUsers(this.#path, await readLines(this.#path));
-    this.#lines = fresh.#lines;
-    this.#pins = fresh.#pins;
-  }
-
-  async #replace(lines: Uint8Array[]): Promise<void> {
-    await writeLinesAtomic(this.#path, lines);
-    const fresh = new KnownUsers(this.#path, lines);
-    this.#lines = fresh.#lines;
-    this.#pins = fresh.#pins;
+    await this.#file.replace(out);
   }
 }

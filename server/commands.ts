@@ -13,6 +13,7 @@ import type { RoomInfo } from "../shared/messages.ts";
 import { checkName, checkRoom, nameKey } from "../shared/names.ts";
 import type { Ban } from "./store.ts";
 import type { LineSource } from "./hub.ts";
+import { isFingerprint } from "../shared/crypto.ts";
 
 /** The cipher suite `/service` reports. */
 export const CIPHER_SUITE =
@@ -333,14 +334,12 @@ export function ipMatches(ip: string, target: string): boolean {
   return (a.bits >> hostBits) === (t.bits >> hostBits);
 }
 
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-
 /**
  * Classifies a ban target: `SHA256:…` is a fingerprint, an address or prefix is an IP (in
  * canonical form), a valid name is a name (its key). Undefined for anything else.
  */
 export function parseBanTarget(text: string): { target: string; kind: Ban["kind"] } | undefined {
-  if (FINGERPRINT.test(text)) return { target: text, kind: "fingerprint" };
+  if (isFingerprint(text)) return { target: text, kind: "fingerprint" };
   const ip = parseIpPrefix(text);
   if (ip !== undefined) return { target: formatIpPrefix(ip), kind: "ip" };
   const name = checkName(text);

@@ -304,6 +304,11 @@ export async function rsaOaepDecrypt(
   }
 }
 
+/** True when `text` has the form of {@link fingerprint}'s result. */
+export function isFingerprint(text: string): boolean {
+  return /^SHA256:[A-Za-z0-9+/]{43}$/.test(text);
+}
+
 /** `"SHA256:"` + unpadded standard base64 of SHA-256(`rawPublicKey`) (50 characters). */
 export async function fingerprint(rawPublicKey: Uint8Array): Promise<string> {
   return "SHA256:" + toBase64(await sha256(rawPublicKey)).replace(/=+$/, "");

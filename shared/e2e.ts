@@ -15,11 +15,13 @@ import {
   aesGcmImport,
   ed25519Sign,
   ed25519Verify,
+  isFingerprint,
   randomBytes,
   rsaOaepDecrypt,
   rsaOaepEncrypt,
   rsaOaepImportPublic,
 } from "./crypto.ts";
+import { NAME_PATTERN } from "./names.ts";
 
 /** Largest envelope in bytes (before base64), checked before anything is parsed. */
 export const DM_ENVELOPE_MAX = 8192;
@@ -46,8 +48,6 @@ const GCM_TAG = 16;
 /** Smallest possible envelope: empty header aside, one bucket of ciphertext. */
 const MIN_ENVELOPE = 4 + 1 + DM_WRAPPED_LEN + DM_IV_LEN + 4 + DM_BUCKET + GCM_TAG + DM_SIG_LEN;
 
-const NAME = /^[A-Za-z][A-Za-z0-9_-]{1,15}$/;
-const FP = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const ID = /^[A-Za-z0-9+/]{22}==$/;
 const HEADER_KEYS = ["from", "from_fp", "id", "to", "to_fp", "ts", "v"];
 
@@ -124,10 +124,10 @@ function checkHeader(o: unknown): DmHeader | null {
   if (keys.length !== HEADER_KEYS.length || keys.some((k, i) => k !== HEADER_KEYS[i])) return null;
   const h = o as Record<string, unknown>;
   const ok = h.v === 1 &&
-    typeof h.from === "string" && NAME.test(h.from) &&
-    typeof h.to === "string" && NAME.test(h.to) &&
-    typeof h.from_fp === "string" && FP.test(h.from_fp) &&
-    typeof h.to_fp === "string" && FP.test(h.to_fp) &&
+    typeof h.from === "string" && NAME_PATTERN.test(h.from) &&
+    typeof h.to === "string" && NAME_PATTERN.test(h.to) &&
+    typeof h.from_fp === "string" && isFingerprint(h.from_fp) &&
+    typeof h.to_fp === "string" && isFingerprint(h.to_fp) &&
     typeof h.id === "string" && ID.test(h.id) &&
     typeof h.ts === "number" && Number.isSafeInteger(h.ts) && h.ts >= 0;
   return ok ? h as unknown as DmHeader : null;

@@ -45,6 +45,9 @@ export type NameCheck =
 /** The room everyone starts in. */
 export const DEFAULT_ROOM = "#lobby";
 
+/** The shape of a name (2–16 ASCII letters, digits, `_`, `-`, starting with a letter). */
+export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{1,15}$/;
+
 const NAME_MIN = 2;
 const NAME_MAX = 16;
 const NAME_RULE = "Names are 2–16 characters: letters, digits, _ and -, starting with a letter.";

@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  isFingerprint,
-  KnownServers,
-  normalizeHostPort,
-  parseHostPort,
-  PIN_FILE_MAX,
-} from "../../client/known_servers.ts";
+import { KnownServers, normalizeHostPort, parseHostPort } from "../../client/known_servers.ts";
 import { ProtocolError } from "../../shared/errors.ts";
-import { fingerprint } from "../../shared/crypto.ts";
+import { PIN_FILE_MAX } from "../../client/pin_file.ts";
+import { fingerprint, isFingerprint } from "../../shared/crypto.ts";
 import { concat, utf8 } from "../../shared/encoding.ts";
 
 const POSIX = Deno.build.os !== "windows";
