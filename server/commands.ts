@@ -684,10 +684,12 @@ export const COMMANDS: readonly Command[] = Object.freeze([
     return { text: `Unbanned ${target}.` };
   }),
   cmd("bans", "", "List the bans in force", { op: true }, (ctx) => {
-    const bans = ctx.host.bans();
+    const all = ctx.host.bans();
+    const { shown: bans, more } = fitting(all);
     const now = ctx.host.now();
     const lines = bans.map((b) => `  ${describeBan(b, now)}`);
-    return { text: [`${plural(bans.length, "ban")}:`, ...lines].join("\n"), data: bans };
+    if (more > 0) lines.push(`  and ${more} more`);
+    return { text: [`${plural(all.length, "ban")}:`, ...lines].join("\n"), data: bans };
   }),
   cmd("mute", "NAME", "Silence a user's room messages (until unmuted or restart)", {
     op: true,
