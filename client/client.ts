@@ -72,6 +72,10 @@ interface Session {
   opener: RecordOpener;
   decoder: FrameDecoder;
   writes: Promise<void>;
+  /** Messages waiting for the next record (everything sent in one turn shares a record). */
+  outq: string[];
+  /** The timer that flushes {@link outq}, while one is set. */
+  flushTimer?: ReturnType<typeof setTimeout>;
   lastRecv: number;
   closed: boolean;
 }
@@ -233,6 +237,7 @@ export class ChatClient implements ChatClientLike {
     const s = this.#s;
     if (s && !s.closed) {
       this.#send(s, { t: "bye", reason });
+      this.#flush(s); // now, so the write below is the one waited for
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         await Promise.race([s.writes, new Promise((r) => timer = setTimeout(r, 1000))]);
@@ -279,20 +284,55 @@ export class ChatClient implements ChatClientLike {
   /** Seals and queues one message; false (nothing sent) when it does not fit in one record. */
   #send(s: Session, msg: unknown): boolean {
     if (s.closed) return true; // the loss is reported by the read loop; the outbox re-sends
-    if (s.sealer.seq >= REKEY_AT) return true; // a rekey bye was sent; the reconnect re-sends
-    const bytes = utf8.encode(JSON.stringify(msg));
-    if (bytes.length > DEFAULT_LIMITS.recordPlaintext) return false;
-    const sealed = s.sealer.seal(bytes);
+    const line = JSON.stringify(msg);
+    if (utf8Length(line) > DEFAULT_LIMITS.recordPlaintext) return false;
+    s.outq.push(line);
+    // Everything sent in this turn of the event loop (a pasted block of lines, the outbox after
+    // a reconnect) shares records: one encryption, one write, one rate-limit token per paste.
+    s.flushTimer ??= setTimeout(() => this.#flush(s), 0);
+    return true;
+  }
+
+  /** Seals what is queued into as few records as fit, and chains their writes. */
+  #flush(s: Session): void {
+    clearTimeout(s.flushTimer);
+    s.flushTimer = undefined;
+    const lines = s.outq;
+    s.outq = [];
+    if (s.closed || lines.length === 0) return;
+    const max = DEFAULT_LIMITS.recordPlaintext;
+    const records: string[] = [];
+    let batch = "";
+    let size = 0;
+    for (const line of lines) {
+      const n = utf8Length(line);
+      if (size > 0 && size + 1 + n > max) {
+        records.push(batch);
+        batch = "";
+        size = 0;
+      }
+      batch = size === 0 ? line : batch + "\n" + line;
+      size += (size === 0 ? 0 : 1) + n;
+    }
+    records.push(batch);
+    for (const text of records) {
+      if (s.sealer.seq >= REKEY_AT - 1) {
+        // The counter is nearly used up: say goodbye and reconnect (the outbox re-sends).
+        const bye = s.sealer.seal(utf8.encode(JSON.stringify({ t: "bye", reason: "rekey" })));
+        this.#write(s, bye);
+        this.#lost(s, "rekey");
+        return;
+      }
+      this.#write(s, s.sealer.seal(utf8.encode(text)));
+    }
+  }
+
+  #write(s: Session, sealed: Promise<Uint8Array>): void {
     s.writes = s.writes.then(async () => {
       const frame = encodeFrame(await sealed);
       let off = 0;
       while (off < frame.length) off += await s.conn.write(frame.subarray(off));
     }).catch(() => this.#lost(s, "write failed"));
-    if (s.sealer.seq === REKEY_AT - 1) {
-      this.#send(s, { t: "bye", reason: "rekey" });
-      this.#lost(s, "rekey");
-    }
-    return true;
   }
 
   #sendSay(s: Session, m: Outgoing): void {
@@ -387,6 +427,7 @@ export class ChatClient implements ChatClientLike {
       opener: new RecordOpener(keys.recv),
       decoder,
       writes: Promise.resolve(),
+      outq: [],
       lastRecv: Date.now(),
       closed: false,
     };
@@ -410,6 +451,7 @@ export class ChatClient implements ChatClientLike {
         auth.resume = Object.fromEntries(resume.map((r) => [r, this.#lastSeq.get(r)!]));
       }
       this.#send(s, auth);
+      this.#flush(s);
       await s.writes;
       for (;;) {
         const msgs = await this.#readRecord(s, await reader.next());
@@ -533,6 +575,8 @@ export class ChatClient implements ChatClientLike {
   #drop(s: Session): void {
     if (s.closed) return;
     s.closed = true;
+    clearTimeout(s.flushTimer); // what was queued is re-sent from the outbox after reconnecting
+    s.flushTimer = undefined;
     if (this.#s === s) this.#s = null;
     try {
       s.conn.close();

@@ -139,6 +139,7 @@ export class Connection implements Peer {
   #authAttempts = 0;
   #bucket: TokenBucket;
   #pings: TokenBucket;
+  #paste = 0;
   #strikes: number[] = [];
   #lastRecv: number;
   #pinged = false;
@@ -368,6 +369,7 @@ export class Connection implements Peer {
     const plain = await this.#opener!.open(frame);
     if (this.#opener!.seq > REKEY_AT) throw new ProtocolError("rekey", "client did not rekey");
     const lines = splitRecord(decodeUtf8(plain));
+    this.#paste = 0; // requests of this record covered by the token it took
     for (const line of lines) {
       if (!this.open) return;
       const msg = parseClientMessage(line);
@@ -457,7 +459,11 @@ export class Connection implements Peer {
       case "auth":
         throw new ProtocolError("bad_message", "already authenticated");
       default:
-        if (!this.#bucket.take()) return this.#rateLimited(msg.id);
+        // One token covers up to pasteLines requests of the same record: a pasted block of lines
+        // counts as one message, a longer one as several.
+        if (this.#paste > 0) this.#paste--;
+        else if (this.#bucket.take()) this.#paste = this.#ctx.limits.pasteLines - 1;
+        else return this.#rateLimited(msg.id);
         this.#ctx.hub.handle(this.id, msg);
     }
   }

@@ -39,6 +39,8 @@ export interface Limits {
   ratePerSecond: number;
   /** Rejections within a minute that disconnect the sender. */
   rateStrikes: number;
+  /** Requests in one record that share one token (a pasted block of lines is one message). */
+  pasteLines: number;
   /** Send queue bytes per client. */
   sendQueueBytes: number;
   /** Send queue events per client. */
@@ -78,6 +80,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   rateBurst: 10,
   ratePerSecond: 2,
   rateStrikes: 30,
+  pasteLines: 20,
   sendQueueBytes: 256 * 1024,
   sendQueueEvents: 2000,
   historyOnJoin: 50,
