@@ -183,6 +183,8 @@ Deno.test("reordered say frames: neither delivered, the server drops alice", asy
     await alice.client.start();
     try {
       alice.client.say("#lobby", "first");
+      // a later turn of the event loop: its own record (lines of one turn share a record)
+      await new Promise((r) => setTimeout(r, 20));
       alice.client.say("#lobby", "second");
       await alice.client.done;
       const failed = alice.events.flatMap((e) => e.t === "failed" ? [e.text] : []);
