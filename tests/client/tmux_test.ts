@@ -69,6 +69,10 @@ Deno.test({
       // Let applications set the clipboard and window name, so that an attempt would show.
       await pane.tmux("set-option", "-g", "set-clipboard", "on");
       await pane.tmux("set-option", "-g", "allow-rename", "on");
+      // A fixed window name that only an escape sequence could change (tmux would otherwise
+      // rename the window after whatever process runs in it).
+      await pane.tmux("set-option", "-w", "-t", "t", "automatic-rename", "off");
+      await pane.tmux("rename-window", "-t", "t", "chat-test");
       const title = await pane.display("#{pane_title}");
       const windowName = await pane.display("#{window_name}");
 
