@@ -7,6 +7,7 @@
 
 import { concat, decodeUtf8, toHex } from "../shared/encoding.ts";
 import { randomBytes } from "../shared/crypto.ts";
+import { writeKeyFileExclusive } from "../shared/keys.ts";
 
 /** Largest pin file accepted, in bytes; checked before reading. */
 export const PIN_FILE_MAX = 1024 * 1024;
@@ -72,24 +73,10 @@ export function lineText(raw: Uint8Array): string | null {
  * same directory (mode 0600, parent created 0700), fsyncs it, and renames it over `path`.
  */
 export async function writeLinesAtomic(path: string, lines: readonly Uint8Array[]): Promise<void> {
-  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  if (cut > 0) await Deno.mkdir(path.slice(0, cut), { recursive: true, mode: 0o700 });
   const parts: Uint8Array[] = [];
   for (const line of lines) parts.push(line, NEWLINE);
-  const data = concat(...parts);
   const temp = `${path}.tmp-${toHex(randomBytes(6))}`;
-  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
-  let ok = false;
-  try {
-    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o600);
-    let n = 0;
-    while (n < data.length) n += await file.write(data.subarray(n));
-    await file.sync();
-    ok = true;
-  } finally {
-    file.close();
-    if (!ok) await Deno.remove(temp).catch(() => {});
-  }
+  await writeKeyFileExclusive(temp, concat(...parts));
   try {
     await Deno.rename(temp, path);
   } catch (e) {
