@@ -9,6 +9,7 @@ import { Connection, type ConnectionContext, VerifiedIdentities } from "./connec
 import { Hub } from "./hub.ts";
 import { Store } from "./store.ts";
 import { Transcript } from "./transcript.ts";
+import { formatIpPrefix, parseIpPrefix } from "./commands.ts";
 import { loadOrCreateHostKey } from "../shared/keys.ts";
 import { Blacklist } from "../shared/names.ts";
 import { DEFAULT_LIMITS, type Limits } from "../shared/limits.ts";
@@ -210,8 +211,9 @@ export class ChatServer {
   #admit(c: Connection): void {
     const l = this.#limits;
     const now = this.#now();
-    let ip = this.#perIp.get(c.ip);
-    if (!ip) this.#perIp.set(c.ip, ip = { live: 0, recent: [] });
+    const group = addressGroup(c.ip);
+    let ip = this.#perIp.get(group);
+    if (!ip) this.#perIp.set(group, ip = { live: 0, recent: [] });
     ip.live++;
     while (ip.recent.length > 0 && now - ip.recent[0] > l.perIpWindowMs) ip.recent.shift();
     if (this.hub.isIpBanned(c.ip)) return c.refuse("banned");
@@ -242,10 +244,11 @@ export class ChatServer {
   #onClosed(c: Connection): void {
     if (!this.#conns.delete(c.id)) return;
     this.#unauth.delete(c);
-    const ip = this.#perIp.get(c.ip);
+    const group = addressGroup(c.ip);
+    const ip = this.#perIp.get(group);
     if (ip) {
       ip.live--;
-      if (ip.live <= 0 && ip.recent.length === 0) this.#perIp.delete(c.ip);
+      if (ip.live <= 0 && ip.recent.length === 0) this.#perIp.delete(group);
     }
     // Not from inside the hub's own call stack (a send that overflowed a queue ends up here):
     // the hub finishes what it was doing first, then forgets the peer.
@@ -276,6 +279,16 @@ export class ChatServer {
     await this.#transcript?.close();
     this.#store.close();
   }
+}
+
+/**
+ * What the per-address limits count: an IPv4 address (also when written IPv4-mapped), or the
+ * IPv6 /64 an address belongs to, since one host usually holds a whole /64.
+ */
+export function addressGroup(ip: string): string {
+  const one = parseIpPrefix(ip);
+  if (one === undefined || one.version === 4) return one === undefined ? ip : formatIpPrefix(one);
+  return formatIpPrefix(parseIpPrefix(`${ip}/64`)!);
 }
 
 async function readBlacklist(path: string): Promise<Blacklist> {
