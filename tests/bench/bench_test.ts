@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { collectLines, MAIN, RUN_FLAGS, startServer } from "../support/procs.ts";
+import { runChat, startServer } from "../support/procs.ts";
 import { parseProc, percentile } from "../../bench/bench.ts";
 import { benchName } from "../../bench/load_client.ts";
 
@@ -24,23 +24,9 @@ const LIMITS = [
 ];
 
 async function bench(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...RUN_FLAGS, MAIN, "bench", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const out: string[] = [];
-  const err: string[] = [];
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  const [status] = await Promise.all([
-    child.status,
-    collectLines(child.stdout, out),
-    collectLines(child.stderr, err),
-  ]);
-  clearTimeout(timer);
-  return { code: status.code, out, err };
+  const r = await runChat(["bench", ...args], { ms: 30_000 });
+  const lines = (t: string) => t.split("\n").filter((l) => l !== "");
+  return { code: r.code, out: lines(r.stdout), err: lines(r.stderr) };
 }
 
 Deno.test("chat bench: 5 clients, 2 senders, 20 messages: 100 deliveries, 0 losses", async () => {

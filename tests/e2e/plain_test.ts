@@ -10,11 +10,13 @@ import { type Identity, saveIdentity } from "../../shared/keys.ts";
 import { VERSION } from "../../version.ts";
 import { identities } from "../adversarial/helpers.ts";
 import {
+  type ChatRun,
   type ClientProcess,
   collectLines,
   exitWithin,
   MAIN,
   RUN_FLAGS,
+  runChat,
   type ServerProcess,
   startClient,
   startServer,
@@ -33,36 +35,14 @@ async function home(id: Identity): Promise<string> {
 }
 
 /** The output of one finished `chat …` run. */
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /**
  * Runs `chat ...args` with stdin closed and `XDG_*` pointing into `scratch`, killing it after
  * `ms`; resolves with its exit code and output.
  */
-async function chat(args: string[], scratch: string, ms = 20_000): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...RUN_FLAGS, MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: {
-      NO_COLOR: "1",
-      XDG_CONFIG_HOME: `${scratch}/config`,
-      XDG_STATE_HOME: `${scratch}/state`,
-    },
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
-  try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
+function chat(args: string[], scratch: string, ms = 20_000): Promise<ChatRun> {
+  const env = { XDG_CONFIG_HOME: `${scratch}/config`, XDG_STATE_HOME: `${scratch}/state` };
+  return runChat(args, { env, ms });
 }
 
 /** Every stdout line of a `--json` client, parsed. */
@@ -354,7 +334,7 @@ Deno.test("cli: a changed server key exits 3; chat keys forget removes the pin, 
 });
 
 /** Runs `chat server` on `dataDir`; a server that starts is killed and reported as such. */
-async function serverRun(dataDir: string): Promise<Run> {
+async function serverRun(dataDir: string): Promise<ChatRun> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [...RUN_FLAGS, MAIN, "server", "--host", "127.0.0.1", "--port", "0", "--data", dataDir],
     stdin: "null",

@@ -228,3 +228,35 @@ export async function until(
     throw new Error(`${e instanceof Error ? e.message : e}\n${out.join("\n")}`);
   }
 }
+
+/** What a finished `chat` process printed. */
+export interface ChatRun {
+  /** Exit code. */
+  code: number;
+  /** Everything on stdout. */
+  stdout: string;
+  /** Everything on stderr. */
+  stderr: string;
+}
+
+/** Runs `chat ...args` with stdin closed, killing it after `ms`; resolves with its output. */
+export async function runChat(
+  args: string[],
+  opts: { env?: Record<string, string>; ms?: number } = {},
+): Promise<ChatRun> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...RUN_FLAGS, MAIN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...opts.env },
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), opts.ms ?? 20_000);
+  try {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
