@@ -13,7 +13,7 @@ import { nextDelay } from "./backoff.ts";
 import type { Identity } from "../shared/keys.ts";
 import { ClientHandshake, parseRefusal, signAuth } from "../shared/handshake.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
-import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
+import { packRecords, RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
 import { decodeUtf8, toBase64, utf8, utf8Length } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
@@ -300,22 +300,7 @@ export class ChatClient implements ChatClientLike {
     const lines = s.outq;
     s.outq = [];
     if (s.closed || lines.length === 0) return;
-    const max = DEFAULT_LIMITS.recordPlaintext;
-    const records: string[] = [];
-    let batch = "";
-    let size = 0;
-    for (const line of lines) {
-      const n = utf8Length(line);
-      if (size > 0 && size + 1 + n > max) {
-        records.push(batch);
-        batch = "";
-        size = 0;
-      }
-      batch = size === 0 ? line : batch + "\n" + line;
-      size += (size === 0 ? 0 : 1) + n;
-    }
-    records.push(batch);
-    for (const text of records) {
+    for (const text of packRecords(lines, DEFAULT_LIMITS.recordPlaintext)) {
       if (s.sealer.seq >= REKEY_AT - 1) {
         // The counter is nearly used up: say goodbye and reconnect (the outbox re-sends).
         const bye = s.sealer.seal(utf8.encode(JSON.stringify({ t: "bye", reason: "rekey" })));

@@ -10,8 +10,8 @@ import type { LineSource, Peer } from "./hub.ts";
 import { parseClientMessage, splitRecord } from "../shared/messages.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
-import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
-import { decodeUtf8, fromBase64, utf8, utf8Length } from "../shared/encoding.ts";
+import { packRecords, RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
+import { concat, decodeUtf8, fromBase64, utf8, utf8Length } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { fingerprint, rsaOaepImportPublic } from "../shared/crypto.ts";
 import { verifyKem } from "../shared/keys.ts";
@@ -561,37 +561,11 @@ export class Connection implements Peer {
         }
         if (this.#sealer!.seq <= REKEY_AT) sealing.push(this.#sealer!.seal(utf8.encode(text), max));
       };
-      let batch = "";
-      let batchBytes = 0;
-      for (let line of this.#take()) {
-        let bytes = utf8Length(line);
-        if (bytes > max) {
-          line = tooLarge(line);
-          bytes = utf8Length(line);
-        }
-        if (batchBytes > 0 && batchBytes + 1 + bytes > max) {
-          seal(batch);
-          batch = "";
-          batchBytes = 0;
-        }
-        batch = batchBytes === 0 ? line : batch + "\n" + line;
-        batchBytes += (batchBytes === 0 ? 0 : 1) + bytes;
-      }
-      if (batchBytes > 0) seal(batch);
+      const lines = this.#take().map((l) => utf8Length(l) > max ? tooLarge(l) : l);
+      for (const record of packRecords(lines, max)) seal(record);
       for (const body of await Promise.all(sealing)) frames.push(encodeFrame(body));
     }
-    let out: Uint8Array;
-    if (frames.length === 1) out = frames[0];
-    else {
-      let n = 0;
-      for (const f of frames) n += f.length;
-      out = new Uint8Array(n);
-      let o = 0;
-      for (const f of frames) {
-        out.set(f, o);
-        o += f.length;
-      }
-    }
+    const out = frames.length === 1 ? frames[0] : concat(...frames);
     let off = 0;
     while (off < out.length) {
       off += await this.#conn.write(off === 0 ? out : out.subarray(off));

@@ -5,7 +5,7 @@
  */
 
 import { aesGcmDecrypt, aesGcmEncrypt } from "./crypto.ts";
-import { concat, u32, u64, utf8 } from "./encoding.ts";
+import { concat, u32, u64, utf8, utf8Length } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** Direction byte: client → server. */
@@ -18,6 +18,27 @@ export const TAG_BYTES = 16;
 export const REKEY_AT = 2 ** 24;
 
 const LABEL = utf8.encode("chat/1");
+
+/**
+ * Packs messages, in order, into as few record plaintexts (`msg ("\n" msg)*`) of at most `max`
+ * UTF-8 bytes as fit. A message longer than `max` on its own is left for the caller to refuse.
+ */
+export function packRecords(messages: readonly string[], max: number): string[] {
+  const records: string[] = [];
+  let batch = "";
+  let size = 0;
+  for (const m of messages) {
+    const n = utf8Length(m);
+    if (size > 0 && size + 1 + n > max) {
+      records.push(batch);
+      size = 0;
+    }
+    batch = size === 0 ? m : batch + "\n" + m;
+    size += (size === 0 ? 0 : 1) + n;
+  }
+  if (size > 0) records.push(batch);
+  return records;
+}
 
 /** Keys and IV for one direction. */
 export interface DirectionKeys {

@@ -8,7 +8,7 @@ import {
   signAuth,
   verifyAuth,
 } from "../../shared/handshake.ts";
-import { RecordOpener, RecordSealer } from "../../shared/record.ts";
+import { packRecords, RecordOpener, RecordSealer } from "../../shared/record.ts";
 import { ed25519Generate, ed25519PublicRaw, fingerprint } from "../../shared/crypto.ts";
 import { ProtocolError } from "../../shared/errors.ts";
 import { utf8 } from "../../shared/encoding.ts";
@@ -114,4 +114,11 @@ Deno.test("auth proof: bound to the session id and the name", async () => {
   assert.equal(await verifyAuth(pub, proof, keys.th, "alicf"), false);
   assert.equal(await verifyAuth(pub.subarray(1), proof, keys.th, "alice"), false);
   assert.equal(await verifyAuth(new Uint8Array(32), proof, keys.th, "alice"), false);
+});
+
+Deno.test("records: packRecords keeps order and never passes the limit", () => {
+  assert.deepEqual(packRecords(["aa", "bb", "cc"], 5), ["aa\nbb", "cc"]);
+  assert.deepEqual(packRecords(["é", "é"], 4), ["é", "é"], "bytes, not characters");
+  assert.deepEqual(packRecords(["toolong", "x"], 3), ["toolong", "x"], "an oversized one alone");
+  assert.deepEqual(packRecords([], 10), []);
 });
