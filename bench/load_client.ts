@@ -21,6 +21,7 @@ import {
 } from "../shared/messages.ts";
 import { signKem } from "../shared/keys.ts";
 import { VERSION } from "../version.ts";
+import { withDeadline, writeAll } from "../shared/io.ts";
 
 /** A bench identity: a name, its Ed25519 signing key and optionally a DM key. */
 export interface BenchIdentity {
@@ -167,7 +168,7 @@ export class LoadClient {
     const deadline = Date.now() + o.timeoutMs;
     let conn: Deno.TcpConn;
     try {
-      conn = await withDeadline(
+      conn = await timed(
         Deno.connect({ hostname: o.host, port: o.port }),
         o.timeoutMs,
         "connect",
@@ -334,7 +335,7 @@ async function readFrame(
     if (f) return f;
     const left = deadline - Date.now();
     if (left <= 0) throw new LoadClientError("timeout", "handshake timed out");
-    const n = await withDeadline(conn.read(buf), left, "handshake");
+    const n = await timed(conn.read(buf), left, "handshake");
     if (n === null) {
       decoder.finish();
       throw new LoadClientError("closed", "the server closed the connection during the handshake");
@@ -343,17 +344,9 @@ async function readFrame(
   }
 }
 
-async function writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LoadClientError("timeout", `${what} timed out`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+/** `withDeadline` with the bench's timeout error. */
+function timed<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return withDeadline(p, ms, () => new LoadClientError("timeout", `${what} timed out`));
 }
 
 function errText(e: unknown): string {

@@ -17,6 +17,7 @@ import { packRecords, RecordOpener, RecordSealer, REKEY_AT } from "../shared/rec
 import { decodeUtf8, toBase64, utf8, utf8Length } from "../shared/encoding.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
+import { withDeadline, writeAll } from "../shared/io.ts";
 import {
   type AckMessage,
   type AuthMessage,
@@ -314,9 +315,7 @@ export class ChatClient implements ChatClientLike {
 
   #write(s: Session, sealed: Promise<Uint8Array>): void {
     s.writes = s.writes.then(async () => {
-      const frame = encodeFrame(await sealed);
-      let off = 0;
-      while (off < frame.length) off += await s.conn.write(frame.subarray(off));
+      await writeAll(s.conn, encodeFrame(await sealed));
     }).catch(() => this.#lost(s, "write failed"));
   }
 
@@ -338,7 +337,11 @@ export class ChatClient implements ChatClientLike {
     let conn: Deno.TcpConn;
     try {
       const connecting = Deno.connect({ hostname: this.#o.host, port: this.#o.port });
-      conn = await withDeadline(connecting, this.#o.timeoutMs, "connect timed out").catch((e) => {
+      conn = await withDeadline(
+        connecting,
+        this.#o.timeoutMs,
+        () => new ConnectError("connect timed out"),
+      ).catch((e) => {
         connecting.then((late) => late.close(), () => {}); // a connect that lands after the deadline
         throw e;
       });
@@ -648,7 +651,11 @@ class FrameReader {
       if (f) return f;
       const left = this.#deadline - Date.now();
       if (left <= 0) throw new ConnectError("the server did not answer in time");
-      const n = await withDeadline(this.#conn.read(buf), left, "the server did not answer in time");
+      const n = await withDeadline(
+        this.#conn.read(buf),
+        left,
+        () => new ConnectError("the server did not answer in time"),
+      );
       if (n === null) {
         this.decoder.finish();
         throw new ConnectError("the server closed the connection during the handshake");
@@ -656,19 +663,6 @@ class FrameReader {
       this.decoder.push(buf.slice(0, n));
     }
   }
-}
-
-async function writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ConnectError(message)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 function errText(e: unknown): string {

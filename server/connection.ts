@@ -12,6 +12,7 @@ import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
 import { packRecords, RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
 import { concat, decodeUtf8, fromBase64, utf8, utf8Length } from "../shared/encoding.ts";
+import { writeAll } from "../shared/io.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { fingerprint, rsaOaepImportPublic } from "../shared/crypto.ts";
 import { verifyKem } from "../shared/keys.ts";
@@ -565,11 +566,7 @@ export class Connection implements Peer {
       for (const record of packRecords(lines, max)) seal(record);
       for (const body of await Promise.all(sealing)) frames.push(encodeFrame(body));
     }
-    const out = frames.length === 1 ? frames[0] : concat(...frames);
-    let off = 0;
-    while (off < out.length) {
-      off += await this.#conn.write(off === 0 ? out : out.subarray(off));
-    }
+    await writeAll(this.#conn, frames.length === 1 ? frames[0] : concat(...frames));
   }
 }
 

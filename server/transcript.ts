@@ -5,6 +5,8 @@
  * @module
  */
 
+import { writeAll } from "../shared/io.ts";
+
 /** One room event as written to the transcript. */
 export interface TranscriptEntry {
   /** Server time in milliseconds since the epoch. */
@@ -186,7 +188,7 @@ export class Transcript {
           const data = join(this.#chunks);
           inFlight = this.#chunks.length;
           this.#chunks = [];
-          await this.#writeAll(data);
+          await writeAll(this.#file, data);
           inFlight = 0;
           this.#written += data.length;
           this.#pending -= data.length;
@@ -205,11 +207,6 @@ export class Transcript {
       for (const w of waiters) w.reject(e);
       this.#running = false;
     }
-  }
-
-  async #writeAll(data: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < data.length) off += await this.#file.write(data.subarray(off));
   }
 }
 
