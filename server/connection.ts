@@ -562,7 +562,10 @@ export class Connection implements Peer {
         }
         if (this.#sealer!.seq <= REKEY_AT) sealing.push(this.#sealer!.seal(utf8.encode(text), max));
       };
-      const lines = this.#take().map((l) => utf8Length(l) > max ? tooLarge(l) : l);
+      // (a line of at most max/3 UTF-16 units cannot pass max bytes: no need to count those)
+      const lines = this.#take().map((l) =>
+        l.length * 3 > max && utf8Length(l) > max ? tooLarge(l) : l
+      );
       for (const record of packRecords(lines, max)) seal(record);
       for (const body of await Promise.all(sealing)) frames.push(encodeFrame(body));
     }
