@@ -21,25 +21,22 @@ import type {
   WelcomeMessage,
 } from "../shared/messages.ts";
 import { type Blacklist, checkName, checkRoom, DEFAULT_ROOM, nameKey } from "../shared/names.ts";
-import {
-  checkText,
-  type CommandContext,
-  type CommandHost,
-  formatDuration,
-  ipMatches,
-  MAX_ROOMS_PER_USER,
-  runCommand,
-  type ServiceInfo,
-  type UserView,
-} from "./commands.ts";
+import type {
+  CommandContext,
+  CommandHost,
+  LineSource,
+  ServiceInfo,
+  UserView,
+} from "./command_host.ts";
+import { runCommand } from "./commands.ts";
+import { checkText } from "./commands/common.ts";
+import { MAX_ROOMS_PER_USER } from "./commands/rooms.ts";
+import { formatDuration } from "./duration.ts";
+import { ipMatches } from "./ip_prefix.ts";
 import type { Ban, Store, StoredMessage } from "./store.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 
-/** Serialised messages handed out on demand, a batch at a time; an empty batch ends it. */
-export interface LineSource {
-  /** Up to `max` more lines; `[]` when there are no more. */
-  next(max: number): string[];
-}
+export type { LineSource } from "./command_host.ts";
 
 /** One authenticated-or-authenticating connection as the hub sees it (server/connection.ts). */
 export interface Peer {

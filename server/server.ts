@@ -9,7 +9,7 @@ import { Connection, type ConnectionContext, VerifiedIdentities } from "./connec
 import { Hub } from "./hub.ts";
 import { Store } from "./store.ts";
 import { Transcript } from "./transcript.ts";
-import { formatIpPrefix, parseIpPrefix } from "./commands.ts";
+import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
 import { loadOrCreateHostKey } from "../shared/keys.ts";
 import { Blacklist } from "../shared/names.ts";
 import { DEFAULT_LIMITS, type Limits } from "../shared/limits.ts";

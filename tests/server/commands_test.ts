@@ -6,16 +6,11 @@ import { DEFAULT_LIMITS } from "../../shared/limits.ts";
 import type { AuthMessage } from "../../shared/messages.ts";
 import { Blacklist } from "../../shared/names.ts";
 import { Hub, type HubOptions } from "../../server/hub.ts";
-import {
-  COMMANDS,
-  formatDuration,
-  formatIpPrefix,
-  ipMatches,
-  parseBanTarget,
-  parseDuration,
-  parseIpPrefix,
-  usage,
-} from "../../server/commands.ts";
+import { COMMANDS } from "../../server/commands.ts";
+import { usage } from "../../server/commands/common.ts";
+import { parseBanTarget } from "../../server/commands/moderation.ts";
+import { formatDuration, parseDuration } from "../../server/duration.ts";
+import { formatIpPrefix, ipMatches, parseIpPrefix } from "../../server/ip_prefix.ts";
 import { Store } from "../../server/store.ts";
 
 const fp = (c: string) => "SHA256:" + c.repeat(43);

@@ -1,0 +1,160 @@
+/**
+ * What the command table needs from the server and what it hands back: the
+ * {@linkcode CommandHost} the hub implements, the views of users it reads, and the shape of a
+ * command. The commands depend on this file only, never on the hub.
+ * @module
+ */
+
+import type { Limits } from "../shared/limits.ts";
+import type { RoomInfo } from "../shared/messages.ts";
+import type { Ban } from "./store.ts";
+
+/** Serialised messages handed out on demand, a batch at a time; an empty batch ends it. */
+export interface LineSource {
+  /** Up to `max` more lines; `[]` when there are no more. */
+  next(max: number): string[];
+}
+
+/** A connected user as commands see it. */
+export interface UserView {
+  /** Display name. */
+  readonly name: string;
+  /** Identity fingerprint `SHA256:…`. */
+  readonly fingerprint: string;
+  /** b64 raw Ed25519 public key. */
+  readonly sigPub: string;
+  /** b64 SPKI of the RSA-OAEP key, when the identity can receive DMs. */
+  readonly kemPub?: string;
+  /** Ed25519 signature over the KEM key. */
+  readonly kemSig?: string;
+  /** Rooms the user is in. */
+  readonly rooms: ReadonlySet<string>;
+  /** Away text, when away. */
+  readonly away?: string;
+  /** Authentication time (ms since the epoch). */
+  readonly since: number;
+  /** Time of the last request (ms since the epoch). */
+  readonly lastActive: number;
+}
+
+/** Figures `/service` and `/stats` report. */
+export interface ServiceInfo {
+  /** Server name. */
+  serverName: string;
+  /** Software version. */
+  version: string;
+  /** Start time (ms since the epoch). */
+  startedAt: number;
+  /** Host key fingerprint. */
+  hostFingerprint: string;
+  /** Open connections, authenticated or not. */
+  connections: number;
+  /** Authenticated users. */
+  users: number;
+  /** Rooms that exist now. */
+  rooms: number;
+  /** Room messages stored and relayed since start. */
+  messages: number;
+  /** Messages and events handed to connections since start. */
+  deliveries: number;
+}
+
+/** What the command handlers may do; implemented by the hub. Errors are `ProtocolError`s. */
+export interface CommandHost {
+  /** The configured limits. */
+  readonly limits: Limits;
+  /** Server time in ms since the epoch. */
+  now(): number;
+  /** Server figures. */
+  info(): ServiceInfo;
+  /** Every connected user, in connection order. */
+  users(): UserView[];
+  /** The connected user with this name (case-insensitive), if any. */
+  user(name: string): UserView | undefined;
+  /** The identity owning `name`: connected user first, then the names registry. */
+  ownerFingerprint(name: string): string | undefined;
+  /** Every room that exists now, by name. */
+  rooms(): RoomInfo[];
+  /** Members of `room`, or undefined when it does not exist. */
+  members(room: string): UserView[] | undefined;
+  /** True when `fingerprint` is an operator. */
+  isOperator(fingerprint: string): boolean;
+  /** True when `fingerprint` was given with `--admin` (cannot be removed by `/deop`). */
+  isAdmin(fingerprint: string): boolean;
+  /** Renames `user` (same rules as auth) and announces it. */
+  nick(user: UserView, name: string): void;
+  /** Joins `user` to `room`: history (replay) then a join event. */
+  join(user: UserView, room: string): RoomInfo;
+  /** Takes `user` out of `room` with a leave event giving `reason`. */
+  leave(user: UserView, room: string, reason: string): void;
+  /** The room's topic. */
+  topic(room: string): string;
+  /** Sets the topic and announces it. */
+  setTopic(room: string, text: string, by: string): void;
+  /** Sets (text) or clears (undefined) the away status and announces it. */
+  setAway(user: UserView, text: string | undefined): void;
+  /** The last `n` messages of `room`, oldest first, marked replay, as a replay source. */
+  history(room: string, n: number): LineSource;
+  /** Kick event, leave "kicked by X", close "kicked". */
+  kick(user: UserView, by: string, reason: string): void;
+  /** Stores the ban and closes the matching live connections; returns how many. */
+  ban(ban: Ban): number;
+  /** Removes a ban; true when there was one. */
+  unban(target: string): boolean;
+  /** Bans in force. */
+  bans(): Ban[];
+  /** Mutes an identity (in memory) and announces it in the user's rooms if connected. */
+  mute(fingerprint: string, by: string): void;
+  /** Unmutes an identity; true when it was muted. */
+  unmute(fingerprint: string): boolean;
+  /** The message of the day. */
+  motd(): string;
+  /** Replaces the message of the day (`""` clears it). */
+  setMotd(text: string): void;
+  /** Makes an identity an operator (persisted). */
+  addOp(fingerprint: string): void;
+  /** Removes a persisted operator; true when it was one. */
+  removeOp(fingerprint: string): boolean;
+}
+
+/** Who runs a command. */
+export interface CommandContext {
+  /** The hub. */
+  host: CommandHost;
+  /** The calling user; undefined for the operator console. */
+  user?: UserView;
+  /** Name recorded as `by`: the user's name or `"console"`. */
+  by: string;
+  /** True for operators and the console. */
+  operator: boolean;
+}
+
+/** A command's answer: `reply.text` and `reply.data`. */
+export interface CommandResult {
+  /** Human text. */
+  text: string;
+  /** Machine-readable data (must fit in one record: keep it small). */
+  data?: unknown;
+  /** Messages sent to the caller, one by one and on demand, before the reply (history). */
+  replay?: LineSource;
+}
+
+/** One entry of the command table. */
+export interface Command {
+  /** Name without the slash. */
+  readonly name: string;
+  /** Arguments, e.g. `NAME [reason]`. */
+  readonly args: string;
+  /** One-line description. */
+  readonly help: string;
+  /** Operators only. */
+  readonly op: boolean;
+  /** Needs a connected user (not available on the console). */
+  readonly user: boolean;
+  /** Fewest arguments. */
+  readonly min: number;
+  /** Most arguments (Infinity when the rest is free text). */
+  readonly max: number;
+  /** Runs the command; arguments are already counted. Throws `ProtocolError`. */
+  run(ctx: CommandContext, args: string[]): CommandResult;
+}

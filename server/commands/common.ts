@@ -1,0 +1,119 @@
+/**
+ * Helpers shared by the command handlers: errors, argument checks, the room argument, reply
+ * fitting and the table-entry builder.
+ * @module
+ */
+
+import { utf8Length } from "../../shared/encoding.ts";
+import { ProtocolError } from "../../shared/errors.ts";
+import { checkRoom } from "../../shared/names.ts";
+import type { Command, CommandContext, CommandResult, UserView } from "../command_host.ts";
+
+/** Throws a `ProtocolError` with `code` and `message`. */
+export function fail(code: string, message: string): never {
+  throw new ProtocolError(code, message);
+}
+
+/** `"/name args"`: the usage line of a command. */
+export function usage(c: Command): string {
+  return c.args === "" ? `/${c.name}` : `/${c.name} ${c.args}`;
+}
+
+/** Bytes of serialised list items a reply carries at most (text and data each; see fitting). */
+const REPLY_LIST_BUDGET = 6000;
+
+/**
+ * The first `items` whose JSON fits in {@link REPLY_LIST_BUDGET} bytes, and how many were left
+ * out: a reply must fit in one record, whatever names, topics or away texts contain.
+ */
+export function fitting<T>(items: T[]): { shown: T[]; more: number } {
+  let used = 0;
+  const shown: T[] = [];
+  for (const item of items) {
+    used += utf8Length(JSON.stringify(item));
+    if (used > REPLY_LIST_BUDGET) break;
+    shown.push(item);
+  }
+  return { shown, more: items.length - shown.length };
+}
+
+/** Throws `bad_text` for empty or multi-line text and `too_long` above `maxBytes` UTF-8 bytes. */
+export function checkText(text: string, maxBytes: number, what = "text"): void {
+  if (text.length === 0) fail("bad_text", `The ${what} is empty.`);
+  if (text.includes("\n") || text.includes("\r")) {
+    fail("bad_text", `The ${what} must be one line.`);
+  }
+  if (text.length * 3 > maxBytes && utf8Length(text) > maxBytes) {
+    fail("too_long", `The ${what} is longer than ${maxBytes} bytes; nothing was sent.`);
+  }
+}
+
+/** The calling user; `not_permitted` on the console. */
+export function needUser(ctx: CommandContext): UserView {
+  if (ctx.user === undefined) fail("not_permitted", "Only a connected user can do that.");
+  return ctx.user;
+}
+
+/** The connected user called `name`; `no_such_user` otherwise. */
+export function liveUser(ctx: CommandContext, name: string): UserView {
+  const u = ctx.host.user(name);
+  if (u === undefined) fail("no_such_user", `Nobody called ${name} is connected.`);
+  return u;
+}
+
+/** The fingerprint of the identity owning `name`; `no_such_user` otherwise. */
+export function ownerOf(ctx: CommandContext, name: string): string {
+  const fp = ctx.host.ownerFingerprint(name);
+  if (fp === undefined) fail("no_such_user", `Nobody owns the name ${name}.`);
+  return fp;
+}
+
+/** `room` when it is a valid room name; `bad_args` otherwise. */
+export function validRoom(room: string): string {
+  const r = checkRoom(room);
+  if (!r.ok) fail("bad_args", r.reason);
+  return room;
+}
+
+/**
+ * Picks the room of a command: `args[0]` when it starts with `#`, else the caller's only room.
+ * Returns the room and the remaining arguments.
+ */
+export function roomArg(ctx: CommandContext, args: string[], c: string): [string, string[]] {
+  if (args.length > 0 && args[0].startsWith("#")) return [validRoom(args[0]), args.slice(1)];
+  const rooms = ctx.user === undefined ? [] : [...ctx.user.rooms];
+  if (rooms.length !== 1) fail("bad_args", `Say which room: ${c}`);
+  return [rooms[0], args];
+}
+
+/** `not_in_room` unless the calling user is in `room` (the console always is). */
+export function member(ctx: CommandContext, room: string): void {
+  if (ctx.user !== undefined && !ctx.user.rooms.has(room)) {
+    fail("not_in_room", `You are not in ${room}.`);
+  }
+}
+
+/** `"1 user"`, `"2 users"`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** A frozen table entry; options default to a non-operator command without arguments. */
+export function cmd(
+  name: string,
+  args: string,
+  help: string,
+  opts: { op?: boolean; user?: boolean; min?: number; max?: number },
+  run: (ctx: CommandContext, args: string[]) => CommandResult,
+): Command {
+  return Object.freeze({
+    name,
+    args,
+    help,
+    op: opts.op ?? false,
+    user: opts.user ?? false,
+    min: opts.min ?? 0,
+    max: opts.max ?? 0,
+    run,
+  });
+}

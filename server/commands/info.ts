@@ -1,0 +1,168 @@
+/**
+ * Commands that describe the server and its users: `/service`, `/who`, `/whois`, `/rooms`,
+ * `/keys`.
+ * @module
+ */
+
+import type { Command, UserView } from "../command_host.ts";
+import { formatDuration } from "../duration.ts";
+import { cmd, fail, fitting, liveUser, plural, validRoom } from "./common.ts";
+
+/** The cipher suite `/service` reports. */
+export const CIPHER_SUITE =
+  "chat/1: X25519, Ed25519, HKDF-SHA-256, AES-256-GCM; DMs RSA-OAEP-3072 + AES-256-GCM";
+
+/** `/service`: server name, version, uptime, figures, limits and cipher suite. */
+export const serviceCmd: Command = cmd(
+  "service",
+  "",
+  "Server name, version, uptime, users, rooms, key, limits, cipher suite",
+  {},
+  (
+    ctx,
+  ) => {
+    const i = ctx.host.info();
+    const l = ctx.host.limits;
+    const uptime = ctx.host.now() - i.startedAt;
+    const limits = {
+      textBytes: l.textBytes,
+      envelopeBytes: l.envelopeBytes,
+      historyOnJoin: l.historyOnJoin,
+      historyMax: l.historyMax,
+      historyKept: l.historyKept,
+      rateBurst: l.rateBurst,
+      ratePerSecond: l.ratePerSecond,
+      maxConnections: l.maxConnections,
+    };
+    const text = [
+      `Server: ${i.serverName} (chat ${i.version})`,
+      `Uptime: ${formatDuration(uptime)}`,
+      `Users online: ${i.users} (${plural(i.connections, "connection")})`,
+      `Rooms: ${i.rooms}`,
+      `Host key: ${i.hostFingerprint}`,
+      `Limits: text ${l.textBytes} bytes, DM ${l.envelopeBytes} bytes, history ${l.historyOnJoin} ` +
+      `on join / ${l.historyMax} per request / ${l.historyKept} kept, rate ${l.rateBurst} burst + ` +
+      `${l.ratePerSecond}/s, ${l.maxConnections} connections`,
+      `Cipher suite: ${CIPHER_SUITE}`,
+    ].join("\n");
+    return {
+      text,
+      data: {
+        name: i.serverName,
+        version: i.version,
+        uptime,
+        users: i.users,
+        connections: i.connections,
+        rooms: i.rooms,
+        hostFingerprint: i.hostFingerprint,
+        limits,
+        cipherSuite: CIPHER_SUITE,
+      },
+    };
+  },
+);
+
+/** `/who [#room]`: the users online or the members of a room. */
+export const whoCmd: Command = cmd(
+  "who",
+  "[#room]",
+  "List the users online, or the members of a room",
+  { max: 1 },
+  (
+    ctx,
+    args,
+  ) => {
+    let users: UserView[];
+    let where = "online";
+    if (args.length === 1) {
+      const room = validRoom(args[0]);
+      const m = ctx.host.members(room);
+      if (m === undefined) fail("no_such_room", `There is no room ${room}.`);
+      users = m;
+      where = `in ${room}`;
+    } else users = ctx.host.users();
+    const { shown: data, more } = fitting(
+      users.map((u) => u.away === undefined ? { name: u.name } : { name: u.name, away: u.away }),
+    );
+    const names = data.map((d) => d.away === undefined ? d.name : `${d.name} (away: ${d.away})`);
+    if (more > 0) names.push(`and ${more} more`);
+    return { text: `${plural(users.length, "user")} ${where}: ${names.join(", ")}`, data };
+  },
+);
+
+/** `/whois NAME`: a connected user's fingerprint, rooms, idle time and away text. */
+export const whoisCmd: Command = cmd(
+  "whois",
+  "NAME",
+  "Show a user's fingerprint, rooms, idle time and away text",
+  {
+    min: 1,
+    max: 1,
+  },
+  (ctx, [name]) => {
+    const u = liveUser(ctx, name);
+    const now = ctx.host.now();
+    const data = {
+      name: u.name,
+      fingerprint: u.fingerprint,
+      rooms: [...u.rooms],
+      idle: Math.max(0, now - u.lastActive),
+      since: u.since,
+      ...(u.away === undefined ? {} : { away: u.away }),
+      ...(ctx.host.isOperator(u.fingerprint) ? { operator: true } : {}),
+    };
+    const text = [
+      `${u.name}${data.operator ? " (operator)" : ""}`,
+      `  fingerprint: ${u.fingerprint}`,
+      `  rooms: ${data.rooms.join(" ")}`,
+      `  idle: ${formatDuration(data.idle)}`,
+      `  connected: ${new Date(u.since).toISOString()} (${formatDuration(now - u.since)} ago)`,
+      ...(u.away === undefined ? [] : [`  away: ${u.away}`]),
+    ].join("\n");
+    return { text, data };
+  },
+);
+
+/** `/rooms`: the rooms with their member counts and topics. */
+export const roomsCmd: Command = cmd(
+  "rooms",
+  "",
+  "List the rooms with their members and topics",
+  {},
+  (ctx) => {
+    const all = ctx.host.rooms();
+    const { shown: rooms, more } = fitting(all);
+    const lines = rooms.map((r) =>
+      `${r.name} (${plural(r.members, "member")})${r.topic === "" ? "" : `: ${r.topic}`}`
+    );
+    if (more > 0) lines.push(`and ${more} more`);
+    return { text: [`${plural(all.length, "room")}:`, ...lines].join("\n"), data: rooms };
+  },
+);
+
+/** `/keys NAME`: a connected user's public keys, for private messages. */
+export const keysCmd: Command = cmd(
+  "keys",
+  "NAME",
+  "Get a connected user's public keys (for private messages)",
+  {
+    min: 1,
+    max: 1,
+  },
+  (ctx, [name]) => {
+    const u = liveUser(ctx, name);
+    if (u.kemPub === undefined || u.kemSig === undefined) {
+      fail("no_kem_key", `${u.name} cannot receive private messages.`);
+    }
+    return {
+      text: `${u.name} ${u.fingerprint}`,
+      data: {
+        name: u.name,
+        fingerprint: u.fingerprint,
+        sig_pub: u.sigPub,
+        kem_pub: u.kemPub,
+        kem_sig: u.kemSig,
+      },
+    };
+  },
+);

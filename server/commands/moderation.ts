@@ -1,0 +1,178 @@
+/**
+ * Operator commands: `/kick`, `/ban`, `/unban`, `/bans`, `/mute`, `/unmute`, `/motd`, `/op`,
+ * `/deop`, and the ban-target parsing they need.
+ * @module
+ */
+
+import { isFingerprint } from "../../shared/crypto.ts";
+import { checkName, nameKey } from "../../shared/names.ts";
+import type { Command } from "../command_host.ts";
+import { formatDuration, parseDuration } from "../duration.ts";
+import { formatIpPrefix, parseIpPrefix } from "../ip_prefix.ts";
+import type { Ban } from "../store.ts";
+import { checkText, cmd, fail, fitting, liveUser, ownerOf, plural } from "./common.ts";
+
+/**
+ * Classifies a ban target: `SHA256:…` is a fingerprint, an address or prefix is an IP (in
+ * canonical form), a valid name is a name (its key). Undefined for anything else.
+ */
+export function parseBanTarget(text: string): { target: string; kind: Ban["kind"] } | undefined {
+  if (isFingerprint(text)) return { target: text, kind: "fingerprint" };
+  const ip = parseIpPrefix(text);
+  if (ip !== undefined) return { target: formatIpPrefix(ip), kind: "ip" };
+  const name = checkName(text);
+  if (name.ok || name.code === "name_reserved") return { target: nameKey(text), kind: "name" };
+  return undefined;
+}
+
+function describeBan(b: Ban, now: number): string {
+  const until = b.expires === null ? "permanent" : `${formatDuration(b.expires - now)} left`;
+  const why = b.reason === "" ? "" : `: ${b.reason}`;
+  return `${b.target} (${b.kind}, by ${b.by}, ${until})${why}`;
+}
+
+/** `/kick NAME [reason]`: disconnect a user. */
+export const kickCmd: Command = cmd("kick", "NAME [reason]", "Disconnect a user", {
+  op: true,
+  min: 1,
+  max: Infinity,
+}, (
+  ctx,
+  [name, ...why],
+) => {
+  const u = liveUser(ctx, name);
+  const reason = why.join(" ");
+  ctx.host.kick(u, ctx.by, reason);
+  return { text: `Kicked ${u.name}.` };
+});
+
+/** `/ban TARGET [duration] [reason]`: ban a name, identity or address. */
+export const banCmd: Command = cmd(
+  "ban",
+  "NAME|SHA256:fp|IP[/prefix] [duration] [reason]",
+  "Ban a name, identity or address (duration like 10m, 2h, 7d; default forever)",
+  { op: true, min: 1, max: Infinity },
+  (ctx, [what, ...rest]) => {
+    const t = parseBanTarget(what);
+    if (t === undefined) fail("bad_args", `${what} is not a name, fingerprint or IP address.`);
+    const now = ctx.host.now();
+    const ms = rest.length > 0 ? parseDuration(rest[0]) : undefined;
+    if (ms !== undefined) rest = rest.slice(1);
+    const ban: Ban = {
+      target: t.target,
+      kind: t.kind,
+      by: ctx.by,
+      reason: rest.join(" "),
+      created: now,
+      expires: ms === undefined ? null : now + ms,
+    };
+    const closed = ctx.host.ban(ban);
+    return {
+      text: `Banned ${describeBan(ban, now)}; ${plural(closed, "connection")} closed.`,
+      data: ban,
+    };
+  },
+);
+
+/** `/unban TARGET`: lift a ban. */
+export const unbanCmd: Command = cmd(
+  "unban",
+  "TARGET",
+  "Lift a ban",
+  { op: true, min: 1, max: 1 },
+  (ctx, [what]) => {
+    const t = parseBanTarget(what);
+    const target = t === undefined ? what : t.target;
+    if (!ctx.host.unban(target)) fail("no_such_ban", `There is no ban on ${what}.`);
+    return { text: `Unbanned ${target}.` };
+  },
+);
+
+/** `/bans`: the bans in force. */
+export const bansCmd: Command = cmd("bans", "", "List the bans in force", { op: true }, (ctx) => {
+  const all = ctx.host.bans();
+  const { shown: bans, more } = fitting(all);
+  const now = ctx.host.now();
+  const lines = bans.map((b) => `  ${describeBan(b, now)}`);
+  if (more > 0) lines.push(`  and ${more} more`);
+  return { text: [`${plural(all.length, "ban")}:`, ...lines].join("\n"), data: bans };
+});
+
+/** `/mute NAME`: silence an identity. */
+export const muteCmd: Command = cmd(
+  "mute",
+  "NAME",
+  "Silence a user's room messages (until unmuted or restart)",
+  {
+    op: true,
+    min: 1,
+    max: 1,
+  },
+  (ctx, [name]) => {
+    const fp = ownerOf(ctx, name);
+    ctx.host.mute(fp, ctx.by);
+    return { text: `Muted ${name}.` };
+  },
+);
+
+/** `/unmute NAME`: let a muted identity speak again. */
+export const unmuteCmd: Command = cmd("unmute", "NAME", "Let a muted user speak again", {
+  op: true,
+  min: 1,
+  max: 1,
+}, (
+  ctx,
+  [name],
+) => {
+  const fp = ownerOf(ctx, name);
+  return { text: ctx.host.unmute(fp) ? `Unmuted ${name}.` : `${name} was not muted.` };
+});
+
+/** `/motd [text|-]`: show or set the message of the day. */
+export const motdCmd: Command = cmd(
+  "motd",
+  "[text|-]",
+  "Show or set the message of the day (- clears it)",
+  {
+    op: true,
+    max: Infinity,
+  },
+  (ctx, args) => {
+    if (args.length === 0) {
+      const motd = ctx.host.motd();
+      return { text: motd === "" ? "No message of the day." : motd, data: { motd } };
+    }
+    const text = args.length === 1 && args[0] === "-" ? "" : args.join(" ");
+    if (text !== "") checkText(text, ctx.host.limits.textBytes, "message of the day");
+    ctx.host.setMotd(text);
+    return { text: text === "" ? "Message of the day cleared." : "Message of the day set." };
+  },
+);
+
+/** `/op NAME`: make an identity an operator. */
+export const opCmd: Command = cmd("op", "NAME", "Make a user an operator", {
+  op: true,
+  min: 1,
+  max: 1,
+}, (ctx, [name]) => {
+  const fp = ownerOf(ctx, name);
+  ctx.host.addOp(fp);
+  return { text: `${name} (${fp}) is now an operator.` };
+});
+
+/** `/deop NAME`: take operator rights away. */
+export const deopCmd: Command = cmd("deop", "NAME", "Take operator rights away", {
+  op: true,
+  min: 1,
+  max: 1,
+}, (
+  ctx,
+  [name],
+) => {
+  const fp = ownerOf(ctx, name);
+  if (ctx.host.isAdmin(fp)) {
+    fail("not_permitted", `${name} is an operator by the server's --admin option.`);
+  }
+  if (!ctx.host.removeOp(fp)) return { text: `${name} was not an operator.` };
+  return { text: `${name} is no longer an operator.` };
+});

@@ -1,0 +1,91 @@
+/**
+ * Room commands: `/join`, `/leave`, `/topic`, `/history`.
+ * @module
+ */
+
+import type { Command } from "../command_host.ts";
+import { checkText, cmd, fail, member, needUser, roomArg, validRoom } from "./common.ts";
+
+/** Most rooms one connection may be in. */
+export const MAX_ROOMS_PER_USER = 32;
+
+/** `/join #room`: join (creating) a room. */
+export const joinCmd: Command = cmd("join", "#room", "Join a room (creating it)", {
+  user: true,
+  min: 1,
+  max: 1,
+}, (
+  ctx,
+  [room],
+) => {
+  const u = needUser(ctx);
+  validRoom(room);
+  if (u.rooms.has(room)) return { text: `You are already in ${room}.` };
+  if (u.rooms.size >= MAX_ROOMS_PER_USER) {
+    fail("too_many_rooms", `You can be in at most ${MAX_ROOMS_PER_USER} rooms.`);
+  }
+  const info = ctx.host.join(u, room);
+  return { text: `You joined ${room}.`, data: info };
+});
+
+/** `/leave [#room]`: leave a room. */
+export const leaveCmd: Command = cmd(
+  "leave",
+  "[#room]",
+  "Leave a room (the only one you are in if none given)",
+  {
+    user: true,
+    max: 1,
+  },
+  (ctx, args) => {
+    const u = needUser(ctx);
+    const [room] = roomArg(ctx, args, "/leave #room");
+    member(ctx, room);
+    ctx.host.leave(u, room, "left");
+    return { text: `You left ${room}.` };
+  },
+);
+
+/** `/topic [#room] [text]`: show or set a room's topic. */
+export const topicCmd: Command = cmd("topic", "[#room] [text]", "Show or set a room's topic", {
+  max: Infinity,
+}, (ctx, args) => {
+  const [room, rest] = roomArg(ctx, args, "/topic #room [text]");
+  if (rest.length === 0) {
+    const topic = ctx.host.topic(room);
+    return {
+      text: topic === "" ? `${room} has no topic.` : `${room}: ${topic}`,
+      data: { room, topic },
+    };
+  }
+  member(ctx, room);
+  const text = rest.join(" ");
+  checkText(text, ctx.host.limits.textBytes, "topic");
+  ctx.host.setTopic(room, text, ctx.by);
+  return { text: `Topic of ${room} set.`, data: { room, topic: text } };
+});
+
+/** `/history [#room] [N]`: replay the last N messages of a room. */
+export const historyCmd: Command = cmd(
+  "history",
+  "[#room] [N]",
+  "Show the last N messages of a room (default 50)",
+  { max: 2 },
+  (
+    ctx,
+    args,
+  ) => {
+    const [room, rest] = roomArg(ctx, args, "/history #room [N]");
+    const max = ctx.host.limits.historyMax;
+    let n = Math.min(50, max);
+    if (rest.length > 1) fail("bad_args", "usage: /history [#room] [N]");
+    if (rest.length === 1) {
+      if (!/^\d{1,9}$/.test(rest[0]) || Number(rest[0]) === 0) {
+        fail("bad_args", "N must be a positive whole number. usage: /history [#room] [N]");
+      }
+      n = Math.min(Number(rest[0]), max);
+    }
+    member(ctx, room);
+    return { text: `End of the history of ${room}.`, replay: ctx.host.history(room, n) };
+  },
+);
