@@ -327,6 +327,7 @@ export interface LoadReport {
   serverCpuMsPerConnection?: number;
   serverCpuMsRun?: number;
   serverRssBytes?: number;
+  serverRssJoinedBytes?: number;
   benchCpuMsRun?: number;
 }
 
@@ -594,6 +595,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       report.serverCpuMsPerConnection = (afterConnect.cpuMs - before.cpuMs) / live.length;
       report.serverCpuMsRun = afterRun.cpuMs - afterConnect.cpuMs;
     }
+    if (afterConnect) report.serverRssJoinedBytes = afterConnect.rssBytes;
     if (c.holdMs > 0) await sleep(c.holdMs);
     const held = await sampleProc(c.serverPid);
     if (held) report.serverRssBytes = held.rssBytes;
@@ -660,7 +662,10 @@ export function formatReport(r: LoadReport | HandshakeReport, target: string): s
     );
   }
   if (r.serverRssBytes !== undefined) {
-    out.push(`server rss  ${f1(r.serverRssBytes / 1024 / 1024)} MiB`);
+    const joined = r.serverRssJoinedBytes === undefined
+      ? ""
+      : `${f1(r.serverRssJoinedBytes / 1024 / 1024)} MiB right after joining, `;
+    out.push(`server rss  ${joined}${f1(r.serverRssBytes / 1024 / 1024)} MiB at the end`);
   }
   out.push(`duplicates  ${r.duplicates}`);
   out.push(`losses      ${r.losses}`);

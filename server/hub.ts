@@ -205,7 +205,10 @@ export class Hub {
       const old = [...live.rooms];
       this.#drop(live, undefined);
       for (const r of old) {
-        if (!rooms.includes(r)) this.#event(r, "leave", { name: live.name, reason: "replaced" });
+        if (rooms.includes(r)) continue;
+        const others = this.#rooms.get(r)?.size ?? 0; // quiet counts live as a member
+        const to = others >= o.limits.quietRoomMembers ? null : undefined;
+        this.#event(r, "leave", { name: live.name, reason: "replaced" }, to);
       }
       live.peer.close("replaced");
     }
@@ -237,6 +240,7 @@ export class Hub {
         idlePingMs: o.limits.idlePingMs,
         idleCloseMs: o.limits.idleCloseMs,
         maxRooms: MAX_ROOMS_PER_USER,
+        quietRoomMembers: o.limits.quietRoomMembers,
       },
       rooms: rooms.map((r) => ({
         name: r,
@@ -473,7 +477,7 @@ export class Hub {
     if (members === undefined) this.#rooms.set(room, members = new Set());
     members.add(s);
     s.rooms.add(room);
-    this.#event(room, "join", { name: s.name });
+    this.#event(room, "join", { name: s.name }, this.#presenceTo(members, s));
   }
 
   /** Removes `s` from `room`; with a reason, announces the leave to the remaining members. */
@@ -481,8 +485,9 @@ export class Hub {
     const members = this.#rooms.get(room);
     s.rooms.delete(room);
     if (members === undefined) return;
+    const to = this.#presenceTo(members, null);
     members.delete(s);
-    if (reason !== undefined) this.#event(room, "leave", { name: s.name, reason });
+    if (reason !== undefined) this.#event(room, "leave", { name: s.name, reason }, to);
     if (members.size === 0 && room !== DEFAULT_ROOM) this.#rooms.delete(room);
   }
 
@@ -499,14 +504,35 @@ export class Hub {
     for (const room of [...s.rooms]) this.#exit(s, room, reason);
   }
 
-  /** Serialises one event once and sends it to `room`'s members (everyone if no room). */
-  #event(room: string | undefined, kind: EventKind, f: EventFields): void {
+  /**
+   * Who hears a presence event (join, leave, away, back) in a room with `members` (counted with
+   * the user it is about): everyone (undefined), or only `self` once the room is quiet
+   * (`null`: nobody, e.g. the user is leaving).
+   */
+  #presenceTo(members: Set<Session>, self: Session | null): Session | null | undefined {
+    return members.size > this.#o.limits.quietRoomMembers ? self : undefined;
+  }
+
+  /**
+   * Serialises one event once and sends it to `room`'s members (everyone if no room), or only
+   * to `only` when given (`null`: to nobody; the transcript still records it).
+   */
+  #event(
+    room: string | undefined,
+    kind: EventKind,
+    f: EventFields,
+    only?: Session | null,
+  ): void {
     const ts = this.#o.now();
     const ev: EventMessage = { t: "event", ts, kind, ...f };
     if (room !== undefined) ev.room = room;
-    const line = JSON.stringify(ev);
-    const to = room === undefined ? this.#sessions.values() : this.#rooms.get(room)?.values();
+    const to = only !== undefined
+      ? (only === null ? [] : [only])
+      : room === undefined
+      ? this.#sessions.values()
+      : this.#rooms.get(room)?.values();
     if (to !== undefined) {
+      const line = JSON.stringify(ev);
       for (const s of to) {
         s.peer.send(line);
         this.#deliveries++;
@@ -615,8 +641,9 @@ export class Hub {
         const s = this.#session(u);
         s.away = text;
         for (const room of s.rooms) {
-          if (text === undefined) this.#event(room, "back", { name: s.name });
-          else this.#event(room, "away", { name: s.name, text });
+          const to = this.#presenceTo(this.#rooms.get(room) ?? new Set(), s);
+          if (text === undefined) this.#event(room, "back", { name: s.name }, to);
+          else this.#event(room, "away", { name: s.name, text }, to);
         }
       },
       history: (room, n) => this.#recent(room, n),

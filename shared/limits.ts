@@ -59,6 +59,11 @@ export interface Limits {
   authAttempts: number;
   /** Names one identity may own (each name is kept for good, so this bounds the registry). */
   namesPerIdentity: number;
+  /**
+   * Members above which a room is quiet: its joins, leaves, away and back go only to the user
+   * they are about (announcing them to everyone costs O(members²) as a big room fills).
+   */
+  quietRoomMembers: number;
 }
 
 /** The defaults of DESIGN.md §4. */
@@ -90,6 +95,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   resumeMax: 1000,
   authAttempts: 5,
   namesPerIdentity: 5,
+  quietRoomMembers: 200,
 });
 
 /** Smallest record body: the 16-byte tag plus one byte of plaintext. */
