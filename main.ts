@@ -163,6 +163,12 @@ async function serverMain(args: string[]): Promise<number> {
   // Loaded on demand: the server never loads the client's terminal code, nor the client the server's.
   const { ChatServer } = await import("./server/server.ts");
   const { runConsole } = await import("./server/console.ts");
+  const { keepAliveOnUnhandledRejection } = await import("./server/guard.ts");
+  const unguard = keepAliveOnUnhandledRejection((reason) =>
+    getLogger(["chat", "server"]).error("unhandled rejection (server kept running): {reason}", {
+      reason: reason instanceof Error ? reason.stack ?? reason.message : String(reason),
+    })
+  );
   const server = await ChatServer.start({
     host: values.host,
     port,
@@ -192,7 +198,9 @@ async function serverMain(args: string[]): Promise<number> {
   };
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHup);
   const consoleDone = Deno.stdin.isTerminal()
-    ? runConsole(server.hub, Deno.stdin.readable, (t) => console.log(t), stop.signal)
+    ? runConsole(server.hub, Deno.stdin.readable, (t) => console.log(t), stop.signal).catch((e) =>
+      console.error(`console stopped: ${e instanceof Error ? e.message : e}`)
+    )
     : Promise.resolve();
   await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
   console.log("shutting down…");
@@ -201,6 +209,7 @@ async function serverMain(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHup);
+  unguard();
   console.log("server stopped");
   return 0;
 }

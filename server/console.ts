@@ -88,7 +88,13 @@ export async function runConsole(
       output(`error: line longer than ${CONSOLE_LINE_MAX} bytes ignored`);
       return;
     }
-    const answer = hub.consoleLine(decoder.decode(line));
+    let answer: string;
+    try {
+      answer = hub.consoleLine(decoder.decode(line));
+    } catch (e) {
+      // A failed command never ends the console (nor, as an unhandled rejection, the server).
+      answer = `error (internal): ${e instanceof Error ? e.message : String(e)}`;
+    }
     if (answer !== "") output(answer);
   };
   try {

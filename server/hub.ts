@@ -164,8 +164,22 @@ export class Hub {
   // -------------------------------------------------------------------------------------------
   // Connection API
 
-  /** Handles `auth`: sends `welcome` and the joins, or an error, to `peer`. */
+  /**
+   * Handles `auth`: sends `welcome` and the joins, or an error, to `peer`. A login the server
+   * cannot complete (e.g. its storage is full, so a new name cannot be saved) gets an error
+   * saying so, with `retry: false`.
+   */
   authenticate(peer: Peer, auth: AuthMessage): AuthResult {
+    try {
+      return this.#authenticate(peer, auth);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      this.#sendError(peer, undefined, e.code, `Cannot log in: ${e.message}`, false);
+      return "fatal";
+    }
+  }
+
+  #authenticate(peer: Peer, auth: AuthMessage): AuthResult {
     const o = this.#o;
     if (this.#sessions.has(peer.id)) {
       this.#sendError(peer, undefined, "bad_message", "Already authenticated.", false);

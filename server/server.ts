@@ -7,7 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import { Connection, type ConnectionContext, VerifiedIdentities } from "./connection.ts";
 import { Hub } from "./hub.ts";
-import { Store } from "./store.ts";
+import { type StorageError, Store } from "./store.ts";
 import { Transcript } from "./transcript.ts";
 import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
 import { loadOrCreateHostKey } from "../shared/keys.ts";
@@ -103,9 +103,14 @@ export class ChatServer {
       Math.min(1000, limits.handshakeMs / 4, limits.idlePingMs / 4, limits.stalledWriteMs / 4),
     );
     this.#sweep = setInterval(() => {
-      const now = this.#now();
-      for (const c of this.#conns.values()) c.tick(now);
-      if (now - this.#prunedAt >= 1000) this.#pruneAddresses(now);
+      try {
+        const now = this.#now();
+        for (const c of this.#conns.values()) c.tick(now);
+        if (now - this.#prunedAt >= 1000) this.#pruneAddresses(now);
+      } catch (e) {
+        // A throw from a timer would end the process: report it and sweep again next time.
+        getLogger(["chat", "server"]).error("sweep failed: {error}", { error: String(e) });
+      }
     }, period);
     this.#accepting = this.#acceptLoop(ctx);
   }
@@ -113,6 +118,7 @@ export class ChatServer {
   /** Opens the data dir, host key, database and log, and starts listening. */
   static async start(opts: ServerOptions): Promise<ChatServer> {
     const log = getLogger(["chat", "server"]);
+    const storageLog = getLogger(["chat", "storage"]);
     const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
     const now = opts.now ?? Date.now;
     await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -124,11 +130,16 @@ export class ChatServer {
       historyKept: limits.historyKept,
       historyTotal: limits.historyTotal,
       now,
+      onError: storageWarning((text) => storageLog.error(text), "database"),
     });
     let transcript: Transcript | undefined;
     let listener: Deno.TcpListener | undefined;
     try {
-      transcript = opts.logPath ? await Transcript.open(opts.logPath) : undefined;
+      transcript = opts.logPath
+        ? await Transcript.open(opts.logPath, {
+          onError: storageWarning((text) => storageLog.error(text), `log ${opts.logPath}`),
+        })
+        : undefined;
       listener = Deno.listen({ hostname: opts.host ?? "0.0.0.0", port: opts.port });
     } catch (e) {
       store.close();
@@ -200,10 +211,20 @@ export class ChatServer {
         await new Promise((r) => setTimeout(r, 50)); // e.g. EMFILE: back off
         continue;
       }
-      const c = new Connection(conn, this.#nextId++, ctx);
-      this.#conns.set(c.id, c);
-      this.#admit(c);
-      if (c.open) c.run();
+      try {
+        const c = new Connection(conn, this.#nextId++, ctx);
+        this.#conns.set(c.id, c);
+        this.#admit(c);
+        if (c.open) {
+          c.run().catch((e) => {
+            getLogger(["chat", "server"]).error("connection failed: {error}", { error: String(e) });
+            c.abort("internal");
+          });
+        }
+      } catch (e) {
+        // One bad connection never stops the accept loop.
+        getLogger(["chat", "server"]).error("accept failed: {error}", { error: String(e) });
+      }
     }
   }
 
@@ -276,8 +297,13 @@ export class ChatServer {
     }
     for (const c of [...this.#conns.values()]) c.abort("shutdown");
     clearInterval(this.#sweep);
-    await this.#transcript?.close();
-    this.#store.close();
+    try {
+      await this.#transcript?.close();
+    } catch {
+      // already reported by onError; the database is closed all the same
+    } finally {
+      this.#store.close();
+    }
   }
 }
 
@@ -289,6 +315,41 @@ export function addressGroup(ip: string): string {
   const one = parseIpPrefix(ip);
   if (one === undefined || one.version === 4) return one === undefined ? ip : formatIpPrefix(one);
   return formatIpPrefix(parseIpPrefix(`${ip}/64`)!);
+}
+
+/** How often one kind of storage failure is repeated on the console at most. */
+const STORAGE_WARNING_MS = 30_000;
+
+/**
+ * A reporter of storage failures of `what` that prints a loud warning at most every 30 s
+ * (with a count of the failures in between), so a full disk is noticed but cannot flood the
+ * console.
+ */
+function storageWarning(
+  print: (text: string) => void,
+  what: string,
+): (e: StorageError | unknown) => void {
+  let last = -Infinity;
+  let quiet = 0;
+  return (e) => {
+    const now = performance.now();
+    if (now - last < STORAGE_WARNING_MS) {
+      quiet++;
+      return;
+    }
+    last = now;
+    const cause = e instanceof Error && e.cause !== undefined ? e.cause : e;
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    const full = (e as { code?: unknown }).code === "storage_full" || /full|ENOSPC|space/i.test(
+      detail,
+    );
+    const more = quiet > 0 ? ` (${quiet} more failures since the last warning)` : "";
+    quiet = 0;
+    print(
+      `WARNING: ${what} ${full ? "storage is FULL" : "write failed"}: ${detail}${more}. ` +
+        "Users get storage_full/internal errors until space is freed.",
+    );
+  };
 }
 
 async function readBlacklist(path: string): Promise<Blacklist> {

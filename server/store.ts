@@ -5,8 +5,59 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  DatabaseSync,
+  type SQLInputValue,
+  type StatementResultingChanges,
+  type StatementSync,
+} from "node:sqlite";
 import { ProtocolError } from "../shared/errors.ts";
+
+/**
+ * A failure of the database itself (disk full, read-only file, I/O error), as the user is told:
+ * `code` is `storage_full` when the disk or the `dbBytes` cap is full, else `internal`. The
+ * request that met it fails; the store stays usable and the next request tries again.
+ */
+export class StorageError extends ProtocolError {
+  /** Wraps the database error `cause`. */
+  constructor(code: "storage_full" | "internal", message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = "StorageError";
+  }
+}
+
+/** SQLite primary result codes that mean the storage, not the request, failed. */
+const SQLITE_READONLY = 8;
+const SQLITE_FULL = 13;
+
+/**
+ * The {@linkcode StorageError} for an error thrown by the database, or `e` itself when it is
+ * not one (argument errors and refusals such as `duplicate_id` pass through).
+ */
+export function toStorageError(e: unknown): unknown {
+  if (e instanceof ProtocolError || e instanceof TypeError || e instanceof RangeError) return e;
+  const err = e as { code?: unknown; errcode?: unknown };
+  if (typeof e !== "object" || e === null || typeof err.code !== "string") return e;
+  if (!err.code.startsWith("ERR_SQLITE") && err.code !== "ERR_INVALID_STATE") return e;
+  // Errors of `exec` carry no `errcode`, only SQLite's fixed text for the code.
+  const text = e instanceof Error ? e.message : "";
+  const primary = typeof err.errcode === "number"
+    ? err.errcode & 0xff
+    : text.startsWith("database or disk is full")
+    ? SQLITE_FULL
+    : text.startsWith("attempt to write a readonly database")
+    ? SQLITE_READONLY
+    : -1;
+  if (primary === SQLITE_FULL) {
+    return new StorageError("storage_full", "The server's storage is full; nothing was saved.", {
+      cause: e,
+    });
+  }
+  const what = primary === SQLITE_READONLY ? "is read-only" : "failed";
+  return new StorageError("internal", `The server's storage ${what}; nothing was saved.`, {
+    cause: e,
+  });
+}
 
 /** A room message as kept in the history. */
 export interface StoredMessage {
@@ -66,6 +117,15 @@ export interface StoreOptions {
   historyTotal?: number;
   /** Clock in milliseconds since the epoch, for ban expiry and claim times. Default `Date.now`. */
   now?: () => number;
+  /** Told of every {@linkcode StorageError} before it is thrown (for the operator's warning). */
+  onError?: (e: StorageError) => void;
+}
+
+/** A prepared statement whose database errors are thrown as {@linkcode StorageError}. */
+interface Statement {
+  run(...params: SQLInputValue[]): StatementResultingChanges;
+  get(...params: SQLInputValue[]): unknown;
+  all(...params: SQLInputValue[]): unknown[];
 }
 
 /** Topics cached in memory at most (the cache is emptied when full). */
@@ -179,17 +239,25 @@ export class Store {
   readonly #total: number;
   #count: number; // messages stored now
   readonly #now: () => number;
-  readonly #q: Record<string, StatementSync>;
+  readonly #q: Record<string, Statement>;
+  readonly #onError: (e: StorageError) => void;
   #bans: Ban[] | undefined; // cache of every stored ban, dropped on each change
   readonly #topics = new Map<string, string>(); // bounded by TOPIC_CACHE
 
-  private constructor(db: DatabaseSync, kept: number, total: number, now: () => number) {
+  private constructor(
+    db: DatabaseSync,
+    kept: number,
+    total: number,
+    now: () => number,
+    onError: (e: StorageError) => void,
+  ) {
     this.#db = db;
+    this.#onError = onError;
     this.#kept = kept;
     this.#total = total;
     this.#count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as Row).n as number;
     this.#now = now;
-    const p = (sql: string) => db.prepare(sql);
+    const p = (sql: string) => this.#guard(db.prepare(sql));
     this.#q = {
       ownerOf: p("SELECT display, fingerprint, created FROM names WHERE key = ?"),
       namesOf: p("SELECT COUNT(*) AS n FROM names WHERE fingerprint = ?"),
@@ -262,6 +330,7 @@ export class Store {
     }
     const now = options.now ?? Date.now;
     if (typeof now !== "function") throw new TypeError("now must be a function");
+    const onError = options.onError ?? (() => {});
     createPrivate(path);
     const db = new DatabaseSync(path);
     try {
@@ -269,18 +338,24 @@ export class Store {
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA busy_timeout = 5000");
       migrate(db);
-      return new Store(db, kept, total, now);
+      return new Store(db, kept, total, now, onError);
     } catch (e) {
       db.close();
       throw e;
     }
   }
 
-  /** Checkpoints the WAL into the main file and closes. Calling it again does nothing. */
+  /**
+   * Checkpoints the WAL into the main file and closes; a failed checkpoint (full or read-only
+   * storage) is reported to `onError` and the WAL is left for the next start. Calling it again
+   * does nothing.
+   */
   close(): void {
     if (!this.#db.isOpen) return;
     try {
-      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      this.#exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch {
+      // reported; the committed data is safe in the WAL
     } finally {
       this.#db.close();
     }
@@ -456,15 +531,47 @@ export class Store {
   }
 
   #transaction<T>(body: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    this.#exec("BEGIN IMMEDIATE");
     try {
       const result = body();
-      this.#db.exec("COMMIT");
+      this.#exec("COMMIT");
       return result;
     } catch (e) {
-      this.#db.exec("ROLLBACK");
+      // A full disk may already have rolled the transaction back.
+      if (this.#db.isTransaction) this.#exec("ROLLBACK");
       throw e;
     }
+  }
+
+  /** Runs `sql`, throwing database errors as {@linkcode StorageError}. */
+  #exec(sql: string): void {
+    try {
+      this.#db.exec(sql);
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
+
+  /** Maps `e` with {@linkcode toStorageError}, reporting a storage failure. */
+  #fail(e: unknown): unknown {
+    const mapped = toStorageError(e);
+    if (mapped instanceof StorageError) this.#onError(mapped);
+    return mapped;
+  }
+
+  #guard(stmt: StatementSync): Statement {
+    const call = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        throw this.#fail(e);
+      }
+    };
+    return {
+      run: (...a) => call(() => stmt.run(...a)),
+      get: (...a) => call(() => stmt.get(...a)),
+      all: (...a) => call(() => stmt.all(...a)),
+    };
   }
 }
 

@@ -31,6 +31,8 @@ export interface TranscriptEntry {
 export interface TranscriptOptions {
   /** Most bytes waiting to be written; entries beyond are dropped. Default 4 MiB. */
   maxPendingBytes?: number;
+  /** Told of each failed write (e.g. a full disk); writing resumes with the next entry. */
+  onError?: (e: unknown) => void;
 }
 
 /** Default bound of bytes accepted but not yet written. */
@@ -79,8 +81,9 @@ interface Waiter {
 /**
  * An append-only JSON Lines writer. {@linkcode write} only queues; one loop writes the queue in
  * order with never more than one write in flight. At most `maxPendingBytes` (4 MiB by default)
- * may wait: an entry that would exceed it, or that arrives after {@linkcode close} or after a
- * write error, is dropped and counted in {@linkcode dropped}.
+ * may wait: an entry that would exceed it, or that arrives after {@linkcode close}, is dropped
+ * and counted in {@linkcode dropped}. A failed write drops what was queued, is reported to
+ * `onError`, and never stops the writer: the next entry is tried again.
  */
 export class Transcript {
   readonly #file: Deno.FsFile;
@@ -93,11 +96,12 @@ export class Transcript {
   #waiters: Waiter[] = [];
   #running = false;
   #closing: Promise<void> | undefined = undefined;
-  #error: unknown = undefined;
+  readonly #onError: (e: unknown) => void;
 
-  private constructor(file: Deno.FsFile, max: number) {
+  private constructor(file: Deno.FsFile, max: number, onError: (e: unknown) => void) {
     this.#file = file;
     this.#max = max;
+    this.#onError = onError;
   }
 
   /**
@@ -111,7 +115,7 @@ export class Transcript {
       throw new RangeError("maxPendingBytes must be a positive integer");
     }
     const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
-    return new Transcript(file, max);
+    return new Transcript(file, max, options.onError ?? (() => {}));
   }
 
   /** Entries dropped because the buffer was full, the transcript closed, or a write failed. */
@@ -122,10 +126,7 @@ export class Transcript {
   /** Queues one entry (see {@linkcode transcriptLine}); throws TypeError for a malformed one. */
   write(entry: TranscriptEntry): void {
     const bytes = encoder.encode(transcriptLine(entry));
-    if (
-      this.#closing !== undefined || this.#error !== undefined ||
-      this.#pending + bytes.length > this.#max
-    ) {
+    if (this.#closing !== undefined || this.#pending + bytes.length > this.#max) {
       this.#dropped++;
       return;
     }
@@ -137,10 +138,9 @@ export class Transcript {
 
   /**
    * Resolves once every entry queued before the call is written and synced to disk; rejects
-   * with the write error if writing failed.
+   * with the write error if a write failed meanwhile.
    */
   flush(): Promise<void> {
-    if (this.#error !== undefined) return Promise.reject(this.#error);
     return new Promise((resolve, reject) => {
       this.#waiters.push({ target: this.#accepted, resolve, reject });
       this.#kick();
@@ -198,14 +198,19 @@ export class Transcript {
         }
       }
     } catch (e) {
-      this.#error = e;
       this.#dropped += inFlight + this.#chunks.length;
       this.#chunks = [];
       this.#pending = 0;
+      this.#written = this.#accepted; // what was dropped counts as done for later flushes
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const w of waiters) w.reject(e);
       this.#running = false;
+      try {
+        this.#onError(e);
+      } catch {
+        // a failing reporter must not stop the writer
+      }
     }
   }
 }

@@ -62,14 +62,16 @@ export async function waitFor(pred: () => boolean, ms = 10_000, what = "conditio
 
 /**
  * Starts `chat server --host 127.0.0.1 --port P --data DIR ...extra` and waits until it
- * prints its address and fingerprint.
+ * prints its address and fingerprint. With `wrap`, the command runs as `wrap… deno …`.
  */
 export async function startServer(
-  opts: { dataDir?: string; port?: number; args?: string[] } = {},
+  opts: { dataDir?: string; port?: number; args?: string[]; wrap?: string[] } = {},
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "chat-srv-" });
-  const child = new Deno.Command(Deno.execPath(), {
+  const [program, ...before] = [...(opts.wrap ?? []), Deno.execPath()];
+  const child = new Deno.Command(program, {
     args: [
+      ...before,
       ...RUN_FLAGS,
       MAIN,
       "server",
