@@ -81,7 +81,9 @@ interface Session {
   closed: boolean;
 }
 
-const NO_RECONNECT = new Set(["replaced", "kicked", "banned", "flooding", "refused", "bad_auth"]);
+const NO_RECONNECT = new Set(["replaced", "kicked", "banned", "refused", "bad_auth"]);
+/** A session that lasted this long ends a run of flooding disconnects. */
+const FLOOD_STREAK_MS = 60_000;
 
 /** A chat connection that survives drops (see DESIGN.md §1, Reconnection). */
 export class ChatClient implements ChatClientLike {
@@ -108,6 +110,10 @@ export class ChatClient implements ChatClientLike {
   #fatal: Error | undefined;
   #asked = false;
   #wantedName = "";
+  /** When the current session was installed (ms since the epoch). */
+  #connectedAt = 0;
+  /** Flooding disconnects in a row, each within {@link FLOOD_STREAK_MS} of connecting. */
+  #floods = 0;
 
   /** Creates a client; call `start()` to connect. */
   constructor(opts: ClientOptions) {
@@ -359,6 +365,7 @@ export class ChatClient implements ChatClientLike {
       if (this.#closing) throw new ConnectError("the client is closing");
       if (s.closed) throw new ConnectError("the server closed the connection after welcome");
       this.#s = s;
+      this.#connectedAt = Date.now();
       this.#emit({ t: "status", state: "connected", detail: this.#hostPort });
       this.#readLoop(s);
       for (const m of this.#outbox.values()) this.#sendSay(s, m);
@@ -581,15 +588,23 @@ export class ChatClient implements ChatClientLike {
     this.#failCommands("lost");
     const final = byeReason !== undefined && NO_RECONNECT.has(byeReason);
     if (byeReason === "banned") this.#fatal = new RefusedError("banned", detail);
+    let first = 0;
+    if (byeReason === "flooding") {
+      // Not final: say what happened and come back, later each time it happens again soon.
+      detail = "the server disconnected you for sending too much too fast (flooding)";
+      this.#floods = Date.now() - this.#connectedAt < FLOOD_STREAK_MS ? this.#floods + 1 : 1;
+      first = Math.min(this.#floods + 1, 8);
+    }
     if (!this.#o.reconnect || final) return this.#stop(detail);
     this.#emit({ t: "status", state: "lost", detail });
-    this.#reconnectLoop();
+    this.#reconnectLoop(first);
   }
 
-  async #reconnectLoop(): Promise<void> {
-    for (let attempt = 0; !this.#closing; attempt++) {
+  /** Reconnects with backoff, starting at attempt `first` (a later start waits longer). */
+  async #reconnectLoop(first = 0): Promise<void> {
+    for (let attempt = first; !this.#closing; attempt++) {
       const delay = nextDelay(attempt, this.#o.random);
-      if (attempt === 0) {
+      if (attempt === first) {
         // Shown once; the attempts that follow are silent until one succeeds or gives up.
         this.#emit({ t: "status", state: "reconnecting", detail: "reconnecting…" });
       }

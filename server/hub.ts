@@ -414,6 +414,13 @@ export class Hub {
     if (m.envelope.length === 0 || m.envelope.length % 4 !== 0 || !B64.test(m.envelope)) {
       throw new ProtocolError("bad_envelope", "The private message is not base64.");
     }
+    if (s.kemPub === undefined) {
+      // Nobody could answer, and the recipient's client could not look the sender's key up.
+      throw new ProtocolError(
+        "dm_key_required",
+        "You have no private-message key, so you cannot send private messages.",
+      );
+    }
     const key = nameKey(m.to);
     const to = this.#byName.get(key);
     if (to === undefined) {

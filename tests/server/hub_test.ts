@@ -53,8 +53,15 @@ function auth(name: string, rooms = ["#lobby"], resume?: Record<string, number>)
 }
 
 let nextId = 1;
-function connect(w: World, name: string, who: string, rooms?: string[], ip?: string): FakePeer {
-  const p = new FakePeer(nextId++, fp(who), ip);
+function connect(
+  w: World,
+  name: string,
+  who: string,
+  rooms?: string[],
+  ip?: string,
+  kem = false,
+): FakePeer {
+  const p = new FakePeer(nextId++, fp(who), ip, kem ? "kem-" + who : undefined, "ksig");
   assert.equal(w.hub.authenticate(p, auth(name, rooms)), "ok");
   p.take();
   return p;
@@ -403,9 +410,17 @@ Deno.test("say: a muted user gets error muted and nothing is relayed", () => {
 Deno.test("dm: relayed to the recipient, ack to the sender; offline, no_such_user, too_long", () => {
   const w = world({ limits: { envelopeBytes: 30 } });
   try {
-    const a = connect(w, "alice", "C");
+    const a = connect(w, "alice", "C", undefined, undefined, true);
     const b = connect(w, "bob", "B");
+    const m = connect(w, "mallory", "D");
     a.take();
+    b.take();
+    // A sender without a DM key is refused: nobody could answer, nothing reaches bob.
+    w.hub.handle(m.id, { t: "dm", id: mid(9), to: "bob", envelope: "AAAA" });
+    const [refused] = m.take();
+    assert.equal(refused.code, "dm_key_required");
+    assert.equal(refused.id, mid(9));
+    assert.deepEqual(b.take(), []);
     const max = Math.ceil(30 / 3) * 4; // 40 chars
     const env = "A".repeat(max);
     w.hub.handle(a.id, { t: "dm", id: mid(1), to: "BOB", envelope: env });
