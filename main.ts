@@ -111,7 +111,7 @@ function parse<T extends Record<string, { type: "string" | "boolean"; multiple?:
 function parseLimits(items: string[] | undefined): Partial<Limits> {
   const out: Partial<Limits> = {};
   for (const item of items ?? []) {
-    const m = /^([A-Za-z]+)=(\d+)$/.exec(item);
+    const m = /^([A-Za-z]+)=(\d{1,12}(?:\.\d{1,6})?)$/.exec(item);
     if (!m || !(m[1] in DEFAULT_LIMITS)) {
       throw new UsageError(
         `bad --limit "${item}"; known: ${Object.keys(DEFAULT_LIMITS).join(", ")}`,

@@ -7,6 +7,7 @@
 
 import type { AuthMessage, ClientMessage } from "../shared/messages.ts";
 import type { LineSource, Peer } from "./hub.ts";
+import { type AnswerKind, Charges, type Verdict } from "./charge.ts";
 import { parseClientMessage, splitRecord } from "../shared/messages.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
@@ -16,7 +17,7 @@ import { writeAll } from "../shared/io.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { fingerprint, rsaOaepImportPublic } from "../shared/crypto.ts";
 import { verifyKem } from "../shared/keys.ts";
-import { type Limits, MIN_RECORD_FRAME, TokenBucket } from "../shared/limits.ts";
+import { type Limits, MIN_RECORD_FRAME } from "../shared/limits.ts";
 
 /** What a connection needs from the hub (see server/hub.ts). */
 export interface HubPort {
@@ -138,10 +139,7 @@ export class Connection implements Peer {
   #opener?: RecordOpener;
   #th?: Uint8Array;
   #authAttempts = 0;
-  #bucket: TokenBucket;
-  #pings: TokenBucket;
-  #paste = 0;
-  #strikes: number[] = [];
+  #charges: Charges;
   #lastRecv: number;
   #pinged = false;
   #pingN = 0;
@@ -165,8 +163,7 @@ export class Connection implements Peer {
     this.acceptedAt = ctx.now();
     this.#lastRecv = this.acceptedAt;
     this.#decoder = new FrameDecoder({ min: 1, max: ctx.limits.handshakeFrame });
-    this.#bucket = new TokenBucket(ctx.limits.rateBurst, ctx.limits.ratePerSecond, ctx.now);
-    this.#pings = new TokenBucket(ctx.limits.rateBurst, ctx.limits.ratePerSecond, ctx.now);
+    this.#charges = new Charges(ctx.limits, ctx.now);
     try {
       conn.setNoDelay(true);
     } catch {
@@ -217,6 +214,11 @@ export class Connection implements Peer {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
     this.#queue.push(source);
     this.#schedule();
+  }
+
+  /** Rows of the current request's answer its budget pays for (server/charge.ts). */
+  grant(kind: AnswerKind, rows: number): number {
+    return this.#charges.rows(kind, rows);
   }
 
   #schedule(): void {
@@ -370,7 +372,7 @@ export class Connection implements Peer {
     const plain = await this.#opener!.open(frame);
     if (this.#opener!.seq > REKEY_AT) throw new ProtocolError("rekey", "client did not rekey");
     const lines = splitRecord(decodeUtf8(plain));
-    this.#paste = 0; // requests of this record covered by the token it took
+    this.#charges.record();
     for (const line of lines) {
       if (!this.open) return;
       const msg = parseClientMessage(line);
@@ -396,6 +398,7 @@ export class Connection implements Peer {
       return this.close("bad_auth");
     }
     if (!this.open) return;
+    this.#charges.automatic(); // resume and join replay are the client's own requests
     const r = this.#ctx.hub.authenticate(this, msg);
     if (r === "ok" && this.open) {
       this.#phase = "chat";
@@ -451,32 +454,29 @@ export class Connection implements Peer {
       case "pong":
         return;
       case "ping":
-        // Pings have a bucket of their own: a record full of pings cannot ask for many answers.
-        if (this.#pings.take()) this.send(JSON.stringify({ t: "pong", n: msg.n }));
+        if (this.#charges.ping()) this.send(JSON.stringify({ t: "pong", n: msg.n }));
         return;
       case "bye":
         this.#ctx.hub.disconnect(this.id, "quit");
         return this.close("quit");
       case "auth":
         throw new ProtocolError("bad_message", "already authenticated");
-      default:
-        // One token covers up to pasteLines requests of the same record: a pasted block of lines
-        // counts as one message, a longer one as several.
-        if (this.#paste > 0) this.#paste--;
-        else if (this.#bucket.take()) this.#paste = this.#ctx.limits.pasteLines - 1;
-        else return this.#rateLimited(msg.id);
+      default: {
+        const verdict = this.#charges.request(msg);
+        if (verdict !== "ok") return this.#rateLimited(msg.id, verdict);
         this.#ctx.hub.handle(this.id, msg);
+      }
     }
   }
 
-  #rateLimited(id: string): void {
-    const now = this.#ctx.now();
-    this.#strikes.push(now);
-    while (this.#strikes.length > 0 && now - this.#strikes[0] > 60_000) this.#strikes.shift();
-    if (this.#strikes.length >= this.#ctx.limits.rateStrikes) {
+  #rateLimited(id: string, verdict: Exclude<Verdict, "ok">): void {
+    if (verdict === "flooding") {
       this.#ctx.log("info", "flooding client disconnected", { id: this.id, ip: this.ip });
       this.#sendError("rate_limited", "too many messages; disconnected", id);
       return this.close("flooding");
+    }
+    if (verdict === "auto_limited") {
+      return this.#sendError("rate_limited", "too many automatic requests; try again later", id);
     }
     this.#sendError("rate_limited", "slow down: message not sent", id);
   }

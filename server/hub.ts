@@ -34,6 +34,7 @@ import { MAX_ROOMS_PER_USER } from "./commands/rooms.ts";
 import { formatDuration } from "./duration.ts";
 import { ipMatches } from "./ip_prefix.ts";
 import type { Ban, Store, StoredMessage } from "./store.ts";
+import type { AnswerKind } from "./charge.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 
 export type { LineSource } from "./command_host.ts";
@@ -56,6 +57,11 @@ export interface Peer {
   send(line: string): void;
   /** Enqueues lines produced on demand (history), in order with `send`; never blocks. */
   replay(source: LineSource): void;
+  /**
+   * How many of `rows` rows of the answer to the request being handled its budget pays for
+   * (server/charge.ts); fewer means the answer is cut. Ask before doing the work.
+   */
+  grant(kind: AnswerKind, rows: number): number;
   /** Sends `bye {reason}` and closes; the server then calls {@linkcode Hub.disconnect}. */
   close(reason: string): void;
 }
@@ -276,8 +282,8 @@ export class Hub {
         s,
         r,
         from !== undefined
-          ? this.#history(r, from, o.limits.resumeMax)
-          : this.#recent(r, o.limits.historyOnJoin),
+          ? this.#history(peer, r, from, o.limits.resumeMax)
+          : this.#recent(peer, r, o.limits.historyOnJoin),
       );
     }
     if (motd !== "") {
@@ -642,7 +648,8 @@ export class Hub {
       isAdmin: (fp) => o.admins.has(fp),
       nick: (u, name) => this.#nick(this.#session(u), name),
       join: (u, room) => {
-        this.#enter(this.#session(u), room, this.#recent(room, o.limits.historyOnJoin));
+        const s = this.#session(u);
+        this.#enter(s, room, this.#recent(s.peer, room, o.limits.historyOnJoin));
         return this.#roomInfo(room);
       },
       leave: (u, room, reason) => {
@@ -667,7 +674,7 @@ export class Hub {
           else this.#event(room, "away", { name: s.name, text }, to);
         }
       },
-      history: (room, n) => this.#recent(room, n),
+      history: (room, n) => this.#recent(undefined, room, n),
       kick: (u, by, reason) => {
         const s = this.#session(u);
         for (const room of s.rooms) {
@@ -739,21 +746,27 @@ export class Hub {
     return store.claimName(key, name, fp) === "owned_by_other" ? other() : undefined;
   }
 
-  /** The last `n` messages of `room` as a replay source. */
-  #recent(room: string, n: number): LineSource {
-    return this.#history(room, this.#o.store.lastSeq(room) - n, n);
+  /** The last `n` messages of `room` as a replay source, charged to `peer`. */
+  #recent(peer: Peer | undefined, room: string, n: number): LineSource {
+    return this.#history(peer, room, this.#o.store.lastSeq(room) - n, n);
   }
 
   /**
    * Messages of `room` with `seq` above `after`, at most `max`, read from the store a batch at
    * a time as the connection drains (marked `replay`). Messages stored after this call are not
-   * included: they go out live.
+   * included: they go out live. The rows are charged to `peer` before any is read; when its
+   * budget is short, only the newest rows it pays for are sent.
    */
-  #history(room: string, after: number, max: number): LineSource {
+  #history(peer: Peer | undefined, room: string, after: number, max: number): LineSource {
     const store = this.#o.store;
     const upTo = store.lastSeq(room);
     let cursor = Math.max(0, after);
-    let left = Math.min(max, upTo - cursor);
+    let left = Math.max(0, Math.min(max, upTo - cursor));
+    const granted = peer === undefined ? left : peer.grant("replay", left);
+    if (granted < left) {
+      cursor = upTo - granted;
+      left = granted;
+    }
     return {
       next: (n) => {
         const out: string[] = [];

@@ -39,8 +39,16 @@ export interface Limits {
   ratePerSecond: number;
   /** Rejections within a minute that disconnect the sender. */
   rateStrikes: number;
-  /** Requests in one record that share one token (a pasted block of lines is one message). */
+  /** `say` lines in one record that share one token (a pasted block of lines is one message). */
   pasteLines: number;
+  /** Burst of the bucket for requests a client makes on its own (lookups, resume, join replay). */
+  autoBurst: number;
+  /** Refill per second of that bucket. */
+  autoPerSecond: number;
+  /** Replayed messages (history, resume, join replay) one token pays for. */
+  replayRowsPerToken: number;
+  /** Rows of a list answer (`/who`, `/rooms`, `/bans`) one token pays for. */
+  listRowsPerToken: number;
   /** Send queue bytes per client. */
   sendQueueBytes: number;
   /** Send queue events per client. */
@@ -86,6 +94,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   ratePerSecond: 2,
   rateStrikes: 30,
   pasteLines: 20,
+  autoBurst: 64,
+  autoPerSecond: 2,
+  replayRowsPerToken: 25,
+  listRowsPerToken: 100,
   sendQueueBytes: 256 * 1024,
   sendQueueEvents: 2000,
   historyOnJoin: 50,
@@ -119,13 +131,31 @@ export class TokenBucket {
     this.#last = now();
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(): boolean {
+  /** Tokens in the bucket now (fractional). */
+  get tokens(): number {
+    this.#refill();
+    return this.#tokens;
+  }
+
+  /** Takes `n` tokens (default one); false, taking nothing, when fewer are left. */
+  take(n = 1): boolean {
+    this.#refill();
+    if (this.#tokens < n) return false;
+    this.#tokens -= n;
+    return true;
+  }
+
+  /** Takes up to `n` tokens (fractions too) and returns how many were taken. */
+  takeUpTo(n: number): number {
+    this.#refill();
+    const got = Math.max(0, Math.min(n, this.#tokens));
+    this.#tokens -= got;
+    return got;
+  }
+
+  #refill(): void {
     const t = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, t - this.#last) * this.#perMs);
     this.#last = t;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
   }
 }

@@ -42,6 +42,8 @@ export interface CmdMessage {
   id: string;
   name: string;
   args: string[];
+  /** Sent by the client on its own (key lookup, history fill), not typed by the user. */
+  auto?: boolean;
 }
 /** Keep-alive probe or answer. */
 export interface PingMessage {
@@ -291,14 +293,17 @@ export function parseClientMessage(text: string): ClientMessage {
     case "dm":
       only(o, ["t", "id", "to", "envelope"]);
       return { t: "dm", id: id(o), to: str(o, "to", 64), envelope: str(o, "envelope") };
-    case "cmd":
-      only(o, ["t", "id", "name", "args"]);
-      return {
+    case "cmd": {
+      only(o, ["t", "id", "name", "args", "auto"]);
+      const m: CmdMessage = {
         t: "cmd",
         id: id(o),
         name: str(o, "name", 32),
         args: strArray(o, "args", 32, 4096),
       };
+      if (optBool(o, "auto") === true) m.auto = true;
+      return m;
+    }
     case "ping":
     case "pong":
       only(o, ["t", "n"]);

@@ -5,6 +5,7 @@
  */
 
 import type { LineSource, Peer } from "../../server/hub.ts";
+import type { AnswerKind } from "../../server/charge.ts";
 
 /** A parsed server message. */
 // deno-lint-ignore no-explicit-any
@@ -41,6 +42,15 @@ export class FakePeer implements Peer {
       this.lines.push(...more);
     }
   }
+
+  /** Unlimited budget: grants every row asked for (and records the ask in `granted`). */
+  grant(kind: AnswerKind, rows: number): number {
+    this.granted.push([kind, rows]);
+    return rows;
+  }
+
+  /** Rows asked for through {@link grant}. */
+  granted: [AnswerKind, number][] = [];
 
   /** Records the close. */
   close(reason: string): void {
