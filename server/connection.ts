@@ -27,6 +27,8 @@ export interface HubPort {
   handle(peerId: number, msg: Exclude<ClientMessage, AuthMessage>): void;
   /** The peer is gone. */
   disconnect(peerId: number, reason: string): void;
+  /** Relays the messages still being stored, so that what is sent next comes after them. */
+  settle(): void;
 }
 
 /** The host key the server signs its hellos with. */
@@ -454,7 +456,10 @@ export class Connection implements Peer {
       case "pong":
         return;
       case "ping":
-        if (this.#charges.ping()) this.send(JSON.stringify({ t: "pong", n: msg.n }));
+        if (this.#charges.ping()) {
+          this.#ctx.hub.settle(); // the answer follows those to earlier requests
+          this.send(JSON.stringify({ t: "pong", n: msg.n }));
+        }
         return;
       case "bye":
         this.#ctx.hub.disconnect(this.id, "quit");
@@ -470,6 +475,7 @@ export class Connection implements Peer {
   }
 
   #rateLimited(id: string, verdict: Exclude<Verdict, "ok">): void {
+    this.#ctx.hub.settle(); // the error follows the answers to earlier requests
     if (verdict === "flooding") {
       this.#ctx.log("info", "flooding client disconnected", { id: this.id, ip: this.ip });
       this.#sendError("rate_limited", "too many messages; disconnected", id);

@@ -187,6 +187,7 @@ export class Hub {
 
   #authenticate(peer: Peer, auth: AuthMessage): AuthResult {
     const o = this.#o;
+    this.settle();
     if (this.#sessions.has(peer.id)) {
       this.#sendError(peer, undefined, "bad_message", "Already authenticated.", false);
       return "fatal";
@@ -299,8 +300,11 @@ export class Hub {
     s.lastActive = this.#o.now();
     try {
       if (msg.t === "say") this.#say(s, msg);
-      else if (msg.t === "dm") this.#dm(s, msg);
-      else this.#cmd(s, msg);
+      else {
+        this.settle();
+        if (msg.t === "dm") this.#dm(s, msg);
+        else this.#cmd(s, msg);
+      }
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       this.#sendError(s.peer, msg.id, e.code, e.message);
@@ -311,7 +315,16 @@ export class Hub {
   disconnect(peerId: number, reason: string): void {
     const s = this.#sessions.get(peerId);
     if (s === undefined) return;
+    this.settle();
     this.#drop(s, reason === "replaced" ? undefined : reason);
+  }
+
+  /**
+   * Commits the messages said so far and relays them, so that whatever is sent or changed next
+   * comes after them (messages are otherwise stored and relayed once per event-loop turn).
+   */
+  settle(): void {
+    this.#o.store.flush();
   }
 
   /** True if a ban in force covers the address `ip`. */
@@ -327,6 +340,7 @@ export class Hub {
   consoleLine(line: string): string {
     const text = line.trim();
     if (text === "") return "";
+    this.settle();
     if (!text.startsWith("/")) {
       try {
         checkText(text, this.#o.limits.textBytes, "announcement");
@@ -361,6 +375,7 @@ export class Hub {
 
   /** Server shutdown: `close("shutdown")` for every authenticated peer. */
   shutdown(): void {
+    this.settle();
     for (const s of [...this.#sessions.values()]) {
       this.#drop(s, undefined);
       s.peer.close("shutdown");
@@ -372,27 +387,36 @@ export class Hub {
 
   #say(s: Session, m: SayMessage): void {
     const o = this.#o;
-    const prev = o.store.findById(s.fingerprint, m.id);
-    if (prev !== undefined) {
+    try {
+      if (!s.rooms.has(m.room)) throw new ProtocolError("not_in_room", `You are not in ${m.room}.`);
+      if (this.#muted.has(s.fingerprint)) {
+        throw new ProtocolError("muted", "You are muted; your message was not sent.");
+      }
+      checkText(m.text, o.limits.textBytes, "message");
+    } catch (e) {
+      // A resent id is answered with the original even when the resend itself is refused.
+      const prev = o.store.findById(s.fingerprint, m.id);
+      if (prev === undefined) throw e;
       s.peer.send(JSON.stringify(toMsg(prev)));
       return;
     }
-    if (!s.rooms.has(m.room)) throw new ProtocolError("not_in_room", `You are not in ${m.room}.`);
-    if (this.#muted.has(s.fingerprint)) {
-      throw new ProtocolError("muted", "You are muted; your message was not sent.");
-    }
-    checkText(m.text, o.limits.textBytes, "message");
-    const me = m.me === true;
-    const stored = o.store.appendMessage({
+    // Stored with the other messages of this turn in one transaction; relayed once committed.
+    o.store.append({
       room: m.room,
       ts: o.now(),
       from: s.name,
       text: m.text,
-      me,
+      me: m.me === true,
       id: m.id,
       senderFp: s.fingerprint,
+    }, (r) => {
+      if (!r.ok) {
+        const e = r.error;
+        if (e instanceof ProtocolError) this.#sendError(s.peer, m.id, e.code, e.message);
+        else this.#sendError(s.peer, m.id, "internal", "The server could not store the message.");
+      } else if (r.duplicate) s.peer.send(JSON.stringify(toMsg(r.message)));
+      else this.#relay(r.message);
     });
-    this.#relay(stored);
   }
 
   #relay(stored: StoredMessage): void {

@@ -109,6 +109,13 @@ export type NewMessage = Omit<StoredMessage, "seq"> & {
   senderFp: string;
 };
 
+/** What {@linkcode Store.append} hands its callback once the message's batch is settled. */
+export type AppendResult =
+  /** Stored and committed (`duplicate` false), or a repeat of a kept id: the original message. */
+  | { ok: true; message: StoredMessage; duplicate: boolean }
+  /** The batch failed to commit (a {@linkcode StorageError}): nothing of it was stored. */
+  | { ok: false; error: Error };
+
 /** Options of {@linkcode Store.open}. */
 export interface StoreOptions {
   /** Messages kept per room (older ones are pruned); an integer ≥ 1. Default 10,000. */
@@ -119,6 +126,21 @@ export interface StoreOptions {
   now?: () => number;
   /** Told of every {@linkcode StorageError} before it is thrown (for the operator's warning). */
   onError?: (e: StorageError) => void;
+  /**
+   * Runs the commit of a batch of {@linkcode Store.append} calls later, once; default
+   * `queueMicrotask` (one transaction for the appends of one event-loop turn). Tests may pass
+   * `(commit) => commit()` to commit each append at once.
+   */
+  schedule?: (commit: () => void) => void;
+}
+
+/** Appends waiting for one commit at most; one more commits the batch at once. */
+export const BATCH_MAX = 1024;
+
+interface Pending {
+  m: NewMessage;
+  done: (r: AppendResult) => void;
+  result?: AppendResult;
 }
 
 /** A prepared statement whose database errors are thrown as {@linkcode StorageError}. */
@@ -243,6 +265,9 @@ export class Store {
   readonly #onError: (e: StorageError) => void;
   #bans: Ban[] | undefined; // cache of every stored ban, dropped on each change
   readonly #topics = new Map<string, string>(); // bounded by TOPIC_CACHE
+  readonly #schedule: (commit: () => void) => void;
+  #batch: Pending[] = []; // appends waiting for the next commit, at most BATCH_MAX
+  #scheduled = false;
 
   private constructor(
     db: DatabaseSync,
@@ -250,8 +275,10 @@ export class Store {
     total: number,
     now: () => number,
     onError: (e: StorageError) => void,
+    schedule: (commit: () => void) => void,
   ) {
     this.#db = db;
+    this.#schedule = schedule;
     this.#onError = onError;
     this.#kept = kept;
     this.#total = total;
@@ -266,13 +293,14 @@ export class Store {
           "ON CONFLICT (key) DO NOTHING",
       ),
       releaseName: p("DELETE FROM names WHERE key = ? AND fingerprint = ?"),
-      bumpSeq: p(
-        "INSERT INTO rooms (room, last_seq) VALUES (?, 1) " +
-          "ON CONFLICT (room) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+      setSeq: p(
+        "INSERT INTO rooms (room, last_seq) VALUES (?, ?) " +
+          "ON CONFLICT (room) DO UPDATE SET last_seq = excluded.last_seq",
       ),
+      // A kept (sender_fp, id) makes this a no-op: the duplicate check costs no extra query.
       insertMessage: p(
         "INSERT INTO messages (room, seq, ts, sender, text, me, id, sender_fp) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_fp, id) WHERE id <> '' DO NOTHING",
       ),
       prune: p("DELETE FROM messages WHERE room = ? AND seq <= ?"),
       pruneOldest: p(
@@ -331,6 +359,8 @@ export class Store {
     const now = options.now ?? Date.now;
     if (typeof now !== "function") throw new TypeError("now must be a function");
     const onError = options.onError ?? (() => {});
+    const schedule = options.schedule ?? queueMicrotask;
+    if (typeof schedule !== "function") throw new TypeError("schedule must be a function");
     createPrivate(path);
     const db = new DatabaseSync(path);
     try {
@@ -338,7 +368,7 @@ export class Store {
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA busy_timeout = 5000");
       migrate(db);
-      return new Store(db, kept, total, now, onError);
+      return new Store(db, kept, total, now, onError, schedule);
     } catch (e) {
       db.close();
       throw e;
@@ -346,12 +376,13 @@ export class Store {
   }
 
   /**
-   * Checkpoints the WAL into the main file and closes; a failed checkpoint (full or read-only
+   * Commits pending {@linkcode append}s, checkpoints the WAL into the main file and closes; a failed checkpoint (full or read-only
    * storage) is reported to `onError` and the WAL is left for the next start. Calling it again
    * does nothing.
    */
   close(): void {
     if (!this.#db.isOpen) return;
+    this.flush();
     try {
       this.#exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch {
@@ -407,35 +438,115 @@ export class Store {
 
   /**
    * Appends a message with the room's next `seq` (last + 1) and prunes the room to the
-   * newest `historyKept` messages, in one transaction. A non-empty `id` must be new for
-   * `senderFp` (check with {@linkcode findById} first): a repeat throws
-   * `ProtocolError("duplicate_id")` and stores nothing. Returns the stored message.
+   * newest `historyKept` messages, in one transaction committed before this returns (pending
+   * {@linkcode append}s commit first, in order). A non-empty `id` must be new for `senderFp`:
+   * a repeat throws `ProtocolError("duplicate_id")` and stores nothing. Returns the stored
+   * message; throws what the database throws.
    */
   appendMessage(m: NewMessage): StoredMessage {
-    if (typeof m !== "object" || m === null) throw new TypeError("message must be an object");
-    const room = str(m.room, "room");
-    const ts = num(m.ts, "ts");
-    const from = str(m.from, "from");
-    const text = str(m.text, "text");
-    if (typeof m.me !== "boolean") throw new TypeError("me must be a boolean");
-    const id = str(m.id, "id");
-    const senderFp = str(m.senderFp, "senderFp");
+    let r: AppendResult | undefined;
+    this.#queue(m, (x) => r = x);
+    this.flush();
+    if (!r!.ok) throw r!.error;
+    if (r!.duplicate) {
+      throw new ProtocolError("duplicate_id", "message id already used by this identity");
+    }
+    return r!.message;
+  }
+
+  /**
+   * Group commit: adds the message to the current batch, which is stored in one transaction
+   * when the `schedule` option runs it (by default after this event-loop turn's appends), or at
+   * once when {@linkcode BATCH_MAX} appends wait. Then `done` is called, in append order, with
+   * the stored message, or with the original one when `id` repeats a kept id of `senderFp`
+   * (nothing is stored), or with the error that failed the whole batch (nothing of it is
+   * stored). `done` is never called before this returns (unless `schedule` commits at once) and
+   * must not throw. Throws TypeError at once for a malformed message.
+   */
+  append(m: NewMessage, done: (r: AppendResult) => void): void {
+    if (typeof done !== "function") throw new TypeError("done must be a function");
+    this.#queue(m, done);
+    if (this.#batch.length >= BATCH_MAX) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.#schedule(() => this.flush());
+    }
+  }
+
+  /** Commits the pending {@linkcode append}s now, then calls their callbacks. */
+  flush(): void {
+    this.#scheduled = false;
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
     let count = this.#count; // committed below only if the transaction is
-    const stored = this.#transaction(() => {
-      if (id !== "" && this.#q.findById.get(senderFp, id) !== undefined) {
-        throw new ProtocolError("duplicate_id", "message id already used by this identity");
-      }
-      const seq = (this.#q.bumpSeq.get(room) as Row).last_seq as number;
-      this.#q.insertMessage.run(room, seq, ts, from, text, m.me ? 1 : 0, id, senderFp);
-      count++;
-      if (seq > this.#kept) count -= Number(this.#q.prune.run(room, seq - this.#kept).changes);
-      if (count > this.#total) {
-        count -= Number(this.#q.pruneOldest.run(count - this.#total).changes);
-      }
-      return { room, seq, ts, from, text, me: m.me, id };
-    });
-    this.#count = count;
-    return stored;
+    try {
+      this.#transaction(() => {
+        const seqs = new Map<string, number>(); // room → last seq, for this batch
+        for (const p of batch) {
+          const { m } = p;
+          let last = seqs.get(m.room);
+          if (last === undefined) last = this.lastSeq(m.room);
+          const seq = last + 1;
+          const r = this.#q.insertMessage.run(
+            m.room,
+            seq,
+            m.ts,
+            m.from,
+            m.text,
+            m.me ? 1 : 0,
+            m.id,
+            m.senderFp,
+          );
+          if (r.changes === 0) {
+            const prev = this.#q.findById.get(m.senderFp, m.id) as Row;
+            p.result = { ok: true, message: toMessage(prev), duplicate: true };
+            continue;
+          }
+          seqs.set(m.room, seq);
+          count++;
+          if (seq > this.#kept) {
+            count -= Number(this.#q.prune.run(m.room, seq - this.#kept).changes);
+          }
+          if (count > this.#total) {
+            count -= Number(this.#q.pruneOldest.run(count - this.#total).changes);
+          }
+          const message = {
+            room: m.room,
+            seq,
+            ts: m.ts,
+            from: m.from,
+            text: m.text,
+            me: m.me,
+            id: m.id,
+          };
+          p.result = { ok: true, message, duplicate: false };
+        }
+        for (const [room, seq] of seqs) this.#q.setSeq.run(room, seq);
+      });
+      this.#count = count;
+    } catch (e) {
+      const mapped = toStorageError(e);
+      const error = mapped instanceof Error ? mapped : new Error(String(mapped));
+      for (const p of batch) p.result = { ok: false, error };
+    }
+    for (const p of batch) p.done(p.result!);
+  }
+
+  /** Checks `m` and adds it to the batch (copied: later changes to `m` do not matter). */
+  #queue(m: NewMessage, done: (r: AppendResult) => void): void {
+    if (typeof m !== "object" || m === null) throw new TypeError("message must be an object");
+    if (typeof m.me !== "boolean") throw new TypeError("me must be a boolean");
+    const copy: NewMessage = {
+      room: str(m.room, "room"),
+      ts: num(m.ts, "ts"),
+      from: str(m.from, "from"),
+      text: str(m.text, "text"),
+      me: m.me,
+      id: str(m.id, "id"),
+      senderFp: str(m.senderFp, "senderFp"),
+    };
+    this.#batch.push({ m: copy, done });
   }
 
   /** The room's last assigned `seq`, or 0 when it has none; survives pruning and restarts. */

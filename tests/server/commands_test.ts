@@ -27,7 +27,7 @@ interface World {
 function world(): World {
   const clock = { t: 1_700_000_000_000 };
   const motd = { text: "" };
-  const store = Store.open(":memory:", { now: () => clock.t });
+  const store = Store.open(":memory:", { now: () => clock.t, schedule: (commit) => commit() });
   const opts: HubOptions = {
     store,
     limits: { ...DEFAULT_LIMITS, textBytes: 64 },

@@ -26,7 +26,7 @@ function world(
   store?: Store,
 ): World {
   const clock = { t: 1_700_000_000_000 };
-  const s = store ?? Store.open(":memory:", { now: () => clock.t });
+  const s = store ?? Store.open(":memory:", { now: () => clock.t, schedule: (commit) => commit() });
   const log: TranscriptEntry[] = [];
   const opts: HubOptions = {
     store: s,
