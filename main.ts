@@ -156,13 +156,28 @@ async function serverMain(args: string[]): Promise<number> {
   for (const a of values.admin ?? []) {
     if (!isFingerprint(a)) throw new UsageError(`bad --admin "${a}"`, SERVER_USAGE);
   }
-  await setupLogging(values.verbose ? "debug" : "warning");
-  let motd = values.motd ?? "";
-  if (motd.startsWith("@")) motd = (await Deno.readTextFile(motd.slice(1))).trimEnd();
-  const dataDir = values.data ?? stateHome((k) => Deno.env.get(k));
   // Loaded on demand: the server never loads the client's terminal code, nor the client the server's.
   const { ChatServer } = await import("./server/server.ts");
   const { runConsole } = await import("./server/console.ts");
+  const { ConsoleScreen, syncWriter } = await import("./server/console_screen.ts");
+  const { lineSink } = await import("./server/log_sink.ts");
+  const interactive = Deno.stdin.isTerminal();
+  const screen = new ConsoleScreen({
+    out: syncWriter(Deno.stdout),
+    err: syncWriter(Deno.stderr),
+    interactive,
+  });
+  await configure({
+    reset: true,
+    sinks: { screen: lineSink((l) => screen.notice(l)) },
+    loggers: [
+      { category: ["chat"], lowestLevel: values.verbose ? "debug" : "info", sinks: ["screen"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["screen"] },
+    ],
+  });
+  let motd = values.motd ?? "";
+  if (motd.startsWith("@")) motd = (await Deno.readTextFile(motd.slice(1))).trimEnd();
+  const dataDir = values.data ?? stateHome((k) => Deno.env.get(k));
   const { keepAliveOnUnhandledRejection } = await import("./server/guard.ts");
   const unguard = keepAliveOnUnhandledRejection((reason) =>
     getLogger(["chat", "server"]).error("unhandled rejection (server kept running): {reason}", {
@@ -192,17 +207,19 @@ async function serverMain(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   const onHup = () => {
     server.reloadBlacklist().then(
-      (n) => console.log(`blacklist reloaded: ${n} entries`),
-      (e) => console.error(`blacklist not reloaded: ${e instanceof Error ? e.message : e}`),
+      (n) => screen.notice(`blacklist reloaded: ${n} entries`, "out"),
+      (e) => screen.notice(`blacklist not reloaded: ${e instanceof Error ? e.message : e}`),
     );
   };
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHup);
-  const consoleDone = Deno.stdin.isTerminal()
-    ? runConsole(server.hub, Deno.stdin.readable, (t) => console.log(t), stop.signal).catch((e) =>
-      console.error(`console stopped: ${e instanceof Error ? e.message : e}`)
+  screen.start();
+  const consoleDone = interactive
+    ? runConsole(server.hub, Deno.stdin.readable, (t) => screen.answer(t), stop.signal).catch((e) =>
+      screen.notice(`console stopped: ${e instanceof Error ? e.message : e}`)
     )
     : Promise.resolve();
   await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+  screen.stop();
   console.log("shutting down…");
   await server.shutdown();
   await consoleDone.catch(() => {});

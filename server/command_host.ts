@@ -7,6 +7,7 @@
 
 import type { Limits } from "../shared/limits.ts";
 import type { RoomInfo } from "../shared/messages.ts";
+import type { ModerationRecord } from "./audit.ts";
 import type { Ban } from "./store.ts";
 
 /** Serialised messages handed out on demand, a batch at a time; an empty batch ends it. */
@@ -115,6 +116,8 @@ export interface CommandHost {
   addOp(fingerprint: string): void;
   /** Removes a persisted operator; true when it was one. */
   removeOp(fingerprint: string): boolean;
+  /** Records a moderation action (console log and `--log`). */
+  audit(record: ModerationRecord): void;
 }
 
 /** Who runs a command. */
@@ -125,6 +128,8 @@ export interface CommandContext {
   user?: UserView;
   /** Name recorded as `by`: the user's name or `"console"`. */
   by: string;
+  /** The caller's fingerprint; undefined for the console. */
+  byFingerprint?: string;
   /** True for operators and the console. */
   operator: boolean;
 }

@@ -132,6 +132,8 @@ export class Connection implements Peer {
   kemPub?: string;
   /** DM key signature after auth, if any. */
   kemSig?: string;
+  /** Why the connection closed (`idle`… as given to abort), once closed. */
+  closeReason?: string;
 
   #conn: Deno.TcpConn;
   #ctx: ConnectionContext;
@@ -248,6 +250,7 @@ export class Connection implements Peer {
   abort(reason: string): void {
     if (this.#phase === "closed") return;
     this.#ctx.log("debug", "connection closed", { id: this.id, reason });
+    this.closeReason = reason;
     this.#phase = "closed";
     this.#queue = [];
     this.#queueLines = 0;

@@ -67,8 +67,8 @@ export class LineSplitter {
 
 /**
  * Reads console lines from `input` until it ends or `signal` aborts, runs each with
- * `hub.consoleLine` and passes any non-empty answer to `output`. Lines over 4 KiB are rejected
- * with a message. Cancels `input` when aborted.
+ * `hub.consoleLine` and passes each answer (`""` for an empty line) to `output`. Lines over
+ * 4 KiB are rejected with a message. Cancels `input` when aborted.
  */
 export async function runConsole(
   hub: Hub,
@@ -95,7 +95,7 @@ export async function runConsole(
       // A failed command never ends the console (nor, as an unhandled rejection, the server).
       answer = `error (internal): ${e instanceof Error ? e.message : String(e)}`;
     }
-    if (answer !== "") output(answer);
+    output(answer);
   };
   try {
     if (signal.aborted) {

@@ -36,6 +36,7 @@ import { ipMatches } from "./ip_prefix.ts";
 import type { Ban, Store, StoredMessage } from "./store.ts";
 import type { AnswerKind } from "./charge.ts";
 import type { TranscriptEntry } from "./transcript.ts";
+import type { ModerationRecord } from "./audit.ts";
 
 export type { LineSource } from "./command_host.ts";
 
@@ -92,6 +93,10 @@ export interface HubOptions {
   startedAt: number;
   /** Open connections (authenticated or not). */
   connectionCount: () => number;
+  /** Notable events for the operator (logins, logouts, name claims); optional. */
+  log?: (level: "debug" | "info" | "warn", message: string, props: Record<string, unknown>) => void;
+  /** Moderation actions, for the console and `--log`; optional. */
+  audit?: (record: ModerationRecord) => void;
 }
 
 /** Result of {@linkcode Hub.authenticate}. */
@@ -290,6 +295,7 @@ export class Hub {
     if (motd !== "") {
       peer.send(JSON.stringify({ t: "event", ts: o.now(), kind: "motd", text: motd }));
     }
+    o.log?.("info", "login", { ip: peer.ip, name: auth.name, fingerprint: peer.fingerprint });
     return "ok";
   }
 
@@ -311,12 +317,15 @@ export class Hub {
     }
   }
 
-  /** The peer is gone; `reason` goes into the leave events ("replaced": none). Idempotent. */
-  disconnect(peerId: number, reason: string): void {
+  /**
+   * The peer is gone; `reason` goes into the leave events ("replaced": none), `detail` (default
+   * `reason`) into the operator's log. Idempotent.
+   */
+  disconnect(peerId: number, reason: string, detail = reason): void {
     const s = this.#sessions.get(peerId);
     if (s === undefined) return;
     this.settle();
-    this.#drop(s, reason === "replaced" ? undefined : reason);
+    this.#drop(s, reason === "replaced" ? undefined : reason, detail);
   }
 
   /**
@@ -377,7 +386,7 @@ export class Hub {
   shutdown(): void {
     this.settle();
     for (const s of [...this.#sessions.values()]) {
-      this.#drop(s, undefined);
+      this.#drop(s, undefined, "shutdown");
       s.peer.close("shutdown");
     }
   }
@@ -476,6 +485,7 @@ export class Hub {
       host: this.#host,
       user: s,
       by: s.name,
+      byFingerprint: s.fingerprint,
       operator: this.#isOperator(s.fingerprint),
     };
     const r = runCommand(ctx, m.name, m.args);
@@ -543,8 +553,14 @@ export class Hub {
   }
 
   /** Forgets `s` entirely; leave events carry `reason` (none when undefined). */
-  #drop(s: Session, reason: string | undefined): void {
+  #drop(s: Session, reason: string | undefined, detail = reason ?? "replaced"): void {
     if (this.#sessions.get(s.peer.id) !== s) return;
+    this.#o.log?.("info", "logout", {
+      ip: s.peer.ip,
+      name: s.name,
+      fingerprint: s.fingerprint,
+      reason: detail,
+    });
     this.#sessions.delete(s.peer.id);
     if (this.#byName.get(s.key) === s) this.#byName.delete(s.key);
     const fps = this.#byFp.get(s.fingerprint);
@@ -743,6 +759,7 @@ export class Hub {
       },
       addOp: (fp) => o.store.addOp(fp),
       removeOp: (fp) => o.store.removeOp(fp),
+      audit: (r) => o.audit?.(r),
     };
   }
 
@@ -767,7 +784,9 @@ export class Hub {
           "for one identity. Use one of them.",
       );
     }
-    return store.claimName(key, name, fp) === "owned_by_other" ? other() : undefined;
+    if (store.claimName(key, name, fp) === "owned_by_other") return other();
+    this.#o.log?.("info", "name claimed", { name, fingerprint: fp });
+    return undefined;
   }
 
   /** The last `n` messages of `room` as a replay source, charged to `peer`. */

@@ -7,6 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import { Connection, type ConnectionContext, VerifiedIdentities } from "./connection.ts";
 import { Hub } from "./hub.ts";
+import { auditTrail } from "./audit.ts";
 import { type StorageError, Store } from "./store.ts";
 import { Transcript } from "./transcript.ts";
 import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
@@ -119,6 +120,7 @@ export class ChatServer {
   static async start(opts: ServerOptions): Promise<ChatServer> {
     const log = getLogger(["chat", "server"]);
     const storageLog = getLogger(["chat", "storage"]);
+    const modLog = getLogger(["chat", "moderation"]);
     const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
     const now = opts.now ?? Date.now;
     await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -161,6 +163,12 @@ export class ChatServer {
       transcript,
       startedAt,
       connectionCount: () => ref.server ? ref.server.connections : 0,
+      log: (level, message, props) => log[level](message, props),
+      audit: auditTrail({
+        log: (message, props) => modLog.info(message, props),
+        transcript,
+        now,
+      }),
     });
     ref.server = new ChatServer(
       listener,
@@ -273,7 +281,7 @@ export class ChatServer {
     }
     // Not from inside the hub's own call stack (a send that overflowed a queue ends up here):
     // the hub finishes what it was doing first, then forgets the peer.
-    queueMicrotask(() => this.hub.disconnect(c.id, "connection lost"));
+    queueMicrotask(() => this.hub.disconnect(c.id, "connection lost", c.closeReason));
   }
 
   /** Says goodbye to everyone, flushes the database and log, and stops. Idempotent. */

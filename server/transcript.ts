@@ -9,7 +9,7 @@ import { writeAll } from "../shared/io.ts";
 
 /** One room event as written to the transcript. */
 export interface TranscriptEntry {
-  /** Server time in milliseconds since the epoch. */
+  /** Server time in milliseconds since the epoch (written as ISO 8601 UTC text). */
   ts: number;
   /** Room, when the event belongs to one. */
   room?: string;
@@ -23,6 +23,10 @@ export interface TranscriptEntry {
   name?: string;
   /** Who did it. */
   by?: string;
+  /** Fingerprint of `by` (moderation records). */
+  by_fp?: string;
+  /** What a moderation action applies to: fingerprint, address, name or mode. */
+  target?: string;
   /** Why. */
   reason?: string;
 }
@@ -38,12 +42,21 @@ export interface TranscriptOptions {
 /** Default bound of bytes accepted but not yet written. */
 export const TRANSCRIPT_MAX_PENDING = 4 * 1024 * 1024;
 
-const OPTIONAL_FIELDS = ["room", "from", "name", "by", "reason", "text"] as const;
+const OPTIONAL_FIELDS = [
+  "room",
+  "from",
+  "name",
+  "by",
+  "by_fp",
+  "target",
+  "reason",
+  "text",
+] as const;
 const encoder = new TextEncoder();
 
 /**
  * Serialises `entry` as one line of JSON ending in `\n`, with its known fields only, in a fixed
- * order. Besides what JSON escapes anyway, U+0085, U+2028 and U+2029 are escaped so no line
+ * order; `ts` becomes ISO 8601 UTC text (`2026-01-02T03:04:05.678Z`). Besides what JSON escapes anyway, U+0085, U+2028 and U+2029 are escaped so no line
  * splitter sees a line break inside an entry. Throws TypeError for a malformed entry.
  */
 export function transcriptLine(entry: TranscriptEntry): string {
@@ -52,7 +65,9 @@ export function transcriptLine(entry: TranscriptEntry): string {
     throw new TypeError("ts must be a finite number");
   }
   if (typeof entry.kind !== "string") throw new TypeError("kind must be a string");
-  const out: Record<string, string | number> = { ts: entry.ts };
+  const ts = new Date(entry.ts);
+  if (Number.isNaN(ts.getTime())) throw new TypeError("ts is out of range");
+  const out: Record<string, string> = { ts: ts.toISOString() };
   if (entry.room !== undefined) out.room = checkString(entry.room, "room");
   out.kind = entry.kind;
   for (const field of OPTIONAL_FIELDS) {

@@ -7,6 +7,7 @@
 import { utf8Length } from "../../shared/encoding.ts";
 import { ProtocolError } from "../../shared/errors.ts";
 import { checkRoom } from "../../shared/names.ts";
+import type { ModerationRecord } from "../audit.ts";
 import type { Command, CommandContext, CommandResult, UserView } from "../command_host.ts";
 
 /** Throws a `ProtocolError` with `code` and `message`. */
@@ -116,4 +117,14 @@ export function cmd(
     max: opts.max ?? 0,
     run,
   });
+}
+
+/** Records a moderation action done by the caller of `ctx`. */
+export function audit(
+  ctx: CommandContext,
+  r: Omit<ModerationRecord, "by" | "byFingerprint">,
+): void {
+  const rec: ModerationRecord = { ...r, by: ctx.by };
+  if (ctx.byFingerprint !== undefined) rec.byFingerprint = ctx.byFingerprint;
+  ctx.host.audit(rec);
 }

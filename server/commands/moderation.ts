@@ -10,7 +10,7 @@ import type { Command } from "../command_host.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { formatIpPrefix, parseIpPrefix } from "../ip_prefix.ts";
 import type { Ban } from "../store.ts";
-import { checkText, cmd, fail, fitting, liveUser, ownerOf, plural } from "./common.ts";
+import { audit, checkText, cmd, fail, fitting, liveUser, ownerOf, plural } from "./common.ts";
 
 /**
  * Classifies a ban target: `SHA256:…` is a fingerprint, an address or prefix is an IP (in
@@ -43,6 +43,7 @@ export const kickCmd: Command = cmd("kick", "NAME [reason]", "Disconnect a user"
   const u = liveUser(ctx, name);
   const reason = why.join(" ");
   ctx.host.kick(u, ctx.by, reason);
+  audit(ctx, { kind: "kick", name: u.name, target: u.fingerprint, reason });
   return { text: `Kicked ${u.name}.` };
 });
 
@@ -67,6 +68,13 @@ export const banCmd: Command = cmd(
       expires: ms === undefined ? null : now + ms,
     };
     const closed = ctx.host.ban(ban);
+    audit(ctx, {
+      kind: "ban",
+      target: ban.target,
+      ...(t.kind === "name" ? { name: what } : {}),
+      reason: ban.reason,
+      ...(ban.expires === null ? {} : { text: `until ${new Date(ban.expires).toISOString()}` }),
+    });
     return {
       text: `Banned ${describeBan(ban, now)}; ${plural(closed, "connection")} closed.`,
       data: ban,
@@ -84,6 +92,7 @@ export const unbanCmd: Command = cmd(
     const t = parseBanTarget(what);
     const target = t === undefined ? what : t.target;
     if (!ctx.host.unban(target)) fail("no_such_ban", `There is no ban on ${what}.`);
+    audit(ctx, { kind: "unban", target });
     return { text: `Unbanned ${target}.` };
   },
 );
@@ -111,6 +120,7 @@ export const muteCmd: Command = cmd(
   (ctx, [name]) => {
     const fp = ownerOf(ctx, name);
     ctx.host.mute(fp, ctx.by);
+    audit(ctx, { kind: "mute", name, target: fp });
     return { text: `Muted ${name}.` };
   },
 );
@@ -125,7 +135,9 @@ export const unmuteCmd: Command = cmd("unmute", "NAME", "Let a muted user speak 
   [name],
 ) => {
   const fp = ownerOf(ctx, name);
-  return { text: ctx.host.unmute(fp) ? `Unmuted ${name}.` : `${name} was not muted.` };
+  if (!ctx.host.unmute(fp)) return { text: `${name} was not muted.` };
+  audit(ctx, { kind: "unmute", name, target: fp });
+  return { text: `Unmuted ${name}.` };
 });
 
 /** `/motd [text|-]`: show or set the message of the day. */
@@ -145,6 +157,7 @@ export const motdCmd: Command = cmd(
     const text = args.length === 1 && args[0] === "-" ? "" : args.join(" ");
     if (text !== "") checkText(text, ctx.host.limits.textBytes, "message of the day");
     ctx.host.setMotd(text);
+    audit(ctx, { kind: "motd", text });
     return { text: text === "" ? "Message of the day cleared." : "Message of the day set." };
   },
 );
@@ -157,6 +170,7 @@ export const opCmd: Command = cmd("op", "NAME", "Make a user an operator", {
 }, (ctx, [name]) => {
   const fp = ownerOf(ctx, name);
   ctx.host.addOp(fp);
+  audit(ctx, { kind: "op", name, target: fp });
   return { text: `${name} (${fp}) is now an operator.` };
 });
 
@@ -174,5 +188,6 @@ export const deopCmd: Command = cmd("deop", "NAME", "Take operator rights away",
     fail("not_permitted", `${name} is an operator by the server's --admin option.`);
   }
   if (!ctx.host.removeOp(fp)) return { text: `${name} was not an operator.` };
+  audit(ctx, { kind: "deop", name, target: fp });
   return { text: `${name} is no longer an operator.` };
 });

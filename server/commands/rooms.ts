@@ -4,7 +4,7 @@
  */
 
 import type { Command } from "../command_host.ts";
-import { checkText, cmd, fail, member, needUser, roomArg, validRoom } from "./common.ts";
+import { audit, checkText, cmd, fail, member, needUser, roomArg, validRoom } from "./common.ts";
 
 /** Most rooms one connection may be in. */
 export const MAX_ROOMS_PER_USER = 32;
@@ -62,6 +62,7 @@ export const topicCmd: Command = cmd("topic", "[#room] [text]", "Show or set a r
   const text = rest.join(" ");
   checkText(text, ctx.host.limits.textBytes, "topic");
   ctx.host.setTopic(room, text, ctx.by);
+  audit(ctx, { kind: "topic", room, text });
   return { text: `Topic of ${room} set.`, data: { room, topic: text } };
 });
 

@@ -53,7 +53,7 @@ async function shutdownCase(signal: Deno.Signal): Promise<void> {
     assert.ok(raw.endsWith("\n"), "the last line is complete");
     const lines = raw.slice(0, -1).split("\n");
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    for (const e of entries) assert.equal(typeof e.ts, "number");
+    for (const e of entries) assert.match(String(e.ts), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const msgs = entries.filter((e) => e.kind === "msg");
     assert.deepEqual(
       msgs.map((e) => [e.room, e.from, e.text]),

@@ -45,6 +45,8 @@ Deno.test("transcriptLine: known fields only, fixed order; malformed entries are
   const entry = {
     text: "t",
     reason: "r",
+    target: "SHA256:y",
+    by_fp: "SHA256:x",
     by: "b",
     name: "n",
     from: "f",
@@ -55,14 +57,19 @@ Deno.test("transcriptLine: known fields only, fixed order; malformed entries are
   };
   assert.equal(
     transcriptLine(entry),
-    '{"ts":7,"room":"#r","kind":"kick","from":"f","name":"n","by":"b","reason":"r","text":"t"}\n',
+    '{"ts":"1970-01-01T00:00:00.007Z","room":"#r","kind":"kick","from":"f","name":"n","by":"b",' +
+      '"by_fp":"SHA256:x","target":"SHA256:y","reason":"r","text":"t"}\n',
   );
-  assert.equal(transcriptLine({ ts: 1, kind: "announce" }), '{"ts":1,"kind":"announce"}\n');
+  assert.equal(
+    transcriptLine({ ts: 1, kind: "announce" }),
+    '{"ts":"1970-01-01T00:00:00.001Z","kind":"announce"}\n',
+  );
   assert.equal(
     transcriptLine({ ts: 1, kind: "x", text: "a\u2028b" }),
-    '{"ts":1,"kind":"x","text":"a\\u2028b"}\n',
+    '{"ts":"1970-01-01T00:00:00.001Z","kind":"x","text":"a\\u2028b"}\n',
   );
   assert.throws(() => transcriptLine({ ts: NaN, kind: "x" }), TypeError);
+  assert.throws(() => transcriptLine({ ts: 9e15, kind: "x" }), TypeError);
   assert.throws(() => transcriptLine({ ts: 1, kind: 3 as unknown as string }), TypeError);
   assert.throws(
     () => transcriptLine({ ts: 1, kind: "x", text: 5 as unknown as string }),
@@ -85,7 +92,10 @@ Deno.test("transcript: flush writes everything so far, in order, and appends to 
       const all = lines(await Deno.readTextFile(path)).map((l) => JSON.parse(l));
       assert.equal(all.length, 1001);
       assert.equal(all[0].kind, "old");
-      assert.deepEqual(all.slice(1).map((e) => e.ts), Array.from({ length: 1000 }, (_, i) => i));
+      assert.deepEqual(
+        all.slice(1).map((e) => e.ts),
+        Array.from({ length: 1000 }, (_, i) => new Date(i).toISOString()),
+      );
       assert.equal(t.dropped, 0);
     } finally {
       await t.close();
@@ -131,7 +141,7 @@ Deno.test("transcript: close flushes, is idempotent, and later writes are droppe
     t.write({ ts: 3, kind: "join", name: "bob" });
     assert.equal(t.dropped, 2);
     assert.deepEqual(lines(await Deno.readTextFile(path)).map((l) => JSON.parse(l)), [
-      { ts: 1, room: "#lobby", kind: "join", name: "alice" },
+      { ts: "1970-01-01T00:00:00.001Z", room: "#lobby", kind: "join", name: "alice" },
     ]);
   });
 });

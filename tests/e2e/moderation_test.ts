@@ -1,0 +1,118 @@
+/**
+ * Moderation against a real `chat server` process, with raw protocol clients whose identities
+ * the test chooses: the `--log` audit trail and the console notices.
+ */
+import assert from "node:assert/strict";
+import { fingerprint } from "../../shared/crypto.ts";
+import { newId } from "../../shared/messages.ts";
+import { startServer, waitFor } from "../support/procs.ts";
+import { EvilClient, newSigningKey, type SigningKey } from "../support/evil_client.ts";
+
+type Msg = Record<string, unknown>;
+
+/** A logged-in raw client with `key`, as `name`. */
+async function login(port: number, name: string, key?: SigningKey): Promise<EvilClient> {
+  const c = await EvilClient.connect(port);
+  if (key !== undefined) c.key = key;
+  try {
+    await c.handshake();
+    await c.login(name);
+    return c;
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+}
+
+/** Sends `/name args` and returns the `reply` or `error` answering it. */
+async function cmd(c: EvilClient, name: string, ...args: string[]): Promise<Msg> {
+  const id = newId();
+  await c.send({ t: "cmd", id, name, args });
+  const { match } = await c.readUntil((m) => m.id === id && (m.t === "reply" || m.t === "error"));
+  if (match === undefined) throw new Error(`connection closed before the answer to /${name}`);
+  return match;
+}
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+Deno.test("--log: every moderation action is recorded with who did it, ts in ISO 8601 UTC", async () => {
+  const admin = await newSigningKey();
+  const adminFp = await fingerprint(admin.publicRaw);
+  const dir = await Deno.makeTempDir({ prefix: "chat-mod-log-" });
+  const logPath = `${dir}/chat.jsonl`;
+  const srv = await startServer({
+    dataDir: `${dir}/srv`,
+    args: ["--admin", adminFp, "--log", logPath],
+  });
+  const clients: EvilClient[] = [];
+  try {
+    const boss = await login(srv.port, "boss", admin);
+    const bob = await login(srv.port, "bob");
+    clients.push(boss, bob);
+    const bobFp = await fingerprint(bob.key.publicRaw);
+    for (
+      const [name, ...args] of [
+        ["op", "bob"],
+        ["deop", "bob"],
+        ["mute", "bob"],
+        ["unmute", "bob"],
+        ["motd", "welcome", "all"],
+        ["topic", "#lobby", "rules"],
+        ["ban", "10.1.2.3", "1h", "spam"],
+        ["unban", "10.1.2.3"],
+        ["kick", "bob", "bye"],
+      ]
+    ) {
+      const r = await cmd(boss, name, ...args);
+      assert.equal(r.t, "reply", `/${name}: ${JSON.stringify(r)}`);
+    }
+    // A non-operator's attempt is refused and not recorded as an action.
+    const eve = await login(srv.port, "eve");
+    clients.push(eve);
+    assert.equal((await cmd(eve, "kick", "boss")).code, "not_permitted");
+    await waitFor(() => /INFO kick by boss/.test(srv.stderr()), 10_000, "kick notice");
+    await srv.stop();
+
+    const entries = (await Deno.readTextFile(logPath)).trimEnd().split("\n").map((l) =>
+      JSON.parse(l) as Msg
+    );
+    for (const e of entries) assert.match(String(e.ts), ISO);
+    const mod = entries.filter((e) => e.by_fp !== undefined);
+    const view = (e: Msg) => {
+      const { ts: _ts, ...rest } = e;
+      return rest;
+    };
+    const by = { by: "boss", by_fp: adminFp };
+    assert.deepEqual(mod.map(view), [
+      { kind: "op", name: "bob", ...by, target: bobFp },
+      { kind: "deop", name: "bob", ...by, target: bobFp },
+      { kind: "mute", name: "bob", ...by, target: bobFp },
+      { kind: "unmute", name: "bob", ...by, target: bobFp },
+      { kind: "motd", ...by, text: "welcome all" },
+      { kind: "ban", ...by, target: "10.1.2.3", reason: "spam", text: mod[5].text },
+      { kind: "unban", ...by, target: "10.1.2.3" },
+      { kind: "kick", name: "bob", ...by, target: bobFp, reason: "bye" },
+    ]);
+    assert.match(String(mod[5].text), /^until \d{4}-/);
+    // The topic change is the room's topic event, with who set it.
+    assert.ok(
+      entries.some((e) =>
+        e.kind === "topic" && e.room === "#lobby" && e.by === "boss" && e.text === "rules"
+      ),
+    );
+    // The console saw it all at info level, without --verbose.
+    const err = srv.stderr();
+    for (const k of ["op", "deop", "mute", "unmute", "motd", "topic", "ban", "unban", "kick"]) {
+      assert.match(err, new RegExp(`INFO ${k} by boss`), k);
+    }
+    assert.match(
+      err,
+      /INFO logout ip=127\.0\.0\.1 name=bob fingerprint=SHA256:\S+ reason="kicked by boss"/,
+    );
+    assert.doesNotMatch(err, /INFO kick by eve/);
+  } finally {
+    for (const c of clients) await c.close();
+    await srv.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
