@@ -158,6 +158,10 @@ function eventText(m: EventMessage): string {
       return `announcement: ${s(m.text, "")}`;
     case "motd":
       return `message of the day: ${s(m.text, "")}`;
+    case "op":
+      return `you are now an operator of this server${by}: /help lists the operator commands`;
+    case "deop":
+      return `you are no longer an operator of this server${by}`;
   }
 }
 

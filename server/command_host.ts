@@ -36,6 +36,8 @@ export interface UserView {
   readonly since: number;
   /** Time of the last request (ms since the epoch). */
   readonly lastActive: number;
+  /** Remote address of the connection. */
+  readonly ip: string;
 }
 
 /** Figures `/service` and `/stats` report. */
@@ -118,6 +120,8 @@ export interface CommandHost {
   removeOp(fingerprint: string): boolean;
   /** Records a moderation action (console log and `--log`). */
   audit(record: ModerationRecord): void;
+  /** Tells every connected session of `fingerprint` it was made (`op`) or unmade an operator. */
+  tellOp(fingerprint: string, kind: "op" | "deop", by: string): void;
 }
 
 /** Who runs a command. */
@@ -132,6 +136,8 @@ export interface CommandContext {
   byFingerprint?: string;
   /** True for operators and the console. */
   operator: boolean;
+  /** True for `--admin` identities and the console: above operators made with `/op`. */
+  admin?: boolean;
 }
 
 /** A command's answer: `reply.text` and `reply.data`. */

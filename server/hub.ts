@@ -131,6 +131,9 @@ class Session implements UserView {
   get kemSig(): string | undefined {
     return this.peer.kemSig;
   }
+  get ip(): string {
+    return this.peer.ip;
+  }
 }
 
 type EventFields = Pick<EventMessage, "name" | "by" | "reason" | "old" | "text">;
@@ -366,7 +369,7 @@ export class Hub {
       if (lower === "stats") return this.#stats();
       if (lower === "say") return this.#consoleSay(args);
       const result = runCommand(
-        { host: this.#host, by: "console", operator: true },
+        { host: this.#host, by: "console", operator: true, admin: true },
         lower,
         args,
       );
@@ -487,6 +490,7 @@ export class Hub {
       by: s.name,
       byFingerprint: s.fingerprint,
       operator: this.#isOperator(s.fingerprint),
+      admin: this.#o.admins.has(s.fingerprint),
     };
     const r = runCommand(ctx, m.name, m.args);
     if (r.replay !== undefined) s.peer.replay(r.replay);
@@ -760,6 +764,11 @@ export class Hub {
       addOp: (fp) => o.store.addOp(fp),
       removeOp: (fp) => o.store.removeOp(fp),
       audit: (r) => o.audit?.(r),
+      tellOp: (fp, kind, by) => {
+        for (const s of this.#byFp.get(fp) ?? []) {
+          s.peer.send(JSON.stringify({ t: "event", ts: o.now(), kind, name: s.name, by }));
+        }
+      },
     };
   }
 

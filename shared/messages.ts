@@ -104,7 +104,9 @@ export type EventKind =
   | "ban"
   | "mute"
   | "announce"
-  | "motd";
+  | "motd"
+  | "op"
+  | "deop";
 /** A system event. */
 export interface EventMessage {
   t: "event";
@@ -170,6 +172,8 @@ const EVENT_KINDS: ReadonlySet<string> = new Set([
   "mute",
   "announce",
   "motd",
+  "op",
+  "deop",
 ]);
 
 /** Largest string field accepted anywhere (bytes are bounded by the record anyway). */

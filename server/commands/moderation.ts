@@ -6,9 +6,9 @@
 
 import { isFingerprint } from "../../shared/crypto.ts";
 import { checkName, nameKey } from "../../shared/names.ts";
-import type { Command } from "../command_host.ts";
+import type { Command, CommandContext } from "../command_host.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
-import { formatIpPrefix, parseIpPrefix } from "../ip_prefix.ts";
+import { formatIpPrefix, ipMatches, parseIpPrefix } from "../ip_prefix.ts";
 import type { Ban } from "../store.ts";
 import { audit, checkText, cmd, fail, fitting, liveUser, ownerOf, plural } from "./common.ts";
 
@@ -31,6 +31,20 @@ function describeBan(b: Ban, now: number): string {
   return `${b.target} (${b.kind}, by ${b.by}, ${until})${why}`;
 }
 
+/**
+ * `not_permitted` when the identity `fp` was given with `--admin` and the caller is an operator
+ * made with `/op`: only the console and other administrators act on an administrator.
+ */
+function above(ctx: CommandContext, fp: string, what: string): void {
+  if (ctx.admin !== true && ctx.host.isAdmin(fp)) {
+    fail(
+      "not_permitted",
+      `${what} is an administrator of this server (--admin); operators made with /op cannot ` +
+        "act on administrators.",
+    );
+  }
+}
+
 /** `/kick NAME [reason]`: disconnect a user. */
 export const kickCmd: Command = cmd("kick", "NAME [reason]", "Disconnect a user", {
   op: true,
@@ -41,6 +55,7 @@ export const kickCmd: Command = cmd("kick", "NAME [reason]", "Disconnect a user"
   [name, ...why],
 ) => {
   const u = liveUser(ctx, name);
+  above(ctx, u.fingerprint, name);
   const reason = why.join(" ");
   ctx.host.kick(u, ctx.by, reason);
   audit(ctx, { kind: "kick", name: u.name, target: u.fingerprint, reason });
@@ -56,6 +71,17 @@ export const banCmd: Command = cmd(
   (ctx, [what, ...rest]) => {
     const t = parseBanTarget(what);
     if (t === undefined) fail("bad_args", `${what} is not a name, fingerprint or IP address.`);
+    if (t.kind === "fingerprint") above(ctx, t.target, what);
+    if (t.kind === "name") {
+      const owner = ctx.host.ownerFingerprint(what);
+      if (owner !== undefined) above(ctx, owner, what);
+    }
+    if (t.kind === "ip" && ctx.admin !== true) {
+      const admin = ctx.host.users().find((u) =>
+        ctx.host.isAdmin(u.fingerprint) && ipMatches(u.ip, t.target)
+      );
+      if (admin !== undefined) above(ctx, admin.fingerprint, `${what} (${admin.name}'s address)`);
+    }
     const now = ctx.host.now();
     const ms = rest.length > 0 ? parseDuration(rest[0]) : undefined;
     if (ms !== undefined) rest = rest.slice(1);
@@ -119,6 +145,7 @@ export const muteCmd: Command = cmd(
   },
   (ctx, [name]) => {
     const fp = ownerOf(ctx, name);
+    above(ctx, fp, name);
     ctx.host.mute(fp, ctx.by);
     audit(ctx, { kind: "mute", name, target: fp });
     return { text: `Muted ${name}.` };
@@ -171,6 +198,7 @@ export const opCmd: Command = cmd("op", "NAME", "Make a user an operator", {
   const fp = ownerOf(ctx, name);
   ctx.host.addOp(fp);
   audit(ctx, { kind: "op", name, target: fp });
+  ctx.host.tellOp(fp, "op", ctx.by);
   return { text: `${name} (${fp}) is now an operator.` };
 });
 
@@ -189,5 +217,6 @@ export const deopCmd: Command = cmd("deop", "NAME", "Take operator rights away",
   }
   if (!ctx.host.removeOp(fp)) return { text: `${name} was not an operator.` };
   audit(ctx, { kind: "deop", name, target: fp });
+  ctx.host.tellOp(fp, "deop", ctx.by);
   return { text: `${name} is no longer an operator.` };
 });

@@ -116,3 +116,62 @@ Deno.test("--log: every moderation action is recorded with who did it, ts in ISO
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("hierarchy: operators made with /op cannot kick, ban, mute or deop an --admin", async () => {
+  const admin = await newSigningKey();
+  const adminFp = await fingerprint(admin.publicRaw);
+  const dir = await Deno.makeTempDir({ prefix: "chat-mod-rank-" });
+  const srv = await startServer({ dataDir: `${dir}/srv`, args: ["--admin", adminFp] });
+  const clients: EvilClient[] = [];
+  try {
+    const boss = await login(srv.port, "boss", admin);
+    const carol = await login(srv.port, "carol");
+    const dave = await login(srv.port, "dave");
+    clients.push(boss, carol, dave);
+
+    // The person made operator is told, by whom.
+    assert.equal((await cmd(boss, "op", "carol")).t, "reply");
+    const told = await carol.readUntil((m) => m.t === "event" && m.kind === "op");
+    assert.deepEqual(
+      { ...told.match, ts: 0 },
+      { t: "event", ts: 0, kind: "op", name: "carol", by: "boss" },
+    );
+
+    // Bad case: every action on the administrator is refused, with the reason.
+    const refused = "boss is an administrator of this server (--admin); operators made with /op " +
+      "cannot act on administrators.";
+    for (
+      const [name, ...args] of [
+        ["kick", "boss"],
+        ["ban", "boss"],
+        ["mute", "boss"],
+        ["deop", "boss"],
+      ]
+    ) {
+      const r = await cmd(carol, name, ...args);
+      assert.equal(r.t, "error", `/${name}`);
+      assert.equal(r.code, "not_permitted", `/${name}`);
+      if (name !== "deop") assert.equal(r.message, refused, `/${name}`);
+    }
+    assert.equal((await cmd(carol, "ban", adminFp)).code, "not_permitted");
+    assert.equal((await cmd(carol, "ban", "127.0.0.1")).code, "not_permitted");
+    assert.equal((await cmd(carol, "bans")).text, "0 bans:");
+    // The administrator is still here and can speak.
+    assert.equal((await cmd(boss, "who")).t, "reply");
+
+    // Good case: the same operator acts on an ordinary user.
+    assert.equal((await cmd(carol, "kick", "dave", "spam")).text, "Kicked dave.");
+    const bye = await dave.readUntil((m) => m.t === "bye");
+    assert.equal(bye.match?.reason, "kicked");
+
+    // The administrator can take the rights back; the person is told.
+    assert.equal((await cmd(boss, "deop", "carol")).t, "reply");
+    const untold = await carol.readUntil((m) => m.t === "event" && m.kind === "deop");
+    assert.equal(untold.match?.by, "boss");
+    assert.equal((await cmd(carol, "kick", "boss")).code, "not_permitted");
+  } finally {
+    for (const c of clients) await c.close();
+    await srv.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
