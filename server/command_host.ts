@@ -108,6 +108,8 @@ export interface CommandHost {
   bans(): Ban[];
   /** Mutes an identity (in memory) and announces it in the user's rooms if connected. */
   mute(fingerprint: string, by: string): void;
+  /** True when `fingerprint` is muted. */
+  isMuted(fingerprint: string): boolean;
   /** Unmutes an identity; true when it was muted. */
   unmute(fingerprint: string): boolean;
   /** The message of the day. */

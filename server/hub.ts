@@ -449,6 +449,9 @@ export class Hub {
   }
 
   #dm(s: Session, m: DmRequest): void {
+    if (this.#muted.has(s.fingerprint)) {
+      throw new ProtocolError("muted", "You are muted; your private message was not sent.");
+    }
     const max = Math.ceil(this.#o.limits.envelopeBytes / 3) * 4;
     if (m.envelope.length > max) {
       throw new ProtocolError("too_long", `The private message is larger than the limit.`);
@@ -757,6 +760,7 @@ export class Hub {
         }
       },
       unmute: (fp) => this.#muted.delete(fp),
+      isMuted: (fp) => this.#muted.has(fp),
       motd: () => this.#currentMotd(),
       setMotd: (text) => {
         this.#motd = text;

@@ -128,3 +128,10 @@ export function audit(
   if (ctx.byFingerprint !== undefined) rec.byFingerprint = ctx.byFingerprint;
   ctx.host.audit(rec);
 }
+
+/** `muted` when the caller is a muted identity; `what` is what was not done. */
+export function notMuted(ctx: CommandContext, what: string): void {
+  if (ctx.byFingerprint !== undefined && ctx.host.isMuted(ctx.byFingerprint)) {
+    fail("muted", `You are muted; ${what}.`);
+  }
+}

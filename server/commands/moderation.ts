@@ -66,16 +66,22 @@ export const kickCmd: Command = cmd("kick", "NAME [reason]", "Disconnect a user"
 export const banCmd: Command = cmd(
   "ban",
   "NAME|SHA256:fp|IP[/prefix] [duration] [reason]",
-  "Ban a name, identity or address (duration like 10m, 2h, 7d; default forever)",
+  "Ban the identity owning a name (or an unowned name), an identity or an address " +
+    "(duration like 10m, 2h, 7d; default forever)",
   { op: true, min: 1, max: Infinity },
   (ctx, [what, ...rest]) => {
-    const t = parseBanTarget(what);
+    let t = parseBanTarget(what);
     if (t === undefined) fail("bad_args", `${what} is not a name, fingerprint or IP address.`);
-    if (t.kind === "fingerprint") above(ctx, t.target, what);
+    let owned = "";
     if (t.kind === "name") {
+      // A name stands for the identity owning it: the ban covers all its names and sessions.
       const owner = ctx.host.ownerFingerprint(what);
-      if (owner !== undefined) above(ctx, owner, what);
+      if (owner !== undefined) {
+        t = { target: owner, kind: "fingerprint" };
+        owned = ` (owner of ${what})`;
+      }
     }
+    if (t.kind === "fingerprint") above(ctx, t.target, what);
     if (t.kind === "ip" && ctx.admin !== true) {
       const admin = ctx.host.users().find((u) =>
         ctx.host.isAdmin(u.fingerprint) && ipMatches(u.ip, t.target)
@@ -85,8 +91,9 @@ export const banCmd: Command = cmd(
     const now = ctx.host.now();
     const ms = rest.length > 0 ? parseDuration(rest[0]) : undefined;
     if (ms !== undefined) rest = rest.slice(1);
+    const target = t.target;
     const ban: Ban = {
-      target: t.target,
+      target,
       kind: t.kind,
       by: ctx.by,
       reason: rest.join(" "),
@@ -97,12 +104,12 @@ export const banCmd: Command = cmd(
     audit(ctx, {
       kind: "ban",
       target: ban.target,
-      ...(t.kind === "name" ? { name: what } : {}),
+      ...(owned !== "" || t.kind === "name" ? { name: what } : {}),
       reason: ban.reason,
       ...(ban.expires === null ? {} : { text: `until ${new Date(ban.expires).toISOString()}` }),
     });
     return {
-      text: `Banned ${describeBan(ban, now)}; ${plural(closed, "connection")} closed.`,
+      text: `Banned ${describeBan(ban, now)}${owned}; ${plural(closed, "connection")} closed.`,
       data: ban,
     };
   },
@@ -116,8 +123,11 @@ export const unbanCmd: Command = cmd(
   { op: true, min: 1, max: 1 },
   (ctx, [what]) => {
     const t = parseBanTarget(what);
-    const target = t === undefined ? what : t.target;
-    if (!ctx.host.unban(target)) fail("no_such_ban", `There is no ban on ${what}.`);
+    let target = t === undefined ? what : t.target;
+    // A name lifts the ban on the identity owning it, else a ban on the name itself.
+    const owner = t?.kind === "name" ? ctx.host.ownerFingerprint(what) : undefined;
+    if (owner !== undefined && ctx.host.unban(owner)) target = owner;
+    else if (!ctx.host.unban(target)) fail("no_such_ban", `There is no ban on ${what}.`);
     audit(ctx, { kind: "unban", target });
     return { text: `Unbanned ${target}.` };
   },
@@ -137,7 +147,7 @@ export const bansCmd: Command = cmd("bans", "", "List the bans in force", { op: 
 export const muteCmd: Command = cmd(
   "mute",
   "NAME",
-  "Silence a user's room messages (until unmuted or restart)",
+  "Silence an identity: room messages, private messages, topic, away, nick (until unmuted or restart)",
   {
     op: true,
     min: 1,

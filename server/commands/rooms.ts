@@ -4,7 +4,17 @@
  */
 
 import type { Command } from "../command_host.ts";
-import { audit, checkText, cmd, fail, member, needUser, roomArg, validRoom } from "./common.ts";
+import {
+  audit,
+  checkText,
+  cmd,
+  fail,
+  member,
+  needUser,
+  notMuted,
+  roomArg,
+  validRoom,
+} from "./common.ts";
 
 /** Most rooms one connection may be in. */
 export const MAX_ROOMS_PER_USER = 32;
@@ -61,6 +71,7 @@ export const topicCmd: Command = cmd("topic", "[#room] [text]", "Show or set a r
   member(ctx, room);
   const text = rest.join(" ");
   checkText(text, ctx.host.limits.textBytes, "topic");
+  notMuted(ctx, "the topic was not changed");
   ctx.host.setTopic(room, text, ctx.by);
   audit(ctx, { kind: "topic", room, text });
   return { text: `Topic of ${room} set.`, data: { room, topic: text } };

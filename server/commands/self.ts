@@ -4,7 +4,7 @@
  */
 
 import type { Command } from "../command_host.ts";
-import { checkText, cmd, needUser } from "./common.ts";
+import { checkText, cmd, needUser, notMuted } from "./common.ts";
 
 /** `/nick NEW`: rename the caller. */
 export const nickCmd: Command = cmd("nick", "NEW", "Change your name (same rules as at login)", {
@@ -17,6 +17,7 @@ export const nickCmd: Command = cmd("nick", "NEW", "Change your name (same rules
 ) => {
   const u = needUser(ctx);
   const old = u.name;
+  notMuted(ctx, "your name was not changed");
   ctx.host.nick(u, name);
   return { text: `You are now ${name} (was ${old}).`, data: { name, old } };
 });
@@ -34,6 +35,7 @@ export const awayCmd: Command = cmd(
     const u = needUser(ctx);
     const text = args.length === 0 ? "away" : args.join(" ");
     checkText(text, ctx.host.limits.textBytes, "away text");
+    notMuted(ctx, "your away text was not set");
     ctx.host.setAway(u, text);
     return { text: `You are away: ${text}` };
   },

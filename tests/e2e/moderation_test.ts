@@ -175,3 +175,114 @@ Deno.test("hierarchy: operators made with /op cannot kick, ban, mute or deop an 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("/ban NAME bans the identity owning the name: every session and every name", async () => {
+  const admin = await newSigningKey();
+  const dir = await Deno.makeTempDir({ prefix: "chat-mod-ban-" });
+  const srv = await startServer({
+    dataDir: `${dir}/srv`,
+    args: ["--admin", await fingerprint(admin.publicRaw)],
+  });
+  const clients: EvilClient[] = [];
+  try {
+    const boss = await login(srv.port, "boss", admin);
+    const mkey = await newSigningKey();
+    const mfp = await fingerprint(mkey.publicRaw);
+    const first = await login(srv.port, "mallory", mkey);
+    await first.close();
+    const other = await login(srv.port, "malice", mkey); // same identity, second name
+    const bystander = await login(srv.port, "bystander");
+    clients.push(boss, other, bystander);
+
+    const r = await cmd(boss, "ban", "mallory", "spam");
+    assert.equal(
+      r.text,
+      `Banned ${mfp} (fingerprint, by boss, permanent): spam (owner of mallory); 1 connection closed.`,
+    );
+    // The session under the other name is closed too.
+    assert.equal((await other.readUntil((m) => m.t === "bye")).match?.reason, "banned");
+    // No name of that identity can come back.
+    for (const name of ["mallory", "malice", "fresh"]) {
+      const c = await EvilClient.connect(srv.port);
+      clients.push(c);
+      c.key = mkey;
+      await c.handshake();
+      await c.auth({ name });
+      const { match } = await c.readUntil((m) => m.t === "error" || m.t === "welcome");
+      assert.equal(match?.code, "banned", name);
+    }
+    // Another identity is unaffected, and cannot take the banned identity's names.
+    assert.equal((await cmd(bystander, "who")).t, "reply");
+    const thief = await EvilClient.connect(srv.port);
+    clients.push(thief);
+    await thief.handshake();
+    await thief.auth({ name: "mallory" });
+    assert.equal((await thief.readUntil((m) => m.t === "error")).match?.code, "name_owned");
+
+    // /unban by the name lifts the identity's ban.
+    assert.equal((await cmd(boss, "unban", "mallory")).text, `Unbanned ${mfp}.`);
+    clients.push(await login(srv.port, "malice", mkey));
+    // An unowned name is still banned as a name.
+    assert.match(String((await cmd(boss, "ban", "nobody")).text), /^Banned nobody \(name,/);
+  } finally {
+    for (const c of clients) await c.close();
+    await srv.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("/mute covers room messages, private messages, topic, away and nick", async () => {
+  const admin = await newSigningKey();
+  const dir = await Deno.makeTempDir({ prefix: "chat-mod-mute-" });
+  const srv = await startServer({
+    dataDir: `${dir}/srv`,
+    args: ["--admin", await fingerprint(admin.publicRaw)],
+  });
+  const clients: EvilClient[] = [];
+  try {
+    const boss = await login(srv.port, "boss", admin);
+    const bob = await login(srv.port, "bob");
+    const carol = await login(srv.port, "carol");
+    clients.push(boss, bob, carol);
+    assert.equal((await cmd(boss, "mute", "bob")).text, "Muted bob.");
+
+    const answer = async (c: EvilClient, msg: Msg) => {
+      const id = newId();
+      await c.send({ ...msg, id });
+      const { match } = await c.readUntil((m) => m.id === id);
+      return match;
+    };
+    const muted = [
+      [{ t: "say", room: "#lobby", text: "hi" }, "You are muted; your message was not sent."],
+      [
+        { t: "dm", to: "carol", envelope: "AAAA" },
+        "You are muted; your private message was not sent.",
+      ],
+      [
+        { t: "cmd", name: "topic", args: ["#lobby", "x"] },
+        "You are muted; the topic was not changed.",
+      ],
+      [{ t: "cmd", name: "away", args: ["x"] }, "You are muted; your away text was not set."],
+      [{ t: "cmd", name: "nick", args: ["bobby"] }, "You are muted; your name was not changed."],
+    ] as const;
+    for (const [msg, text] of muted) {
+      const m = await answer(bob, msg);
+      assert.deepEqual([m?.t, m?.code, m?.message], ["error", "muted", text], JSON.stringify(msg));
+    }
+    // Nobody saw anything from bob; the topic is unchanged.
+    assert.equal((await cmd(carol, "topic", "#lobby")).text, "#lobby has no topic.");
+    assert.equal((await cmd(carol, "whois", "bob")).data !== undefined, true);
+    assert.equal(((await cmd(carol, "whois", "bob")).data as Msg).away, undefined);
+
+    // The same requests from someone not muted go through.
+    assert.equal((await cmd(carol, "topic", "#lobby", "fine")).text, "Topic of #lobby set.");
+    assert.equal((await cmd(carol, "away", "lunch")).text, "You are away: lunch");
+    // Unmuted, bob can speak again.
+    assert.equal((await cmd(boss, "unmute", "bob")).text, "Unmuted bob.");
+    assert.equal((await cmd(bob, "topic", "#lobby", "mine")).text, "Topic of #lobby set.");
+  } finally {
+    for (const c of clients) await c.close();
+    await srv.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

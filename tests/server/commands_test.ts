@@ -458,20 +458,23 @@ Deno.test(
     assert.equal(again.take()[0].code, "banned");
 
     w.clock.t += 1;
-    run(w, root, "ban", "Carol");
+    run(w, root, "ban", "Carol"); // owned by D: bans the identity
+    run(w, root, "ban", "Nobody"); // owned by nobody: bans the name
     w.clock.t += 1;
     assert.equal(c.closed, "banned");
     run(w, root, "ban", fp("E"), "spam", "bot");
     const list = run(w, root, "bans");
     assert.deepEqual(list.data.map((x: Json) => [x.target, x.kind, x.expires === null]), [
       ["10.0.0.0/8", "ip", false],
-      ["carol", "name", true],
+      [fp("D"), "fingerprint", true],
+      ["nobody", "name", true],
       [fp("E"), "fingerprint", true],
     ]);
-    assert.equal(list.data[2].reason, "spam bot");
+    assert.equal(list.data[3].reason, "spam bot");
     expectError(w, root, "bad_args", "ban", "!!");
     expectError(w, root, "no_such_ban", "unban", "bob");
-    assert.match(run(w, root, "unban", "CAROL").text, /Unbanned carol/);
+    assert.equal(run(w, root, "unban", "CAROL").text, `Unbanned ${fp("D")}.`);
+    assert.match(run(w, root, "unban", "nobody").text, /Unbanned nobody/);
     connect(w, "carol", "D");
     // the IP ban expires after 2h
     w.clock.t += 7_200_001;
