@@ -39,6 +39,7 @@ Usage:
   chat keys                                                   print your identity fingerprint
   chat keys forget HOST:PORT                                  forget a server's pinned key
   chat bench HOST[:PORT] [options]                            load-test a server
+  chat bench HOST[:PORT] --soak MINUTES [options]             soak-test a server, print a verdict
   chat --help | chat <command> --help | chat --version
 `;
 
@@ -385,6 +386,12 @@ export async function main(args: string[]): Promise<number> {
       case "keys":
         return await keysMain(rest);
       case "bench":
+        if (rest.some((a) => a === "--soak" || a.startsWith("--soak="))) {
+          return await (await import("./bench/soak.ts")).soakMain(
+            rest,
+            (m, u) => new UsageError(m, u),
+          );
+        }
         return await (await import("./bench/bench.ts")).runBench(
           rest,
           (m, u) => new UsageError(m, u),

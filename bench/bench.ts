@@ -35,6 +35,7 @@ export const BENCH_USAGE =
   --accept-new       accept any server key (no pin check)
   --fingerprint FP   connect only if the server key has this fingerprint
   --handshakes N     instead: N sequential connect + handshake + auth + bye
+  --soak MINUTES     instead: a long run with misbehaving clients and a verdict (--soak 1 --help)
   --dm-key           send a DM key (kem_pub + kem_sig) in auth, as real clients do
   --concurrency N    connections being set up at once (default 50)
   --hold SECONDS     keep every connection open this long after the run (default 0)
@@ -235,7 +236,10 @@ export function parseProc(stat: string, status: string): ProcSample {
   return { cpuMs: (utime + stime) * 10, rssBytes: Number(m[1]) * 1024 };
 }
 
-async function sampleProc(pid: number | "self" | undefined): Promise<ProcSample | undefined> {
+/** CPU time and memory of process `pid` (or this process) from /proc; undefined without a pid. */
+export async function sampleProc(
+  pid: number | "self" | undefined,
+): Promise<ProcSample | undefined> {
   if (pid === undefined) return undefined;
   const [stat, status] = await Promise.all([
     Deno.readTextFile(`/proc/${pid}/stat`),
@@ -277,12 +281,17 @@ class Reservoir {
   }
 }
 
-function sleep(ms: number): Promise<void> {
+/** Resolves after `ms` (0 when negative). */
+export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }
 
 /** Runs `fn(i)` for i in 0…n-1 with at most `limit` at once. */
-async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+export async function pool(
+  n: number,
+  limit: number,
+  fn: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < n) await fn(next++);

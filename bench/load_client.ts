@@ -116,6 +116,8 @@ export interface LoadClientOptions {
   timeoutMs: number;
   /** Called for every message after `welcome`, with its arrival time (`performance.now()`). */
   onMessage: (msg: ServerMessage, at: number) => void;
+  /** False: never read after `welcome` (a client that stops reading); default true. */
+  reading?: boolean;
 }
 
 /** One authenticated raw connection. */
@@ -146,6 +148,7 @@ export class LoadClient {
     handshakeMs: number,
     early: ServerMessage[],
     onMessage: (msg: ServerMessage, at: number) => void,
+    reading: boolean,
   ) {
     this.#conn = conn;
     this.#sealer = sealer;
@@ -156,7 +159,7 @@ export class LoadClient {
     this.#onMessage = onMessage;
     const at = performance.now();
     for (const m of early) this.#dispatch(m, at);
-    this.done = this.#readLoop();
+    this.done = reading ? this.#readLoop() : Promise.resolve();
   }
 
   /**
@@ -227,7 +230,8 @@ export class LoadClient {
         if (m.t === "welcome") {
           early.push(...msgs.slice(i + 1));
           const ms = performance.now() - start;
-          return new LoadClient(conn, sealer, opener, decoder, m, ms, early, o.onMessage);
+          const reading = o.reading ?? true;
+          return new LoadClient(conn, sealer, opener, decoder, m, ms, early, o.onMessage, reading);
         }
         if (m.t === "error") throw new LoadClientError(m.code, `auth refused: ${m.message}`);
         throw new LoadClientError("bye", `server closed: ${m.t === "bye" ? m.reason : ""}`);
@@ -253,6 +257,11 @@ export class LoadClient {
     const id = newId();
     this.#send({ t: "say", id, room, text });
     return id;
+  }
+
+  /** Sends `ping n` (the server answers `pong n`); silently nothing once closed. */
+  ping(n: number): void {
+    this.#send({ t: "ping", n });
   }
 
   /** Sends `bye`, waits for the write and then for the server to close (at most `ms`). */
