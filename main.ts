@@ -52,7 +52,9 @@ const SERVER_USAGE = `Usage: chat server [options]
   --motd TEXT|@FILE  message of the day
   --blacklist FILE   forbidden names and * patterns, one per line (reloaded on SIGHUP)
   --admin SHA256:…   identity fingerprint with operator rights (repeatable)
-  --log FILE         append every room event to FILE as JSON Lines
+  --log FILE         append every room event to FILE as JSON Lines (mode 0600)
+  --log-max-size N   rotate the log at N bytes (suffix K, M or G; default 100M)
+  --log-keep N       rotated logs kept as FILE.1 … FILE.N (default 5; 0 keeps none)
   --limit KEY=N      override a limit, e.g. --limit textBytes=1024 (repeatable)
   --verbose          log connections and errors to stderr
 `;
@@ -124,6 +126,29 @@ function parseLimits(items: string[] | undefined): Partial<Limits> {
   return out;
 }
 
+/** Parses a byte size: digits with an optional K, M or G (powers of 1024); undefined if absent. */
+function parseSize(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,15})([KMG]?)$/i.exec(text);
+  const n = m === null ? 0 : Number(m[1]) * 1024 ** " KMG".indexOf(m[2].toUpperCase() || " ");
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(
+      `bad ${flag} "${text}": expected bytes, e.g. 1048576 or 100M`,
+      SERVER_USAGE,
+    );
+  }
+  return n;
+}
+
+/** Parses a count from 0 to `max`; undefined if absent. */
+function parseCount(text: string | undefined, flag: string, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,7}$/.test(text) || Number(text) > max) {
+    throw new UsageError(`bad ${flag} "${text}": expected 0 to ${max}`, SERVER_USAGE);
+  }
+  return Number(text);
+}
+
 async function setupLogging(level: LogLevel): Promise<void> {
   await configure({
     reset: true,
@@ -145,6 +170,8 @@ async function serverMain(args: string[]): Promise<number> {
     blacklist: { type: "string" },
     admin: { type: "string", multiple: true },
     log: { type: "string" },
+    "log-max-size": { type: "string" },
+    "log-keep": { type: "string" },
     limit: { type: "string", multiple: true },
     verbose: { type: "boolean" },
   }, SERVER_USAGE);
@@ -194,6 +221,8 @@ async function serverMain(args: string[]): Promise<number> {
     blacklistPath: values.blacklist,
     admins: values.admin,
     logPath: values.log,
+    logMaxBytes: parseSize(values["log-max-size"], "--log-max-size"),
+    logKeep: parseCount(values["log-keep"], "--log-keep", 1000),
     limits: parseLimits(values.limit),
   });
   const a = server.addr;
@@ -319,9 +348,13 @@ async function clientMain(args: string[]): Promise<number> {
   });
   // The transcript is opened first: a bad --log path fails before connecting, and the first
   // welcome and history are in it too.
-  const log = values.log === undefined
-    ? undefined
-    : await Deno.open(values.log, { append: true, create: true, mode: 0o600 });
+  let log: Deno.FsFile | undefined;
+  if (values.log !== undefined) {
+    const { openPrivateAppend } = await import("./shared/safe_file.ts");
+    const opened = await openPrivateAppend(values.log);
+    if (opened.warning !== undefined) console.error(`warning: ${opened.warning}`);
+    log = opened.file;
+  }
   try {
     await client.start();
     const { runApp } = await import("./client/app.ts");

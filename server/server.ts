@@ -13,6 +13,7 @@ import { Transcript } from "./transcript.ts";
 import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
 import { loadOrCreateHostKey } from "../shared/keys.ts";
 import { Blacklist } from "../shared/names.ts";
+import { accessWarning, readRegularFile } from "../shared/safe_file.ts";
 import { DEFAULT_LIMITS, type Limits } from "../shared/limits.ts";
 import { VERSION } from "../version.ts";
 
@@ -37,6 +38,10 @@ export interface ServerOptions {
   blacklistPath?: string;
   /** JSON Lines chat log. */
   logPath?: string;
+  /** Size at which the log rotates (default 100 MiB). */
+  logMaxBytes?: number;
+  /** Rotated log files kept (default 5). */
+  logKeep?: number;
   /** Server name shown to clients. */
   name?: string;
   /** Clock (ms). */
@@ -124,6 +129,10 @@ export class ChatServer {
     const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
     const now = opts.now ?? Date.now;
     await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+    for (const path of [opts.dataDir, `${opts.dataDir}/chat.db`]) {
+      const warning = await accessWarning(path);
+      if (warning !== undefined) log.warn(`WARNING: ${warning}`);
+    }
     const { key, created } = await loadOrCreateHostKey(opts.dataDir);
     const blacklist = opts.blacklistPath
       ? await readBlacklist(opts.blacklistPath)
@@ -139,9 +148,12 @@ export class ChatServer {
     try {
       transcript = opts.logPath
         ? await Transcript.open(opts.logPath, {
+          maxBytes: opts.logMaxBytes,
+          keep: opts.logKeep,
           onError: storageWarning((text) => storageLog.error(text), `log ${opts.logPath}`),
         })
         : undefined;
+      if (transcript?.warning !== undefined) log.warn(`WARNING: log ${transcript.warning}`);
       listener = Deno.listen({ hostname: opts.host ?? "0.0.0.0", port: opts.port });
     } catch (e) {
       store.close();
@@ -360,8 +372,24 @@ function storageWarning(
   };
 }
 
+/** Largest `--blacklist` file accepted, in bytes. */
+export const BLACKLIST_MAX = 1024 * 1024;
+
+/**
+ * Reads the blacklist: it must be a regular file of at most 1 MiB (a FIFO, device or directory
+ * is refused before it is opened, so a start or SIGHUP never blocks on it).
+ */
 async function readBlacklist(path: string): Promise<Blacklist> {
-  const info = await Deno.stat(path);
-  if (info.size > 1024 * 1024) throw new RangeError(`blacklist ${path} is over 1 MiB`);
-  return Blacklist.parse(await Deno.readTextFile(path));
+  let bytes: Uint8Array;
+  try {
+    bytes = await readRegularFile(path, BLACKLIST_MAX);
+  } catch (e) {
+    const why = e instanceof TypeError
+      ? "is not a regular file"
+      : e instanceof RangeError
+      ? `is larger than ${BLACKLIST_MAX} bytes`
+      : `cannot be read (${e instanceof Error ? e.message : e})`;
+    throw new TypeError(`blacklist ${path} ${why}`, { cause: e });
+  }
+  return Blacklist.parse(new TextDecoder().decode(bytes));
 }

@@ -6,6 +6,7 @@
  */
 
 import { writeAll } from "../shared/io.ts";
+import { openPrivateAppend, type PrivateAppend } from "../shared/safe_file.ts";
 
 /** One room event as written to the transcript. */
 export interface TranscriptEntry {
@@ -35,12 +36,25 @@ export interface TranscriptEntry {
 export interface TranscriptOptions {
   /** Most bytes waiting to be written; entries beyond are dropped. Default 4 MiB. */
   maxPendingBytes?: number;
-  /** Told of each failed write (e.g. a full disk); writing resumes with the next entry. */
+  /**
+   * Size at which the file is rotated: it becomes `FILE.1` (`FILE.1` becomes `FILE.2`, …) and
+   * a new `FILE` is started. Default 100 MiB. A single entry larger than this gets a file alone.
+   */
+  maxBytes?: number;
+  /** Rotated files kept (`FILE.1` … `FILE.keep`); older ones are deleted. Default 5; 0 keeps none. */
+  keep?: number;
+  /** Told of each failed write or rotation (e.g. a full disk); writing resumes with the next entry. */
   onError?: (e: unknown) => void;
 }
 
 /** Default bound of bytes accepted but not yet written. */
 export const TRANSCRIPT_MAX_PENDING = 4 * 1024 * 1024;
+/** Default size at which the transcript rotates. */
+export const TRANSCRIPT_MAX_BYTES = 100 * 1024 * 1024;
+/** Default number of rotated files kept. */
+export const TRANSCRIPT_KEEP = 5;
+/** Most rotated files that may be kept. */
+export const TRANSCRIPT_KEEP_MAX = 1000;
 
 const OPTIONAL_FIELDS = [
   "room",
@@ -97,12 +111,20 @@ interface Waiter {
  * An append-only JSON Lines writer. {@linkcode write} only queues; one loop writes the queue in
  * order with never more than one write in flight. At most `maxPendingBytes` (4 MiB by default)
  * may wait: an entry that would exceed it, or that arrives after {@linkcode close}, is dropped
- * and counted in {@linkcode dropped}. A failed write drops what was queued, is reported to
- * `onError`, and never stops the writer: the next entry is tried again.
+ * and counted in {@linkcode dropped}. The file rotates at `maxBytes` keeping `keep` old files.
+ * A failed write drops what was queued, is reported to `onError`, and never stops the writer:
+ * the next entry is tried again (after a line break, should the failed write have left half a
+ * line).
  */
 export class Transcript {
-  readonly #file: Deno.FsFile;
+  readonly #path: string;
+  #file: Deno.FsFile;
+  #size: number; // bytes in the current file, as far as known
+  #resync = false; // the file may end in half a line
+  #detached = false; // the file was rotated away but no new one could be created yet
   readonly #max: number;
+  readonly #maxBytes: number;
+  readonly #keep: number;
   #chunks: Uint8Array[] = [];
   #pending = 0;
   #accepted = 0;
@@ -112,16 +134,31 @@ export class Transcript {
   #running = false;
   #closing: Promise<void> | undefined = undefined;
   readonly #onError: (e: unknown) => void;
+  /** Set when the existing file was accessible by others (see {@linkcode openPrivateAppend}). */
+  readonly warning: string | undefined;
 
-  private constructor(file: Deno.FsFile, max: number, onError: (e: unknown) => void) {
-    this.#file = file;
+  private constructor(
+    path: string,
+    opened: PrivateAppend,
+    max: number,
+    maxBytes: number,
+    keep: number,
+    onError: (e: unknown) => void,
+  ) {
+    this.#path = path;
+    this.#file = opened.file;
+    this.#size = opened.size;
+    this.warning = opened.warning;
     this.#max = max;
+    this.#maxBytes = maxBytes;
+    this.#keep = keep;
     this.#onError = onError;
   }
 
   /**
-   * Opens `path` for appending, creating it with mode 0600 if missing (an existing file keeps
-   * its mode). Throws RangeError for a bad `maxPendingBytes`.
+   * Opens `path` for appending with {@linkcode openPrivateAppend}: created with mode 0600 if
+   * missing, never through a symbolic link (TypeError), an existing file readable by others
+   * noted in {@linkcode warning}. Throws RangeError for a bad option.
    */
   static async open(path: string, options: TranscriptOptions = {}): Promise<Transcript> {
     if (typeof path !== "string") throw new TypeError("path must be a string");
@@ -129,8 +166,16 @@ export class Transcript {
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new RangeError("maxPendingBytes must be a positive integer");
     }
-    const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
-    return new Transcript(file, max, options.onError ?? (() => {}));
+    const maxBytes = options.maxBytes ?? TRANSCRIPT_MAX_BYTES;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      throw new RangeError("maxBytes must be a positive integer");
+    }
+    const keep = options.keep ?? TRANSCRIPT_KEEP;
+    if (!Number.isSafeInteger(keep) || keep < 0 || keep > TRANSCRIPT_KEEP_MAX) {
+      throw new RangeError(`keep must be an integer from 0 to ${TRANSCRIPT_KEEP_MAX}`);
+    }
+    const opened = await openPrivateAppend(path);
+    return new Transcript(path, opened, max, maxBytes, keep, options.onError ?? (() => {}));
   }
 
   /** Entries dropped because the buffer was full, the transcript closed, or a write failed. */
@@ -200,13 +245,27 @@ export class Transcript {
           this.#waiters = this.#waiters.filter((w) => w.target > synced);
           for (const w of done) w.resolve();
         } else if (this.#chunks.length > 0) {
-          const data = join(this.#chunks);
-          inFlight = this.#chunks.length;
-          this.#chunks = [];
+          if (this.#size > 0 && this.#size + this.#chunks[0].length > this.#maxBytes) {
+            await this.#rotate();
+          }
+          // As many entries as fit before the next rotation (at least one).
+          let n = 1;
+          let bytes = this.#chunks[0].length;
+          while (
+            n < this.#chunks.length && this.#size + bytes + this.#chunks[n].length <= this.#maxBytes
+          ) {
+            bytes += this.#chunks[n++].length;
+          }
+          const taken = this.#chunks.splice(0, n);
+          inFlight = n;
+          if (this.#resync) taken.unshift(NEWLINE);
+          const data = join(taken);
           await writeAll(this.#file, data);
+          this.#resync = false;
           inFlight = 0;
-          this.#written += data.length;
-          this.#pending -= data.length;
+          this.#size += data.length;
+          this.#written += bytes;
+          this.#pending -= bytes;
         } else {
           this.#running = false;
           return;
@@ -217,16 +276,82 @@ export class Transcript {
       this.#chunks = [];
       this.#pending = 0;
       this.#written = this.#accepted; // what was dropped counts as done for later flushes
+      this.#report(e);
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const w of waiters) w.reject(e);
-      this.#running = false;
       try {
-        this.#onError(e);
+        // A write may have stored part of its data: end that half line before the next entry.
+        const size = (await this.#file.stat()).size;
+        if (size !== this.#size) this.#resync = true;
+        this.#size = size;
       } catch {
-        // a failing reporter must not stop the writer
+        this.#resync = true;
       }
+      this.#running = false;
+      // Entries or flushes that arrived while the size was read are served by a new run.
+      if (this.#chunks.length > 0 || this.#waiters.length > 0) this.#kick();
     }
+  }
+
+  /**
+   * Shifts `FILE.k` to `FILE.k+1` (dropping the oldest), `FILE` to `FILE.1`, and starts a new
+   * `FILE`. If the new file cannot be created, the failure is reported and writing goes on in
+   * the old one (now `FILE.1`); the next write tries to create it again.
+   */
+  async #rotate(): Promise<void> {
+    const p = this.#path;
+    if (!this.#detached) {
+      if (this.#keep === 0) {
+        await removeIfPresent(p);
+      } else {
+        await removeIfPresent(`${p}.${this.#keep}`);
+        for (let k = this.#keep - 1; k >= 1; k--) {
+          await renameIfPresent(`${p}.${k}`, `${p}.${k + 1}`);
+        }
+        await renameIfPresent(p, `${p}.1`);
+      }
+      this.#detached = true;
+    }
+    let next: PrivateAppend;
+    try {
+      next = await openPrivateAppend(p);
+    } catch (e) {
+      this.#report(e);
+      return;
+    }
+    this.#detached = false;
+    const old = this.#file;
+    this.#file = next.file;
+    this.#size = next.size;
+    this.#resync = false;
+    old.close();
+  }
+
+  #report(e: unknown): void {
+    try {
+      this.#onError(e);
+    } catch {
+      // a failing reporter must not stop the writer
+    }
+  }
+}
+
+const NEWLINE = new Uint8Array([0x0a]);
+
+async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+async function renameIfPresent(from: string, to: string): Promise<void> {
+  try {
+    await Deno.rename(from, to);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
 }
 
