@@ -71,8 +71,8 @@ Deno.test({
       const clean = await startServer({ dataDir: `${dir}/data`, args: ["--log", `${dir}/a.log`] });
       assert.equal((await clean.stop()).code, 0, clean.stderr());
       assert.equal(clean.stderr().includes("WARNING"), false, clean.stderr());
-      assert.equal((await Deno.stat(`${dir}/a.log`)).mode! & 0o777, 0o600);
-      assert.equal((await Deno.stat(`${dir}/data`)).mode! & 0o777, 0o700);
+      assert.equal((await Deno.stat(`${dir}/a.log`)).mode! & 0o777, 0o600, "log mode");
+      assert.equal((await Deno.stat(`${dir}/data`)).mode! & 0o777, 0o700, "data mode");
 
       await Deno.chmod(`${dir}/a.log`, 0o644);
       await Deno.chmod(`${dir}/data`, 0o755);
