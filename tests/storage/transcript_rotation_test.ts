@@ -21,7 +21,7 @@ Deno.test("transcript: keep 0 rotates without old files; a huge entry gets a fil
     await t.close();
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["log"]);
     assert.deepEqual(lines(await Deno.readTextFile(`${dir}/log`)), [
-      { ts: 99, kind: "msg", text: "y".repeat(500) },
+      { ts: new Date(99).toISOString(), kind: "msg", text: "y".repeat(500) },
     ]);
     await assert.rejects(Transcript.open(`${dir}/log`, { keep: -1 }), RangeError);
     await assert.rejects(Transcript.open(`${dir}/log`, { maxBytes: 0 }), RangeError);
@@ -48,8 +48,16 @@ Deno.test("transcript: a full disk is reported, then writing resumes with whole 
     await t.flush();
     await t.close();
     const all = (await Deno.readTextFile(`${mnt}/log`)).split("\n").filter((l) => l !== "");
-    assert.deepEqual(JSON.parse(all[0]), { ts: 1, kind: "msg", text: "before" });
-    assert.deepEqual(JSON.parse(all.at(-1)!), { ts: 3, kind: "msg", text: "after" });
+    assert.deepEqual(JSON.parse(all[0]), {
+      ts: new Date(1).toISOString(),
+      kind: "msg",
+      text: "before",
+    });
+    assert.deepEqual(JSON.parse(all.at(-1)!), {
+      ts: new Date(3).toISOString(),
+      kind: "msg",
+      text: "after",
+    });
   } finally {
     await t.close();
     await unmountSmallFs(mnt);
