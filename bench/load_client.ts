@@ -9,8 +9,8 @@
 import { ClientHandshake, parseRefusal, signAuth } from "../shared/handshake.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { RecordOpener, RecordSealer } from "../shared/record.ts";
-import { sha256 } from "../shared/crypto.ts";
-import { concat, decodeUtf8, fromBase64, toBase64, utf8 } from "../shared/encoding.ts";
+import { ed25519FromSeed, type KeyObject, sha256 } from "../shared/crypto.ts";
+import { concat, decodeUtf8, toBase64, utf8 } from "../shared/encoding.ts";
 import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
 import {
   newId,
@@ -27,8 +27,8 @@ import { withDeadline, writeAll } from "../shared/io.ts";
 export interface BenchIdentity {
   /** The name to authenticate as. */
   name: string;
-  /** Ed25519 private key (non-extractable). */
-  sigPrivate: CryptoKey;
+  /** Ed25519 private key. */
+  sigPrivate: KeyObject;
   /** Raw 32-byte Ed25519 public key. */
   sigPublic: Uint8Array;
   /** DM key (SPKI, base64) sent as `kem_pub`, if any. */
@@ -41,8 +41,8 @@ export interface BenchIdentity {
  * `id` with the RSA DM key `spki` certified by its own signing key, so its `auth` carries
  * `kem_pub` and `kem_sig` like a real client's. Many bench identities may share one DM key.
  */
-export async function withDmKey(id: BenchIdentity, spki: Uint8Array): Promise<BenchIdentity> {
-  return { ...id, kemPub: toBase64(spki), kemSig: toBase64(await signKem(id.sigPrivate, spki)) };
+export function withDmKey(id: BenchIdentity, spki: Uint8Array): BenchIdentity {
+  return { ...id, kemPub: toBase64(spki), kemSig: toBase64(signKem(id.sigPrivate, spki)) };
 }
 
 /** The connection failed before `welcome`; `kind` says how (e.g. "pin", "refused", "timeout"). */
@@ -60,24 +60,6 @@ export function benchName(i: number): string {
   return `bench${String(i).padStart(4, "0")}`;
 }
 
-const PKCS8_ED25519_PREFIX = Uint8Array.of(
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-);
 const SEED_CONTEXT = utf8.encode("chat/1 bench identity\0");
 
 /**
@@ -85,19 +67,11 @@ const SEED_CONTEXT = utf8.encode("chat/1 bench identity\0");
  * so repeated runs against one server own the same names. Anyone can derive these keys:
  * they are for benchmarks only.
  */
-export async function benchIdentity(name: string): Promise<BenchIdentity> {
-  const seed = await sha256(concat(SEED_CONTEXT, utf8.encode(name)));
-  const pkcs8 = concat(PKCS8_ED25519_PREFIX, seed);
-  const alg = { name: "Ed25519" };
-  const temp = await crypto.subtle.importKey("pkcs8", pkcs8, alg, true, ["sign"]);
-  const jwk = await crypto.subtle.exportKey("jwk", temp);
-  if (typeof jwk.x !== "string") throw new TypeError("Ed25519 key has no public part");
-  const std = jwk.x.replace(/-/g, "+").replace(/_/g, "/");
-  const sigPublic = fromBase64(std + "=".repeat((4 - std.length % 4) % 4));
-  const sigPrivate = await crypto.subtle.importKey("pkcs8", pkcs8, alg, false, ["sign"]);
+export function benchIdentity(name: string): BenchIdentity {
+  const seed = sha256(concat(SEED_CONTEXT, utf8.encode(name)));
+  const pair = ed25519FromSeed(seed);
   seed.fill(0);
-  pkcs8.fill(0);
-  return { name, sigPrivate, sigPublic };
+  return { name, sigPrivate: pair.privateKey, sigPublic: pair.publicRaw };
 }
 
 /** How to connect one load client. */
@@ -188,19 +162,19 @@ export class LoadClient {
       }
       const decoder = new FrameDecoder({ min: 1, max: DEFAULT_LIMITS.handshakeFrame });
       const next = () => readFrame(conn, decoder, deadline);
-      const hs = await ClientHandshake.start();
+      const hs = ClientHandshake.start();
       await writeAll(conn, encodeFrame(hs.hello));
       const sh = await next();
       const refusal = parseRefusal(sh);
       if (refusal !== undefined) throw new LoadClientError("refused", `refused: ${refusal}`);
-      const { fingerprint } = await hs.parseServerHello(sh);
+      const { fingerprint } = hs.parseServerHello(sh);
       if (o.fingerprint !== undefined && o.fingerprint !== fingerprint) {
         throw new LoadClientError(
           "pin",
           `the server's key ${fingerprint} is not the expected ${o.fingerprint}`,
         );
       }
-      const keys = await hs.finish(sh);
+      const keys = hs.finish(sh);
       decoder.limits = { min: MIN_RECORD_FRAME, max: DEFAULT_LIMITS.recordFrame };
       const sealer = new RecordSealer(keys.send);
       const opener = new RecordOpener(keys.recv);
@@ -209,17 +183,17 @@ export class LoadClient {
         t: "auth",
         name: id.name,
         sig_pub: toBase64(id.sigPublic),
-        proof: toBase64(await signAuth(id.sigPrivate, keys.th, id.name)),
+        proof: toBase64(signAuth(id.sigPrivate, keys.th, id.name)),
         client: `chat-bench/${VERSION}`,
         rooms: o.rooms,
         ...(id.kemPub !== undefined && id.kemSig !== undefined
           ? { kem_pub: id.kemPub, kem_sig: id.kemSig }
           : {}),
       };
-      await writeAll(conn, encodeFrame(await sealer.seal(utf8.encode(JSON.stringify(auth)))));
+      await writeAll(conn, encodeFrame(sealer.seal(utf8.encode(JSON.stringify(auth)))));
       const early: ServerMessage[] = [];
       for (;;) {
-        const plain = await opener.open(await next());
+        const plain = opener.open(await next());
         const msgs = splitRecord(decodeUtf8(plain)).map(parseServerMessage);
         const i = msgs.findIndex((m) => m.t === "welcome" || m.t === "error" || m.t === "bye");
         if (i < 0) {
@@ -293,7 +267,7 @@ export class LoadClient {
     const sealed = this.#sealer.seal(utf8.encode(JSON.stringify(msg)));
     this.#writes = this.#writes.then(async () => {
       if (this.#closed) return;
-      await writeAll(this.#conn, encodeFrame(await sealed));
+      await writeAll(this.#conn, encodeFrame(sealed));
     }).catch((e) => {
       if (!this.#closed) this.endReason = `write failed: ${errText(e)}`;
       this.close();
@@ -318,7 +292,7 @@ export class LoadClient {
         const at = performance.now();
         this.#decoder.push(buf.slice(0, n));
         for (let f = this.#decoder.next(); f !== null; f = this.#decoder.next()) {
-          const plain = await this.#opener.open(f);
+          const plain = this.#opener.open(f);
           for (const line of splitRecord(decodeUtf8(plain))) {
             const m = parseServerMessage(line);
             if (m.t === "bye" && this.endReason === "") this.endReason = `bye ${m.reason}`;

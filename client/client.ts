@@ -319,9 +319,9 @@ export class ChatClient implements ChatClientLike {
     }
   }
 
-  #write(s: Session, sealed: Promise<Uint8Array>): void {
+  #write(s: Session, sealed: Uint8Array): void {
     s.writes = s.writes.then(async () => {
-      await writeAll(s.conn, encodeFrame(await sealed));
+      await writeAll(s.conn, encodeFrame(sealed));
     }).catch(() => this.#lost(s, "write failed"));
   }
 
@@ -386,19 +386,19 @@ export class ChatClient implements ChatClientLike {
   async #handshake(conn: Deno.TcpConn, deadline: number): Promise<Session> {
     const reader = new FrameReader(conn, deadline);
     const decoder = reader.decoder;
-    const hs = await ClientHandshake.start();
+    const hs = ClientHandshake.start();
     await writeAll(conn, encodeFrame(hs.hello));
     const sh = await reader.next();
     const refusal = parseRefusal(sh);
     if (refusal !== undefined) {
       throw new RefusedError(refusal, `the server refused the connection: ${refusal}`);
     }
-    const { fingerprint } = await hs.parseServerHello(sh);
+    const { fingerprint } = hs.parseServerHello(sh);
     const pinned = this.#o.knownServers.lookup(this.#hostPort);
     if (pinned !== undefined && pinned !== fingerprint) {
       throw new HostKeyChangedError(this.#hostPort, pinned, fingerprint);
     }
-    const keys = await hs.finish(sh);
+    const keys = hs.finish(sh);
     if (pinned === undefined) {
       this.#asked = true;
       if (!await this.#o.trustNewServer(this.#hostPort, fingerprint)) {
@@ -430,7 +430,7 @@ export class ChatClient implements ChatClientLike {
     const id = this.#o.identity;
     const early: ServerMessage[] = [];
     for (let attempt = 1;; attempt++) {
-      const proof = await signAuth(id.sigPrivate, keys.th, name);
+      const proof = signAuth(id.sigPrivate, keys.th, name);
       const auth: AuthMessage = {
         t: "auth",
         name,
@@ -449,7 +449,7 @@ export class ChatClient implements ChatClientLike {
       this.#flush(s);
       await s.writes;
       for (;;) {
-        const msgs = await this.#readRecord(s, await reader.next());
+        const msgs = this.#readRecord(s, await reader.next());
         const answer = msgs.findIndex((m) => m.t === "welcome" || m.t === "error" || m.t === "bye");
         if (answer < 0) {
           early.push(...msgs);
@@ -483,8 +483,8 @@ export class ChatClient implements ChatClientLike {
     return this.#wantedName;
   }
 
-  async #readRecord(s: Session, frame: Uint8Array): Promise<ServerMessage[]> {
-    const plain = await s.opener.open(frame);
+  #readRecord(s: Session, frame: Uint8Array): ServerMessage[] {
+    const plain = s.opener.open(frame);
     return splitRecord(decodeUtf8(plain)).map(parseServerMessage);
   }
 
@@ -494,7 +494,7 @@ export class ChatClient implements ChatClientLike {
       for (;;) {
         // Records that came in with the end of the handshake are handled before waiting.
         for (let f = s.decoder.next(); f !== null; f = s.decoder.next()) {
-          for (const m of await this.#readRecord(s, f)) {
+          for (const m of this.#readRecord(s, f)) {
             if (s.closed) return;
             this.#dispatch(s, m);
           }

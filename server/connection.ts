@@ -15,7 +15,7 @@ import { packRecords, RecordOpener, RecordSealer, REKEY_AT } from "../shared/rec
 import { concat, decodeUtf8, fromBase64, utf8, utf8Length } from "../shared/encoding.ts";
 import { writeAll } from "../shared/io.ts";
 import { ProtocolError } from "../shared/errors.ts";
-import { fingerprint, rsaOaepImportPublic } from "../shared/crypto.ts";
+import { fingerprint, type KeyObject, rsaOaepImportPublic } from "../shared/crypto.ts";
 import { verifyKem } from "../shared/keys.ts";
 import { type Limits, MIN_RECORD_FRAME } from "../shared/limits.ts";
 
@@ -34,7 +34,7 @@ export interface HubPort {
 /** The host key the server signs its hellos with. */
 export interface HostKeyPort {
   /** Ed25519 private key. */
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
   /** Raw 32-byte public key. */
   publicRaw: Uint8Array;
 }
@@ -346,7 +346,7 @@ export class Connection implements Peer {
   async #onFrame(frame: Uint8Array): Promise<void> {
     switch (this.#phase) {
       case "hello":
-        return await this.#onHello(frame);
+        return this.#onHello(frame);
       case "auth":
       case "chat":
         return await this.#onRecord(frame);
@@ -355,10 +355,10 @@ export class Connection implements Peer {
     }
   }
 
-  async #onHello(frame: Uint8Array): Promise<void> {
+  #onHello(frame: Uint8Array): void {
     let res;
     try {
-      res = await serverRespond(frame, this.#ctx.hostKey);
+      res = serverRespond(frame, this.#ctx.hostKey);
     } catch (e) {
       if (e instanceof ProtocolError && e.code === "version") return this.refuse("version");
       throw e;
@@ -374,7 +374,7 @@ export class Connection implements Peer {
   }
 
   async #onRecord(frame: Uint8Array): Promise<void> {
-    const plain = await this.#opener!.open(frame);
+    const plain = this.#opener!.open(frame);
     if (this.#opener!.seq > REKEY_AT) throw new ProtocolError("rekey", "client did not rekey");
     const lines = splitRecord(decodeUtf8(plain));
     this.#charges.record();
@@ -425,7 +425,7 @@ export class Connection implements Peer {
     // Nothing from an earlier attempt on this connection carries over.
     this.kemPub = undefined;
     this.kemSig = undefined;
-    if (!await verifyAuth(sigPub, proof, this.#th!, a.name)) return false;
+    if (!verifyAuth(sigPub, proof, this.#th!, a.name)) return false;
     const cache = this.#ctx.verified;
     const known = cache?.get(a.sig_pub, a.kem_pub, a.kem_sig);
     if (known !== undefined) {
@@ -441,7 +441,7 @@ export class Connection implements Peer {
       try {
         const spki = fromBase64(a.kem_pub);
         await rsaOaepImportPublic(spki);
-        if (!await verifyKem(sigPub, spki, fromBase64(a.kem_sig))) return false;
+        if (!verifyKem(sigPub, spki, fromBase64(a.kem_sig))) return false;
       } catch {
         return false;
       }
@@ -449,7 +449,7 @@ export class Connection implements Peer {
       this.kemSig = a.kem_sig;
     }
     this.sigPub = a.sig_pub;
-    this.fingerprint = await fingerprint(sigPub);
+    this.fingerprint = fingerprint(sigPub);
     cache?.add(a.sig_pub, this.kemPub, this.kemSig, this.fingerprint);
     return true;
   }
@@ -560,7 +560,7 @@ export class Connection implements Peer {
     this.#raw = [];
     if (this.#sealer && this.#queue.length > 0) {
       const max = this.#ctx.limits.recordPlaintext;
-      const sealing: Promise<Uint8Array>[] = [];
+      const sealing: Uint8Array[] = [];
       const seal = (text: string) => {
         if (this.#sealer!.seq === REKEY_AT) {
           // The counter is used up: say goodbye in the last record; the client reconnects.
@@ -576,7 +576,7 @@ export class Connection implements Peer {
         l.length * 3 > max && utf8Length(l) > max ? tooLarge(l) : l
       );
       for (const record of packRecords(lines, max)) seal(record);
-      for (const body of await Promise.all(sealing)) frames.push(encodeFrame(body));
+      for (const body of sealing) frames.push(encodeFrame(body));
     }
     await writeAll(this.#conn, frames.length === 1 ? frames[0] : concat(...frames));
   }

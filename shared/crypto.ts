@@ -1,12 +1,30 @@
 /**
- * Thin WebCrypto (`crypto.subtle`) wrappers for chat/1: SHA-256, HKDF-SHA-256, X25519, Ed25519,
- * AES-256-GCM and RSA-OAEP-3072. No primitive is implemented here. Private and secret keys are
- * non-extractable unless a function says otherwise; imported public keys are extractable.
+ * Every cryptographic call of chat/1, as thin wrappers: SHA-256, HKDF-SHA-256, X25519, Ed25519,
+ * AES-256-GCM and ChaCha20-Poly1305 through `node:crypto` (synchronous), and RSA-OAEP-3072 through
+ * WebCrypto. No primitive is implemented here. Private keys are `KeyObject`s that are exported
+ * only by {@link ed25519ExportPkcs8}, for saving to a key file.
  * @module
  */
 
-import { toBase64 } from "./encoding.ts";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  sign,
+  verify,
+} from "node:crypto";
+import { Buffer } from "node:buffer";
+import { concat, toBase64 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
+
+export type { KeyObject };
 
 const subtle = globalThis.crypto.subtle;
 
@@ -15,14 +33,20 @@ function buf(b: Uint8Array): Uint8Array<ArrayBuffer> {
   return b.buffer instanceof ArrayBuffer ? b as Uint8Array<ArrayBuffer> : new Uint8Array(b);
 }
 
-/** Base64url without padding, as JWK wants. */
-function b64url(bytes: Uint8Array): string {
-  return toBase64(bytes).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+/** A `Buffer` over `parts` joined (what `node:crypto` wants for DER input). */
+function der(...parts: Uint8Array[]): Buffer {
+  const b = concat(...parts);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** A plain `Uint8Array` view of the bytes of a `Buffer` (no copy). */
+function view(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength);
 }
 
 /** SHA-256 digest of `data` (32 bytes). */
-export async function sha256(data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await subtle.digest("SHA-256", buf(data)));
+export function sha256(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  return view(createHash("sha256").update(data).digest());
 }
 
 /** Largest HKDF-SHA-256 output: 255 blocks of 32 bytes. */
@@ -32,74 +56,136 @@ const HKDF_MAX = 255 * 32;
  * HKDF-SHA-256 (extract and expand) of `length` bytes; `RangeError` unless
  * 0 ≤ `length` ≤ 8160.
  */
-export async function hkdfSha256(
+export function hkdfSha256(
   ikm: Uint8Array,
   salt: Uint8Array,
   info: Uint8Array,
   length: number,
-): Promise<Uint8Array<ArrayBuffer>> {
+): Uint8Array<ArrayBuffer> {
   if (!Number.isInteger(length) || length < 0 || length > HKDF_MAX) {
     throw new RangeError(`HKDF length out of range: ${length}`);
   }
-  const key = await subtle.importKey("raw", buf(ikm), "HKDF", false, ["deriveBits"]);
-  const bits = await subtle.deriveBits(
-    { name: "HKDF", hash: "SHA-256", salt: buf(salt), info: buf(info) },
-    key,
-    length * 8,
-  );
-  return new Uint8Array(bits);
+  if (length === 0) return new Uint8Array(0);
+  return new Uint8Array(hkdfSync("sha256", ikm, salt, info, length));
 }
 
-/** An X25519 key pair: a non-extractable private key and the raw 32-byte public key. */
+// DER prefixes (RFC 8410) that turn a raw 32-byte key into SPKI or PKCS#8.
+const X25519_SPKI = Uint8Array.of(
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x03,
+  0x21,
+  0,
+);
+const X25519_PKCS8 = Uint8Array.of(
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+);
+const ED25519_SPKI = Uint8Array.of(
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x03,
+  0x21,
+  0,
+);
+
+const ED25519_PKCS8 = Uint8Array.of(
+  ...[
+    0x30,
+    0x2e,
+    0x02,
+    0x01,
+    0x00,
+    0x30,
+    0x05,
+    0x06,
+    0x03,
+    0x2b,
+    0x65,
+    0x70,
+    0x04,
+    0x22,
+    0x04,
+    0x20,
+  ],
+);
+
+/** The raw 32 bytes of an X25519 or Ed25519 public key (the tail of its SPKI). */
+function rawPublic(key: KeyObject): Uint8Array<ArrayBuffer> {
+  const spki = key.export({ format: "der", type: "spki" });
+  return new Uint8Array(spki.subarray(spki.length - 32));
+}
+
+/** An X25519 key pair: the private key and the raw 32-byte public key. */
 export interface X25519Pair {
-  /** Private key, usable only for `deriveBits`. */
-  privateKey: CryptoKey;
+  /** Private key, used only by {@link x25519Shared}. */
+  privateKey: KeyObject;
   /** Raw public key, 32 bytes. */
   publicKey: Uint8Array<ArrayBuffer>;
 }
 
-/** Generates an ephemeral X25519 pair; the private key is non-extractable. */
-export async function x25519Generate(): Promise<X25519Pair> {
-  const pair = await subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]) as CryptoKeyPair;
-  const publicKey = new Uint8Array(await subtle.exportKey("raw", pair.publicKey));
-  return { privateKey: pair.privateKey, publicKey };
+/** Generates an ephemeral X25519 pair. */
+export function x25519Generate(): X25519Pair {
+  const pair = generateKeyPairSync("x25519");
+  return { privateKey: pair.privateKey, publicKey: rawPublic(pair.publicKey) };
 }
 
-/**
- * Imports a raw 32-byte X25519 private scalar (via JWK `d`), non-extractable; for tests and
- * vectors. `RangeError` unless 32 bytes.
- */
-export async function x25519ImportPrivate(raw: Uint8Array): Promise<CryptoKey> {
+/** Imports a raw 32-byte X25519 private scalar; for tests and vectors. `RangeError` unless 32 bytes. */
+export function x25519ImportPrivate(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) {
     throw new RangeError(`X25519 private key must be 32 bytes, got ${raw.length}`);
   }
-  return await subtle.importKey(
-    "jwk",
-    { kty: "OKP", crv: "X25519", d: b64url(raw) },
-    { name: "X25519" },
-    false,
-    ["deriveBits"],
-  );
+  return createPrivateKey({ key: der(X25519_PKCS8, raw), format: "der", type: "pkcs8" });
 }
 
 /**
  * X25519 shared secret (32 bytes) of `privateKey` and the raw `peerPublic`. Throws
- * `ProtocolError("bad_key_share")` if `peerPublic` is not 32 bytes, is rejected by WebCrypto
+ * `ProtocolError("bad_key_share")` if `peerPublic` is not 32 bytes, is refused by the library
  * (e.g. a low-order point), or the shared secret is all zero.
  */
-export async function x25519Shared(
-  privateKey: CryptoKey,
+export function x25519Shared(
+  privateKey: KeyObject,
   peerPublic: Uint8Array,
-): Promise<Uint8Array<ArrayBuffer>> {
+): Uint8Array<ArrayBuffer> {
   if (peerPublic.length !== 32) {
     throw new ProtocolError("bad_key_share", `X25519 public key must be 32 bytes`);
   }
   let shared: Uint8Array<ArrayBuffer>;
   try {
-    const pub = await subtle.importKey("raw", buf(peerPublic), { name: "X25519" }, true, []);
-    shared = new Uint8Array(
-      await subtle.deriveBits({ name: "X25519", public: pub }, privateKey, 256),
-    );
+    const publicKey = createPublicKey({
+      key: der(X25519_SPKI, peerPublic),
+      format: "der",
+      type: "spki",
+    });
+    shared = view(diffieHellman({ privateKey, publicKey }));
   } catch (e) {
     throw new ProtocolError("bad_key_share", "X25519 key agreement failed", { cause: e });
   }
@@ -109,105 +195,154 @@ export async function x25519Shared(
   return shared;
 }
 
-/** Generates an Ed25519 pair (sign/verify); the private key is extractable iff `extractable`. */
-export async function ed25519Generate(extractable: boolean): Promise<CryptoKeyPair> {
-  return await subtle.generateKey({ name: "Ed25519" }, extractable, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
+/** An Ed25519 pair: the private key and the raw 32-byte public key. */
+export interface Ed25519Pair {
+  /** Private key, for signing. */
+  privateKey: KeyObject;
+  /** Raw public key, 32 bytes. */
+  publicRaw: Uint8Array<ArrayBuffer>;
 }
 
-/** Raw 32 bytes of an Ed25519 public key; `TypeError` if `key` is not an Ed25519 public key. */
-export async function ed25519PublicRaw(key: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
-  if (key.type !== "public" || key.algorithm.name !== "Ed25519") {
-    throw new TypeError("not an Ed25519 public key");
+/** Generates an Ed25519 pair. */
+export function ed25519Generate(): Ed25519Pair {
+  const pair = generateKeyPairSync("ed25519");
+  return { privateKey: pair.privateKey, publicRaw: rawPublic(pair.publicKey) };
+}
+
+/** Length of an Ed25519 private key in PKCS#8 (RFC 8410) form. */
+export const ED25519_PKCS8_LEN = 48;
+
+/**
+ * Imports an Ed25519 private key from its 48-byte PKCS#8 form and derives its raw public key.
+ * `TypeError` if it does not parse as an Ed25519 private key.
+ */
+export function ed25519ImportPkcs8(pkcs8: Uint8Array): Ed25519Pair {
+  let privateKey: KeyObject;
+  try {
+    if (pkcs8.length !== ED25519_PKCS8_LEN) throw new RangeError("wrong length");
+    privateKey = createPrivateKey({ key: der(pkcs8), format: "der", type: "pkcs8" });
+  } catch (e) {
+    throw new TypeError("invalid Ed25519 private key", { cause: e });
   }
-  return new Uint8Array(await subtle.exportKey("raw", key));
+  if (privateKey.asymmetricKeyType !== "ed25519") throw new TypeError("not an Ed25519 key");
+  return { privateKey, publicRaw: rawPublic(createPublicKey(privateKey)) };
 }
 
-/** Imports a raw Ed25519 public key (extractable, verify only); `RangeError` unless 32 bytes. */
-export async function ed25519ImportPublic(raw: Uint8Array): Promise<CryptoKey> {
+/** The Ed25519 pair of a 32-byte seed (RFC 8032 private key); `RangeError` unless 32 bytes. */
+export function ed25519FromSeed(seed: Uint8Array): Ed25519Pair {
+  if (seed.length !== 32) throw new RangeError(`Ed25519 seed must be 32 bytes, got ${seed.length}`);
+  const pkcs8 = concat(ED25519_PKCS8, seed);
+  try {
+    return ed25519ImportPkcs8(pkcs8);
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+/** The 48-byte PKCS#8 form of an Ed25519 private key: the one export, for saving to a key file. */
+export function ed25519ExportPkcs8(privateKey: KeyObject): Uint8Array<ArrayBuffer> {
+  if (privateKey.type !== "private" || privateKey.asymmetricKeyType !== "ed25519") {
+    throw new TypeError("not an Ed25519 private key");
+  }
+  return new Uint8Array(privateKey.export({ format: "der", type: "pkcs8" }));
+}
+
+/** Imports a raw Ed25519 public key; `RangeError` unless 32 bytes. */
+export function ed25519ImportPublic(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) {
     throw new RangeError(`Ed25519 public key must be 32 bytes, got ${raw.length}`);
   }
-  return await subtle.importKey("raw", buf(raw), { name: "Ed25519" }, true, ["verify"]);
+  return createPublicKey({ key: der(ED25519_SPKI, raw), format: "der", type: "spki" });
 }
 
 /** Ed25519 signature (64 bytes) of `data`. */
-export async function ed25519Sign(
-  privateKey: CryptoKey,
-  data: Uint8Array,
-): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await subtle.sign({ name: "Ed25519" }, privateKey, buf(data)));
+export function ed25519Sign(privateKey: KeyObject, data: Uint8Array): Uint8Array<ArrayBuffer> {
+  return view(sign(null, data, privateKey));
 }
 
 /**
  * Verifies an Ed25519 `signature` over `data` with a key or raw 32-byte public key. Never throws:
  * a wrong-sized key or signature, an unusable key, or a bad signature gives `false`.
  */
-export async function ed25519Verify(
-  publicKey: CryptoKey | Uint8Array,
+export function ed25519Verify(
+  publicKey: KeyObject | Uint8Array,
   signature: Uint8Array,
   data: Uint8Array,
-): Promise<boolean> {
+): boolean {
   if (signature.length !== 64) return false;
   try {
     const key = publicKey instanceof Uint8Array
-      ? (publicKey.length === 32 ? await ed25519ImportPublic(publicKey) : null)
+      ? (publicKey.length === 32 ? ed25519ImportPublic(publicKey) : null)
       : publicKey;
-    if (key === null) return false;
-    return await subtle.verify({ name: "Ed25519" }, key, buf(signature), buf(data));
+    if (key === null || key.asymmetricKeyType !== "ed25519") return false;
+    return verify(null, data, key, signature);
   } catch {
     return false;
   }
 }
 
-/** Imports a raw AES-256-GCM key, non-extractable, encrypt+decrypt; `RangeError` unless 32 bytes. */
-export async function aesGcmImport(raw: Uint8Array): Promise<CryptoKey> {
-  if (raw.length !== 32) throw new RangeError(`AES-256 key must be 32 bytes, got ${raw.length}`);
-  return await subtle.importKey("raw", buf(raw), { name: "AES-GCM" }, false, [
-    "encrypt",
-    "decrypt",
-  ]);
-}
+/** The record and envelope ciphers, by their `node:crypto` names. */
+export type AeadCipher = "aes-256-gcm" | "chacha20-poly1305";
 
-/** AES-GCM encryption with a 128-bit tag appended; `RangeError` unless `iv` is 12 bytes. */
-export async function aesGcmEncrypt(
-  key: CryptoKey,
-  iv: Uint8Array,
-  aad: Uint8Array,
-  plaintext: Uint8Array,
-): Promise<Uint8Array<ArrayBuffer>> {
-  if (iv.length !== 12) throw new RangeError(`AES-GCM iv must be 12 bytes, got ${iv.length}`);
-  const ct = await subtle.encrypt(
-    { name: "AES-GCM", iv: buf(iv), additionalData: buf(aad), tagLength: 128 },
-    key,
-    buf(plaintext),
-  );
-  return new Uint8Array(ct);
+/** Tag length of both AEADs, in bytes. */
+export const AEAD_TAG_BYTES = 16;
+
+/** Imports a raw 32-byte AEAD key (either cipher); `RangeError` unless 32 bytes. */
+export function aeadImport(raw: Uint8Array): KeyObject {
+  if (raw.length !== 32) throw new RangeError(`AEAD key must be 32 bytes, got ${raw.length}`);
+  return createSecretKey(raw);
 }
 
 /**
- * AES-GCM decryption of `ciphertext` (body ‖ 16-byte tag). Throws
- * `ProtocolError("bad_record", "record failed authentication")` on any failure, including an iv
- * that is not 12 bytes or a ciphertext shorter than 16 bytes.
+ * Seals `plaintext` with `cipher` under `key`: returns ciphertext ‖ 16-byte tag. `RangeError`
+ * unless `nonce` is 12 bytes.
  */
-export async function aesGcmDecrypt(
-  key: CryptoKey,
-  iv: Uint8Array,
+export function aeadSeal(
+  cipher: AeadCipher,
+  key: KeyObject,
+  nonce: Uint8Array,
   aad: Uint8Array,
-  ciphertext: Uint8Array,
-): Promise<Uint8Array<ArrayBuffer>> {
+  plaintext: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  if (nonce.length !== 12) throw new RangeError(`AEAD nonce must be 12 bytes, got ${nonce.length}`);
+  // Both ciphers take the same options; the cast picks the AEAD overload's types.
+  const c = createCipheriv(cipher as "aes-256-gcm", key, nonce, { authTagLength: AEAD_TAG_BYTES });
+  c.setAAD(aad);
+  const body = c.update(plaintext);
+  const tail = c.final();
+  const tag = c.getAuthTag();
+  const out = new Uint8Array(body.length + tail.length + tag.length);
+  out.set(body, 0);
+  out.set(tail, body.length);
+  out.set(tag, body.length + tail.length);
+  return out;
+}
+
+/**
+ * Opens `sealed` (ciphertext ‖ 16-byte tag) with `cipher` under `key`. Throws
+ * `ProtocolError("bad_record", "record failed authentication")` on any failure, including a nonce
+ * that is not 12 bytes or input shorter than the tag; nothing is returned from a failed open.
+ */
+export function aeadOpen(
+  cipher: AeadCipher,
+  key: KeyObject,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array<ArrayBuffer> {
   const fail = (cause?: unknown) =>
     new ProtocolError("bad_record", "record failed authentication", { cause });
-  if (iv.length !== 12 || ciphertext.length < 16) throw fail();
+  if (nonce.length !== 12 || sealed.length < AEAD_TAG_BYTES) throw fail();
+  const n = sealed.length - AEAD_TAG_BYTES;
   try {
-    const pt = await subtle.decrypt(
-      { name: "AES-GCM", iv: buf(iv), additionalData: buf(aad), tagLength: 128 },
-      key,
-      buf(ciphertext),
-    );
-    return new Uint8Array(pt);
+    const d = createDecipheriv(cipher as "aes-256-gcm", key, nonce, {
+      authTagLength: AEAD_TAG_BYTES,
+    });
+    d.setAAD(aad);
+    d.setAuthTag(sealed.subarray(n));
+    const body = d.update(sealed.subarray(0, n));
+    const tail = d.final(); // throws unless the tag verifies
+    return tail.length === 0 ? view(body) : concat(body, tail);
   } catch (e) {
     throw fail(e);
   }
@@ -278,6 +413,45 @@ export async function rsaOaepImportPrivate(pkcs8: Uint8Array): Promise<CryptoKey
   }
 }
 
+/**
+ * SPKI DER of the public half of an RSA PKCS#8 private key. `RangeError` if the input exceeds
+ * 4096 bytes; `TypeError` if it does not parse.
+ */
+export async function rsaOaepPublicOfPkcs8(pkcs8: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  if (pkcs8.length > RSA_DER_MAX) {
+    throw new RangeError(`RSA private key too large: ${pkcs8.length}`);
+  }
+  let jwk: JsonWebKey;
+  try {
+    const temp = await subtle.importKey("pkcs8", buf(pkcs8), OAEP_IMPORT, true, ["decrypt"]);
+    jwk = await subtle.exportKey("jwk", temp);
+  } catch (e) {
+    throw new TypeError("invalid RSA private key", { cause: e });
+  }
+  const pub = await subtle.importKey(
+    "jwk",
+    { kty: "RSA", n: jwk.n, e: jwk.e, alg: jwk.alg, ext: true },
+    OAEP_IMPORT,
+    true,
+    ["encrypt"],
+  );
+  return new Uint8Array(await subtle.exportKey("spki", pub));
+}
+
+/** SPKI DER of an RSA-OAEP public key. */
+export async function rsaOaepExportSpki(publicKey: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await subtle.exportKey("spki", publicKey));
+}
+
+/**
+ * PKCS#8 DER of an RSA-OAEP private key, for saving to a key file; `TypeError` if the key is not
+ * extractable.
+ */
+export async function rsaOaepExportPkcs8(privateKey: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
+  if (!privateKey.extractable) throw new TypeError("RSA private key is not extractable");
+  return new Uint8Array(await subtle.exportKey("pkcs8", privateKey));
+}
+
 /** RSA-OAEP (SHA-256, MGF1-SHA-256) encryption of `data` under `label`. */
 export async function rsaOaepEncrypt(
   publicKey: CryptoKey,
@@ -310,8 +484,8 @@ export function isFingerprint(text: string): boolean {
 }
 
 /** `"SHA256:"` + unpadded standard base64 of SHA-256(`rawPublicKey`) (50 characters). */
-export async function fingerprint(rawPublicKey: Uint8Array): Promise<string> {
-  return "SHA256:" + toBase64(await sha256(rawPublicKey)).replace(/=+$/, "");
+export function fingerprint(rawPublicKey: Uint8Array): string {
+  return "SHA256:" + toBase64(sha256(rawPublicKey)).replace(/=+$/, "");
 }
 
 /** `n` bytes from `crypto.getRandomValues`; `RangeError` unless 0 ≤ n ≤ 65536. */

@@ -10,12 +10,13 @@
 import { bytesEqual, concat, decodeUtf8, u32, utf8 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import {
-  aesGcmDecrypt,
-  aesGcmEncrypt,
-  aesGcmImport,
+  aeadImport,
+  aeadOpen,
+  aeadSeal,
   ed25519Sign,
   ed25519Verify,
   isFingerprint,
+  type KeyObject,
   randomBytes,
   rsaOaepDecrypt,
   rsaOaepEncrypt,
@@ -74,7 +75,7 @@ export interface SealInput {
   /** The header to seal (sender, recipient, id, time). */
   header: DmHeader;
   /** Sender's Ed25519 private key. */
-  sigPrivate: CryptoKey;
+  sigPrivate: KeyObject;
   /** Recipient's RSA-OAEP-3072 public key (SPKI DER or an imported key). */
   kemPublic: Uint8Array | CryptoKey;
   /** The text: non-empty, one line, at most 2048 UTF-8 bytes. */
@@ -172,10 +173,10 @@ export async function sealDm(input: SealInput): Promise<Uint8Array> {
   const iv = random(DM_IV_LEN);
   if (k.length !== 32 || iv.length !== DM_IV_LEN) throw new RangeError("bad random source");
   const wrapped = await rsaOaepEncrypt(kem, k, DM_LABEL);
-  const ct = await aesGcmEncrypt(await aesGcmImport(k), iv, header, padPlaintext(input.text));
+  const ct = aeadSeal("aes-256-gcm", aeadImport(k), iv, header, padPlaintext(input.text));
   k.fill(0);
   const signed = concat(u32(header.length), header, wrapped, iv, u32(ct.length), ct);
-  const sig = await ed25519Sign(input.sigPrivate, concat(DM_SIG_CONTEXT, signed));
+  const sig = ed25519Sign(input.sigPrivate, concat(DM_SIG_CONTEXT, signed));
   const env = concat(signed, sig);
   if (env.length > DM_ENVELOPE_MAX) {
     throw new RangeError(`the sealed message is larger than ${DM_ENVELOPE_MAX} bytes`);
@@ -303,16 +304,16 @@ export async function openDm(
     throw fail(e);
   }
   if (key === null) throw fail();
-  if (!(await ed25519Verify(key, p.sig, concat(DM_SIG_CONTEXT, p.signed)))) throw fail();
+  if (!ed25519Verify(key, p.sig, concat(DM_SIG_CONTEXT, p.signed))) throw fail();
   if (!bytesEqual(utf8.encode(h.to_fp), utf8.encode(input.ownFp))) throw fail();
   if (!input.replay.accept(h.from_fp, h.id, h.ts, input.now)) throw fail();
   let plain: Uint8Array;
   try {
     const k = await rsaOaepDecrypt(input.kemPrivate, p.wrapped, DM_LABEL);
     if (k.length !== 32) throw new RangeError("wrapped key is not 32 bytes");
-    const aes = await aesGcmImport(k);
+    const aes = aeadImport(k);
     k.fill(0);
-    plain = await aesGcmDecrypt(aes, p.iv, p.headerBytes, p.ct);
+    plain = aeadOpen("aes-256-gcm", aes, p.iv, p.headerBytes, p.ct);
   } catch (e) {
     throw fail(e);
   }

@@ -5,15 +5,16 @@
  */
 
 import {
+  aeadImport,
   ed25519Sign,
   ed25519Verify,
   fingerprint,
   hkdfSha256,
+  type KeyObject,
   sha256,
   x25519Generate,
   x25519Shared,
 } from "./crypto.ts";
-import { aesGcmImport } from "./crypto.ts";
 import { bytesEqual, concat, decodeUtf8, utf8 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import { C2S, type DirectionKeys, S2C } from "./record.ts";
@@ -60,22 +61,25 @@ export function parseRefusal(frame: Uint8Array): string | undefined {
   return code;
 }
 
-async function deriveKeys(
+function deriveKeys(
   shared: Uint8Array,
   clientHello: Uint8Array,
   serverHello: Uint8Array,
   isClient: boolean,
-): Promise<SessionKeys> {
-  const th = await sha256(concat(clientHello, serverHello));
-  const okm = await hkdfSha256(shared, th, KEYS_INFO, 88);
+): SessionKeys {
+  const th = sha256(concat(clientHello, serverHello));
+  const okm = hkdfSha256(shared, th, KEYS_INFO, 88);
   shared.fill(0);
+  const cipher = "aes-256-gcm";
   const c2s: DirectionKeys = {
-    key: await aesGcmImport(okm.subarray(0, 32)),
+    cipher,
+    key: aeadImport(okm.subarray(0, 32)),
     iv: okm.slice(64, 76),
     dir: C2S,
   };
   const s2c: DirectionKeys = {
-    key: await aesGcmImport(okm.subarray(32, 64)),
+    cipher,
+    key: aeadImport(okm.subarray(32, 64)),
     iv: okm.slice(76, 88),
     dir: S2C,
   };
@@ -85,20 +89,20 @@ async function deriveKeys(
 
 /** The client's side: create the hello, then check the server's answer. */
 export class ClientHandshake {
-  #priv: CryptoKey;
+  #priv: KeyObject;
   /** The ClientHello frame body to send. */
   readonly hello: Uint8Array<ArrayBuffer>;
 
-  private constructor(priv: CryptoKey, hello: Uint8Array<ArrayBuffer>) {
+  private constructor(priv: KeyObject, hello: Uint8Array<ArrayBuffer>) {
     this.#priv = priv;
     this.hello = hello;
   }
 
   /** Starts a handshake with a fresh ephemeral key; `random` fills `client_random`. */
-  static async start(
+  static start(
     random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
-  ): Promise<ClientHandshake> {
-    const eph = await x25519Generate();
+  ): ClientHandshake {
+    const eph = x25519Generate();
     const hello = concat(MAGIC, Uint8Array.of(VERSION), random(32), eph.publicKey);
     return new ClientHandshake(eph.privateKey, hello);
   }
@@ -107,25 +111,25 @@ export class ClientHandshake {
    * Step 1 on ServerHello: checks length and version and returns the host key
    * and its fingerprint for the pin check (step 2, done by the caller).
    */
-  async parseServerHello(frame: Uint8Array): Promise<{ hostKey: Uint8Array; fingerprint: string }> {
+  parseServerHello(frame: Uint8Array): { hostKey: Uint8Array; fingerprint: string } {
     if (frame.length !== SERVER_HELLO_BYTES) {
       throw new ProtocolError("bad_hello", `ServerHello must be ${SERVER_HELLO_BYTES} bytes`);
     }
     if (frame[0] !== VERSION) throw new ProtocolError("version", "server chose another version");
     const hostKey = frame.slice(65, 97);
-    return { hostKey, fingerprint: await fingerprint(hostKey) };
+    return { hostKey, fingerprint: fingerprint(hostKey) };
   }
 
   /** Step 3: verifies the host signature, then derives the session keys. */
-  async finish(frame: Uint8Array): Promise<SessionKeys> {
+  finish(frame: Uint8Array): SessionKeys {
     const hostKey = frame.subarray(65, 97);
     const sig = frame.subarray(97, 161);
-    const digest = await sha256(concat(this.hello, frame.subarray(0, 97)));
-    if (!await ed25519Verify(hostKey, sig, concat(SERVER_CONTEXT, digest))) {
+    const digest = sha256(concat(this.hello, frame.subarray(0, 97)));
+    if (!ed25519Verify(hostKey, sig, concat(SERVER_CONTEXT, digest))) {
       throw new ProtocolError("bad_signature", "server signature does not verify");
     }
-    const shared = await x25519Shared(this.#priv, frame.subarray(33, 65));
-    return await deriveKeys(shared, this.hello, frame, true);
+    const shared = x25519Shared(this.#priv, frame.subarray(33, 65));
+    return deriveKeys(shared, this.hello, frame, true);
   }
 }
 
@@ -152,20 +156,20 @@ export function parseClientHello(frame: Uint8Array): ClientHelloInfo {
 }
 
 /** The server's side: answers a ClientHello with a signed ServerHello and derives keys. */
-export async function serverRespond(
+export function serverRespond(
   clientHello: Uint8Array,
-  host: { privateKey: CryptoKey; publicRaw: Uint8Array },
+  host: { privateKey: KeyObject; publicRaw: Uint8Array },
   random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
-): Promise<{ hello: Uint8Array<ArrayBuffer>; keys: SessionKeys }> {
+): { hello: Uint8Array<ArrayBuffer>; keys: SessionKeys } {
   const { ephemeral } = parseClientHello(clientHello);
-  const eph = await x25519Generate();
+  const eph = x25519Generate();
   // Derive first: a bad share is rejected before the server spends a signature on it.
-  const shared = await x25519Shared(eph.privateKey, ephemeral);
+  const shared = x25519Shared(eph.privateKey, ephemeral);
   const head = concat(Uint8Array.of(VERSION), random(32), eph.publicKey, host.publicRaw);
-  const digest = await sha256(concat(clientHello, head));
-  const sig = await ed25519Sign(host.privateKey, concat(SERVER_CONTEXT, digest));
+  const digest = sha256(concat(clientHello, head));
+  const sig = ed25519Sign(host.privateKey, concat(SERVER_CONTEXT, digest));
   const hello = concat(head, sig);
-  const keys = await deriveKeys(shared, clientHello, hello, false);
+  const keys = deriveKeys(shared, clientHello, hello, false);
   return { hello, keys };
 }
 
@@ -176,20 +180,20 @@ export function authTranscript(th: Uint8Array, name: string): Uint8Array<ArrayBu
 
 /** Signs the auth proof for `name` in the session `th`. */
 export function signAuth(
-  sigPrivate: CryptoKey,
+  sigPrivate: KeyObject,
   th: Uint8Array,
   name: string,
-): Promise<Uint8Array<ArrayBuffer>> {
+): Uint8Array<ArrayBuffer> {
   return ed25519Sign(sigPrivate, authTranscript(th, name));
 }
 
 /** Verifies an auth proof; false for any malformed input. */
-export async function verifyAuth(
+export function verifyAuth(
   sigPublic: Uint8Array,
   proof: Uint8Array,
   th: Uint8Array,
   name: string,
-): Promise<boolean> {
+): boolean {
   if (sigPublic.length !== 32 || proof.length !== 64) return false;
-  return await ed25519Verify(sigPublic, proof, authTranscript(th, name)); // false for a bad key
+  return ed25519Verify(sigPublic, proof, authTranscript(th, name)); // false for a bad key
 }

@@ -8,26 +8,28 @@
 
 import { bytesEqual, concat, decodeUtf8, fromBase64, toBase64, utf8 } from "./encoding.ts";
 import {
+  ED25519_PKCS8_LEN,
+  ed25519ExportPkcs8,
   ed25519Generate,
-  ed25519PublicRaw,
+  ed25519ImportPkcs8,
   ed25519Sign,
   ed25519Verify,
   fingerprint,
+  type KeyObject,
   randomBytes,
   rsaOaepDecrypt,
   rsaOaepEncrypt,
+  rsaOaepExportPkcs8,
+  rsaOaepExportSpki,
   rsaOaepGenerate,
   rsaOaepImportPrivate,
   rsaOaepImportPublic,
+  rsaOaepPublicOfPkcs8,
 } from "./crypto.ts";
-
-const subtle = globalThis.crypto.subtle;
 
 /** Largest key file accepted, in bytes; checked before reading. */
 export const KEY_FILE_MAX = 64 * 1024;
 
-/** Length of an Ed25519 private key in PKCS#8 (RFC 8410) form. */
-const ED25519_PKCS8_LEN = 48;
 /** Bounds on the PKCS#8 encoding of an RSA-3072 private key. */
 const RSA_PKCS8_MIN = 1024;
 const RSA_PKCS8_MAX = 4096;
@@ -222,48 +224,10 @@ function encodeKeyJson(kind: string, fields: Record<string, Uint8Array>): Uint8A
 // ---------------------------------------------------------------------------------------------
 // Key material
 
-/** Decodes unpadded base64url (as JWK uses). */
-function fromBase64Url(text: string): Uint8Array {
-  const std = text.replace(/-/g, "+").replace(/_/g, "/");
-  return fromBase64(std + "=".repeat((4 - std.length % 4) % 4));
-}
-
-/** Exports a key as PKCS#8; `TypeError` if it is not extractable. */
-async function exportPkcs8(key: CryptoKey, what: string): Promise<Uint8Array> {
-  if (!key.extractable) throw new TypeError(`${what} is not extractable and cannot be saved`);
-  return new Uint8Array(await subtle.exportKey("pkcs8", key));
-}
-
-/** Imports an Ed25519 PKCS#8 key: the non-extractable private key and its raw public key. */
-async function importEd25519(pkcs8: Uint8Array): Promise<{ priv: CryptoKey; pub: Uint8Array }> {
-  const data = new Uint8Array(pkcs8);
-  const temp = await subtle.importKey("pkcs8", data, { name: "Ed25519" }, true, ["sign"]);
-  const jwk = await subtle.exportKey("jwk", temp);
-  if (typeof jwk.x !== "string") throw new TypeError("Ed25519 key has no public part");
-  const pub = fromBase64Url(jwk.x);
-  const priv = await subtle.importKey("pkcs8", data, { name: "Ed25519" }, false, ["sign"]);
-  return { priv, pub };
-}
-
 /** True iff `priv` signs a fresh test message that `pub` verifies. */
-async function ed25519Matches(priv: CryptoKey, pub: Uint8Array): Promise<boolean> {
+function ed25519Matches(priv: KeyObject, pub: Uint8Array): boolean {
   const probe = concat(utf8.encode("chat/1 key check\0"), randomBytes(32));
-  return await ed25519Verify(pub, await ed25519Sign(priv, probe), probe);
-}
-
-/** SPKI of the public half of an RSA PKCS#8 private key. */
-async function rsaSpkiFromPkcs8(pkcs8: Uint8Array): Promise<Uint8Array> {
-  const alg = { name: "RSA-OAEP", hash: "SHA-256" };
-  const temp = await subtle.importKey("pkcs8", new Uint8Array(pkcs8), alg, true, ["decrypt"]);
-  const jwk = await subtle.exportKey("jwk", temp);
-  const pub = await subtle.importKey(
-    "jwk",
-    { kty: "RSA", n: jwk.n, e: jwk.e, alg: jwk.alg, ext: true },
-    alg,
-    true,
-    ["encrypt"],
-  );
-  return new Uint8Array(await subtle.exportKey("spki", pub));
+  return ed25519Verify(pub, ed25519Sign(priv, probe), probe);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,8 +235,8 @@ async function rsaSpkiFromPkcs8(pkcs8: Uint8Array): Promise<Uint8Array> {
 
 /** The server's long-lived Ed25519 host key. */
 export interface HostKey {
-  /** Ed25519 private key; non-extractable once loaded from its file. */
-  privateKey: CryptoKey;
+  /** Ed25519 private key. */
+  privateKey: KeyObject;
   /** Raw 32-byte public key, as sent in ServerHello. */
   publicRaw: Uint8Array;
   /** `fp(publicRaw)`, `SHA256:…`. */
@@ -283,20 +247,20 @@ const HOST_KIND = "chat host key";
 const HOST_FIELDS = ["ed25519_pkcs8", "public"] as const;
 
 /** Decodes and checks a host key file's bytes; `KeyFileError` naming `path` on any problem. */
-async function decodeHostKey(path: string, bytes: Uint8Array): Promise<HostKey> {
+function decodeHostKey(path: string, bytes: Uint8Array): HostKey {
   const f = parseKeyJson(path, bytes, HOST_KIND, HOST_FIELDS);
   checkLength(path, "ed25519_pkcs8", f.ed25519_pkcs8, ED25519_PKCS8_LEN);
   checkLength(path, "public", f.public, 32);
-  let key: { priv: CryptoKey; pub: Uint8Array };
+  let key: { privateKey: KeyObject; publicRaw: Uint8Array };
   try {
-    key = await importEd25519(f.ed25519_pkcs8);
+    key = ed25519ImportPkcs8(f.ed25519_pkcs8);
   } catch (e) {
     throw new KeyFileError(path, "is corrupt: the private key does not import", { cause: e });
   }
-  if (!bytesEqual(key.pub, f.public) || !(await ed25519Matches(key.priv, f.public))) {
+  if (!bytesEqual(key.publicRaw, f.public) || !ed25519Matches(key.privateKey, f.public)) {
     throw new KeyFileError(path, "is corrupt: the public key does not match the private key");
   }
-  return { privateKey: key.priv, publicRaw: f.public, fingerprint: await fingerprint(f.public) };
+  return { privateKey: key.privateKey, publicRaw: f.public, fingerprint: fingerprint(f.public) };
 }
 
 /**
@@ -308,11 +272,11 @@ export async function loadOrCreateHostKey(
 ): Promise<{ key: HostKey; created: boolean }> {
   const path = `${dir.replace(/[\\/]+$/, "")}/host_key`;
   const existing = await readKeyFile(path);
-  if (existing !== null) return { key: await decodeHostKey(path, existing), created: false };
-  const pair = await ed25519Generate(true);
+  if (existing !== null) return { key: decodeHostKey(path, existing), created: false };
+  const pair = ed25519Generate();
   const bytes = encodeKeyJson(HOST_KIND, {
-    ed25519_pkcs8: await exportPkcs8(pair.privateKey, "host key"),
-    public: await ed25519PublicRaw(pair.publicKey),
+    ed25519_pkcs8: ed25519ExportPkcs8(pair.privateKey),
+    public: pair.publicRaw,
   });
   try {
     await writeKeyFileExclusive(path, bytes);
@@ -321,9 +285,9 @@ export async function loadOrCreateHostKey(
     // Another process created it first: use that one.
     const raced = await readKeyFile(path);
     if (raced === null) throw new KeyFileError(path, "vanished while being created", { cause: e });
-    return { key: await decodeHostKey(path, raced), created: false };
+    return { key: decodeHostKey(path, raced), created: false };
   }
-  return { key: await decodeHostKey(path, bytes), created: true };
+  return { key: decodeHostKey(path, bytes), created: true };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,23 +297,23 @@ export async function loadOrCreateHostKey(
 export const KEM_SIG_CONTEXT: Uint8Array = utf8.encode("chat/1 kem key\0");
 
 /** Ed25519(`sigPrivate`, `"chat/1 kem key\0"` ‖ `spki`): certifies a `kem` public key. */
-export async function signKem(sigPrivate: CryptoKey, spki: Uint8Array): Promise<Uint8Array> {
-  return await ed25519Sign(sigPrivate, concat(KEM_SIG_CONTEXT, spki));
+export function signKem(sigPrivate: KeyObject, spki: Uint8Array): Uint8Array {
+  return ed25519Sign(sigPrivate, concat(KEM_SIG_CONTEXT, spki));
 }
 
 /** True iff `sig` is a valid {@link signKem} signature of `spki` by raw key `sigPublicRaw`. */
-export async function verifyKem(
+export function verifyKem(
   sigPublicRaw: Uint8Array,
   spki: Uint8Array,
   sig: Uint8Array,
-): Promise<boolean> {
-  return await ed25519Verify(sigPublicRaw, sig, concat(KEM_SIG_CONTEXT, spki));
+): boolean {
+  return ed25519Verify(sigPublicRaw, sig, concat(KEM_SIG_CONTEXT, spki));
 }
 
 /** A client's identity: Ed25519 signing key and RSA-OAEP-3072 key certified by it. */
 export interface Identity {
-  /** Ed25519 private key; extractable only straight after {@link createIdentity}. */
-  sigPrivate: CryptoKey;
+  /** Ed25519 private key. */
+  sigPrivate: KeyObject;
   /** Raw 32-byte Ed25519 public key. */
   sigPublic: Uint8Array;
   /** RSA-OAEP-3072 (SHA-256) private key; extractable only straight after {@link createIdentity}. */
@@ -367,20 +331,20 @@ const IDENTITY_FIELDS = ["ed25519_pkcs8", "rsa_pkcs8", "kem_sig"] as const;
 
 /**
  * Generates a new identity (Ed25519 + RSA-OAEP-3072; the RSA part takes up to seconds). Its
- * private keys are extractable so that {@link saveIdentity} can write them; use the identity
+ * RSA private key is extractable so that {@link saveIdentity} can write it; use the identity
  * returned by {@link loadIdentity} afterwards.
  */
 export async function createIdentity(): Promise<Identity> {
-  const [sig, kem] = await Promise.all([ed25519Generate(true), rsaOaepGenerate()]);
-  const sigPublic = await ed25519PublicRaw(sig.publicKey);
-  const kemPublic = new Uint8Array(await subtle.exportKey("spki", kem.publicKey));
+  const kem = await rsaOaepGenerate();
+  const sig = ed25519Generate();
+  const kemPublic = await rsaOaepExportSpki(kem.publicKey);
   return {
     sigPrivate: sig.privateKey,
-    sigPublic,
+    sigPublic: sig.publicRaw,
     kemPrivate: kem.privateKey,
     kemPublic,
-    kemSig: await signKem(sig.privateKey, kemPublic),
-    fingerprint: await fingerprint(sigPublic),
+    kemSig: signKem(sig.privateKey, kemPublic),
+    fingerprint: fingerprint(sig.publicRaw),
   };
 }
 
@@ -390,8 +354,8 @@ export async function createIdentity(): Promise<Identity> {
  */
 export async function saveIdentity(path: string, identity: Identity): Promise<void> {
   const bytes = encodeKeyJson(IDENTITY_KIND, {
-    ed25519_pkcs8: await exportPkcs8(identity.sigPrivate, "identity signing key"),
-    rsa_pkcs8: await exportPkcs8(identity.kemPrivate, "identity kem key"),
+    ed25519_pkcs8: ed25519ExportPkcs8(identity.sigPrivate),
+    rsa_pkcs8: await rsaOaepExportPkcs8(identity.kemPrivate),
     kem_sig: identity.kemSig,
   });
   await writeKeyFileExclusive(path, bytes);
@@ -403,19 +367,19 @@ async function decodeIdentity(path: string, bytes: Uint8Array): Promise<Identity
   checkLength(path, "ed25519_pkcs8", f.ed25519_pkcs8, ED25519_PKCS8_LEN);
   checkLength(path, "rsa_pkcs8", f.rsa_pkcs8, RSA_PKCS8_MIN, RSA_PKCS8_MAX);
   checkLength(path, "kem_sig", f.kem_sig, 64);
-  let sig: { priv: CryptoKey; pub: Uint8Array };
+  let sig: { privateKey: KeyObject; publicRaw: Uint8Array };
   try {
-    sig = await importEd25519(f.ed25519_pkcs8);
+    sig = ed25519ImportPkcs8(f.ed25519_pkcs8);
   } catch (e) {
     throw new KeyFileError(path, "is corrupt: the signing key does not import", { cause: e });
   }
-  if (!(await ed25519Matches(sig.priv, sig.pub))) {
+  if (!ed25519Matches(sig.privateKey, sig.publicRaw)) {
     throw new KeyFileError(path, "is corrupt: the signing key is inconsistent");
   }
   let kemPublic: Uint8Array;
   let kemPrivate: CryptoKey;
   try {
-    kemPublic = await rsaSpkiFromPkcs8(f.rsa_pkcs8);
+    kemPublic = await rsaOaepPublicOfPkcs8(f.rsa_pkcs8);
     const pub = await rsaOaepImportPublic(kemPublic); // 3072 bits, e = 65537
     kemPrivate = await rsaOaepImportPrivate(f.rsa_pkcs8);
     const label = utf8.encode("chat/1 key check");
@@ -425,21 +389,21 @@ async function decodeIdentity(path: string, bytes: Uint8Array): Promise<Identity
   } catch (e) {
     throw new KeyFileError(path, `is corrupt: bad kem key (${describe(e)})`, { cause: e });
   }
-  if (!(await verifyKem(sig.pub, kemPublic, f.kem_sig))) {
+  if (!verifyKem(sig.publicRaw, kemPublic, f.kem_sig)) {
     throw new KeyFileError(path, "is corrupt: kem_sig does not verify");
   }
   return {
-    sigPrivate: sig.priv,
-    sigPublic: sig.pub,
+    sigPrivate: sig.privateKey,
+    sigPublic: sig.publicRaw,
     kemPrivate,
     kemPublic,
     kemSig: f.kem_sig,
-    fingerprint: await fingerprint(sig.pub),
+    fingerprint: fingerprint(sig.publicRaw),
   };
 }
 
 /**
- * Loads the identity at `path`; its private keys are non-extractable. `KeyFileError` if the file
+ * Loads the identity at `path`; its RSA private key is non-extractable. `KeyFileError` if the file
  * is missing, unreadable, too open, oversized, corrupt or inconsistent.
  */
 export async function loadIdentity(path: string): Promise<Identity> {

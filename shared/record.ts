@@ -1,18 +1,19 @@
 /**
- * chat/1 AEAD record layer (PROTOCOL.md §3): AES-256-GCM with per-direction
- * counters in the nonce and the associated data, never transmitted.
+ * chat/1 AEAD record layer (PROTOCOL.md §3): AES-256-GCM or ChaCha20-Poly1305, as the handshake
+ * chose, with per-direction counters in the nonce and the associated data, never transmitted.
+ * Sealing and opening are synchronous.
  * @module
  */
 
-import { aesGcmDecrypt, aesGcmEncrypt } from "./crypto.ts";
-import { concat, u32, u64, utf8, utf8Length } from "./encoding.ts";
+import { type AeadCipher, aeadOpen, aeadSeal, type KeyObject } from "./crypto.ts";
+import { utf8, utf8Length } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** Direction byte: client → server. */
 export const C2S = 0;
 /** Direction byte: server → client. */
 export const S2C = 1;
-/** AES-GCM tag length in bytes. */
+/** AEAD tag length in bytes. */
 export const TAG_BYTES = 16;
 /** A sender reaching this many records sends `bye {reason:"rekey"}` (PROTOCOL.md §3). */
 export const REKEY_AT = 2 ** 24;
@@ -40,82 +41,117 @@ export function packRecords(messages: readonly string[], max: number): string[] 
   return records;
 }
 
-/** Keys and IV for one direction. */
+/** Cipher, key and IV for one direction. */
 export interface DirectionKeys {
-  /** AES-256-GCM key, non-extractable. */
-  key: CryptoKey;
+  /** The AEAD the handshake chose. */
+  cipher: AeadCipher;
+  /** 32-byte AEAD key. */
+  key: KeyObject;
   /** 12-byte IV base. */
   iv: Uint8Array;
   /** 0 for client → server, 1 for server → client. */
   dir: 0 | 1;
 }
 
-function nonce(iv: Uint8Array, seq: number): Uint8Array<ArrayBuffer> {
-  const n = new Uint8Array(iv);
-  const s = u64(seq);
-  for (let i = 0; i < 8; i++) n[4 + i] ^= s[i];
-  return n;
+/**
+ * Nonce and associated data of one direction, rebuilt in place for every record:
+ * `nonce = iv XOR (0⁴ ‖ seq:u64)`, `aad = "chat/1" ‖ dir:u8 ‖ seq:u64 ‖ length:u32`.
+ */
+class RecordContext {
+  readonly nonce = new Uint8Array(12);
+  readonly aad = new Uint8Array(LABEL.length + 1 + 8 + 4);
+  #iv0: number;
+  #iv1: number;
+  #iv2: number;
+  #nv: DataView;
+  #av: DataView;
+
+  constructor(k: DirectionKeys) {
+    if (k.iv.length !== 12) throw new RangeError(`record IV must be 12 bytes, got ${k.iv.length}`);
+    const iv = new DataView(k.iv.buffer, k.iv.byteOffset, 12);
+    this.#iv0 = iv.getUint32(0);
+    this.#iv1 = iv.getUint32(4);
+    this.#iv2 = iv.getUint32(8);
+    this.#nv = new DataView(this.nonce.buffer);
+    this.#av = new DataView(this.aad.buffer);
+    this.aad.set(LABEL, 0);
+    this.aad[LABEL.length] = k.dir;
+  }
+
+  /** Fills `nonce` and `aad` for record `seq` (< 2^53) whose body is `length` bytes. */
+  set(seq: number, length: number): void {
+    const hi = Math.floor(seq / 2 ** 32), lo = seq >>> 0;
+    const nv = this.#nv;
+    nv.setUint32(0, this.#iv0);
+    nv.setUint32(4, (this.#iv1 ^ hi) >>> 0);
+    nv.setUint32(8, (this.#iv2 ^ lo) >>> 0);
+    const o = LABEL.length + 1, av = this.#av;
+    av.setUint32(o, hi);
+    av.setUint32(o + 4, lo);
+    av.setUint32(o + 8, length);
+  }
 }
 
-function aad(dir: number, seq: number, length: number): Uint8Array<ArrayBuffer> {
-  return concat(LABEL, Uint8Array.of(dir), u64(seq), u32(length));
-}
-
-/** Seals outgoing records; `seq` advances once per record, synchronously. */
+/** Seals outgoing records; `seq` advances once per record. */
 export class RecordSealer {
   #k: DirectionKeys;
-  #seq = 0;
-  /** Creates a sealer for one direction. */
-  constructor(keys: DirectionKeys) {
+  #ctx: RecordContext;
+  #seq: number;
+  /**
+   * Creates a sealer for one direction, its counter at `seq` (0 on the wire; tests start near
+   * the limit); `RangeError` unless the IV is 12 bytes.
+   */
+  constructor(keys: DirectionKeys, seq = 0) {
     this.#k = keys;
+    this.#ctx = new RecordContext(keys);
+    this.#seq = seq;
   }
   /** Records sealed so far. */
   get seq(): number {
     return this.#seq;
   }
-  /** Encrypts `plaintext` (1..16,384 bytes) into a record body (plaintext + tag). */
-  seal(plaintext: Uint8Array, maxPlaintext = 16_384): Promise<Uint8Array<ArrayBuffer>> {
+  /**
+   * Encrypts `plaintext` (1..`maxPlaintext` bytes) into a record body (ciphertext + tag).
+   * `RangeError` for a bad length; `ProtocolError("rekey")` once 2^24 + 1 records were sealed.
+   */
+  seal(plaintext: Uint8Array, maxPlaintext = 16_384): Uint8Array<ArrayBuffer> {
     if (plaintext.length === 0 || plaintext.length > maxPlaintext) {
       throw new RangeError(`record plaintext length ${plaintext.length} out of range`);
     }
     if (this.#seq > REKEY_AT) throw new ProtocolError("rekey", "record counter exhausted");
     const seq = this.#seq++;
-    const len = plaintext.length + TAG_BYTES;
-    return aesGcmEncrypt(
-      this.#k.key,
-      nonce(this.#k.iv, seq),
-      aad(this.#k.dir, seq, len),
-      plaintext,
-    );
+    this.#ctx.set(seq, plaintext.length + TAG_BYTES);
+    return aeadSeal(this.#k.cipher, this.#k.key, this.#ctx.nonce, this.#ctx.aad, plaintext);
   }
 }
 
 /** Opens incoming records in order; any failure is final for the connection. */
 export class RecordOpener {
   #k: DirectionKeys;
-  #seq = 0;
-  /** Creates an opener for one direction. */
-  constructor(keys: DirectionKeys) {
+  #ctx: RecordContext;
+  #seq: number;
+  /**
+   * Creates an opener for one direction, its counter at `seq` (0 on the wire; tests start near
+   * the limit); `RangeError` unless the IV is 12 bytes.
+   */
+  constructor(keys: DirectionKeys, seq = 0) {
     this.#k = keys;
+    this.#ctx = new RecordContext(keys);
+    this.#seq = seq;
   }
   /** Records opened (or attempted) so far. */
   get seq(): number {
     return this.#seq;
   }
-  /** Decrypts a record body; throws `ProtocolError("bad_record")` if it fails authentication. */
-  open(body: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-    if (body.length <= TAG_BYTES) {
-      return Promise.reject(new ProtocolError("bad_record", "record too short"));
-    }
-    if (this.#seq > REKEY_AT) {
-      return Promise.reject(new ProtocolError("rekey", "record counter exhausted"));
-    }
+  /**
+   * Decrypts a record body; throws `ProtocolError("bad_record")` if it is too short or fails
+   * authentication, `ProtocolError("rekey")` past the counter limit.
+   */
+  open(body: Uint8Array): Uint8Array<ArrayBuffer> {
+    if (body.length <= TAG_BYTES) throw new ProtocolError("bad_record", "record too short");
+    if (this.#seq > REKEY_AT) throw new ProtocolError("rekey", "record counter exhausted");
     const seq = this.#seq++;
-    return aesGcmDecrypt(
-      this.#k.key,
-      nonce(this.#k.iv, seq),
-      aad(this.#k.dir, seq, body.length),
-      body,
-    );
+    this.#ctx.set(seq, body.length);
+    return aeadOpen(this.#k.cipher, this.#k.key, this.#ctx.nonce, this.#ctx.aad, body);
   }
 }

@@ -11,7 +11,7 @@ import type { ClientEvent } from "../../client/view.ts";
 import { concat, decodeUtf8, utf8 } from "../../shared/encoding.ts";
 import { encodeFrame, FrameDecoder } from "../../shared/frame.ts";
 import { serverRespond } from "../../shared/handshake.ts";
-import { ed25519Generate, ed25519PublicRaw } from "../../shared/crypto.ts";
+import { ed25519Generate } from "../../shared/crypto.ts";
 import { RecordOpener, RecordSealer } from "../../shared/record.ts";
 import { identities } from "../adversarial/helpers.ts";
 
@@ -38,9 +38,8 @@ const msg = (seq: number, text: string, extra: Record<string, unknown> = {}) => 
  * Accepts one client, completes the handshake, reads `auth`, and answers with `records` (each a
  * list of messages) in ONE write; then records what the client sends until it closes.
  */
-async function scriptedServer(records: unknown[][]) {
-  const pair = await ed25519Generate(false);
-  const host = { privateKey: pair.privateKey, publicRaw: await ed25519PublicRaw(pair.publicKey) };
+function scriptedServer(records: unknown[][]) {
+  const host = ed25519Generate();
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const received: Record<string, unknown>[] = [];
   const done = (async () => {
@@ -57,15 +56,15 @@ async function scriptedServer(records: unknown[][]) {
       }
     };
     try {
-      const { hello, keys } = await serverRespond((await next())!, host);
+      const { hello, keys } = serverRespond((await next())!, host);
       await conn.write(encodeFrame(hello));
       const opener = new RecordOpener(keys.recv);
       const sealer = new RecordSealer(keys.send);
-      await opener.open((await next())!); // auth
+      opener.open((await next())!); // auth
       const frames = [];
       for (const r of records) {
         frames.push(
-          encodeFrame(await sealer.seal(utf8.encode(r.map((m) => JSON.stringify(m)).join("\n")))),
+          encodeFrame(sealer.seal(utf8.encode(r.map((m) => JSON.stringify(m)).join("\n")))),
         );
       }
       await conn.write(concat(...frames));

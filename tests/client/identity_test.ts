@@ -24,7 +24,7 @@ Deno.test("loadOrCreateIdentity: creates once with one notice, then loads the sa
     assert.deepEqual(notices, [
       `creating your identity (Ed25519 + RSA-OAEP-3072) in ${home}/identity…`,
     ]);
-    assert.equal(first.identity.sigPrivate.extractable, false);
+    assert.equal(first.identity.sigPrivate.asymmetricKeyType, "ed25519");
     assert.equal(first.identity.kemPrivate.extractable, false);
     assert.equal(
       await verifyKem(first.identity.sigPublic, first.identity.kemPublic, first.identity.kemSig),

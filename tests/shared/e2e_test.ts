@@ -13,7 +13,7 @@ import {
 } from "../../shared/e2e.ts";
 import { concat, u32, utf8 } from "../../shared/encoding.ts";
 import { ProtocolError } from "../../shared/errors.ts";
-import { ed25519Sign } from "../../shared/crypto.ts";
+import { ed25519Sign, type KeyObject } from "../../shared/crypto.ts";
 import { createIdentity, type Identity } from "../../shared/keys.ts";
 
 let cached: Promise<Identity[]> | undefined;
@@ -81,15 +81,15 @@ function flip(env: Uint8Array, at: number): Uint8Array {
 }
 
 /** Rebuilds an envelope from parts, signed by `sigPrivate` (an honest signature). */
-async function rebuild(
-  sigPrivate: CryptoKey,
+function rebuild(
+  sigPrivate: KeyObject,
   h: Uint8Array,
   wrapped: Uint8Array,
   iv: Uint8Array,
   ct: Uint8Array,
-): Promise<Uint8Array> {
+): Uint8Array {
   const signed = concat(u32(h.length), h, wrapped, iv, u32(ct.length), ct);
-  return concat(signed, await ed25519Sign(sigPrivate, concat(DM_SIG_CONTEXT, signed)));
+  return concat(signed, ed25519Sign(sigPrivate, concat(DM_SIG_CONTEXT, signed)));
 }
 
 Deno.test("e2e: seal then open returns the text and the header; the plaintext is padded", async () => {

@@ -13,8 +13,8 @@ import {
   verifyKem,
 } from "../../shared/keys.ts";
 import {
+  ed25519ExportPkcs8,
   ed25519Generate,
-  ed25519PublicRaw,
   ed25519Sign,
   ed25519Verify,
   fingerprint,
@@ -22,7 +22,7 @@ import {
   rsaOaepEncrypt,
   rsaOaepImportPublic,
 } from "../../shared/crypto.ts";
-import { bytesEqual, fromBase64, toBase64, utf8 } from "../../shared/encoding.ts";
+import { bytesEqual, fromBase64, fromHex, toBase64, utf8 } from "../../shared/encoding.ts";
 
 const POSIX = Deno.build.os !== "windows";
 
@@ -68,7 +68,7 @@ Deno.test("host key: created once with mode 0600 in a 0700 dir, then loaded unch
     assert.equal(first.created, true);
     assert.equal(first.key.publicRaw.length, 32);
     assert.equal(first.key.fingerprint, await fingerprint(first.key.publicRaw));
-    assert.equal(first.key.privateKey.extractable, false);
+    assert.equal(first.key.privateKey.asymmetricKeyType, "ed25519");
     if (POSIX) {
       assert.equal((await Deno.stat(`${dir}/host_key`)).mode! & 0o777, 0o600);
       assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
@@ -82,7 +82,6 @@ Deno.test("host key: created once with mode 0600 in a 0700 dir, then loaded unch
     const second = await loadOrCreateHostKey(dir + "/");
     assert.equal(second.created, false);
     assert.equal(second.key.fingerprint, first.key.fingerprint);
-    assert.equal(second.key.privateKey.extractable, false);
     assert.deepEqual(await Deno.readFile(`${dir}/host_key`), bytes);
     const msg = utf8.encode("hello");
     const sig = await ed25519Sign(second.key.privateKey, msg);
@@ -109,13 +108,41 @@ Deno.test({
   },
 });
 
+Deno.test("host key: a file in the format earlier versions wrote loads with the same fingerprint", async () => {
+  await withTempDir(async (dir) => {
+    // RFC 8032 test 1 key, saved as PKCS#8 (RFC 8410) the way every version writes it.
+    const file = JSON.stringify({
+      v: 1,
+      kind: "chat host key",
+      ed25519_pkcs8: "MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g",
+      public: "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+    }) + "\n";
+    await Deno.writeTextFile(`${dir}/host_key`, file, { mode: 0o600 });
+    if (POSIX) await Deno.chmod(`${dir}/host_key`, 0o600);
+    const { key, created } = await loadOrCreateHostKey(dir);
+    assert.equal(created, false);
+    assert.equal(key.fingerprint, "SHA256:If4x36FUomFia/hUBG/SJxt77UtqvkWqWId+9H+XIbk");
+    // The RFC's signature of the empty message: the same private key, not just the same public one.
+    assert.equal(
+      toBase64(ed25519Sign(key.privateKey, new Uint8Array(0))),
+      toBase64(fromHex(
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+      )),
+    );
+    assert.deepEqual(
+      ed25519ExportPkcs8(key.privateKey),
+      fromBase64(JSON.parse(file).ed25519_pkcs8),
+    );
+  });
+});
+
 Deno.test("host key: corrupt files are refused and never replaced", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/host_key`;
     await loadOrCreateHostKey(dir);
     const good = await Deno.readTextFile(path);
     const obj = JSON.parse(good);
-    const other = await ed25519PublicRaw((await ed25519Generate(false)).publicKey);
+    const other = ed25519Generate().publicRaw;
     const cases: [string, string, RegExp][] = [
       ["not JSON", good.slice(0, 20), /not valid JSON/],
       ["empty", "", /not valid JSON/],
@@ -215,7 +242,6 @@ Deno.test("identity: save then load round trip; loaded keys are non-extractable 
     assert.ok(bytesEqual(loaded.sigPublic, id.sigPublic));
     assert.ok(bytesEqual(loaded.kemPublic, id.kemPublic));
     assert.ok(bytesEqual(loaded.kemSig, id.kemSig));
-    assert.equal(loaded.sigPrivate.extractable, false);
     assert.equal(loaded.kemPrivate.extractable, false);
 
     const msg = utf8.encode("chat/1 test");
@@ -268,8 +294,7 @@ Deno.test("identity: missing, too open, corrupt or inconsistent files are refuse
       await Deno.chmod(path, 0o600);
     }
 
-    const otherSig = await ed25519Generate(true);
-    const otherPkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", otherSig.privateKey));
+    const otherPkcs8 = ed25519ExportPkcs8(ed25519Generate().privateKey);
     const rsa = fromBase64(good.rsa_pkcs8);
     const cases: [string, (o: Record<string, unknown>) => void, RegExp][] = [
       ["wrong kind", (o) => o.kind = "chat host key", /is not a chat identity/],

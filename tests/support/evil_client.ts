@@ -9,12 +9,12 @@
 import { encodeFrame, FrameDecoder } from "../../shared/frame.ts";
 import { CLIENT_HELLO_BYTES, SERVER_HELLO_BYTES, signAuth } from "../../shared/handshake.ts";
 import {
-  aesGcmImport,
+  aeadImport,
   ed25519Generate,
-  ed25519PublicRaw,
   ed25519Verify,
   fingerprint,
   hkdfSha256,
+  type KeyObject,
   sha256,
   x25519Generate,
   x25519Shared,
@@ -53,7 +53,7 @@ export interface HelloOptions {
 /** An Ed25519 signing key pair as used for authentication. */
 export interface SigningKey {
   /** Private key. */
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
   /** Raw 32-byte public key. */
   publicRaw: Uint8Array;
 }
@@ -95,10 +95,9 @@ type ReadResult =
   | { kind: "eof" }
   | { kind: "reset"; error: unknown };
 
-/** Creates a fresh Ed25519 signing key (non-extractable). */
-export async function newSigningKey(): Promise<SigningKey> {
-  const pair = await ed25519Generate(false);
-  return { privateKey: pair.privateKey, publicRaw: await ed25519PublicRaw(pair.publicKey) };
+/** Creates a fresh Ed25519 signing key. */
+export function newSigningKey(): SigningKey {
+  return ed25519Generate();
 }
 
 /** Flips bit `bit` (0–7) of byte `offset` in a copy of `bytes`; a negative offset counts from the end. */
@@ -143,7 +142,7 @@ export class EvilClient {
 
   #sealer?: RecordSealer;
   #opener?: RecordOpener;
-  #ephPrivate?: CryptoKey;
+  #ephPrivate?: KeyObject;
   #decoder = new FrameDecoder({ min: 1, max: 1 << 20 });
   #buf = new Uint8Array(64 * 1024);
   #pending: Promise<ReadResult> | null = null;
@@ -268,7 +267,7 @@ export class EvilClient {
     else {
       let eph = opts.ephemeral;
       if (eph === undefined) {
-        const pair = await x25519Generate();
+        const pair = x25519Generate();
         this.#ephPrivate = pair.privateKey;
         eph = pair.publicKey;
       }
@@ -300,21 +299,24 @@ export class EvilClient {
       throw new Error(`ServerHello has ${sh.length} bytes (first byte ${sh[0]})`);
     }
     const hostKey = sh.slice(65, 97);
-    const digest = await sha256(concat(hello, sh.subarray(0, 97)));
+    const digest = sha256(concat(hello, sh.subarray(0, 97)));
     const signed = concat(utf8.encode("chat/1 server hello\0"), digest);
-    if (!await ed25519Verify(hostKey, sh.subarray(97), signed)) {
+    if (!ed25519Verify(hostKey, sh.subarray(97), signed)) {
       throw new Error("ServerHello signature does not verify");
     }
-    const shared = await x25519Shared(this.#ephPrivate, sh.subarray(33, 65));
-    const th = await sha256(concat(hello, sh));
-    const okm = await hkdfSha256(shared, th, utf8.encode("chat/1 keys"), 88);
+    const shared = x25519Shared(this.#ephPrivate, sh.subarray(33, 65));
+    const th = sha256(concat(hello, sh));
+    const okm = hkdfSha256(shared, th, utf8.encode("chat/1 keys"), 88);
+    const cipher = "aes-256-gcm";
     const c2s: DirectionKeys = {
-      key: await aesGcmImport(okm.subarray(0, 32)),
+      cipher,
+      key: aeadImport(okm.subarray(0, 32)),
       iv: okm.slice(64, 76),
       dir: C2S,
     };
     const s2c: DirectionKeys = {
-      key: await aesGcmImport(okm.subarray(32, 64)),
+      cipher,
+      key: aeadImport(okm.subarray(32, 64)),
       iv: okm.slice(76, 88),
       dir: S2C,
     };
@@ -324,7 +326,7 @@ export class EvilClient {
       th,
       serverHello: sh,
       hostKey,
-      fingerprint: await fingerprint(hostKey),
+      fingerprint: fingerprint(hostKey),
       c2s,
       s2c,
     };
@@ -338,12 +340,12 @@ export class EvilClient {
    * Seals one record (advancing the send counter) without sending it: an object is sent as one
    * JSON line, a string or bytes as they are. The body is also kept in {@link sealed}.
    */
-  async seal(msg: unknown): Promise<Uint8Array> {
+  seal(msg: unknown): Uint8Array {
     if (!this.#sealer) throw new Error("no session");
     const plain = msg instanceof Uint8Array
       ? msg
       : utf8.encode(typeof msg === "string" ? msg : JSON.stringify(msg));
-    const body = await this.#sealer.seal(plain, 1 << 20);
+    const body = this.#sealer.seal(plain, 1 << 20);
     this.sealed.push(body);
     return body;
   }
@@ -364,7 +366,7 @@ export class EvilClient {
     const f = await this.readFrame(ms);
     if (f === null) return null;
     this.received.push(f);
-    const text = decodeUtf8(await this.#opener.open(f));
+    const text = decodeUtf8(this.#opener.open(f));
     return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
   }
 
@@ -411,11 +413,11 @@ export class EvilClient {
   // Authentication
 
   /** Builds the `auth` message (with a valid proof unless `opts.proof` is given). */
-  async authMessage(opts: AuthOptions): Promise<Record<string, unknown>> {
+  authMessage(opts: AuthOptions): Record<string, unknown> {
     const key = opts.key ?? this.key;
     const th = opts.th ?? this.session?.th;
     if (!th) throw new Error("no session");
-    const proof = opts.proof ?? await signAuth(key.privateKey, th, opts.name);
+    const proof = opts.proof ?? signAuth(key.privateKey, th, opts.name);
     return {
       t: "auth",
       name: opts.name,
@@ -429,7 +431,7 @@ export class EvilClient {
 
   /** Sends `auth`; returns the plaintext bytes sent (for replay in another session). */
   async auth(opts: AuthOptions): Promise<Uint8Array> {
-    const plain = utf8.encode(JSON.stringify(await this.authMessage(opts)));
+    const plain = utf8.encode(JSON.stringify(this.authMessage(opts)));
     await this.send(plain);
     return plain;
   }

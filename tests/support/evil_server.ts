@@ -9,9 +9,9 @@ import { encodeFrame, FrameDecoder } from "../../shared/frame.ts";
 import { encodeRefusal } from "../../shared/handshake.ts";
 import {
   ed25519Generate,
-  ed25519PublicRaw,
   ed25519Sign,
   fingerprint,
+  type KeyObject,
   sha256,
   x25519Generate,
 } from "../../shared/crypto.ts";
@@ -23,7 +23,7 @@ export type HelloField = "version" | "server_random" | "eph" | "host_key" | "sig
 /** How the evil server answers a ClientHello. */
 export interface EvilServerOptions {
   /** Host key (default: a fresh Ed25519 key). */
-  hostKey?: { privateKey: CryptoKey; publicRaw: Uint8Array };
+  hostKey?: { privateKey: KeyObject; publicRaw: Uint8Array };
   /** Flip one bit of this field after signing (a man in the middle). */
   tamper?: HelloField;
   /** Send this ephemeral public key instead of a fresh one, signed correctly. */
@@ -69,7 +69,7 @@ export class EvilServer {
 
   #listener: Deno.TcpListener;
   #opts: EvilServerOptions;
-  #hostPrivate: CryptoKey;
+  #hostPrivate: KeyObject;
   #conns = new Set<Deno.TcpConn>();
   #accepting: Promise<void>;
   #closed = false;
@@ -77,7 +77,7 @@ export class EvilServer {
   private constructor(
     listener: Deno.TcpListener,
     opts: EvilServerOptions,
-    host: { privateKey: CryptoKey; publicRaw: Uint8Array },
+    host: { privateKey: KeyObject; publicRaw: Uint8Array },
     fp: string,
   ) {
     this.#listener = listener;
@@ -90,29 +90,25 @@ export class EvilServer {
   }
 
   /** Starts listening on 127.0.0.1 with a free port. */
-  static async start(opts: EvilServerOptions = {}): Promise<EvilServer> {
-    let host = opts.hostKey;
-    if (!host) {
-      const pair = await ed25519Generate(false);
-      host = { privateKey: pair.privateKey, publicRaw: await ed25519PublicRaw(pair.publicKey) };
-    }
-    const fp = await fingerprint(host.publicRaw);
+  static start(opts: EvilServerOptions = {}): EvilServer {
+    const host = opts.hostKey ?? ed25519Generate();
+    const fp = fingerprint(host.publicRaw);
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     return new EvilServer(listener, opts, host, fp);
   }
 
   /** Builds a ServerHello for `clientHello` following the options (except `refusal`/`answer`). */
-  async serverHello(clientHello: Uint8Array): Promise<Uint8Array> {
+  serverHello(clientHello: Uint8Array): Uint8Array {
     const o = this.#opts;
-    const eph = o.ephemeral ?? (await x25519Generate()).publicKey;
+    const eph = o.ephemeral ?? x25519Generate().publicKey;
     const head = concat(
       Uint8Array.of(o.version ?? 1),
       crypto.getRandomValues(new Uint8Array(32)),
       eph,
       this.hostPublic,
     );
-    const digest = await sha256(concat(clientHello, head));
-    const sig = await ed25519Sign(
+    const digest = sha256(concat(clientHello, head));
+    const sig = ed25519Sign(
       this.#hostPrivate,
       concat(utf8.encode("chat/1 server hello\0"), digest),
     );
@@ -203,7 +199,7 @@ export class EvilServer {
       ? await o.answer(rec.clientHello)
       : o.refusal !== undefined
       ? encodeRefusal(o.refusal)
-      : await this.serverHello(rec.clientHello);
+      : this.serverHello(rec.clientHello);
     rec.answer = answer;
     try {
       await writeAll(conn, encodeFrame(answer));

@@ -106,7 +106,7 @@ export class BoundSocket {
 
   /** Sends a well-formed ClientHello (version 1, fresh X25519 share); returns its body. */
   async sendHello(): Promise<Uint8Array> {
-    const eph = await x25519Generate();
+    const eph = x25519Generate();
     const hello = concat(
       utf8.encode("CHAT"),
       Uint8Array.of(1),
