@@ -121,6 +121,8 @@ const ROOM_FIRST: ReadonlySet<string> = new Set(["who", "topic", "history", "lea
 const MAX_ARGS = 32;
 /** Most names remembered per room, and most rooms remembered. */
 const MAX_NAMES = 10_000;
+/** Most incoming private messages being opened or waiting to be shown at once. */
+const DM_INCOMING_MAX = 256;
 const MAX_ROOMS = 1_000;
 const COMMAND_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
@@ -429,9 +431,13 @@ export class App {
   #dm: DmService | undefined;
   #dmStart: (svc: DmService) => void = () => {};
   readonly #dmReady: Promise<DmService>;
-  /** Incoming private messages are opened and shown one after another, in arrival order. */
+  /** Incoming private messages are opened at once and shown in arrival order. */
   #dmChain: Promise<void> = Promise.resolve();
   readonly #dmBusy = new Set<Promise<unknown>>();
+  /** Incoming private messages being opened or waiting to be shown. */
+  #dmIncoming = 0;
+  /** Whether the notice about dropped incoming messages is due (once per overload). */
+  #dmDropNotice = true;
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
@@ -503,12 +509,26 @@ export class App {
     return p;
   }
 
-  /** Opens an incoming private message once the service exists; shows it or the failure. */
+  /**
+   * Opens an incoming private message once the service exists and shows it, or the failure, in
+   * arrival order. At most {@link DM_INCOMING_MAX} are in hand at once; more are dropped (with one
+   * notice per overload) before any work is done for them.
+   */
   #incoming(d: DmDelivery): void {
+    if (this.#dmIncoming >= DM_INCOMING_MAX) {
+      if (this.#dmDropNotice) {
+        this.#dmDropNotice = false;
+        this.#info("too many private messages at once: dropping some unread", "error");
+      }
+      return;
+    }
+    this.#dmIncoming++;
+    const opened = this.#dmReady.then((svc) => svc.open(d));
     this.#dmChain = this.#track(
       this.#dmChain.then(async () => {
-        const svc = await this.#dmReady;
-        const r = await svc.open(d);
+        const r = await opened.finally(() => {
+          if (--this.#dmIncoming === 0) this.#dmDropNotice = true;
+        });
         if (r.ok) {
           const me = this.state.me !== "" ? this.state.me : this.#client?.name ?? "";
           this.#showDm({
@@ -544,7 +564,8 @@ export class App {
   /** Handles one event from the connection: update the state, then show it. */
   onEvent(ev: ClientEvent): void {
     if (ev.t === "server" && ev.msg.t === "dm" && this.#dmSetup !== undefined) {
-      this.#incoming(ev.msg);
+      // An ignored sender's message is dropped before any work: no lookup, no decrypt, no pin.
+      if (!this.state.ignored.has(nameKey(ev.msg.from))) this.#incoming(ev.msg);
       return;
     }
     this.#transcript(ev);

@@ -1,8 +1,9 @@
 /**
  * The client's private-message service (PROTOCOL.md §6–7): fetches and checks peer keys with the
- * `keys` command, pins them in `known_users` on first use, refuses to send to a changed key until
- * `/trust`, seals and sends, opens incoming envelopes in the protocol's order, and computes the
- * safety number for `/verify`.
+ * `keys` command, pins them in `known_users` when the user acts (`/msg`, `/verify`, `/trust`),
+ * refuses to send to a changed key until `/trust`, seals and sends, opens incoming envelopes in
+ * the protocol's order (senders' keys looked up within the bounds of `SenderKeys`, not pinned),
+ * and computes the safety number for `/verify`.
  * @module
  */
 
@@ -15,6 +16,7 @@ import type { AckMessage, DmDelivery, ErrorMessage, ReplyMessage } from "../shar
 import { newId } from "../shared/messages.ts";
 import { nameKey } from "../shared/names.ts";
 import { NAME_PATTERN } from "../shared/names.ts";
+import { type SenderKeyLimits, SenderKeys } from "./sender_keys.ts";
 
 /** What the service needs from a connection. */
 export interface DmTransport {
@@ -52,6 +54,8 @@ export interface DmServiceOptions {
   random?: (n: number) => Uint8Array;
   /** Most message ids remembered against replay (default 10 000). */
   replayMax?: number;
+  /** Bounds of the automatic lookups of senders' keys (see `SENDER_KEY_LIMITS`). */
+  senderKeys?: Partial<SenderKeyLimits>;
 }
 
 /** What an application passes to set private messages up: everything but the connection. */
@@ -168,8 +172,8 @@ export class DmService {
   readonly #now: () => number;
   readonly #random: (n: number) => Uint8Array;
   readonly #replay: ReplayCache;
-  /** Signing keys seen with a checked fingerprint, by fingerprint. */
-  readonly #sigKeys = new Map<string, Uint8Array>();
+  /** Checked keys of peers, and the bounded automatic lookups of senders' keys. */
+  readonly #senders: SenderKeys<PeerKeys>;
   /** Serialises changes of the pin file. */
   #pinLock: Promise<unknown> = Promise.resolve();
 
@@ -182,6 +186,15 @@ export class DmService {
     this.#now = opts.now ?? Date.now;
     this.#random = opts.random ?? randomBytes;
     this.#replay = new ReplayCache(opts.replayMax ?? 10_000);
+    this.#senders = new SenderKeys((name) => this.#fetchChecked(name), {
+      now: this.#now,
+      limits: opts.senderKeys,
+    });
+  }
+
+  /** Automatic key lookups started for incoming messages so far. */
+  get automaticLookups(): number {
+    return this.#senders.lookups;
   }
 
   #locked<T>(f: () => Promise<T>): Promise<T> {
@@ -192,12 +205,15 @@ export class DmService {
 
   /** Fetches and checks `name`'s keys; `ProtocolError` with the server's code on refusal. */
   async fetchKeys(name: string): Promise<PeerKeys> {
+    const keys = await this.#fetchChecked(name);
+    this.#senders.remember(keys);
+    return keys;
+  }
+
+  async #fetchChecked(name: string): Promise<PeerKeys> {
     const r = await this.#t.command("keys", [name]);
     if (r.t === "error") throw new ProtocolError(r.code, r.message);
-    const keys = await checkPeerKeys(name, r.data);
-    if (this.#sigKeys.size >= 10_000) this.#sigKeys.clear();
-    this.#sigKeys.set(keys.fingerprint, keys.sigPub);
-    return keys;
+    return await checkPeerKeys(name, r.data);
   }
 
   /** Pins `keys` on first use; `ProtocolError("user_key_changed")` when another key is pinned. */
@@ -259,23 +275,18 @@ export class DmService {
     return { ok: true, id, ts, to: keys.name, text };
   }
 
-  /** The pinned signing key for `h` from the relayed sender `from`, pinning on first contact. */
+  /**
+   * The signing key for `h` from the relayed sender `from`: the key the server serves (looked up
+   * within the bounds of {@link SenderKeys}), which must match the header and, when there is one,
+   * the pin. Receiving pins nothing: a stream of messages cannot grow `known_users`.
+   */
   async #senderKey(d: DmDelivery, h: DmHeader): Promise<Uint8Array | null> {
     if (nameKey(h.from) !== nameKey(d.from) || h.id !== d.id) return null;
-    let pinned = this.#pins.lookup(this.#hp, d.from);
-    if (pinned === undefined) {
-      const keys = await this.fetchKeys(d.from);
-      await this.#pinFirst(keys);
-      pinned = keys.fingerprint;
-    }
-    if (h.from_fp !== pinned) return null;
-    let key = this.#sigKeys.get(pinned);
-    if (key === undefined) {
-      const keys = await this.fetchKeys(d.from);
-      if (keys.fingerprint !== pinned) return null;
-      key = keys.sigPub;
-    }
-    return key;
+    const pinned = this.#pins.lookup(this.#hp, d.from);
+    if (pinned !== undefined && h.from_fp !== pinned) return null;
+    const keys = await this.#senders.get(d.from);
+    if (keys === null || keys.fingerprint !== h.from_fp) return null;
+    return keys.sigPub;
   }
 
   /** Opens a relayed private message; every failure is the same `{ ok: false, from }`. */

@@ -109,7 +109,7 @@ async function withWorld(f: (w: World) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("dm: /msg round trip pins both sides on first use", () =>
+Deno.test("dm: /msg round trip pins the recipient at the sender; receiving pins nothing", () =>
   withWorld(async (w) => {
     const [a, b] = await ids();
     const sent = await w.alice.send("Bob", "hi bob");
@@ -133,8 +133,11 @@ Deno.test("dm: /msg round trip pins both sides on first use", () =>
       from: "alice",
       text: "hi bob",
     });
-    assert.equal(w.bobUsers.lookup(HP, "alice"), a.fingerprint, "pinned on first contact");
+    assert.equal(w.bobUsers.lookup(HP, "alice"), undefined, "receiving pins nothing");
     assert.deepEqual(await w.bob.open(d), { ok: false, from: "alice" }, "a replay fails");
+    // Replying pins: the user acted.
+    assert.equal((await w.bob.send("alice", "hi alice")).ok, true);
+    assert.equal(w.bobUsers.lookup(HP, "alice"), a.fingerprint);
   }));
 
 Deno.test("dm: a changed key blocks sending until /trust; nothing is sent meanwhile", () =>
@@ -317,3 +320,32 @@ Deno.test("dm: rendering is sanitized; ignored senders are hidden; incoming ring
     text: inc.text,
   });
 });
+
+Deno.test("dm: incoming messages cost one lookup per sender; a failed one waits out its backoff", () =>
+  withWorld(async (w) => {
+    for (let i = 0; i < 5; i++) assert.equal((await w.alice.send("bob", `m${i}`)).ok, true);
+    const opened = await Promise.all(w.server.relayed.map((d) => w.bob.open(d)));
+    assert.deepEqual(opened.map((r) => r.ok), [true, true, true, true, true]);
+    const lookups = () => w.server.commands.filter(([who]) => who === "bob").length;
+    assert.equal(lookups(), 1, "one lookup for five messages from one sender");
+    assert.equal(w.bob.automaticLookups, 1);
+    // alice leaves: bob's lookups of her fail. Ten messages arrive at once: one lookup, and
+    // none again until the backoff has passed.
+    for (let i = 0; i < 5; i++) assert.equal((await w.alice.send("bob", `n${i}`)).ok, true);
+    const fresh = w.server.relayed.slice(5);
+    w.server.users.delete("alice");
+    w.now.t = NOW + 60 * 60 * 1000 + 1; // what bob remembered has expired
+    const again = (ds: DmDelivery[]) =>
+      Promise.all(ds.map((d) => w.bob.open({ ...d, ts: w.now.t })));
+    const r = await again(fresh);
+    assert.ok(r.every((x) => !x.ok));
+    assert.equal(lookups(), 2, "one failed lookup for five messages");
+    await again(fresh);
+    assert.equal(lookups(), 2, "no lookup while the backoff runs");
+    w.now.t += 30_001;
+    await again(fresh);
+    assert.equal(lookups(), 3, "one lookup after it");
+    w.now.t += 30_001;
+    await again(fresh);
+    assert.equal(lookups(), 3, "the second wait is twice as long");
+  }));

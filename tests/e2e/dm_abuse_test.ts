@@ -1,9 +1,14 @@
 /**
- * End to end: private messages one user sends must never cost the recipient their connection. A
- * real server process, a real client (`--json`) as the recipient, and a raw protocol client as
- * the sender, sending 8 private messages per record every 0.5 s. A sender without a DM key is
- * refused by the server (`dm_key_required`) and the recipient stays connected; a sender with a
- * DM key gets every message through, and the recipient stays connected too.
+ * End to end: private messages one user sends must never cost the recipient their connection or
+ * make its client work for them. A real server process, a real client (`--json`, behind a
+ * counting proxy) as the recipient, and raw protocol clients as senders, sending 8 private
+ * messages per record every 0.5 s.
+ * - A sender without a DM key is refused by the server (`dm_key_required`); the recipient stays.
+ * - A sender with a DM key gets every message through, at the cost of one key lookup; the
+ *   recipient stays.
+ * - A sender whose key lookups fail (it renames itself after every record) costs the recipient
+ *   one lookup, not one per message; the recipient stays.
+ * - An ignored sender costs nothing: no lookup, no decrypt, no pin; after /unignore it is read.
  */
 
 import assert from "node:assert/strict";
@@ -12,7 +17,14 @@ import { sealDm } from "../../shared/e2e.ts";
 import { createIdentity, type Identity, saveIdentity } from "../../shared/keys.ts";
 import { newId } from "../../shared/messages.ts";
 import { EvilClient } from "../support/evil_client.ts";
-import { type ClientProcess, startClient, startServer, until } from "../support/procs.ts";
+import { FaultProxy } from "../support/fault_proxy.ts";
+import {
+  type ClientProcess,
+  type ServerProcess,
+  startClient,
+  startServer,
+  until,
+} from "../support/procs.ts";
 
 function events(p: ClientProcess): Record<string, unknown>[] {
   return p.lines.flatMap((l) => {
@@ -57,96 +69,227 @@ async function dmBatch(
   return lines.join("\n");
 }
 
-/** Runs the scenario: `records` records of 8 DMs, one every 500 ms, from a raw client. */
-async function flood(withKey: boolean, records: number) {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Bytes of the record a client sends for one automatic `keys NAME` lookup. */
+function lookupBytes(name: string): number {
+  const cmd = { t: "cmd", id: newId(), name: "keys", args: [name] };
+  return 4 + new TextEncoder().encode(JSON.stringify(cmd)).length + 16;
+}
+
+let cachedIds: Promise<Identity[]> | undefined;
+/** bob, mal and ann, generated once per test process (RSA-3072 is slow). */
+function ids(): Promise<Identity[]> {
+  cachedIds ??= Promise.all([createIdentity(), createIdentity(), createIdentity()]);
+  return cachedIds;
+}
+
+/** A sender: a raw client logged in as `name`, with or without a DM key, collecting answers. */
+async function sender(port: number, name: string, id: Identity, withKey: boolean) {
+  const evil = await EvilClient.connect(port);
+  await evil.handshake();
+  evil.key = { privateKey: id.sigPrivate, publicRaw: id.sigPublic };
+  await evil.auth({
+    name,
+    extra: withKey ? { kem_pub: toBase64(id.kemPublic), kem_sig: toBase64(id.kemSig) } : {},
+  });
+  const { match } = await evil.readUntil((m) => m.t === "welcome" || m.t === "error", 10_000);
+  assert.equal(match?.t, "welcome");
+  const answers: Record<string, unknown>[] = [];
+  const reading = (async () => {
+    for (;;) {
+      const msgs = await evil.readMessages(120_000).catch(() => null);
+      if (msgs === null) return;
+      answers.push(...msgs);
+    }
+  })();
+  return {
+    evil,
+    answers,
+    me: { name, id },
+    async close() {
+      await evil.close();
+      await reading;
+    },
+  };
+}
+
+/** A server, and bob's real client behind a counting proxy. */
+async function scene<T>(
+  f: (w: { srv: ServerProcess; bob: ClientProcess; proxy: FaultProxy; home: string }) => Promise<T>,
+): Promise<T> {
   const root = await Deno.makeTempDir({ prefix: "chat-e2e-dmabuse-" });
   const srv = await startServer({ dataDir: `${root}/data` });
+  const proxy = FaultProxy.start({ target: srv.port, mode: { kind: "pass" } });
   let bob: ClientProcess | undefined;
-  let evil: EvilClient | undefined;
   try {
-    const bobId = await createIdentity();
-    const malloryId = await createIdentity();
-    await Deno.mkdir(`${root}/bob`, { mode: 0o700 });
-    await saveIdentity(`${root}/bob/identity`, bobId);
-    bob = startClient(srv.port, ["--name", "bob", "--json", "--accept-new"], `${root}/bob`);
+    const [bobId] = await ids();
+    const home = `${root}/bob`;
+    await Deno.mkdir(home, { mode: 0o700 });
+    await saveIdentity(`${home}/identity`, bobId);
+    bob = startClient(proxy.port, ["--name", "bob", "--json", "--accept-new"], home);
     await until(() => count(bob!, (e) => e.t === "welcome") === 1, "bob's welcome", [bob], 20_000);
-
-    evil = await EvilClient.connect(srv.port);
-    await evil.handshake();
-    evil.key = { privateKey: malloryId.sigPrivate, publicRaw: malloryId.sigPublic };
-    await evil.auth({
-      name: "mallory",
-      extra: withKey
-        ? { kem_pub: toBase64(malloryId.kemPublic), kem_sig: toBase64(malloryId.kemSig) }
-        : {},
-    });
-    const { match } = await evil.readUntil((m) => m.t === "welcome" || m.t === "error", 10_000);
-    assert.equal(match?.t, "welcome");
-
-    const answers: Record<string, unknown>[] = [];
-    const reading = (async () => {
-      for (;;) {
-        const msgs = await evil!.readMessages(60_000).catch(() => null);
-        if (msgs === null) return;
-        answers.push(...msgs);
-      }
-    })();
-    const mallory = { name: "mallory", id: malloryId };
-    const victim = { name: "bob", id: bobId };
-    for (let r = 0; r < records; r++) {
-      const started = Date.now();
-      await evil.send(await dmBatch(mallory, victim, 8, `r${r}`));
-      await new Promise((res) => setTimeout(res, Math.max(0, 500 - (Date.now() - started))));
-    }
-    // The recipient still talks: its own message is acknowledged on the same connection.
-    let exited = false;
-    bob.status.then(() => exited = true);
-    await new Promise((res) => setTimeout(res, 100));
-    assert.ok(!exited, `the recipient's client exited:\n${bob.lines.slice(-5).join("\n")}`);
-    await bob.send("still here");
-    await until(
-      () => count(bob!, (e) => e.t === "acked") === 1,
-      "bob's message acknowledged",
-      [bob],
-      20_000,
-    );
-    const result = { answers, bob: events(bob) };
-    await evil.close();
-    await reading;
-    return result;
+    return await f({ srv, bob, proxy, home });
   } finally {
-    await evil?.close();
     await bob?.kill();
+    await proxy.close();
     await srv.stop();
     await Deno.remove(root, { recursive: true });
   }
 }
 
-Deno.test("dm abuse: 8 DMs per record every 0.5 s from a sender without a DM key are refused; the recipient stays", async () => {
-  const records = 24; // 192 messages over 12 s: twice what disconnected the recipient before
-  const r = await flood(false, records);
-  const lost = r.bob.filter((e) =>
+/** Asserts bob never lost the connection and still talks: its message is acknowledged. */
+async function stillTalking(bob: ClientProcess): Promise<void> {
+  let exited = false;
+  bob.status.then(() => exited = true);
+  await sleep(100);
+  assert.ok(!exited, `the recipient's client exited:\n${bob.lines.slice(-5).join("\n")}`);
+  const lost = events(bob).filter((e) =>
     e.t === "status" && e.state !== "connecting" && e.state !== "connected"
   );
   assert.deepEqual(lost, [], "the recipient was never disconnected");
-  assert.equal(r.bob.filter((e) => e.t === "dm").length, 0, "nothing reached the recipient");
-  assert.equal(
-    r.bob.filter((e) => e.t === "local" && String(e.text).includes("cannot decrypt")).length,
-    0,
+  const acked = count(bob, (e) => e.t === "acked");
+  await bob.send("still here");
+  await until(
+    () => count(bob, (e) => e.t === "acked") === acked + 1,
+    "bob's message acknowledged",
+    [bob],
+    20_000,
   );
-  const refused = r.answers.filter((m) => m.t === "error" && m.code === "dm_key_required");
-  assert.equal(refused.length, records * 8, JSON.stringify(r.answers.slice(0, 3)));
-  assert.equal(r.answers.filter((m) => m.t === "ack").length, 0);
+}
+
+/** Sends `records` records of 8 DMs to bob, one every 500 ms, each wrapped in `wrap`. */
+async function flood(
+  s: Awaited<ReturnType<typeof sender>>,
+  bobId: Identity,
+  records: number,
+  wrap: (lines: string) => string = (l) => l,
+): Promise<void> {
+  for (let r = 0; r < records; r++) {
+    const started = Date.now();
+    await s.evil.send(wrap(await dmBatch(s.me, { name: "bob", id: bobId }, 8, `r${r}`)));
+    await sleep(Math.max(0, 500 - (Date.now() - started)));
+  }
+}
+
+Deno.test("dm abuse: 8 DMs per record every 0.5 s from a sender without a DM key are refused; the recipient stays", async () => {
+  const [bobId, malId] = await ids();
+  await scene(async ({ srv, bob, proxy }) => {
+    const mal = await sender(srv.port, "mal", malId, false);
+    try {
+      const sent = proxy.forwarded.c2s;
+      const records = 24; // 192 messages over 12 s: twice what disconnected the recipient before
+      await flood(mal, bobId, records);
+      await until(
+        () => mal.answers.filter((m) => m.t === "error").length === records * 8,
+        "every DM refused",
+        [bob],
+      );
+      const refused = mal.answers.filter((m) => m.t === "error" && m.code === "dm_key_required");
+      assert.equal(refused.length, records * 8, JSON.stringify(mal.answers.slice(0, 3)));
+      assert.equal(mal.answers.filter((m) => m.t === "ack").length, 0);
+      assert.equal(proxy.forwarded.c2s, sent, "bob's client sent nothing for them");
+      assert.equal(count(bob, (e) => e.t === "dm" || e.t === "local"), 0, "bob saw nothing");
+      await stillTalking(bob);
+    } finally {
+      await mal.close();
+    }
+  });
 });
 
-Deno.test("dm abuse: 8 DMs per record every 0.5 s from a sender with a DM key all arrive; the recipient stays", async () => {
-  const records = 10;
-  const r = await flood(true, records);
-  const lost = r.bob.filter((e) =>
-    e.t === "status" && e.state !== "connecting" && e.state !== "connected"
-  );
-  assert.deepEqual(lost, []);
-  const dms = r.bob.filter((e) => e.t === "dm" && e.from === "mallory");
-  assert.equal(dms.length, records * 8);
-  assert.equal(r.answers.filter((m) => m.t === "ack").length, records * 8);
+Deno.test("dm abuse: 8 DMs per record every 0.5 s from a sender with a DM key all arrive, for one lookup", async () => {
+  const [bobId, malId] = await ids();
+  await scene(async ({ srv, bob, proxy, home }) => {
+    const mal = await sender(srv.port, "mal", malId, true);
+    try {
+      const sent = proxy.forwarded.c2s;
+      const records = 10;
+      await flood(mal, bobId, records);
+      await until(
+        () => count(bob, (e) => e.t === "dm" && e.from === "mal") === records * 8,
+        "every DM shown",
+        [bob],
+        20_000,
+      );
+      assert.equal(mal.answers.filter((m) => m.t === "ack").length, records * 8);
+      assert.equal(proxy.forwarded.c2s - sent, lookupBytes("mal"), "exactly one key lookup");
+      await stillTalking(bob);
+      const pins = await Deno.readTextFile(`${home}/known_users`).catch(() => "");
+      assert.ok(!pins.includes(" mal "), "receiving pins nothing");
+    } finally {
+      await mal.close();
+    }
+  });
+});
+
+Deno.test("dm abuse: a sender whose key lookups fail (it renames itself after each record) costs one lookup", async () => {
+  const [bobId, malId] = await ids();
+  await scene(async ({ srv, bob, proxy }) => {
+    const mal = await sender(srv.port, "mal", malId, true);
+    try {
+      const sent = proxy.forwarded.c2s;
+      const nick = (name: string) =>
+        JSON.stringify({ t: "cmd", id: newId(), name: "nick", args: [name] });
+      const records = 24;
+      // Each record: back to "mal", 8 DMs, then away to "mal2" before bob can look "mal" up.
+      await flood(mal, bobId, records, (dms) => [nick("mal"), dms, nick("mal2")].join("\n"));
+      await until(
+        () =>
+          count(bob, (e) => e.t === "local" && /cannot decrypt/.test(String(e.text))) ===
+            records * 8,
+        "every DM reported as unreadable",
+        [bob],
+        20_000,
+      );
+      const lookups = (proxy.forwarded.c2s - sent) / lookupBytes("mal");
+      assert.equal(lookups, 1, "one failed lookup, then its backoff");
+      await stillTalking(bob);
+    } finally {
+      await mal.close();
+    }
+  });
+});
+
+Deno.test("dm abuse: an ignored sender costs no lookup and shows nothing; after /unignore it is read", async () => {
+  const [bobId, malId, annId] = await ids();
+  await scene(async ({ srv, bob, proxy, home }) => {
+    const mal = await sender(srv.port, "mal", malId, true);
+    const ann = await sender(srv.port, "ann", annId, true);
+    try {
+      await bob.send("/ignore mal");
+      await until(() => bob.lines.some((l) => l.includes("ignoring mal")), "ignored", [bob]);
+      const sent = proxy.forwarded.c2s;
+      await flood(mal, bobId, 6);
+      // ann's message comes after mal's: once it shows, bob has handled all of mal's.
+      await flood(ann, bobId, 1);
+      await until(
+        () => count(bob, (e) => e.t === "dm" && e.from === "ann") === 8,
+        "ann's DMs shown",
+        [bob],
+        20_000,
+      );
+      assert.equal(proxy.forwarded.c2s - sent, lookupBytes("ann"), "one lookup: ann's");
+      const shown = (e: Record<string, unknown>) =>
+        (e.t === "dm" && e.from === "mal") || /cannot decrypt/.test(String(e.text));
+      assert.equal(count(bob, shown), 0, "nothing of mal's shown");
+      const pins = await Deno.readTextFile(`${home}/known_users`).catch(() => "");
+      assert.ok(!pins.includes(" mal "), "nothing pinned");
+
+      await bob.send("/unignore mal");
+      await until(() => bob.lines.some((l) => l.includes("no longer ignoring mal")), "", [bob]);
+      const before = proxy.forwarded.c2s;
+      await flood(mal, bobId, 1);
+      await until(
+        () => count(bob, (e) => e.t === "dm" && e.from === "mal") === 8,
+        "mal's DMs shown after /unignore",
+        [bob],
+        20_000,
+      );
+      assert.equal(proxy.forwarded.c2s - before, lookupBytes("mal"), "one lookup: mal's");
+      await stillTalking(bob);
+    } finally {
+      await mal.close();
+      await ann.close();
+    }
+  });
 });
