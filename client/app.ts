@@ -602,8 +602,8 @@ export class App {
     if (c === undefined || !this.#welcomed || this.#seeded || !this.#view.interactive) return;
     this.#seeded = true;
     const room = this.state.room;
-    c.command("help", []).then((r) => this.#harvest("help", [], r), () => {});
-    c.command("who", [room]).then((r) => this.#harvest("who", [room], r), () => {});
+    c.command("help", [], true).then((r) => this.#harvest("help", [], r), () => {});
+    c.command("who", [room], true).then((r) => this.#harvest("who", [room], r), () => {});
   }
 
   #harvest(name: string, args: string[], r: ReplyMessage | ErrorMessage): void {
@@ -770,7 +770,7 @@ export class App {
           get name() {
             return client.name;
           },
-          command: (name, args) => client.command(name, args),
+          command: (name, args, auto) => client.command(name, args, auto),
           sendDm: (to, envelope, id) =>
             client.sendDm?.(to, envelope, id) ??
               Promise.resolve({

@@ -194,9 +194,14 @@ export class ChatClient implements ChatClientLike {
     return id;
   }
 
-  /** Runs a server command; settles with the reply or an error (never rejects). */
-  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage> {
-    return this.#request((id) => ({ t: "cmd", id, name, args }));
+  /**
+   * Runs a server command; settles with the reply or an error (never rejects). `auto` marks a
+   * request the client makes on its own, not the user (a key lookup, a completion list).
+   */
+  command(name: string, args: string[], auto = false): Promise<ReplyMessage | ErrorMessage> {
+    return this.#request((id) =>
+      auto ? { t: "cmd", id, name, args, auto } : { t: "cmd", id, name, args }
+    );
   }
 
   /**

@@ -22,8 +22,8 @@ import { type SenderKeyLimits, SenderKeys } from "./sender_keys.ts";
 export interface DmTransport {
   /** The user's current name on the server. */
   readonly name: string;
-  /** Runs a server command (here only `keys`). */
-  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage>;
+  /** Runs a server command (here only `keys`); `auto` when the user did not ask for it. */
+  command(name: string, args: string[], auto?: boolean): Promise<ReplyMessage | ErrorMessage>;
   /** Sends an envelope; settles with the server's `ack` or an error. */
   sendDm(to: string, envelope: string, id: string): Promise<AckMessage | ErrorMessage>;
 }
@@ -186,7 +186,7 @@ export class DmService {
     this.#now = opts.now ?? Date.now;
     this.#random = opts.random ?? randomBytes;
     this.#replay = new ReplayCache(opts.replayMax ?? 10_000);
-    this.#senders = new SenderKeys((name) => this.#fetchChecked(name), {
+    this.#senders = new SenderKeys((name) => this.#fetchChecked(name, true), {
       now: this.#now,
       limits: opts.senderKeys,
     });
@@ -205,13 +205,13 @@ export class DmService {
 
   /** Fetches and checks `name`'s keys; `ProtocolError` with the server's code on refusal. */
   async fetchKeys(name: string): Promise<PeerKeys> {
-    const keys = await this.#fetchChecked(name);
+    const keys = await this.#fetchChecked(name, false);
     this.#senders.remember(keys);
     return keys;
   }
 
-  async #fetchChecked(name: string): Promise<PeerKeys> {
-    const r = await this.#t.command("keys", [name]);
+  async #fetchChecked(name: string, auto: boolean): Promise<PeerKeys> {
+    const r = await this.#t.command("keys", [name], auto);
     if (r.t === "error") throw new ProtocolError(r.code, r.message);
     return await checkPeerKeys(name, r.data);
   }

@@ -33,8 +33,11 @@ export interface ChatClientLike {
   readonly name: string;
   /** Queues a room message; returns its id and emits `pending`, then `acked` or `failed`. */
   say(room: string, text: string, me?: boolean): string;
-  /** Runs a server command; settles with the reply or the error (has a deadline). */
-  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage>;
+  /**
+   * Runs a server command; settles with the reply or the error (has a deadline). `auto` marks a
+   * request the client makes on its own (charged to the automatic bucket, PROTOCOL.md §5).
+   */
+  command(name: string, args: string[], auto?: boolean): Promise<ReplyMessage | ErrorMessage>;
   /**
    * Sends a sealed private-message envelope (base64) to `to` under `id` (the envelope's own id);
    * settles with the server's `ack` or an error such as `offline`. Absent: no private messages.
