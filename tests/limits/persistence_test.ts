@@ -123,21 +123,25 @@ Deno.test("/ban NAME by an --admin persists across a restart and is enforced at 
       assert.equal(await v.waitClosed(5000), true);
 
       await restart();
-      for (const key of [victim, await newSigningKey()]) {
-        const again = keep(open, await authAs(srv().port, "victor", key));
+      // The name stood for its owner: that identity is banned under any name.
+      for (const name of ["victor", "vic"]) {
+        const again = keep(open, await authAs(srv().port, name, victim));
         const e = await authAnswer(again);
         assert.deepEqual([e.t, e.code], ["error", "banned"]);
         assert.equal(await again.waitClosed(5000), true);
       }
-      // Good case: the same identity under another name, and others, still get in.
-      const v2 = keep(open, await authAs(srv().port, "vic", victim));
-      assert.equal((await authAnswer(v2)).t, "welcome");
+      // Its name stays its own: another identity cannot take it.
+      const thief = keep(open, await authAs(srv().port, "victor", await newSigningKey()));
+      assert.deepEqual((await authAnswer(thief)).code, "name_owned");
+      // Good case: other identities still get in.
+      const other = keep(open, await authAs(srv().port, "vic", await newSigningKey()));
+      assert.equal((await authAnswer(other)).t, "welcome");
       const o2 = keep(open, await authAs(srv().port, "oper", oper));
       assert.equal((await authAnswer(o2)).t, "welcome");
       const bans = await command(o2, "bans", []);
       assert.deepEqual(
         (bans.data as { target: string; kind: string }[]).map((b) => [b.kind, b.target]),
-        [["name", "victor"]],
+        [["fingerprint", await fingerprint(victim.publicRaw)]],
       );
     } finally {
       await closeAll(...open);
