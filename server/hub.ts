@@ -99,6 +99,9 @@ export interface HubOptions {
   audit?: (record: ModerationRecord) => void;
 }
 
+/** Most sessions one identity may have at once (devices, scripts). */
+export const MAX_SESSIONS_PER_IDENTITY = 8;
+
 /** Result of {@linkcode Hub.authenticate}. */
 export type AuthResult = "ok" | "retry" | "fatal";
 
@@ -160,7 +163,10 @@ export function toMsg(m: StoredMessage, replay = false): MsgMessage {
 export class Hub {
   readonly #o: HubOptions;
   readonly #sessions = new Map<number, Session>();
+  /** One session per name in use (the first); siblings share its name and identity. */
   readonly #byName = new Map<string, Session>();
+  /** Per room, how many member sessions have a sibling in it already (not counted twice). */
+  readonly #doubles = new Map<string, number>();
   readonly #byFp = new Map<string, Set<Session>>();
   readonly #rooms = new Map<string, Set<Session>>([[DEFAULT_ROOM, new Set()]]);
   readonly #muted = new Set<string>();
@@ -229,24 +235,25 @@ export class Hub {
     }
     if (rooms.length === 0) rooms.push(DEFAULT_ROOM);
 
-    if (live !== undefined) {
-      // Takeover: the same identity continues on this connection; no leave where it rejoins.
-      const old = [...live.rooms];
-      this.#drop(live, undefined);
-      for (const r of old) {
-        if (rooms.includes(r)) continue;
-        const others = this.#rooms.get(r)?.size ?? 0; // quiet counts live as a member
-        const to = others >= o.limits.quietRoomMembers ? null : undefined;
-        this.#event(r, "leave", { name: live.name, reason: "replaced" }, to);
-      }
-      live.peer.close("replaced");
+    // The same identity may be connected more than once (another device, a script): each
+    // session stays and receives; presence shows the name once.
+    let fps = this.#byFp.get(peer.fingerprint);
+    if (fps !== undefined && fps.size >= MAX_SESSIONS_PER_IDENTITY) {
+      this.#sendError(
+        peer,
+        undefined,
+        "too_many_sessions",
+        `Your identity is already connected ${MAX_SESSIONS_PER_IDENTITY} times, the most a ` +
+          "server allows.",
+        false,
+      );
+      return "fatal";
     }
 
     const now = o.now();
     const s = new Session(peer, auth.name, key, now);
     this.#sessions.set(peer.id, s);
-    this.#byName.set(key, s);
-    let fps = this.#byFp.get(peer.fingerprint);
+    if (live === undefined) this.#byName.set(key, s);
     if (fps === undefined) this.#byFp.set(peer.fingerprint, fps = new Set());
     fps.add(s);
 
@@ -274,7 +281,7 @@ export class Hub {
       rooms: rooms.map((r) => ({
         name: r,
         topic: o.store.topic(r),
-        members: (this.#rooms.get(r)?.size ?? 0) + 1,
+        members: this.#count(r) + (this.#sibling(s, r) === undefined ? 1 : 0),
       })),
     };
     let line = JSON.stringify(welcome);
@@ -481,8 +488,10 @@ export class Hub {
       ts: this.#o.now(),
       envelope: m.envelope,
     });
-    to.peer.send(line);
-    this.#deliveries++;
+    for (const t of this.#siblings(to)) {
+      t.peer.send(line);
+      this.#deliveries++;
+    }
     s.peer.send(JSON.stringify({ t: "ack", id: m.id }));
   }
 
@@ -543,9 +552,12 @@ export class Hub {
     s.peer.replay(history);
     let members = this.#rooms.get(room);
     if (members === undefined) this.#rooms.set(room, members = new Set());
+    const present = this.#sibling(s, room) !== undefined;
     members.add(s);
     s.rooms.add(room);
-    this.#event(room, "join", { name: s.name }, this.#presenceTo(members, s));
+    if (present) this.#doubles.set(room, (this.#doubles.get(room) ?? 0) + 1);
+    // A second session of a name already present: only that session hears its join.
+    this.#event(room, "join", { name: s.name }, present ? s : this.#presenceTo(members, s));
   }
 
   /** Removes `s` from `room`; with a reason, announces the leave to the remaining members. */
@@ -554,13 +566,38 @@ export class Hub {
     s.rooms.delete(room);
     if (members === undefined) return;
     const to = this.#presenceTo(members, null);
-    members.delete(s);
+    if (!members.delete(s)) return;
+    if (this.#sibling(s, room) !== undefined) {
+      // The name stays present through another session: nobody hears a leave.
+      const d = (this.#doubles.get(room) ?? 1) - 1;
+      if (d > 0) this.#doubles.set(room, d);
+      else this.#doubles.delete(room);
+      return;
+    }
     if (reason !== undefined) this.#event(room, "leave", { name: s.name, reason }, to);
     if (members.size === 0 && room !== DEFAULT_ROOM) this.#rooms.delete(room);
   }
 
+  /** Another session of `s`'s identity under the same name in `room`, if any. */
+  #sibling(s: Session, room: string): Session | undefined {
+    for (const o of this.#byFp.get(s.fingerprint) ?? []) {
+      if (o !== s && o.key === s.key && o.rooms.has(room)) return o;
+    }
+    return undefined;
+  }
+
+  /** Every connected session of `s`'s identity under the same name, `s` included. */
+  #siblings(s: Session): Session[] {
+    return [...this.#byFp.get(s.fingerprint) ?? [s]].filter((o) => o.key === s.key);
+  }
+
+  /** Names present in `room` (a name connected twice counts once). */
+  #count(room: string): number {
+    return (this.#rooms.get(room)?.size ?? 0) - (this.#doubles.get(room) ?? 0);
+  }
+
   /** Forgets `s` entirely; leave events carry `reason` (none when undefined). */
-  #drop(s: Session, reason: string | undefined, detail = reason ?? "replaced"): void {
+  #drop(s: Session, reason: string | undefined, detail = reason ?? "closed"): void {
     if (this.#sessions.get(s.peer.id) !== s) return;
     this.#o.log?.("info", "logout", {
       ip: s.peer.ip,
@@ -569,12 +606,12 @@ export class Hub {
       reason: detail,
     });
     this.#sessions.delete(s.peer.id);
-    if (this.#byName.get(s.key) === s) this.#byName.delete(s.key);
     const fps = this.#byFp.get(s.fingerprint);
     if (fps !== undefined) {
       fps.delete(s);
       if (fps.size === 0) this.#byFp.delete(s.fingerprint);
     }
+    this.#unname(s);
     for (const room of [...s.rooms]) this.#exit(s, room, reason);
   }
 
@@ -654,7 +691,7 @@ export class Hub {
       startedAt: this.#o.startedAt,
       hostFingerprint: this.#o.hostFingerprint,
       connections: this.#o.connectionCount(),
-      users: this.#sessions.size,
+      users: this.#byName.size,
       rooms: this.#rooms.size,
       messages: this.#messages,
       deliveries: this.#deliveries,
@@ -665,8 +702,16 @@ export class Hub {
     return {
       name: room,
       topic: this.#o.store.topic(room),
-      members: this.#rooms.get(room)?.size ?? 0,
+      members: this.#count(room),
     };
+  }
+
+  /** `s` no longer answers to its name: a sibling (if any) becomes the name's session. */
+  #unname(s: Session): void {
+    if (this.#byName.get(s.key) !== s) return;
+    const next = [...this.#byFp.get(s.fingerprint) ?? []].find((o) => o !== s && o.key === s.key);
+    if (next === undefined) this.#byName.delete(s.key);
+    else this.#byName.set(s.key, next);
   }
 
   #session(u: UserView): Session {
@@ -682,14 +727,16 @@ export class Hub {
       limits: o.limits,
       now: () => o.now(),
       info: () => this.#info(),
-      users: () => [...this.#sessions.values()],
+      users: () => [...this.#sessions.values()].filter((s) => this.#byName.get(s.key) === s),
       user: (name) => this.#byName.get(nameKey(name)),
       ownerFingerprint: (name) =>
         this.#byName.get(nameKey(name))?.fingerprint ?? o.store.ownerOf(nameKey(name))?.fingerprint,
       rooms: () => [...this.#rooms.keys()].sort().map((r) => this.#roomInfo(r)),
       members: (room) => {
         const m = this.#rooms.get(room);
-        return m === undefined ? undefined : [...m];
+        if (m === undefined) return undefined;
+        if (!this.#doubles.has(room)) return [...m];
+        return [...new Map([...m].map((s) => [s.key, s])).values()];
       },
       isOperator: (fp) => this.#isOperator(fp),
       isAdmin: (fp) => o.admins.has(fp),
@@ -714,8 +761,9 @@ export class Hub {
       },
       setAway: (u, text) => {
         const s = this.#session(u);
-        s.away = text;
-        for (const room of s.rooms) {
+        const sibs = this.#siblings(s);
+        for (const x of sibs) x.away = text;
+        for (const room of new Set(sibs.flatMap((x) => [...x.rooms]))) {
           const to = this.#presenceTo(this.#rooms.get(room) ?? new Set(), s);
           if (text === undefined) this.#event(room, "back", { name: s.name }, to);
           else this.#event(room, "away", { name: s.name, text }, to);
@@ -724,21 +772,27 @@ export class Hub {
       history: (room, n) => this.#recent(undefined, room, n),
       kick: (u, by, reason) => {
         const s = this.#session(u);
-        for (const room of s.rooms) {
+        const sibs = this.#siblings(s);
+        for (const room of new Set(sibs.flatMap((x) => [...x.rooms]))) {
           this.#event(room, "kick", { name: s.name, by, ...(reason === "" ? {} : { reason }) });
         }
-        this.#drop(s, `kicked by ${by}`);
-        s.peer.close("kicked");
+        for (const x of sibs) {
+          this.#drop(x, `kicked by ${by}`);
+          x.peer.close("kicked");
+        }
       },
       ban: (b) => {
         o.store.addBan(b);
         let closed = 0;
+        const told = new Set<string>(); // room and name, once for a name connected twice
         for (const s of [...this.#sessions.values()]) {
           const hit = (b.kind === "name" && s.key === b.target) ||
             (b.kind === "fingerprint" && s.fingerprint === b.target) ||
             (b.kind === "ip" && ipMatches(s.peer.ip, b.target));
           if (!hit) continue;
           for (const room of s.rooms) {
+            if (told.has(`${room} ${s.key}`)) continue;
+            told.add(`${room} ${s.key}`);
             this.#event(room, "ban", {
               name: s.name,
               by: b.by,
@@ -755,8 +809,13 @@ export class Hub {
       bans: () => o.store.bans(),
       mute: (fp, by) => {
         this.#muted.add(fp);
+        const told = new Set<string>(); // room and name, once for a name connected twice
         for (const s of this.#byFp.get(fp) ?? []) {
-          for (const room of s.rooms) this.#event(room, "mute", { name: s.name, by });
+          for (const room of s.rooms) {
+            if (told.has(`${room} ${s.key}`)) continue;
+            told.add(`${room} ${s.key}`);
+            this.#event(room, "mute", { name: s.name, by });
+          }
         }
       },
       unmute: (fp) => this.#muted.delete(fp),
@@ -852,17 +911,23 @@ export class Hub {
       throw new ProtocolError("banned", `The name ${name} is banned.`);
     }
     const live = this.#byName.get(key);
-    if (live !== undefined && live !== s) {
+    if (live !== undefined && live.key !== s.key) {
       throw new ProtocolError("name_taken", `${live.name} is in use right now.`);
     }
     const refused = this.#claim(key, name, s.fingerprint);
     if (refused !== undefined) throw refused;
     const old = s.name;
     if (name === old) return;
-    if (this.#byName.get(s.key) === s) this.#byName.delete(s.key);
-    s.name = name;
-    s.key = key;
+    // Every session under the old name is renamed together: presence stays one name.
+    const sibs = this.#siblings(s);
+    this.#byName.delete(s.key);
+    for (const x of sibs) {
+      x.name = name;
+      x.key = key;
+    }
     this.#byName.set(key, s);
-    for (const room of s.rooms) this.#event(room, "nick", { name, old });
+    for (const room of new Set(sibs.flatMap((x) => [...x.rooms]))) {
+      this.#event(room, "nick", { name, old });
+    }
   }
 }

@@ -238,32 +238,38 @@ Deno.test("authenticate: bans by name, fingerprint and IP prefix are fatal", () 
   }
 });
 
-Deno.test("authenticate: same identity and name takes over; no leave event; old closed", () => {
+Deno.test("authenticate: same identity and name twice: both stay and receive, presence once", () => {
   const w = world();
   try {
     const bob = connect(w, "bob", "B");
-    const old = connect(w, "alice", "C", ["#lobby", "#dev"]);
+    const first = connect(w, "alice", "C", ["#lobby", "#dev"]);
     const dev = connect(w, "dave", "D", ["#dev"]);
     bob.take();
     dev.take();
-    const fresh = new FakePeer(77, fp("C"));
-    assert.equal(w.hub.authenticate(fresh, auth("alice", ["#lobby"])), "ok");
-    assert.equal(old.closed, "replaced");
-    assert.equal(fresh.take()[0].t, "welcome");
-    // #lobby sees only the new join; #dev (not rejoined) sees leave "replaced"
-    assert.deepEqual(bob.take().map((m) => [m.kind, m.name, m.reason]), [
-      ["join", "alice", undefined],
-    ]);
-    assert.deepEqual(dev.take().map((m) => [m.kind, m.name, m.reason]), [
-      ["leave", "alice", "replaced"],
-    ]);
-    // the old connection's disconnect does nothing
-    w.hub.disconnect(old.id, "replaced");
-    w.hub.disconnect(old.id, "connection lost");
-    assert.deepEqual(bob.take(), []);
+    first.take();
+    const second = new FakePeer(77, fp("C"));
+    assert.equal(w.hub.authenticate(second, auth("alice", ["#lobby"])), "ok");
+    assert.equal(first.closed, undefined);
+    const welcome = second.take();
+    assert.equal(welcome[0].t, "welcome");
+    assert.equal(welcome[0].rooms[0].members, 2, "alice is counted once");
+    assert.deepEqual(bob.take(), [], "no second join");
+    // Both sessions receive room lines.
     say(w, bob, "hi", 1);
-    assert.equal(fresh.take()[0].text, "hi");
-    assert.deepEqual(old.take().filter((m) => m.t === "msg"), []);
+    assert.equal(first.take()[0].text, "hi");
+    assert.equal(second.take()[0].text, "hi");
+    bob.take();
+    // The first session leaving #lobby is not a leave: alice is still there.
+    w.hub.disconnect(first.id, "connection lost");
+    assert.deepEqual(bob.take(), []);
+    assert.deepEqual(dev.take().map((m) => [m.kind, m.name, m.reason]), [
+      ["leave", "alice", "connection lost"],
+    ]);
+    // The last one is.
+    w.hub.disconnect(second.id, "connection lost");
+    assert.deepEqual(bob.take().map((m) => [m.kind, m.name, m.reason]), [
+      ["leave", "alice", "connection lost"],
+    ]);
   } finally {
     w.store.close();
   }
