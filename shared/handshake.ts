@@ -5,6 +5,7 @@
  */
 
 import {
+  type AeadCipher,
   aeadImport,
   ed25519Sign,
   ed25519Verify,
@@ -31,10 +32,46 @@ export const REFUSAL_CODES = ["version", "full", "per_ip_limit", "throttled", "b
 const MAGIC = utf8.encode("CHAT");
 const SERVER_CONTEXT = utf8.encode("chat/1 server hello\0");
 const AUTH_CONTEXT = utf8.encode("chat/1 client auth\0");
-const KEYS_INFO = utf8.encode("chat/1 keys");
+
+/** Record ciphers, by their id in the choice mark; AES-256-GCM (id 0) is always supported. */
+export const RECORD_CIPHERS: readonly AeadCipher[] = ["aes-256-gcm", "chacha20-poly1305"];
+/** HKDF `info` per record cipher: AES-256-GCM keeps the original label. */
+const KEYS_INFO: Record<AeadCipher, Uint8Array> = {
+  "aes-256-gcm": utf8.encode("chat/1 keys"),
+  "chacha20-poly1305": utf8.encode("chat/1 keys chacha20-poly1305"),
+};
+/** `client_random[16..31)`: the client offers ciphers, as a bit mask in `client_random[31]`. */
+const OFFER_MARK = utf8.encode("chat/1 offer\0\0\0");
+/** `server_random[16..31)`: the server's choice, as a cipher id in `server_random[31]`. */
+const CHOICE_MARK = utf8.encode("chat/1 choice\0\0");
+/** Offset of the marks in the 32-byte randoms; the mark takes 15 bytes, its value 1. */
+const MARK_AT = 16;
+
+/** Cipher offer mask of `ciphers` (bit `id` set for each cipher other than AES-256-GCM). */
+function offerMask(ciphers: readonly AeadCipher[]): number {
+  let mask = 0;
+  for (const c of ciphers) {
+    const id = RECORD_CIPHERS.indexOf(c);
+    if (id < 0) throw new RangeError(`unknown record cipher ${c}`);
+    if (id > 0) mask |= 1 << (id - 1);
+  }
+  return mask;
+}
+
+/** The mark's value byte if `random` (32 bytes) carries `mark`, else `undefined`. */
+function readMark(random: Uint8Array, mark: Uint8Array): number | undefined {
+  return bytesEqual(random.subarray(MARK_AT, MARK_AT + mark.length), mark) ? random[31] : undefined;
+}
+
+/** `random`'s first 16 bytes ‖ `mark` ‖ `value`. */
+function withMark(random: Uint8Array, mark: Uint8Array, value: number): Uint8Array<ArrayBuffer> {
+  return concat(random.subarray(0, MARK_AT), mark, Uint8Array.of(value));
+}
 
 /** Keys for both directions plus the session id `th`. */
 export interface SessionKeys {
+  /** The record cipher the handshake settled on. */
+  cipher: AeadCipher;
   /** Keys this side sends with. */
   send: DirectionKeys;
   /** Keys this side receives with. */
@@ -66,11 +103,11 @@ function deriveKeys(
   clientHello: Uint8Array,
   serverHello: Uint8Array,
   isClient: boolean,
+  cipher: AeadCipher,
 ): SessionKeys {
   const th = sha256(concat(clientHello, serverHello));
-  const okm = hkdfSha256(shared, th, KEYS_INFO, 88);
+  const okm = hkdfSha256(shared, th, KEYS_INFO[cipher], 88);
   shared.fill(0);
-  const cipher = "aes-256-gcm";
   const c2s: DirectionKeys = {
     cipher,
     key: aeadImport(okm.subarray(0, 32)),
@@ -84,27 +121,37 @@ function deriveKeys(
     dir: S2C,
   };
   okm.fill(0);
-  return isClient ? { send: c2s, recv: s2c, th } : { send: s2c, recv: c2s, th };
+  return isClient ? { cipher, send: c2s, recv: s2c, th } : { cipher, send: s2c, recv: c2s, th };
 }
 
 /** The client's side: create the hello, then check the server's answer. */
 export class ClientHandshake {
   #priv: KeyObject;
+  #offer: number;
   /** The ClientHello frame body to send. */
   readonly hello: Uint8Array<ArrayBuffer>;
 
-  private constructor(priv: KeyObject, hello: Uint8Array<ArrayBuffer>) {
+  private constructor(priv: KeyObject, hello: Uint8Array<ArrayBuffer>, offer: number) {
     this.#priv = priv;
     this.hello = hello;
+    this.#offer = offer;
   }
 
-  /** Starts a handshake with a fresh ephemeral key; `random` fills `client_random`. */
+  /**
+   * Starts a handshake with a fresh ephemeral key; `random` fills `client_random`. `offer` lists
+   * the record ciphers to offer besides AES-256-GCM (default: all); with none, the hello is
+   * exactly a hello of a client that knows no offer.
+   */
   static start(
     random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
+    offer: readonly AeadCipher[] = RECORD_CIPHERS,
   ): ClientHandshake {
+    const mask = offerMask(offer);
     const eph = x25519Generate();
-    const hello = concat(MAGIC, Uint8Array.of(VERSION), random(32), eph.publicKey);
-    return new ClientHandshake(eph.privateKey, hello);
+    const r = random(32);
+    const clientRandom = mask === 0 ? r : withMark(r, OFFER_MARK, mask);
+    const hello = concat(MAGIC, Uint8Array.of(VERSION), clientRandom, eph.publicKey);
+    return new ClientHandshake(eph.privateKey, hello, mask);
   }
 
   /**
@@ -120,7 +167,11 @@ export class ClientHandshake {
     return { hostKey, fingerprint: fingerprint(hostKey) };
   }
 
-  /** Step 3: verifies the host signature, then derives the session keys. */
+  /**
+   * Step 3: verifies the host signature, reads the server's cipher choice (AES-256-GCM when
+   * there is none: an older server), then derives the session keys. `ProtocolError("bad_hello")`
+   * if the server chose a cipher that was not offered.
+   */
   finish(frame: Uint8Array): SessionKeys {
     const hostKey = frame.subarray(65, 97);
     const sig = frame.subarray(97, 161);
@@ -128,8 +179,16 @@ export class ClientHandshake {
     if (!ed25519Verify(hostKey, sig, concat(SERVER_CONTEXT, digest))) {
       throw new ProtocolError("bad_signature", "server signature does not verify");
     }
+    let cipher: AeadCipher = "aes-256-gcm";
+    const choice = this.#offer === 0 ? undefined : readMark(frame.subarray(1, 33), CHOICE_MARK);
+    if (choice !== undefined && choice !== 0) {
+      if (choice >= RECORD_CIPHERS.length || (this.#offer & (1 << (choice - 1))) === 0) {
+        throw new ProtocolError("bad_hello", "server chose a record cipher that was not offered");
+      }
+      cipher = RECORD_CIPHERS[choice];
+    }
     const shared = x25519Shared(this.#priv, frame.subarray(33, 65));
-    return deriveKeys(shared, this.hello, frame, true);
+    return deriveKeys(shared, this.hello, frame, true, cipher);
   }
 }
 
@@ -137,6 +196,10 @@ export class ClientHandshake {
 export interface ClientHelloInfo {
   /** The client's ephemeral X25519 public key. */
   ephemeral: Uint8Array;
+  /** Whether `client_random` carries a cipher offer (then the server answers with a choice). */
+  offers: boolean;
+  /** The record ciphers offered, AES-256-GCM always first. */
+  ciphers: AeadCipher[];
 }
 
 /**
@@ -152,24 +215,36 @@ export function parseClientHello(frame: Uint8Array): ClientHelloInfo {
   if (frame.length !== CLIENT_HELLO_BYTES) {
     throw new ProtocolError("bad_hello", `ClientHello must be ${CLIENT_HELLO_BYTES} bytes`);
   }
-  return { ephemeral: frame.subarray(37, 69) };
+  const mask = readMark(frame.subarray(5, 37), OFFER_MARK);
+  const ciphers = RECORD_CIPHERS.filter((_, id) =>
+    id === 0 || (mask !== undefined && (mask & (1 << (id - 1))) !== 0)
+  );
+  return { ephemeral: frame.subarray(37, 69), offers: mask !== undefined, ciphers };
 }
 
-/** The server's side: answers a ClientHello with a signed ServerHello and derives keys. */
+/**
+ * The server's side: answers a ClientHello with a signed ServerHello and derives keys. Of the
+ * ciphers the client offered, the server takes the first of `prefer` (default: ChaCha20-Poly1305,
+ * then AES-256-GCM); a hello without an offer gets AES-256-GCM and a ServerHello without a choice.
+ */
 export function serverRespond(
   clientHello: Uint8Array,
   host: { privateKey: KeyObject; publicRaw: Uint8Array },
   random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
+  prefer: readonly AeadCipher[] = ["chacha20-poly1305", "aes-256-gcm"],
 ): { hello: Uint8Array<ArrayBuffer>; keys: SessionKeys } {
-  const { ephemeral } = parseClientHello(clientHello);
+  const { ephemeral, offers, ciphers } = parseClientHello(clientHello);
+  const cipher = prefer.find((c) => ciphers.includes(c)) ?? "aes-256-gcm";
   const eph = x25519Generate();
   // Derive first: a bad share is rejected before the server spends a signature on it.
   const shared = x25519Shared(eph.privateKey, ephemeral);
-  const head = concat(Uint8Array.of(VERSION), random(32), eph.publicKey, host.publicRaw);
+  const r = random(32);
+  const serverRandom = offers ? withMark(r, CHOICE_MARK, RECORD_CIPHERS.indexOf(cipher)) : r;
+  const head = concat(Uint8Array.of(VERSION), serverRandom, eph.publicKey, host.publicRaw);
   const digest = sha256(concat(clientHello, head));
   const sig = ed25519Sign(host.privateKey, concat(SERVER_CONTEXT, digest));
   const hello = concat(head, sig);
-  const keys = deriveKeys(shared, clientHello, hello, false);
+  const keys = deriveKeys(shared, clientHello, hello, false, cipher);
   return { hello, keys };
 }
 

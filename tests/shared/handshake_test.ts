@@ -4,14 +4,23 @@ import {
   encodeRefusal,
   parseClientHello,
   parseRefusal,
+  RECORD_CIPHERS,
   serverRespond,
+  type SessionKeys,
   signAuth,
   verifyAuth,
 } from "../../shared/handshake.ts";
 import { packRecords, RecordOpener, RecordSealer } from "../../shared/record.ts";
-import { ed25519Generate, fingerprint } from "../../shared/crypto.ts";
+import {
+  ed25519Generate,
+  ed25519Sign,
+  fingerprint,
+  randomBytes,
+  sha256,
+  x25519Generate,
+} from "../../shared/crypto.ts";
 import { ProtocolError } from "../../shared/errors.ts";
-import { utf8 } from "../../shared/encoding.ts";
+import { concat, utf8 } from "../../shared/encoding.ts";
 
 function pairUp() {
   const host = ed25519Generate();
@@ -116,4 +125,118 @@ Deno.test("records: packRecords keeps order and never passes the limit", () => {
   assert.deepEqual(packRecords(["é", "é"], 4), ["é", "é"], "bytes, not characters");
   assert.deepEqual(packRecords(["toolong", "x"], 3), ["toolong", "x"], "an oversized one alone");
   assert.deepEqual(packRecords([], 10), []);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Record cipher offer and choice (PROTOCOL.md §2)
+
+/** Seals one record each way with the two sides' keys and checks both open. */
+function assertKeysWork(a: SessionKeys, b: SessionKeys): void {
+  const up = new RecordSealer(a.send).seal(utf8.encode("up"));
+  assert.equal(new TextDecoder().decode(new RecordOpener(b.recv).open(up)), "up");
+  const down = new RecordSealer(b.send).seal(utf8.encode("down"));
+  assert.equal(new TextDecoder().decode(new RecordOpener(a.recv).open(down)), "down");
+}
+
+const OFFER = utf8.encode("chat/1 offer\0\0\0");
+const CHOICE = utf8.encode("chat/1 choice\0\0");
+
+Deno.test("cipher: a client that offers ChaCha20-Poly1305 gets it; both sides agree", () => {
+  const { client, server, keys } = pairUp();
+  assert.deepEqual(client.hello.subarray(5 + 16, 5 + 31), OFFER);
+  assert.equal(client.hello[5 + 31], 0x01);
+  assert.deepEqual(parseClientHello(client.hello).ciphers, RECORD_CIPHERS);
+  assert.deepEqual(server.hello.subarray(1 + 16, 1 + 31), CHOICE);
+  assert.equal(server.hello[1 + 31], 1);
+  assert.equal(keys.cipher, "chacha20-poly1305");
+  assert.equal(server.keys.cipher, "chacha20-poly1305");
+  assert.equal(keys.send.cipher, "chacha20-poly1305");
+  assertKeysWork(keys, server.keys);
+});
+
+Deno.test("cipher: a hello without an offer (any older client) gets AES-256-GCM and no choice mark", () => {
+  const host = ed25519Generate();
+  const fixed = (n: number) => new Uint8Array(n).fill(0x5a);
+  const client = ClientHandshake.start(fixed, []);
+  assert.deepEqual(client.hello.subarray(5, 37), fixed(32), "client_random untouched");
+  assert.deepEqual(parseClientHello(client.hello), {
+    ephemeral: client.hello.subarray(37, 69),
+    offers: false,
+    ciphers: ["aes-256-gcm"],
+  });
+  const server = serverRespond(client.hello, host, fixed);
+  assert.deepEqual(server.hello.subarray(1, 33), fixed(32), "server_random untouched");
+  const keys = client.finish(server.hello);
+  assert.equal(keys.cipher, "aes-256-gcm");
+  assert.equal(server.keys.cipher, "aes-256-gcm");
+  assertKeysWork(keys, server.keys);
+});
+
+Deno.test("cipher: a server that prefers AES-256-GCM says so with choice 0", () => {
+  const host = ed25519Generate();
+  const client = ClientHandshake.start();
+  const server = serverRespond(client.hello, host, undefined, ["aes-256-gcm"]);
+  assert.deepEqual(server.hello.subarray(1 + 16, 1 + 31), CHOICE);
+  assert.equal(server.hello[1 + 31], 0);
+  const keys = client.finish(server.hello);
+  assert.equal(keys.cipher, "aes-256-gcm");
+  assertKeysWork(keys, server.keys);
+});
+
+Deno.test("cipher: unknown offer bits are ignored; the server still picks a cipher it knows", () => {
+  const host = ed25519Generate();
+  const hello = ClientHandshake.start().hello;
+  hello[5 + 31] = 0xff;
+  assert.deepEqual(parseClientHello(hello).ciphers, RECORD_CIPHERS);
+  assert.equal(serverRespond(hello, host).keys.cipher, "chacha20-poly1305");
+  hello[5 + 31] = 0xfe; // bit 0 clear: ChaCha20-Poly1305 not offered
+  assert.deepEqual(parseClientHello(hello).ciphers, ["aes-256-gcm"]);
+  assert.equal(serverRespond(hello, host).keys.cipher, "aes-256-gcm");
+});
+
+Deno.test("cipher downgrade: an offer stripped or altered on the way fails the signature check", () => {
+  const host = ed25519Generate();
+  const bad = (e: unknown) => e instanceof ProtocolError && e.code === "bad_signature";
+  // 1. The offer removed from client_random: the server answers with AES-256-GCM.
+  const c1 = ClientHandshake.start();
+  const stripped = new Uint8Array(c1.hello);
+  stripped.set(randomBytes(16), 5 + 16);
+  const s1 = serverRespond(stripped, host);
+  assert.equal(s1.keys.cipher, "aes-256-gcm");
+  assert.throws(() => c1.finish(s1.hello), bad);
+  // 2. Only the mask bit cleared.
+  const c2 = ClientHandshake.start();
+  const cleared = new Uint8Array(c2.hello);
+  cleared[5 + 31] = 0;
+  const s2 = serverRespond(cleared, host);
+  assert.equal(s2.keys.cipher, "aes-256-gcm");
+  assert.throws(() => c2.finish(s2.hello), bad);
+  // 3. The server's choice changed from ChaCha20-Poly1305 to AES-256-GCM, or the mark removed.
+  for (const change of [(h: Uint8Array) => h[1 + 31] = 0, (h: Uint8Array) => h[1 + 20] ^= 1]) {
+    const c3 = ClientHandshake.start();
+    const s3 = serverRespond(c3.hello, host);
+    const altered = new Uint8Array(s3.hello);
+    change(altered);
+    assert.throws(() => c3.finish(altered), bad);
+  }
+});
+
+Deno.test("cipher: a validly signed choice of a cipher not offered is refused (bad_hello)", () => {
+  const host = ed25519Generate();
+  const bad = (e: unknown) => e instanceof ProtocolError && e.code === "bad_hello";
+  for (const [offer, id] of [[["chacha20-poly1305"], 2], [["chacha20-poly1305"], 255]] as const) {
+    const client = ClientHandshake.start(undefined, offer);
+    const eph = x25519Generate();
+    const head = concat(
+      Uint8Array.of(1),
+      randomBytes(16),
+      CHOICE,
+      Uint8Array.of(id),
+      eph.publicKey,
+      host.publicRaw,
+    );
+    const digest = sha256(concat(client.hello, head));
+    const sig = ed25519Sign(host.privateKey, concat(utf8.encode("chat/1 server hello\0"), digest));
+    assert.throws(() => client.finish(concat(head, sig)), bad, `choice ${id}`);
+  }
 });

@@ -19,9 +19,14 @@ import {
   x25519Generate,
   x25519Shared,
 } from "../../shared/crypto.ts";
-import { concat, decodeUtf8, toBase64, u32, utf8 } from "../../shared/encoding.ts";
+import { bytesEqual, concat, decodeUtf8, toBase64, u32, utf8 } from "../../shared/encoding.ts";
 import { C2S, type DirectionKeys, RecordOpener, RecordSealer, S2C } from "../../shared/record.ts";
 import { newId } from "../../shared/messages.ts";
+
+/** `client_random[16..32)` offering ChaCha20-Poly1305 (PROTOCOL.md §2). */
+export const OFFER_CHACHA: Uint8Array = utf8.encode("chat/1 offer\0\0\0\x01");
+/** `server_random[16..32)` choosing ChaCha20-Poly1305. */
+export const CHOICE_CHACHA: Uint8Array = utf8.encode("chat/1 choice\0\0\x01");
 
 /** X25519 public keys of small order (and their non-canonical twins) a peer must refuse. */
 export const LOW_ORDER_POINTS: readonly string[] = [
@@ -40,8 +45,10 @@ export interface HelloOptions {
   magic?: Uint8Array;
   /** Version byte (default 1). */
   version?: number;
-  /** 32-byte client random (default random). */
+  /** 32-byte client random (default random: no cipher offer). */
   random?: Uint8Array;
+  /** Offer ChaCha20-Poly1305 in `client_random` (PROTOCOL.md §2); ignored when `random` is given. */
+  offerChaCha?: boolean;
   /** 32-byte ephemeral public key; when given, no private key is kept and keys cannot be derived. */
   ephemeral?: Uint8Array;
   /** Bytes appended after the hello (makes it longer than 69 bytes). */
@@ -68,6 +75,8 @@ export interface EvilSession {
   hostKey: Uint8Array;
   /** `fp(hostKey)`. */
   fingerprint: string;
+  /** The record cipher the server chose. */
+  cipher: "aes-256-gcm" | "chacha20-poly1305";
   /** Client → server keys. */
   c2s: DirectionKeys;
   /** Server → client keys. */
@@ -274,7 +283,10 @@ export class EvilClient {
       hello = concat(
         opts.magic ?? utf8.encode("CHAT"),
         Uint8Array.of(opts.version ?? 1),
-        opts.random ?? crypto.getRandomValues(new Uint8Array(32)),
+        opts.random ??
+          (opts.offerChaCha
+            ? concat(crypto.getRandomValues(new Uint8Array(16)), OFFER_CHACHA)
+            : crypto.getRandomValues(new Uint8Array(32))),
         eph,
         opts.extra ?? new Uint8Array(0),
       );
@@ -306,8 +318,12 @@ export class EvilClient {
     }
     const shared = x25519Shared(this.#ephPrivate, sh.subarray(33, 65));
     const th = sha256(concat(hello, sh));
-    const okm = hkdfSha256(shared, th, utf8.encode("chat/1 keys"), 88);
-    const cipher = "aes-256-gcm";
+    // The choice counts only when this hello made an offer.
+    const offered = bytesEqual(hello.subarray(5 + 16, 5 + 32), OFFER_CHACHA);
+    const chacha = offered && bytesEqual(sh.subarray(1 + 16, 1 + 32), CHOICE_CHACHA);
+    const cipher = chacha ? "chacha20-poly1305" : "aes-256-gcm";
+    const info = chacha ? "chat/1 keys chacha20-poly1305" : "chat/1 keys";
+    const okm = hkdfSha256(shared, th, utf8.encode(info), 88);
     const c2s: DirectionKeys = {
       cipher,
       key: aeadImport(okm.subarray(0, 32)),
@@ -327,6 +343,7 @@ export class EvilClient {
       serverHello: sh,
       hostKey,
       fingerprint: fingerprint(hostKey),
+      cipher,
       c2s,
       s2c,
     };
