@@ -62,10 +62,11 @@ export async function waitFor(pred: () => boolean, ms = 10_000, what = "conditio
 
 /**
  * Starts `chat server --host 127.0.0.1 --port P --data DIR ...extra` and waits until it
- * prints its address and fingerprint. With `wrap`, the command runs as `wrap… deno …`.
+ * prints its address and fingerprint. With `wrap`, the command runs as `wrap… deno …`; with
+ * `main`, another checkout's main.ts runs (from that checkout's directory).
  */
 export async function startServer(
-  opts: { dataDir?: string; port?: number; args?: string[]; wrap?: string[] } = {},
+  opts: { dataDir?: string; port?: number; args?: string[]; wrap?: string[]; main?: string } = {},
 ): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? await Deno.makeTempDir({ prefix: "chat-srv-" });
   const [program, ...before] = [...(opts.wrap ?? []), Deno.execPath()];
@@ -73,7 +74,7 @@ export async function startServer(
     args: [
       ...before,
       ...RUN_FLAGS,
-      MAIN,
+      opts.main ?? MAIN,
       "server",
       "--host",
       "127.0.0.1",
@@ -87,6 +88,7 @@ export async function startServer(
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
+    ...(opts.main ? { cwd: new URL(".", `file://${opts.main}`).pathname } : {}),
   }).spawn();
   const stdout: string[] = [];
   const errLines: string[] = [];
@@ -153,14 +155,23 @@ export interface ClientProcess {
   kill(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Starts `chat client 127.0.0.1:PORT ...args` with piped stdio (plain mode). */
-export function startClient(port: number, args: string[], home: string): ClientProcess {
+/**
+ * Starts `chat client 127.0.0.1:PORT ...args` with piped stdio (plain mode); with `main`,
+ * another checkout's main.ts runs (from that checkout's directory).
+ */
+export function startClient(
+  port: number,
+  args: string[],
+  home: string,
+  main?: string,
+): ClientProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...RUN_FLAGS, MAIN, "client", `127.0.0.1:${port}`, "--home", home, ...args],
+    args: [...RUN_FLAGS, main ?? MAIN, "client", `127.0.0.1:${port}`, "--home", home, ...args],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
+    ...(main ? { cwd: new URL(".", `file://${main}`).pathname } : {}),
   }).spawn();
   const lines: string[] = [];
   const errors: string[] = [];

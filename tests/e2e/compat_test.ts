@@ -1,0 +1,134 @@
+/**
+ * Compatibility with the release before the node:crypto move (commit 7e71a31, which offers no
+ * record cipher and speaks AES-256-GCM only), with real processes both ways: that client talks to
+ * this server, and this client to that server; each sends a room line and gets it back. Key files
+ * cross over too: the old server's host key is loaded by this server with the same fingerprint,
+ * and an identity the old client created is accepted by this client as the same owner of its
+ * name. Skipped, with a message, without git, a git checkout, or the commit.
+ */
+
+import assert from "node:assert/strict";
+import { createIdentity, saveIdentity } from "../../shared/keys.ts";
+import {
+  type ClientProcess,
+  type ServerProcess,
+  startClient,
+  startServer,
+  until,
+} from "../support/procs.ts";
+
+const OLD = "7e71a31";
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Why the old release cannot be checked out here, or `null` if it can. */
+function unavailable(): string | null {
+  if (Deno.build.os === "windows") return "needs a POSIX shell and tar";
+  try {
+    const out = new Deno.Command("git", {
+      args: ["-C", ROOT, "cat-file", "-e", `${OLD}^{commit}`],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return out.success ? null : `commit ${OLD} is not in this checkout`;
+  } catch (e) {
+    return `git cannot run (${e instanceof Error ? e.message : e})`;
+  }
+}
+
+const why = unavailable();
+if (why !== null) console.warn(`compat: skipping the ${OLD} compatibility tests: ${why}`);
+
+/** Extracts the old release into a fresh directory; returns its main.ts. */
+async function extractOld(root: string): Promise<string> {
+  const dir = `${root}/old`;
+  await Deno.mkdir(dir);
+  const out = await new Deno.Command("sh", {
+    args: ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", ROOT, OLD, dir],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`extracting ${OLD}: ${new TextDecoder().decode(out.stderr)}`);
+  return `${dir}/main.ts`;
+}
+
+/** A client home (mode 0700), with a fresh identity saved by this version unless `empty`. */
+async function home(root: string, name: string, empty = false): Promise<string> {
+  const dir = `${root}/${name}`;
+  await Deno.mkdir(dir, { mode: 0o700 });
+  if (!empty) await saveIdentity(`${dir}/identity`, await createIdentity());
+  return dir;
+}
+
+/** `--json` room messages with `text` from `from` that `c` printed. */
+function got(c: ClientProcess, from: string, text: string): boolean {
+  return c.lines.some((l) => {
+    try {
+      const o = JSON.parse(l);
+      return o.t === "msg" && o.from === from && o.text === text;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Starts a `--json` client as `name`, sends `text`, and waits until the room echoes it back. */
+async function roundTrip(
+  port: number,
+  dir: string,
+  name: string,
+  text: string,
+  clients: ClientProcess[],
+  main?: string,
+): Promise<ClientProcess> {
+  const c = startClient(
+    port,
+    ["--accept-new", "--json", "--no-reconnect", "--name", name],
+    dir,
+    main,
+  );
+  clients.push(c);
+  await c.send(text);
+  await until(() => got(c, name, text), `${name}'s line back`, [c], 60_000);
+  return c;
+}
+
+Deno.test({
+  name: `compat: ${OLD} client ↔ this server, this client ↔ ${OLD} server; key files carry over`,
+  ignore: why !== null,
+  sanitizeResources: true,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "chat-compat-" });
+    const clients: ClientProcess[] = [];
+    const servers: ServerProcess[] = [];
+    try {
+      const oldMain = await extractOld(root);
+      const data = `${root}/data`;
+
+      // This client → the old server.
+      const oldServer = await startServer({ dataDir: data, main: oldMain });
+      servers.push(oldServer);
+      const newHome = await home(root, "newclient");
+      await roundTrip(oldServer.port, newHome, "nina", "new client, old server", clients);
+
+      // The old client (creating its own identity, with the old code) → the old server.
+      const oldHome = await home(root, "oldclient", true);
+      await roundTrip(oldServer.port, oldHome, "otto", "old client, old server", clients, oldMain);
+      for (const c of clients.splice(0)) await c.kill("SIGTERM");
+      await oldServer.stop();
+      servers.pop();
+
+      // This server on the old server's data: the same host key, the same name owners.
+      const server = await startServer({ dataDir: data });
+      servers.push(server);
+      assert.equal(server.fingerprint, oldServer.fingerprint);
+      // The old client → this server.
+      await roundTrip(server.port, oldHome, "otto", "old client, new server", clients, oldMain);
+      // This client with the identity the old client created: still the owner of "otto".
+      await roundTrip(server.port, oldHome, "otto", "old identity, new client", clients);
+    } finally {
+      for (const c of clients) await c.kill();
+      for (const s of servers) await s.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
