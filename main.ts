@@ -425,6 +425,12 @@ export async function main(args: string[]): Promise<number> {
             (m, u) => new UsageError(m, u),
           );
         }
+        if (rest.some((a) => a === "--memory" || a.startsWith("--memory="))) {
+          return await (await import("./bench/memory.ts")).memoryMain(
+            rest,
+            (m, u) => new UsageError(m, u),
+          );
+        }
         return await (await import("./bench/bench.ts")).runBench(
           rest,
           (m, u) => new UsageError(m, u),
