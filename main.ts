@@ -295,8 +295,14 @@ async function clientMain(args: string[]): Promise<number> {
   const { identity } = await loadOrCreateIdentity(home, (l) => console.error(l));
   const knownServers = await KnownServers.load(`${home}/known_servers`);
   const { ChatClient } = await import("./client/client.ts");
-  const { KnownUsers } = await import("./client/known_users.ts");
+  const { KnownUsers, KNOWN_USERS_MAX } = await import("./client/known_users.ts");
   const knownUsers = await KnownUsers.load(`${home}/known_users`);
+  if (knownUsers.pruned > 0) {
+    console.error(
+      `known_users was over its bound: removed ${knownUsers.pruned} line(s), the oldest ` +
+        `unverified pins first (at most ${KNOWN_USERS_MAX} unverified pins are kept)`,
+    );
+  }
   const hostPort = normalizeHostPort(host, port);
   const color = useColor(Deno.env.get("NO_COLOR"), values["no-color"] === true);
 

@@ -95,7 +95,7 @@ export const LOCAL_HELP = [
   "  /join #room               join a room and talk there",
   "  /me action                send an action: * name action",
   "  /msg NAME text            end-to-end encrypted private message to NAME",
-  "  /trust NAME               accept NAME's new key (after checking it)",
+  "  /trust NAME               accept NAME's (new) key after checking it: pinned as verified",
   "  /verify NAME              show the safety number to compare with NAME",
   "  /clear                    clear the screen",
   "  /ignore [NAME]            hide messages from NAME (no NAME: list)",

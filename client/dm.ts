@@ -34,8 +34,10 @@ export interface PinStore {
   lookup(hostPort: string, name: string): string | undefined;
   /** Pins on first use; `ProtocolError("user_key_changed")` if a different pin exists. */
   pin(hostPort: string, name: string, fp: string): Promise<void>;
-  /** Replaces the pin. */
+  /** Replaces the pin with a verified one (`/trust`). */
   trust(hostPort: string, name: string, fp: string): Promise<void>;
+  /** True when the pin was accepted with `/trust`. */
+  isVerified(hostPort: string, name: string): boolean;
 }
 
 /** Settings for {@link DmService}. */
@@ -308,7 +310,10 @@ export class DmService {
     }
   }
 
-  /** `/trust NAME`: pins the key the server now serves for `name`, replacing an older pin. */
+  /**
+   * `/trust NAME`: pins the key the server now serves for `name` as verified, replacing an older
+   * pin (a verified pin is never pruned from `known_users`).
+   */
   async trust(name: string): Promise<CommandResult> {
     if (!NAME_PATTERN.test(name)) return { ok: false, text: "usage: /trust NAME" };
     let keys: PeerKeys;
@@ -318,7 +323,7 @@ export class DmService {
       return { ok: false, text: `cannot get ${name}'s key: ${describe(e)}` };
     }
     const old = this.#pins.lookup(this.#hp, keys.name);
-    if (old === keys.fingerprint) {
+    if (old === keys.fingerprint && this.#pins.isVerified(this.#hp, keys.name)) {
       return { ok: true, text: `${keys.name}'s key ${keys.fingerprint} is already trusted` };
     }
     try {
@@ -326,7 +331,7 @@ export class DmService {
     } catch (e) {
       return { ok: false, text: `cannot pin ${keys.name}'s key: ${describe(e)}` };
     }
-    const was = old === undefined ? "" : ` (was ${old})`;
+    const was = old === undefined || old === keys.fingerprint ? "" : ` (was ${old})`;
     return { ok: true, text: `now trusting ${keys.name}'s key ${keys.fingerprint}${was}` };
   }
 
@@ -356,6 +361,9 @@ export class DmService {
         `  ${groups.slice(0, 6).join(" ")}`,
         `  ${groups.slice(6).join(" ")}`,
         `compare it with ${shown} over another channel; both of you see the same number`,
+        ...(this.#pins.isVerified(this.#hp, shown)
+          ? []
+          : [`if it matches, /trust ${shown} marks the key as verified`]),
       ].join("\n"),
     };
   }

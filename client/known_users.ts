@@ -1,6 +1,9 @@
 /**
  * Pinned peer identity keys for end-to-end private messages, one line
- * `host:port name SHA256:…` per peer in `known_users`. Names compare case-insensitively.
+ * `host:port name SHA256:…` per peer in `known_users`, followed by ` verified` once the user
+ * accepted the key with `/trust`. Names compare case-insensitively. The file is bounded: at most
+ * {@link KNOWN_USERS_MAX} unverified pins stay (the oldest go first); verified pins are never
+ * pruned; a file over the bound when loaded is pruned and rewritten, not refused.
  * @module
  */
 
@@ -10,10 +13,17 @@ import { nameKey } from "../shared/names.ts";
 import { isFingerprint } from "../shared/crypto.ts";
 import { parseHostPort } from "./known_servers.ts";
 import { lineText, PinFile } from "./pin_file.ts";
+
+/** Most unverified pins kept; beyond it the oldest are pruned. */
+export const KNOWN_USERS_MAX = 1000;
+/** Most comment, blank or malformed lines kept. */
+const OTHER_LINES_MAX = 256;
+/** The word that marks a verified pin. */
+const VERIFIED = "verified";
 import { NAME_PATTERN } from "../shared/names.ts";
 
-/** Parsed entry: `[lookup key, host:port, name as written, fingerprint]`. */
-type UserEntry = [string, string, string, string];
+/** Parsed entry: `[lookup key, host:port, name as written, fingerprint, verified]`. */
+type UserEntry = [string, string, string, string, boolean];
 
 /** Lookup key of a peer: normalised `host:port`, a space, and the case-folded name. */
 function entryKey(hostPort: string, name: string): string {
@@ -25,12 +35,16 @@ function parseUserLine(raw: Uint8Array): UserEntry | null {
   const text = lineText(raw);
   if (text === null || text === "" || text.startsWith("#")) return null;
   const fields = text.split(/\s+/);
-  if (fields.length !== 3 || !NAME_PATTERN.test(fields[1]) || !isFingerprint(fields[2])) {
-    return null;
-  }
+  if (fields.length === 4 && fields[3] !== VERIFIED) return null;
+  if (fields.length < 3 || fields.length > 4) return null;
+  if (!NAME_PATTERN.test(fields[1]) || !isFingerprint(fields[2])) return null;
   const hostPort = parseHostPort(fields[0]);
   if (hostPort === null) return null;
-  return [entryKey(hostPort, fields[1]), hostPort, fields[1], fields[2]];
+  return [entryKey(hostPort, fields[1]), hostPort, fields[1], fields[2], fields.length === 4];
+}
+
+function pinLine(hp: string, name: string, fp: string, verified: boolean): Uint8Array {
+  return utf8.encode(`${hp} ${name} ${fp}${verified ? ` ${VERIFIED}` : ""}`);
 }
 
 /** Validates arguments; `TypeError` for a malformed `host:port`, name or fingerprint. */
@@ -51,19 +65,42 @@ function checkArgs(hostPort: string, name: string, fp?: string): string {
  */
 export class KnownUsers {
   readonly #file: PinFile;
+  /** Lines pruned when the file was loaded (it was over the bound). */
+  readonly pruned: number;
 
-  private constructor(file: PinFile) {
+  private constructor(file: PinFile, pruned: number) {
     this.#file = file;
+    this.pruned = pruned;
   }
 
-  /** Reads `path` (absent = empty); `RangeError` if it exceeds 1 MiB. */
-  static async load(path: string): Promise<KnownUsers> {
-    return new KnownUsers(
-      await PinFile.load(path, (raw) => {
-        const e = parseUserLine(raw);
-        return e === null ? null : [e[0], e[3]];
-      }),
-    );
+  /**
+   * Reads `path` (absent = empty). A file over the bound (more than `max` unverified pins, or
+   * lines too long to be pins) is pruned, oldest unverified pins first, and rewritten.
+   */
+  static async load(path: string, max = KNOWN_USERS_MAX): Promise<KnownUsers> {
+    const file = await PinFile.load(path, (raw) => {
+      const e = parseUserLine(raw);
+      return e === null ? null : [e[0], e[3]];
+    }, {
+      prunable: (raw) => parseUserLine(raw)?.[4] === false,
+      maxPrunable: max,
+      maxOther: OTHER_LINES_MAX,
+    });
+    const pruned = file.overBound;
+    if (pruned > 0) await file.replace([...file.lines]);
+    return new KnownUsers(file, pruned);
+  }
+
+  /** True when the pin of `name` on `hostPort` was accepted with `/trust`. */
+  isVerified(hostPort: string, name: string): boolean {
+    const hp = parseHostPort(hostPort);
+    if (hp === null) return false;
+    const key = entryKey(hp, name);
+    for (const raw of this.#file.lines) {
+      const e = parseUserLine(raw);
+      if (e !== null && e[0] === key) return e[4];
+    }
+    return false;
   }
 
   /** The pinned fingerprint of `name` on `hostPort`, or `undefined`. */
@@ -88,18 +125,18 @@ export class KnownUsers {
         `${name} on ${hp} is pinned to ${old}, not ${fp}; use /trust ${name} to accept it`,
       );
     }
-    await this.#file.replace([...this.#file.lines, utf8.encode(`${hp} ${name} ${fp}`)]);
+    await this.#file.replace([...this.#file.lines, pinLine(hp, name, fp, false)]);
   }
 
   /**
-   * Pins `fp` for `name` on `hostPort`, replacing every earlier pin for that peer (after
-   * `/trust`). `TypeError` for a malformed argument.
+   * Pins `fp` for `name` on `hostPort` as verified, replacing every earlier pin for that peer
+   * (`/trust`). `TypeError` for a malformed argument.
    */
   async trust(hostPort: string, name: string, fp: string): Promise<void> {
     const hp = checkArgs(hostPort, name, fp);
     await this.#file.reload();
     const key = entryKey(hp, name);
-    const line = utf8.encode(`${hp} ${name} ${fp}`);
+    const line = pinLine(hp, name, fp, true);
     const out: Uint8Array[] = [];
     let placed = false;
     for (const raw of this.#file.lines) {

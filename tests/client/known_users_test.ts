@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { KnownUsers } from "../../client/known_users.ts";
+import { scanLines } from "../../client/pin_file.ts";
 import { ProtocolError } from "../../shared/errors.ts";
 import { fingerprint } from "../../shared/crypto.ts";
 import { utf8 } from "../../shared/encoding.ts";
@@ -57,7 +58,7 @@ Deno.test("KnownUsers: a changed key is refused by pin and accepted by trust", a
 
     await ku.trust("host:5000", "Bob", FP2);
     assert.equal(ku.lookup("host:5000", "bob"), FP2);
-    assert.equal(await Deno.readTextFile(path), `host:5000 Bob ${FP2}\n`);
+    assert.equal(await Deno.readTextFile(path), `host:5000 Bob ${FP2} verified\n`);
     await ku.trust("host:5000", "carol", FP3); // trust without an earlier pin adds one
     assert.equal(ku.lookup("host:5000", "carol"), FP3);
 
@@ -91,7 +92,7 @@ Deno.test("KnownUsers: trust replaces every line for the peer in place and keeps
       [
         "# peers",
         `host:5000 alice ${FP1}`,
-        `host:5000 bob ${FP2}`,
+        `host:5000 bob ${FP2} verified`,
         "not a line",
         `host:5000 bob ${FP3} trailing`,
         `host:5000 !bob ${FP3}`,
@@ -99,5 +100,74 @@ Deno.test("KnownUsers: trust replaces every line for the peer in place and keeps
       ].join("\n"),
     );
     assert.equal((await KnownUsers.load(path)).lookup("host:5000", "Bob"), FP2);
+  });
+});
+
+Deno.test("KnownUsers: at most max unverified pins, oldest pruned first; verified pins stay", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/known_users`;
+    const ku = await KnownUsers.load(path, 3);
+    await ku.trust("host:5000", "vera", FP1);
+    assert.equal(ku.isVerified("host:5000", "VERA"), true);
+    for (const n of ["ann", "ben", "cat", "dan", "eve"]) await ku.pin("host:5000", n, FP2);
+    assert.equal(ku.isVerified("host:5000", "eve"), false);
+    assert.equal(
+      await Deno.readTextFile(path),
+      [
+        `host:5000 vera ${FP1} verified`,
+        ...["cat", "dan", "eve"].map((n) => `host:5000 ${n} ${FP2}`),
+        "",
+      ]
+        .join("\n"),
+    );
+    assert.equal(ku.lookup("host:5000", "ann"), undefined, "the oldest unverified went first");
+    assert.equal(ku.lookup("host:5000", "vera"), FP1, "the verified pin stays, however old");
+    // Trusting an unverified pin marks it verified in place; it is no longer prunable.
+    await ku.trust("host:5000", "cat", FP2);
+    for (const n of ["fay", "gus", "hal"]) await ku.pin("host:5000", n, FP3);
+    assert.equal(ku.lookup("host:5000", "cat"), FP2);
+    assert.equal(ku.isVerified("host:5000", "cat"), true);
+    assert.equal(ku.lookup("host:5000", "dan"), undefined);
+  });
+});
+
+Deno.test("KnownUsers: a file over the bound at load is pruned and rewritten, not refused", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/known_users`;
+    const lines = ["# my peers", `host:5000 vera ${FP1} verified`];
+    for (let i = 0; i < 16_000; i++) lines.push(`host:5000 u${i} ${FP2}`);
+    lines.push("x".repeat(100_000)); // too long to be a pin: dropped unread
+    lines.push(`host:5000 newest ${FP3}`);
+    await Deno.writeTextFile(path, lines.join("\n") + "\n");
+    assert.ok((await Deno.stat(path)).size > 1024 * 1024, "over the old 1 MiB refusal");
+    const ku = await KnownUsers.load(path);
+    assert.equal(ku.pruned, 16_000 - 999 + 1);
+    assert.equal(ku.lookup("host:5000", "vera"), FP1);
+    assert.equal(ku.lookup("host:5000", "newest"), FP3);
+    assert.equal(ku.lookup("host:5000", "u15001"), FP2);
+    assert.equal(ku.lookup("host:5000", "u15000"), undefined);
+    const text = await Deno.readTextFile(path);
+    const kept = text.split("\n");
+    assert.equal(kept[0], "# my peers");
+    assert.equal(kept[1], `host:5000 vera ${FP1} verified`);
+    assert.equal(kept.length, 2 + 1000 + 1);
+    const again = await KnownUsers.load(path);
+    assert.equal(again.pruned, 0, "within the bound now");
+    assert.equal(await Deno.readTextFile(path), text);
+  });
+});
+
+Deno.test("scanLines: lines across chunks, a last line without newline, over-long lines as null", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/f`;
+    const long = "y".repeat(70_000); // longer than one read chunk
+    await Deno.writeTextFile(path, `a\n\n${long}\nb${"z".repeat(4000)}\nlast`);
+    const got: (string | null)[] = [];
+    await scanLines(path, (raw) => got.push(raw === null ? null : new TextDecoder().decode(raw)));
+    assert.deepEqual(got, ["a", "", null, `b${"z".repeat(4000)}`, "last"]);
+    const none: unknown[] = [];
+    await scanLines(`${dir}/absent`, (raw) => none.push(raw));
+    assert.deepEqual(none, []);
+    await assert.rejects(scanLines(dir, () => {}), TypeError);
   });
 });
