@@ -86,6 +86,8 @@ export interface CommandHost {
   isAdmin(fingerprint: string): boolean;
   /** Renames `user` (same rules as auth) and announces it. */
   nick(user: UserView, name: string): void;
+  /** Gives up a name `user`'s identity owns and is not using (ProtocolError otherwise). */
+  releaseName(user: UserView, name: string): void;
   /** Joins `user` to `room`: history (replay) then a join event. */
   join(user: UserView, room: string): RoomInfo;
   /** Takes `user` out of `room` with a leave event giving `reason`. */

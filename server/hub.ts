@@ -229,9 +229,17 @@ export class Hub {
       return "retry";
     }
     const rooms: string[] = [];
+    const refusedRooms: ProtocolError[] = [];
     for (const r of auth.rooms) {
       if (rooms.length >= MAX_ROOMS_PER_USER) break;
-      if (checkRoom(r).ok && !rooms.includes(r)) rooms.push(r);
+      if (!checkRoom(r).ok || rooms.includes(r)) continue;
+      try {
+        this.#mayCreate(peer.fingerprint, r);
+        rooms.push(r);
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        refusedRooms.push(e); // told after the welcome; the login goes on
+      }
     }
     if (rooms.length === 0) rooms.push(DEFAULT_ROOM);
 
@@ -305,6 +313,7 @@ export class Hub {
     if (motd !== "") {
       peer.send(JSON.stringify({ t: "event", ts: o.now(), kind: "motd", text: motd }));
     }
+    for (const e of refusedRooms) this.#sendError(peer, undefined, e.code, e.message);
     o.log?.("info", "login", { ip: peer.ip, name: auth.name, fingerprint: peer.fingerprint });
     return "ok";
   }
@@ -344,6 +353,16 @@ export class Hub {
    */
   settle(): void {
     this.#o.store.flush();
+  }
+
+  /** True while someone is connected under the name with case-folded `key`. */
+  nameInUse(key: string): boolean {
+    return this.#byName.has(key);
+  }
+
+  /** True while `room` has members (and always for the default room). */
+  roomIsLive(room: string): boolean {
+    return this.#rooms.has(room);
   }
 
   /** True if a ban in force covers the address `ip`. */
@@ -741,8 +760,24 @@ export class Hub {
       isOperator: (fp) => this.#isOperator(fp),
       isAdmin: (fp) => o.admins.has(fp),
       nick: (u, name) => this.#nick(this.#session(u), name),
+      releaseName: (u, name) => {
+        const s = this.#session(u);
+        const key = nameKey(name);
+        for (const mine of this.#byFp.get(s.fingerprint) ?? []) {
+          if (mine.key === key) {
+            throw new ProtocolError(
+              "name_in_use",
+              `You are using ${name}; switch to another name with /nick first.`,
+            );
+          }
+        }
+        if (!o.store.releaseName(key, s.fingerprint)) {
+          throw new ProtocolError("not_owner", `You do not own the name ${name}.`);
+        }
+      },
       join: (u, room) => {
         const s = this.#session(u);
+        this.#mayCreate(s.fingerprint, room);
         this.#enter(s, room, this.#recent(s.peer, room, o.limits.historyOnJoin));
         return this.#roomInfo(room);
       },
@@ -756,6 +791,14 @@ export class Hub {
       },
       topic: (room) => o.store.topic(room),
       setTopic: (room, text, by) => {
+        const fp = this.#byName.get(nameKey(by))?.fingerprint; // undefined: the console
+        if (fp !== undefined && !o.store.charge(fp, "topic", o.limits.topicsPerDay)) {
+          throw new ProtocolError(
+            "topic_limit",
+            `You have set ${o.limits.topicsPerDay} topics today, the most allowed; try again ` +
+              "tomorrow.",
+          );
+        }
         o.store.setTopic(room, text, by);
         this.#event(room, "topic", { by, text });
       },
@@ -848,7 +891,11 @@ export class Hub {
         "name_owned",
         `The name ${name} belongs to another identity. Please choose another name.`,
       );
-    if (owner !== undefined) return owner.fingerprint === fp ? undefined : other();
+    if (owner !== undefined) {
+      if (owner.fingerprint !== fp) return other();
+      this.#touch(key);
+      return undefined;
+    }
     if (store.namesOwnedBy(fp) >= limits.namesPerIdentity) {
       return new ProtocolError(
         "name_limit",
@@ -859,6 +906,31 @@ export class Hub {
     if (store.claimName(key, name, fp) === "owned_by_other") return other();
     this.#o.log?.("info", "name claimed", { name, fingerprint: fp });
     return undefined;
+  }
+
+  /** Notes that the name `key` is used (so it does not expire); a failed write does not matter. */
+  #touch(key: string): void {
+    try {
+      this.#o.store.touchName(key);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+    }
+  }
+
+  /**
+   * Allows `fp` to enter `room`: a room that is live or stored costs nothing; a new one counts
+   * against the identity's `roomsPerDay` (ProtocolError `room_limit` beyond it).
+   */
+  #mayCreate(fp: string, room: string): void {
+    const { store, limits } = this.#o;
+    if (this.#rooms.has(room) || store.roomExists(room)) return;
+    if (!store.charge(fp, "room", limits.roomsPerDay)) {
+      throw new ProtocolError(
+        "room_limit",
+        `You have created ${limits.roomsPerDay} rooms today, the most allowed; ${room} was not ` +
+          "created. Join an existing room or try again tomorrow.",
+      );
+    }
   }
 
   /** The last `n` messages of `room` as a replay source, charged to `peer`. */

@@ -8,7 +8,8 @@ import { getLogger } from "@logtape/logtape";
 import { Connection, type ConnectionContext, VerifiedIdentities } from "./connection.ts";
 import { Hub } from "./hub.ts";
 import { auditTrail } from "./audit.ts";
-import { type StorageError, Store } from "./store.ts";
+import { StorageError, Store } from "./store.ts";
+import { DAY_MS } from "./upkeep.ts";
 import { Transcript } from "./transcript.ts";
 import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
 import { loadOrCreateHostKey } from "../shared/keys.ts";
@@ -69,6 +70,7 @@ export class ChatServer {
   #nextId = 1;
   #prunedAt = 0;
   #sweep: ReturnType<typeof setInterval>;
+  #expiredAt = -Infinity;
   #accepting: Promise<void>;
   #blacklistPath?: string;
   #blacklist: Blacklist;
@@ -108,11 +110,13 @@ export class ChatServer {
       10,
       Math.min(1000, limits.handshakeMs / 4, limits.idlePingMs / 4, limits.stalledWriteMs / 4),
     );
+    this.#expire(this.#now()); // what aged while the server was down goes before anyone logs in
     this.#sweep = setInterval(() => {
       try {
         const now = this.#now();
         for (const c of this.#conns.values()) c.tick(now);
         if (now - this.#prunedAt >= 1000) this.#pruneAddresses(now);
+        if (now - this.#expiredAt >= EXPIRE_EVERY_MS) this.#expire(now);
       } catch (e) {
         // A throw from a timer would end the process: report it and sweep again next time.
         getLogger(["chat", "server"]).error("sweep failed: {error}", { error: String(e) });
@@ -137,11 +141,20 @@ export class ChatServer {
     const blacklist = opts.blacklistPath
       ? await readBlacklist(opts.blacklistPath)
       : Blacklist.empty();
+    const ref: { server?: ChatServer } = {};
     const store = Store.open(`${opts.dataDir}/chat.db`, {
       historyKept: limits.historyKept,
       historyTotal: limits.historyTotal,
+      maxBytes: limits.dbBytes,
       now,
-      onError: storageWarning((text) => storageLog.error(text), "database"),
+      onError: storageWarning(
+        (text) => storageLog.error(text),
+        "database",
+        () =>
+          ref.server?.atCap
+            ? ` (the database has reached its cap, --limit dbBytes=${limits.dbBytes})`
+            : "",
+      ),
     });
     let transcript: Transcript | undefined;
     let listener: Deno.TcpListener | undefined;
@@ -161,7 +174,6 @@ export class ChatServer {
       throw e;
     }
     const startedAt = now();
-    const ref: { server?: ChatServer } = {};
     const hub = new Hub({
       store,
       limits,
@@ -272,6 +284,37 @@ export class ChatServer {
     this.#unauth.add(c);
   }
 
+  /** True when the database has reached `--limit dbBytes`. */
+  get atCap(): boolean {
+    try {
+      return this.#store.atCap;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Releases unused names and removes empty rooms, expired bans and old quota counters. */
+  #expire(now: number): void {
+    this.#expiredAt = now;
+    const l = this.#limits;
+    try {
+      const out = this.#store.expire({
+        nameUnusedMs: l.nameExpiryDays * DAY_MS,
+        roomIdleMs: l.roomExpiryDays * DAY_MS,
+        nameInUse: (key) => this.hub.nameInUse(key),
+        liveRoom: (room) => this.hub.roomIsLive(room),
+      });
+      if (out.names.length + out.rooms.length + out.bans > 0) {
+        getLogger(["chat", "server"]).info(
+          "expired {names} unused names, {rooms} empty rooms, {bans} bans",
+          { names: out.names.length, rooms: out.rooms.length, bans: out.bans },
+        );
+      }
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e; // a storage failure was warned about already
+    }
+  }
+
   /** Forgets addresses with no connection and no admission inside the window. */
   #pruneAddresses(now: number): void {
     this.#prunedAt = now;
@@ -337,6 +380,9 @@ export function addressGroup(ip: string): string {
   return formatIpPrefix(parseIpPrefix(`${ip}/64`)!);
 }
 
+/** How often unused names, empty rooms and expired bans are removed. */
+const EXPIRE_EVERY_MS = 10 * 60_000;
+
 /** How often one kind of storage failure is repeated on the console at most. */
 const STORAGE_WARNING_MS = 30_000;
 
@@ -348,6 +394,7 @@ const STORAGE_WARNING_MS = 30_000;
 function storageWarning(
   print: (text: string) => void,
   what: string,
+  more: () => string = () => "",
 ): (e: StorageError | unknown) => void {
   let last = -Infinity;
   let quiet = 0;
@@ -363,10 +410,12 @@ function storageWarning(
     const full = (e as { code?: unknown }).code === "storage_full" || /full|ENOSPC|space/i.test(
       detail,
     );
-    const more = quiet > 0 ? ` (${quiet} more failures since the last warning)` : "";
+    const repeats = quiet > 0 ? ` (${quiet} more failures since the last warning)` : "";
     quiet = 0;
     print(
-      `WARNING: ${what} ${full ? "storage is FULL" : "write failed"}: ${detail}${more}. ` +
+      `WARNING: ${what} ${
+        full ? "storage is FULL" : "write failed"
+      }: ${detail}${more()}${repeats}. ` +
         "Users get storage_full/internal errors until space is freed.",
     );
   };

@@ -5,59 +5,14 @@
  * @module
  */
 
-import {
-  DatabaseSync,
-  type SQLInputValue,
-  type StatementResultingChanges,
-  type StatementSync,
-} from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import { ProtocolError } from "../shared/errors.ts";
+import { migrate } from "./schema.ts";
+import { type Expired, type ExpireOptions, Upkeep } from "./upkeep.ts";
+import { guardStatement, type Statement, StorageError, toStorageError } from "./storage_error.ts";
 
-/**
- * A failure of the database itself (disk full, read-only file, I/O error), as the user is told:
- * `code` is `storage_full` when the disk or the `dbBytes` cap is full, else `internal`. The
- * request that met it fails; the store stays usable and the next request tries again.
- */
-export class StorageError extends ProtocolError {
-  /** Wraps the database error `cause`. */
-  constructor(code: "storage_full" | "internal", message: string, options?: ErrorOptions) {
-    super(code, message, options);
-    this.name = "StorageError";
-  }
-}
-
-/** SQLite primary result codes that mean the storage, not the request, failed. */
-const SQLITE_READONLY = 8;
-const SQLITE_FULL = 13;
-
-/**
- * The {@linkcode StorageError} for an error thrown by the database, or `e` itself when it is
- * not one (argument errors and refusals such as `duplicate_id` pass through).
- */
-export function toStorageError(e: unknown): unknown {
-  if (e instanceof ProtocolError || e instanceof TypeError || e instanceof RangeError) return e;
-  const err = e as { code?: unknown; errcode?: unknown };
-  if (typeof e !== "object" || e === null || typeof err.code !== "string") return e;
-  if (!err.code.startsWith("ERR_SQLITE") && err.code !== "ERR_INVALID_STATE") return e;
-  // Errors of `exec` carry no `errcode`, only SQLite's fixed text for the code.
-  const text = e instanceof Error ? e.message : "";
-  const primary = typeof err.errcode === "number"
-    ? err.errcode & 0xff
-    : text.startsWith("database or disk is full")
-    ? SQLITE_FULL
-    : text.startsWith("attempt to write a readonly database")
-    ? SQLITE_READONLY
-    : -1;
-  if (primary === SQLITE_FULL) {
-    return new StorageError("storage_full", "The server's storage is full; nothing was saved.", {
-      cause: e,
-    });
-  }
-  const what = primary === SQLITE_READONLY ? "is read-only" : "failed";
-  return new StorageError("internal", `The server's storage ${what}; nothing was saved.`, {
-    cause: e,
-  });
-}
+export { SCHEMA_VERSION } from "./schema.ts";
+export { StorageError, toStorageError } from "./storage_error.ts";
 
 /** A room message as kept in the history. */
 export interface StoredMessage {
@@ -122,6 +77,11 @@ export interface StoreOptions {
   historyKept?: number;
   /** Messages kept in all rooms together (the oldest anywhere are pruned). Default 500,000. */
   historyTotal?: number;
+  /**
+   * Largest database file in bytes (SQLite's `max_page_count`); a write beyond it fails with
+   * `storage_full`. Default: no cap.
+   */
+  maxBytes?: number;
   /** Clock in milliseconds since the epoch, for ban expiry and claim times. Default `Date.now`. */
   now?: () => number;
   /** Told of every {@linkcode StorageError} before it is thrown (for the operator's warning). */
@@ -143,58 +103,8 @@ interface Pending {
   result?: AppendResult;
 }
 
-/** A prepared statement whose database errors are thrown as {@linkcode StorageError}. */
-interface Statement {
-  run(...params: SQLInputValue[]): StatementResultingChanges;
-  get(...params: SQLInputValue[]): unknown;
-  all(...params: SQLInputValue[]): unknown[];
-}
-
 /** Topics cached in memory at most (the cache is emptied when full). */
 const TOPIC_CACHE = 4096;
-
-/** The schema version this code writes (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 1;
-
-const SCHEMA_V1 = `
-CREATE TABLE names (
-  key TEXT PRIMARY KEY,
-  display TEXT NOT NULL,
-  fingerprint TEXT NOT NULL,
-  created INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX names_by_owner ON names (fingerprint);
-CREATE TABLE rooms (
-  room TEXT PRIMARY KEY,
-  last_seq INTEGER NOT NULL DEFAULT 0,
-  topic TEXT NOT NULL DEFAULT '',
-  topic_by TEXT NOT NULL DEFAULT ''
-) WITHOUT ROWID;
-CREATE TABLE messages (
-  room TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  sender TEXT NOT NULL,
-  text TEXT NOT NULL,
-  me INTEGER NOT NULL,
-  id TEXT NOT NULL,
-  sender_fp TEXT NOT NULL,
-  PRIMARY KEY (room, seq)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX messages_by_id ON messages (sender_fp, id) WHERE id <> '';
-CREATE INDEX messages_by_ts ON messages (ts);
-CREATE TABLE bans (
-  target TEXT PRIMARY KEY,
-  kind TEXT NOT NULL CHECK (kind IN ('name', 'fingerprint', 'ip')),
-  by TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  created INTEGER NOT NULL,
-  expires INTEGER
-) WITHOUT ROWID;
-CREATE TABLE ops (
-  fingerprint TEXT PRIMARY KEY
-) WITHOUT ROWID;
-`;
 
 const MESSAGE_COLUMNS = "room, seq, ts, sender, text, me, id";
 const BAN_KINDS: ReadonlySet<string> = new Set(["name", "fingerprint", "ip"]);
@@ -265,6 +175,7 @@ export class Store {
   readonly #onError: (e: StorageError) => void;
   #bans: Ban[] | undefined; // cache of every stored ban, dropped on each change
   readonly #topics = new Map<string, string>(); // bounded by TOPIC_CACHE
+  readonly #upkeep: Upkeep;
   readonly #schedule: (commit: () => void) => void;
   #batch: Pending[] = []; // appends waiting for the next commit, at most BATCH_MAX
   #scheduled = false;
@@ -283,14 +194,15 @@ export class Store {
     this.#kept = kept;
     this.#total = total;
     this.#count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as Row).n as number;
+    this.#upkeep = new Upkeep(db, (e) => this.#fail(e));
     this.#now = now;
-    const p = (sql: string) => this.#guard(db.prepare(sql));
+    const p = (sql: string) => guardStatement(db.prepare(sql), (e) => this.#fail(e));
     this.#q = {
       ownerOf: p("SELECT display, fingerprint, created FROM names WHERE key = ?"),
       namesOf: p("SELECT COUNT(*) AS n FROM names WHERE fingerprint = ?"),
       insertName: p(
-        "INSERT INTO names (key, display, fingerprint, created) VALUES (?, ?, ?, ?) " +
-          "ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO names (key, display, fingerprint, created, last_used) " +
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
       ),
       releaseName: p("DELETE FROM names WHERE key = ? AND fingerprint = ?"),
       setSeq: p(
@@ -318,8 +230,9 @@ export class Store {
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_fp = ? AND id = ? AND id <> ''`,
       ),
       setTopic: p(
-        "INSERT INTO rooms (room, topic, topic_by) VALUES (?, ?, ?) " +
-          "ON CONFLICT (room) DO UPDATE SET topic = excluded.topic, topic_by = excluded.topic_by",
+        "INSERT INTO rooms (room, topic, topic_by, updated) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT (room) DO UPDATE SET topic = excluded.topic, " +
+          "topic_by = excluded.topic_by, updated = excluded.updated",
       ),
       topic: p("SELECT topic FROM rooms WHERE room = ?"),
       addBan: p(
@@ -367,7 +280,17 @@ export class Store {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA busy_timeout = 5000");
-      migrate(db);
+      migrate(db, now());
+      if (options.maxBytes !== undefined) {
+        if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) {
+          throw new RangeError("maxBytes must be a positive integer");
+        }
+        const page = (db.prepare("PRAGMA page_size").get() as Row).page_size as number;
+        const pages = Math.max(1, Math.floor(options.maxBytes / page));
+        db.exec(`PRAGMA max_page_count = ${pages}`);
+      }
+      // The WAL file is cut back to this size after each checkpoint.
+      db.exec("PRAGMA journal_size_limit = 16777216");
       return new Store(db, kept, total, now, onError, schedule);
     } catch (e) {
       db.close();
@@ -420,7 +343,8 @@ export class Store {
     if (owner !== undefined) {
       return owner.fingerprint === fingerprint ? "owned_by_you" : "owned_by_other";
     }
-    const inserted = this.#q.insertName.run(key, displayName, fingerprint, this.#now());
+    const now = this.#now();
+    const inserted = this.#q.insertName.run(key, displayName, fingerprint, now, now);
     if (inserted.changes === 1) return "claimed";
     return this.ownerOf(key)?.fingerprint === fingerprint ? "owned_by_you" : "owned_by_other";
   }
@@ -578,9 +502,56 @@ export class Store {
 
   /** Sets the room's topic (`""` clears it) and who set it. */
   setTopic(room: string, topic: string, by: string): void {
-    this.#q.setTopic.run(str(room, "room"), str(topic, "topic"), str(by, "by"));
+    this.#q.setTopic.run(str(room, "room"), str(topic, "topic"), str(by, "by"), this.#now());
     if (this.#topics.size >= TOPIC_CACHE) this.#topics.clear();
     this.#topics.set(room, topic);
+  }
+
+  /** Notes that the name with case-folded `key` was used now (written at most once a day). */
+  touchName(key: string): void {
+    this.#upkeep.touchName(str(key, "key"), this.#now());
+  }
+
+  /** True when `room` has a stored row: a topic or a history, past or present. */
+  roomExists(room: string): boolean {
+    return this.#upkeep.roomExists(str(room, "room"));
+  }
+
+  /**
+   * Counts one room or topic created by `fingerprint` today (UTC) and returns true, or false
+   * (nothing counted) when it already created `limit` today.
+   */
+  charge(fingerprint: string, kind: "room" | "topic", limit: number): boolean {
+    return this.#upkeep.charge(
+      str(fingerprint, "fingerprint"),
+      kind,
+      count(limit, "limit"),
+      this.#now(),
+    );
+  }
+
+  /**
+   * Releases names unused for `nameUnusedMs`, removes rooms with no history, no members and no
+   * topic change for `roomIdleMs`, expired bans and old quota counters (see
+   * {@linkcode Upkeep.expire}); `now` is the store's clock.
+   */
+  expire(o: Omit<ExpireOptions, "now">): Expired {
+    const out = this.#upkeep.expire({ ...o, now: this.#now() });
+    for (const room of out.rooms) this.#topics.delete(room);
+    if (out.bans > 0) this.#bans = undefined;
+    return out;
+  }
+
+  /** True when the database file has reached (or nearly reached) its `maxBytes` cap. */
+  get atCap(): boolean {
+    const r = this.#db.prepare(
+      "SELECT (SELECT page_count FROM pragma_page_count()) AS n, " +
+        "(SELECT freelist_count FROM pragma_freelist_count()) AS free, " +
+        "(SELECT max_page_count FROM pragma_max_page_count()) AS max",
+    ).get() as Row;
+    // A failed write rolled back the pages it needed: near the cap counts as at the cap.
+    const max = r.max as number;
+    return (r.n as number) - (r.free as number) >= max - Math.max(8, Math.floor(max / 16));
   }
 
   /** The room's topic, or `""` when none (read through a small in-memory cache). */
@@ -668,38 +639,5 @@ export class Store {
     const mapped = toStorageError(e);
     if (mapped instanceof StorageError) this.#onError(mapped);
     return mapped;
-  }
-
-  #guard(stmt: StatementSync): Statement {
-    const call = <T>(f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        throw this.#fail(e);
-      }
-    };
-    return {
-      run: (...a) => call(() => stmt.run(...a)),
-      get: (...a) => call(() => stmt.get(...a)),
-      all: (...a) => call(() => stmt.all(...a)),
-    };
-  }
-}
-
-/** Brings the schema to {@linkcode SCHEMA_VERSION}; refuses a newer one. */
-function migrate(db: DatabaseSync): void {
-  const version = (db.prepare("PRAGMA user_version").get() as Row).user_version as number;
-  if (version === SCHEMA_VERSION) return;
-  if (version > SCHEMA_VERSION) {
-    throw new RangeError(`database schema version ${version} is newer than ${SCHEMA_VERSION}`);
-  }
-  db.exec("BEGIN IMMEDIATE");
-  try {
-    if (version < 1) db.exec(SCHEMA_V1);
-    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    db.exec("COMMIT");
-  } catch (e) {
-    db.exec("ROLLBACK");
-    throw e;
   }
 }

@@ -72,6 +72,16 @@ export interface Limits {
    * they are about (announcing them to everyone costs O(members²) as a big room fills).
    */
   quietRoomMembers: number;
+  /** Rooms one identity may create per day (UTC): joining a room that does not exist yet. */
+  roomsPerDay: number;
+  /** Topics one identity may set per day (UTC). */
+  topicsPerDay: number;
+  /** Days after which a name nobody logged in with (or switched to) is released. */
+  nameExpiryDays: number;
+  /** Days after which a room with no members and no history (only a topic) is removed. */
+  roomExpiryDays: number;
+  /** Largest database file in bytes; beyond it writes fail with `storage_full`. */
+  dbBytes: number;
 }
 
 /** The defaults of DESIGN.md §4. */
@@ -108,6 +118,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   authAttempts: 5,
   namesPerIdentity: 5,
   quietRoomMembers: 200,
+  roomsPerDay: 20,
+  topicsPerDay: 50,
+  nameExpiryDays: 90,
+  roomExpiryDays: 7,
+  dbBytes: 1024 * 1024 * 1024,
 });
 
 /** Smallest record body: the 16-byte tag plus one byte of plaintext. */

@@ -123,7 +123,7 @@ Deno.test(
     expectError(w, a, "unknown_command", "frobnicate");
     expectError(w, a, "unknown_command", "me", "waves"); // /me is a say with me:true
     const e = expectError(w, a, "bad_args", "nick");
-    assert.equal(e.message, "usage: /nick NEW");
+    assert.equal(e.message, "usage: /nick NEW | release NAME");
     expectError(w, a, "bad_args", "nick", "a", "b");
     expectError(w, a, "bad_args", "service", "x");
     assert.equal(run(w, a, "WHO").t, "reply");

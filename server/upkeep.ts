@@ -1,0 +1,154 @@
+/**
+ * Keeping the database bounded (DESIGN.md §4): what one identity may create per day (rooms,
+ * topics), names released after long disuse, empty rooms, expired bans and old counters
+ * removed. Works on the store's database through statements that throw
+ * {@linkcode StorageError}; the store owns it (see {@linkcode Store.upkeep}).
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { guardStatement, type Statement } from "./storage_error.ts";
+
+/** What an identity creates under a daily quota. */
+export type QuotaKind = "room" | "topic";
+
+/** One day in milliseconds: quotas count per UTC day. */
+export const DAY_MS = 86_400_000;
+
+/** Options of {@linkcode Upkeep.expire}. */
+export interface ExpireOptions {
+  /** Now, ms since the epoch. */
+  now: number;
+  /** A name not used for this long (ms) is released, unless `nameInUse` says it is. */
+  nameUnusedMs: number;
+  /** A room with no history whose topic is older than this (ms) is removed, unless live. */
+  roomIdleMs: number;
+  /** True for a case-folded name key in use right now. */
+  nameInUse(key: string): boolean;
+  /** True for a room that has members right now. */
+  liveRoom(room: string): boolean;
+  /** Most rows of each table looked at in one call (the rest waits for the next). Default 1000. */
+  max?: number;
+}
+
+/** What one {@linkcode Upkeep.expire} removed. */
+export interface Expired {
+  /** Rooms with no history and no members. */
+  rooms: string[];
+  /** Names (keys) unused for too long. */
+  names: string[];
+  /** Bans past their expiry. */
+  bans: number;
+}
+
+type Row = Record<string, unknown>;
+
+/** Quotas and expiry on the store's database. */
+export class Upkeep {
+  readonly #db: DatabaseSync;
+  readonly #fail: (e: unknown) => unknown;
+  readonly #q: Record<string, Statement>;
+
+  /**
+   * Works on `db` (schema version 2 or later); database errors go through `fail`, which returns
+   * what to throw.
+   */
+  constructor(db: DatabaseSync, fail: (e: unknown) => unknown) {
+    this.#db = db;
+    this.#fail = fail;
+    const p = (sql: string) => guardStatement(db.prepare(sql), fail);
+    this.#q = {
+      touchName: p("UPDATE names SET last_used = ? WHERE key = ? AND last_used < ?"),
+      roomExists: p("SELECT 1 AS x FROM rooms WHERE room = ?"),
+      usage: p("SELECT day, n FROM usage WHERE fingerprint = ? AND kind = ?"),
+      count: p(
+        "INSERT INTO usage (fingerprint, kind, day, n) VALUES (?, ?, ?, 1) " +
+          "ON CONFLICT (fingerprint, kind) DO UPDATE SET " +
+          "n = CASE WHEN day = excluded.day THEN n + 1 ELSE 1 END, day = excluded.day",
+      ),
+      staleNames: p("SELECT key FROM names WHERE last_used < ? ORDER BY last_used LIMIT ?"),
+      deleteName: p("DELETE FROM names WHERE key = ? AND last_used < ?"),
+      staleRooms: p(
+        "SELECT room FROM rooms r WHERE updated < ? AND " +
+          "NOT EXISTS (SELECT 1 FROM messages m WHERE m.room = r.room) LIMIT ?",
+      ),
+      deleteRoom: p(
+        "DELETE FROM rooms WHERE room = ? AND updated < ? AND " +
+          "NOT EXISTS (SELECT 1 FROM messages m WHERE m.room = rooms.room)",
+      ),
+      expiredBans: p("DELETE FROM bans WHERE expires IS NOT NULL AND expires <= ?"),
+      oldUsage: p("DELETE FROM usage WHERE day < ?"),
+    };
+  }
+
+  /**
+   * Notes that the name `key` was used at `now` (a login or `/nick`). Written at most once a
+   * day per name, so a busy server does not write on every login.
+   */
+  touchName(key: string, now: number): void {
+    this.#q.touchName.run(now, key, now - DAY_MS);
+  }
+
+  /** True when `room` has a row (a topic or a history, past or present). */
+  roomExists(room: string): boolean {
+    return this.#q.roomExists.get(room) !== undefined;
+  }
+
+  /**
+   * Counts one `kind` created by `fingerprint` today (UTC) and returns true, or returns false
+   * without counting when `limit` were already created today.
+   */
+  charge(fingerprint: string, kind: QuotaKind, limit: number, now: number): boolean {
+    const day = Math.floor(now / DAY_MS);
+    const r = this.#q.usage.get(fingerprint, kind) as Row | undefined;
+    if (r !== undefined && r.day === day && (r.n as number) >= limit) return false;
+    this.#q.count.run(fingerprint, kind, day);
+    return true;
+  }
+
+  /**
+   * Removes, in one transaction, up to `max` each of: names unused for `nameUnusedMs` and not in
+   * use, rooms with no history, no members and no topic set for `roomIdleMs`, bans past their
+   * expiry, and the quota counters of earlier days.
+   */
+  expire(o: ExpireOptions): Expired {
+    const max = o.max ?? 1000;
+    const out: Expired = { rooms: [], names: [], bans: 0 };
+    const nameBefore = o.now - o.nameUnusedMs;
+    const roomBefore = o.now - o.roomIdleMs;
+    this.#transaction(() => {
+      for (const r of this.#q.staleNames.all(nameBefore, max) as Row[]) {
+        const key = r.key as string;
+        if (o.nameInUse(key)) continue;
+        if (this.#q.deleteName.run(key, nameBefore).changes === 1) out.names.push(key);
+      }
+      for (const r of this.#q.staleRooms.all(roomBefore, max) as Row[]) {
+        const room = r.room as string;
+        if (o.liveRoom(room)) continue;
+        if (this.#q.deleteRoom.run(room, roomBefore).changes === 1) out.rooms.push(room);
+      }
+      out.bans = Number(this.#q.expiredBans.run(o.now).changes);
+      this.#q.oldUsage.run(Math.floor(o.now / DAY_MS));
+    });
+    return out;
+  }
+
+  #transaction(body: () => void): void {
+    this.#exec("BEGIN IMMEDIATE");
+    try {
+      body();
+      this.#exec("COMMIT");
+    } catch (e) {
+      if (this.#db.isTransaction) this.#exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  #exec(sql: string): void {
+    try {
+      this.#db.exec(sql);
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
+}
