@@ -11,9 +11,9 @@ import { type AnswerKind, Charges, type Verdict } from "./charge.ts";
 import { parseClientMessage, splitRecord } from "../shared/messages.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
-import { packRecords, RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
-import { concat, decodeUtf8, fromBase64, utf8, utf8Length } from "../shared/encoding.ts";
-import { writeAll } from "../shared/io.ts";
+import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
+import { concat, decodeUtf8, fromBase64 } from "../shared/encoding.ts";
+import { Outbox } from "./outbox.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { fingerprint, type KeyObject, rsaOaepImportPublic } from "../shared/crypto.ts";
 import { verifyKem } from "../shared/keys.ts";
@@ -107,11 +107,6 @@ function cacheKey(sigPub: string, kemPub?: string, kemSig?: string): string {
 
 type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
 
-/** Lines a replay source hands out per pull. */
-const REPLAY_BATCH = 64;
-/** Replayed characters taken per write at most (one write in flight; the rest waits its turn). */
-const REPLAY_BUDGET = 64 * 1024;
-
 /** Read buffer of a connection: small while idle, grown while reads fill it. */
 const READ_SMALL = 1024;
 const READ_LARGE = 16 * 1024;
@@ -147,10 +142,7 @@ export class Connection implements Peer {
   #lastRecv: number;
   #pinged = false;
   #pingN = 0;
-  // writer queue
-  #queue: (string | LineSource)[] = [];
-  #queueLines = 0; // strings in #queue
-  #queueBytes = 0; // UTF-8 bytes of those strings
+  #out: Outbox; // what waits for the next write
   #writing = false;
   #scheduled = false;
   #writeStarted = 0;
@@ -168,6 +160,7 @@ export class Connection implements Peer {
     this.#lastRecv = this.acceptedAt;
     this.#decoder = new FrameDecoder({ min: 1, max: ctx.limits.handshakeFrame });
     this.#charges = new Charges(ctx.limits, ctx.now);
+    this.#out = new Outbox(ctx.limits);
     try {
       conn.setNoDelay(true);
     } catch {
@@ -194,19 +187,17 @@ export class Connection implements Peer {
     this.#pump();
   }
 
-  /** Queues one serialized server message; drops the client if its queue overflows. */
-  send(line: string): void {
+  /**
+   * Queues one serialised server message (text, or UTF-8 bytes shared with other recipients and
+   * never changed); drops the client if its queue overflows.
+   */
+  send(line: string | Uint8Array): void {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
-    const l = this.#ctx.limits;
-    const bytes = utf8Length(line);
-    if (this.#queueLines >= l.sendQueueEvents || this.#queueBytes + bytes > l.sendQueueBytes) {
+    if (!this.#out.push(line)) {
       this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
       this.abort("slow consumer");
       return;
     }
-    this.#queue.push(line);
-    this.#queueLines++;
-    this.#queueBytes += bytes;
     this.#schedule();
   }
 
@@ -216,7 +207,7 @@ export class Connection implements Peer {
    */
   replay(source: LineSource): void {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
-    this.#queue.push(source);
+    this.#out.pushSource(source);
     this.#schedule();
   }
 
@@ -227,20 +218,23 @@ export class Connection implements Peer {
 
   #schedule(): void {
     if (!this.#writing && !this.#scheduled) {
-      // Let everything queued in this tick share one record and one write.
+      // Let everything queued in this turn share one record and one write; while a write is in
+      // flight, what comes meanwhile leaves together when it completes.
       this.#scheduled = true;
-      queueMicrotask(() => {
-        this.#scheduled = false;
-        this.#pump();
-      });
+      queueMicrotask(this.#scheduledPump);
     }
   }
+
+  readonly #scheduledPump = () => {
+    this.#scheduled = false;
+    this.#pump();
+  };
 
   /** Sends `bye {reason}`, flushes what is queued, then closes. */
   close(reason: string): void {
     if (!this.open) return;
     if (this.#phase === "hello") return this.abort(reason);
-    this.#queue.push(JSON.stringify({ t: "bye", reason }));
+    this.#out.push(JSON.stringify({ t: "bye", reason }), true);
     this.#phase = "closing";
     this.#closeAfterFlush = reason;
     this.#pump();
@@ -252,9 +246,7 @@ export class Connection implements Peer {
     this.#ctx.log("debug", "connection closed", { id: this.id, reason });
     this.closeReason = reason;
     this.#phase = "closed";
-    this.#queue = [];
-    this.#queueLines = 0;
-    this.#queueBytes = 0;
+    this.#out.clear();
     try {
       this.#conn.close();
     } catch {
@@ -325,7 +317,10 @@ export class Connection implements Peer {
           if (this.#isClosed()) return;
           const frame = this.#decoder.next();
           if (frame === null) break;
-          await this.#onFrame(frame);
+          // Records of an authenticated client are handled without waiting: everything read
+          // is handled before anything is stored or written.
+          const waiting = this.#onFrame(frame);
+          if (waiting !== undefined) await waiting;
         }
       }
     } catch (e) {
@@ -343,13 +338,15 @@ export class Connection implements Peer {
     return this.#phase === "closed";
   }
 
-  async #onFrame(frame: Uint8Array): Promise<void> {
+  /** Handles one frame; a promise only while an `auth` request is being checked. */
+  #onFrame(frame: Uint8Array): Promise<void> | undefined {
     switch (this.#phase) {
       case "hello":
-        return this.#onHello(frame);
+        this.#onHello(frame);
+        return;
       case "auth":
       case "chat":
-        return await this.#onRecord(frame);
+        return this.#onRecord(frame);
       default:
         return; // closing: ignore input
     }
@@ -373,16 +370,27 @@ export class Connection implements Peer {
     this.#pump();
   }
 
-  async #onRecord(frame: Uint8Array): Promise<void> {
+  #onRecord(frame: Uint8Array): Promise<void> | undefined {
     const plain = this.#opener!.open(frame);
     if (this.#opener!.seq > REKEY_AT) throw new ProtocolError("rekey", "client did not rekey");
     const lines = splitRecord(decodeUtf8(plain));
     this.#charges.record();
-    for (const line of lines) {
+    for (let i = 0; i < lines.length; i++) {
       if (!this.open) return;
-      const msg = parseClientMessage(line);
-      if (this.#phase === "auth") await this.#onAuth(msg);
-      else this.#onChat(msg);
+      const msg = parseClientMessage(lines[i]);
+      if (this.#phase === "auth") return this.#onAuthRecord(msg, lines, i + 1);
+      this.#onChat(msg);
+    }
+  }
+
+  /** `auth` (checked asynchronously), then the rest of its record from `from` on. */
+  async #onAuthRecord(msg: ClientMessage, lines: string[], from: number): Promise<void> {
+    await this.#onAuth(msg);
+    for (let i = from; i < lines.length; i++) {
+      if (!this.open) return;
+      const next = parseClientMessage(lines[i]);
+      if (this.#phase === "auth") await this.#onAuth(next);
+      else this.#onChat(next);
     }
   }
 
@@ -501,17 +509,36 @@ export class Connection implements Peer {
     ));
   }
 
-  /** Writes queued data with exactly one write in flight, coalescing lines into records. */
+  /** Writes what is queued with exactly one write in flight, as few records as fit. */
   #pump(): void {
     if (this.#writing || this.#phase === "closed") return;
-    if (this.#raw.length === 0 && this.#queue.length === 0) {
+    let bytes: Uint8Array | undefined;
+    if (this.#raw.length > 0) {
+      bytes = this.#raw.length === 1 ? this.#raw[0] : concat(...this.#raw);
+      this.#raw = [];
+    }
+    if (this.#sealer !== undefined && !this.#out.empty) {
+      const d = this.#out.drain(this.#sealer);
+      if (d.rekey) {
+        this.#phase = "closing";
+        this.#closeAfterFlush = "rekey";
+      }
+      if (d.bytes.length > 0) bytes = bytes === undefined ? d.bytes : concat(bytes, d.bytes);
+    }
+    if (bytes === undefined) {
       if (this.#closeAfterFlush !== null) this.abort(this.#closeAfterFlush);
       return;
     }
     this.#writing = true;
     this.#writeStarted = this.#ctx.now();
-    this.#flushOnce().then(
-      () => {
+    this.#write(bytes);
+  }
+
+  /** Writes all of `bytes`, then pumps again; a failed write closes the connection. */
+  #write(bytes: Uint8Array): void {
+    this.#conn.write(bytes).then(
+      (n) => {
+        if (n < bytes.length && this.#phase !== "closed") return this.#write(bytes.subarray(n));
         this.#writing = false;
         this.#pump();
       },
@@ -521,82 +548,4 @@ export class Connection implements Peer {
       },
     );
   }
-
-  /** Takes what is queued: every line, and from replay sources up to REPLAY_BUDGET bytes. */
-  #take(): string[] {
-    const lines: string[] = [];
-    let budget = REPLAY_BUDGET;
-    let i = 0;
-    for (; i < this.#queue.length; i++) {
-      const head = this.#queue[i];
-      if (typeof head === "string") {
-        lines.push(head);
-        continue;
-      }
-      if (budget <= 0) break;
-      for (let more = head.next(REPLAY_BATCH); more.length > 0; more = head.next(REPLAY_BATCH)) {
-        for (const l of more) {
-          lines.push(l);
-          budget -= l.length;
-        }
-        if (budget <= 0) break;
-      }
-      if (budget <= 0) break; // the source stays at the head; the next flush goes on with it
-    }
-    this.#queue = i === 0 ? this.#queue : this.#queue.slice(i);
-    this.#queueLines = 0;
-    this.#queueBytes = 0;
-    for (const q of this.#queue) {
-      if (typeof q === "string") {
-        this.#queueLines++;
-        this.#queueBytes += utf8Length(q);
-      }
-    }
-    return lines;
-  }
-
-  async #flushOnce(): Promise<void> {
-    const frames: Uint8Array[] = this.#raw;
-    this.#raw = [];
-    if (this.#sealer && this.#queue.length > 0) {
-      const max = this.#ctx.limits.recordPlaintext;
-      const sealing: Uint8Array[] = [];
-      const seal = (text: string) => {
-        if (this.#sealer!.seq === REKEY_AT) {
-          // The counter is used up: say goodbye in the last record; the client reconnects.
-          text = JSON.stringify({ t: "bye", reason: "rekey" });
-          this.#queue = [];
-          this.#phase = "closing";
-          this.#closeAfterFlush = "rekey";
-        }
-        if (this.#sealer!.seq <= REKEY_AT) sealing.push(this.#sealer!.seal(utf8.encode(text), max));
-      };
-      // (a line of at most max/3 UTF-16 units cannot pass max bytes: no need to count those)
-      const lines = this.#take().map((l) =>
-        l.length * 3 > max && utf8Length(l) > max ? tooLarge(l) : l
-      );
-      for (const record of packRecords(lines, max)) seal(record);
-      for (const body of sealing) frames.push(encodeFrame(body));
-    }
-    await writeAll(this.#conn, frames.length === 1 ? frames[0] : concat(...frames));
-  }
-}
-
-/**
- * What replaces a server message too large for one record: an error for the request it answered
- * (so the client is not left waiting), or a note without an id.
- */
-function tooLarge(line: string): string {
-  let id: unknown;
-  try {
-    id = (JSON.parse(line) as { id?: unknown }).id;
-  } catch {
-    id = undefined;
-  }
-  const message = "the answer is too large to send; ask for less";
-  return JSON.stringify(
-    typeof id === "string" && id !== ""
-      ? { t: "error", id, code: "too_long", message }
-      : { t: "error", code: "too_long", message },
-  );
 }

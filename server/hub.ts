@@ -7,7 +7,7 @@
  */
 
 import { ProtocolError } from "../shared/errors.ts";
-import { utf8Length } from "../shared/encoding.ts";
+import { utf8, utf8Length } from "../shared/encoding.ts";
 import type { Limits } from "../shared/limits.ts";
 import type {
   AuthMessage,
@@ -54,8 +54,11 @@ export interface Peer {
   readonly kemPub?: string;
   /** b64 Ed25519 signature over the KEM key. */
   readonly kemSig?: string;
-  /** Enqueues ONE serialised JSON message; never blocks. */
-  send(line: string): void;
+  /**
+   * Enqueues ONE serialised JSON message, as text or as its UTF-8 bytes (shared by every
+   * recipient: never changed after the call); never blocks.
+   */
+  send(line: string | Uint8Array): void;
   /** Enqueues lines produced on demand (history), in order with `send`; never blocks. */
   replay(source: LineSource): void;
   /**
@@ -458,7 +461,7 @@ export class Hub {
   }
 
   #relay(stored: StoredMessage): void {
-    const line = JSON.stringify(toMsg(stored));
+    const line = utf8.encode(JSON.stringify(toMsg(stored))); // once for every member
     const members = this.#rooms.get(stored.room);
     this.#messages++;
     if (members !== undefined) {
@@ -662,7 +665,7 @@ export class Hub {
       ? this.#sessions.values()
       : this.#rooms.get(room)?.values();
     if (to !== undefined) {
-      const line = JSON.stringify(ev);
+      const line = utf8.encode(JSON.stringify(ev)); // once for every recipient
       for (const s of to) {
         s.peer.send(line);
         this.#deliveries++;

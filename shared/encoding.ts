@@ -6,9 +6,11 @@
 /** Shared strict UTF-8 encoder. */
 export const utf8 = new TextEncoder();
 
+const STRICT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** Decodes UTF-8, throwing `TypeError` on malformed input (fatal decoder). */
 export function decodeUtf8(bytes: Uint8Array): string {
-  return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  return STRICT.decode(bytes); // one-shot decodes keep no state between calls
 }
 
 /** Length of `text` in UTF-8 bytes (a lone surrogate counts as the 3 bytes of U+FFFD). */

@@ -58,3 +58,27 @@ Deno.test("e2e: messages acknowledged in one burst survive kill -9 and come back
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("e2e: a burst read in one turn reaches every member in one record, in order", async () => {
+  const server = await startServer();
+  const open: EvilClient[] = [];
+  try {
+    const watcher = await EvilClient.joined(server.port, "watcher");
+    open.push(watcher);
+    const sender = await EvilClient.joined(server.port, "sender");
+    open.push(sender);
+    await watcher.readUntil((m) => m.t === "event" && m.kind === "join" && m.name === "sender");
+    const texts = Array.from({ length: 40 }, (_, i) => `burst ${i} ` + "x".repeat(100));
+    const lines = texts.map((text) =>
+      JSON.stringify({ t: "say", id: newId(), room: "#lobby", text })
+    );
+    await sender.send(utf8.encode(lines.join("\n")));
+    const record = await watcher.readMessages(10_000);
+    assert.deepEqual(record?.map((m) => m.text), texts, "all 40 in the first record");
+    assert.deepEqual(record?.map((m) => m.seq), texts.map((_, i) => i + 1));
+  } finally {
+    await Promise.all(open.map((c) => c.close()));
+    await server.stop();
+    await Deno.remove(server.dataDir, { recursive: true });
+  }
+});

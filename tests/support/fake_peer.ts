@@ -31,9 +31,9 @@ export class FakePeer implements Peer {
     this.sigPub = "sig-" + fingerprint.slice(7, 9);
   }
 
-  /** Records one line. */
-  send(line: string): void {
-    this.lines.push(line);
+  /** Records one line (bytes decoded). */
+  send(line: string | Uint8Array): void {
+    this.lines.push(typeof line === "string" ? line : new TextDecoder().decode(line));
   }
 
   /** Drains the source in batches of 7 lines. */
