@@ -9,11 +9,28 @@ import type { Limits } from "../shared/limits.ts";
 import type { RoomInfo } from "../shared/messages.ts";
 import type { ModerationRecord } from "./audit.ts";
 import type { Ban } from "./store.ts";
+import type { AnswerKind } from "./charge.ts";
 
 /** Serialised messages handed out on demand, a batch at a time; an empty batch ends it. */
 export interface LineSource {
   /** Up to `max` more lines; `[]` when there are no more. */
   next(max: number): string[];
+}
+
+/** What a list command reads: how many there are, and the items produced one by one. */
+export interface Listing<T> extends Iterable<T> {
+  /** Number of items. */
+  readonly size: number;
+}
+
+/** A history answer: the replay source and how many of the messages asked for it carries. */
+export interface HistoryAnswer {
+  /** The messages, oldest first, marked replay. */
+  replay: LineSource;
+  /** Messages the replay carries. */
+  shown: number;
+  /** Messages there were to send; more than `shown` when the caller's budget cut the answer. */
+  wanted: number;
 }
 
 /** A connected user as commands see it. */
@@ -70,16 +87,21 @@ export interface CommandHost {
   now(): number;
   /** Server figures. */
   info(): ServiceInfo;
-  /** Every connected user, in connection order. */
-  users(): UserView[];
+  /** Every connected user, in connection order (read lazily: take only what is shown). */
+  users(): Listing<UserView>;
   /** The connected user with this name (case-insensitive), if any. */
   user(name: string): UserView | undefined;
   /** The identity owning `name`: connected user first, then the names registry. */
   ownerFingerprint(name: string): string | undefined;
-  /** Every room that exists now, by name. */
-  rooms(): RoomInfo[];
+  /** Every room that exists now, by name (read lazily: take only what is shown). */
+  rooms(): Listing<RoomInfo>;
   /** Members of `room`, or undefined when it does not exist. */
-  members(room: string): UserView[] | undefined;
+  members(room: string): Listing<UserView> | undefined;
+  /**
+   * How many of `rows` rows of an answer to `user`'s current request its budget pays for
+   * (server/charge.ts); fewer means the answer is cut. The console (no user) is not charged.
+   */
+  charge(user: UserView | undefined, kind: AnswerKind, rows: number): number;
   /** True when `fingerprint` is an operator. */
   isOperator(fingerprint: string): boolean;
   /** True when `fingerprint` was given with `--admin` (cannot be removed by `/deop`). */
@@ -98,8 +120,11 @@ export interface CommandHost {
   setTopic(room: string, text: string, by: string): void;
   /** Sets (text) or clears (undefined) the away status and announces it. */
   setAway(user: UserView, text: string | undefined): void;
-  /** The last `n` messages of `room`, oldest first, marked replay, as a replay source. */
-  history(room: string, n: number): LineSource;
+  /**
+   * The last `n` messages of `room`, oldest first, marked replay, as a replay source, charged to
+   * `user` (the newest its budget pays for) before any is read.
+   */
+  history(room: string, n: number, user: UserView | undefined): HistoryAnswer;
   /** Kick event, leave "kicked by X", close "kicked". */
   kick(user: UserView, by: string, reason: string): void;
   /** Stores the ban and closes the matching live connections; returns how many. */

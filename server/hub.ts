@@ -24,6 +24,7 @@ import { type Blacklist, checkName, checkRoom, DEFAULT_ROOM, nameKey } from "../
 import type {
   CommandContext,
   CommandHost,
+  HistoryAnswer,
   LineSource,
   ServiceInfo,
   UserView,
@@ -35,6 +36,7 @@ import { formatDuration } from "./duration.ts";
 import { ipMatches } from "./ip_prefix.ts";
 import type { Ban, Store, StoredMessage } from "./store.ts";
 import type { AnswerKind } from "./charge.ts";
+import { SortedNames } from "./sorted_names.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 import type { ModerationRecord } from "./audit.ts";
 
@@ -172,6 +174,8 @@ export class Hub {
   readonly #doubles = new Map<string, number>();
   readonly #byFp = new Map<string, Set<Session>>();
   readonly #rooms = new Map<string, Set<Session>>([[DEFAULT_ROOM, new Set()]]);
+  /** The names of `#rooms`, in order, for listing without sorting. */
+  readonly #roomNames = new SortedNames();
   readonly #muted = new Set<string>();
   #motd: string | undefined = undefined;
   #messages = 0;
@@ -182,6 +186,7 @@ export class Hub {
   constructor(opts: HubOptions) {
     this.#o = opts;
     this.#host = this.#makeHost();
+    this.#roomNames.add(DEFAULT_ROOM);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -309,8 +314,8 @@ export class Hub {
         s,
         r,
         from !== undefined
-          ? this.#history(peer, r, from, o.limits.resumeMax)
-          : this.#recent(peer, r, o.limits.historyOnJoin),
+          ? this.#history(peer, r, from, o.limits.resumeMax).replay
+          : this.#recent(peer, r, o.limits.historyOnJoin).replay,
       );
     }
     if (motd !== "") {
@@ -573,7 +578,10 @@ export class Hub {
   #enter(s: Session, room: string, history: LineSource): void {
     s.peer.replay(history);
     let members = this.#rooms.get(room);
-    if (members === undefined) this.#rooms.set(room, members = new Set());
+    if (members === undefined) {
+      this.#rooms.set(room, members = new Set());
+      this.#roomNames.add(room);
+    }
     const present = this.#sibling(s, room) !== undefined;
     members.add(s);
     s.rooms.add(room);
@@ -597,7 +605,10 @@ export class Hub {
       return;
     }
     if (reason !== undefined) this.#event(room, "leave", { name: s.name, reason }, to);
-    if (members.size === 0 && room !== DEFAULT_ROOM) this.#rooms.delete(room);
+    if (members.size === 0 && room !== DEFAULT_ROOM) {
+      this.#rooms.delete(room);
+      this.#roomNames.delete(room);
+    }
   }
 
   /** Another session of `s`'s identity under the same name in `room`, if any. */
@@ -749,16 +760,36 @@ export class Hub {
       limits: o.limits,
       now: () => o.now(),
       info: () => this.#info(),
-      users: () => [...this.#sessions.values()].filter((s) => this.#byName.get(s.key) === s),
+      users: () => {
+        const byName = this.#byName; // one session per name in use
+        return { size: byName.size, [Symbol.iterator]: () => byName.values() };
+      },
       user: (name) => this.#byName.get(nameKey(name)),
       ownerFingerprint: (name) =>
         this.#byName.get(nameKey(name))?.fingerprint ?? o.store.ownerOf(nameKey(name))?.fingerprint,
-      rooms: () => [...this.#rooms.keys()].sort().map((r) => this.#roomInfo(r)),
+      rooms: () => {
+        const names = this.#roomNames;
+        const info = (r: string) => this.#roomInfo(r);
+        return {
+          size: names.size,
+          *[Symbol.iterator]() {
+            for (const r of names) yield info(r);
+          },
+        };
+      },
       members: (room) => {
         const m = this.#rooms.get(room);
-        if (m === undefined) return undefined;
-        if (!this.#doubles.has(room)) return [...m];
-        return [...new Map([...m].map((s) => [s.key, s])).values()];
+        if (m === undefined || !this.#doubles.has(room)) return m;
+        return {
+          size: this.#count(room),
+          *[Symbol.iterator]() {
+            const seen = new Set<string>(); // a name connected twice is listed once
+            for (const s of m) {
+              if (!seen.has(s.key)) yield s;
+              seen.add(s.key);
+            }
+          },
+        };
       },
       isOperator: (fp) => this.#isOperator(fp),
       isAdmin: (fp) => o.admins.has(fp),
@@ -781,7 +812,7 @@ export class Hub {
       join: (u, room) => {
         const s = this.#session(u);
         this.#mayCreate(s.fingerprint, room);
-        this.#enter(s, room, this.#recent(s.peer, room, o.limits.historyOnJoin));
+        this.#enter(s, room, this.#recent(s.peer, room, o.limits.historyOnJoin).replay);
         return this.#roomInfo(room);
       },
       leave: (u, room, reason) => {
@@ -815,7 +846,8 @@ export class Hub {
           else this.#event(room, "away", { name: s.name, text }, to);
         }
       },
-      history: (room, n) => this.#recent(undefined, room, n),
+      history: (room, n, u) => this.#recent(u && this.#session(u).peer, room, n),
+      charge: (u, kind, rows) => u === undefined ? rows : this.#session(u).peer.grant(kind, rows),
       kick: (u, by, reason) => {
         const s = this.#session(u);
         const sibs = this.#siblings(s);
@@ -937,7 +969,7 @@ export class Hub {
   }
 
   /** The last `n` messages of `room` as a replay source, charged to `peer`. */
-  #recent(peer: Peer | undefined, room: string, n: number): LineSource {
+  #recent(peer: Peer | undefined, room: string, n: number): HistoryAnswer {
     return this.#history(peer, room, this.#o.store.lastSeq(room) - n, n);
   }
 
@@ -947,17 +979,18 @@ export class Hub {
    * included: they go out live. The rows are charged to `peer` before any is read; when its
    * budget is short, only the newest rows it pays for are sent.
    */
-  #history(peer: Peer | undefined, room: string, after: number, max: number): LineSource {
+  #history(peer: Peer | undefined, room: string, after: number, max: number): HistoryAnswer {
     const store = this.#o.store;
     const upTo = store.lastSeq(room);
     let cursor = Math.max(0, after);
     let left = Math.max(0, Math.min(max, upTo - cursor));
+    const wanted = left;
     const granted = peer === undefined ? left : peer.grant("replay", left);
     if (granted < left) {
       cursor = upTo - granted;
       left = granted;
     }
-    return {
+    const replay: LineSource = {
       next: (n) => {
         const out: string[] = [];
         if (left <= 0) return out;
@@ -975,6 +1008,7 @@ export class Hub {
         return out;
       },
     };
+    return { replay, shown: granted, wanted };
   }
 
   #nick(s: Session, name: string): void {

@@ -8,7 +8,7 @@ import { utf8Length } from "../../shared/encoding.ts";
 import { ProtocolError } from "../../shared/errors.ts";
 import { checkRoom } from "../../shared/names.ts";
 import type { ModerationRecord } from "../audit.ts";
-import type { Command, CommandContext, CommandResult, UserView } from "../command_host.ts";
+import type { Command, CommandContext, CommandResult, Listing, UserView } from "../command_host.ts";
 
 /** Throws a `ProtocolError` with `code` and `message`. */
 export function fail(code: string, message: string): never {
@@ -25,9 +25,10 @@ const REPLY_LIST_BUDGET = 6000;
 
 /**
  * The first `items` whose JSON fits in {@link REPLY_LIST_BUDGET} bytes, and how many were left
- * out: a reply must fit in one record, whatever names, topics or away texts contain.
+ * out: a reply must fit in one record, whatever names, topics or away texts contain. Reads no
+ * item past the first that does not fit.
  */
-export function fitting<T>(items: T[]): { shown: T[]; more: number } {
+export function fitting<T>(items: Listing<T> | readonly T[]): { shown: T[]; more: number } {
   let used = 0;
   const shown: T[] = [];
   for (const item of items) {
@@ -35,7 +36,38 @@ export function fitting<T>(items: T[]): { shown: T[]; more: number } {
     if (used > REPLY_LIST_BUDGET) break;
     shown.push(item);
   }
-  return { shown, more: items.length - shown.length };
+  return { shown, more: ("size" in items ? items.size : items.length) - shown.length };
+}
+
+/**
+ * One page of a list answer for `ctx`: what fits (see {@link fitting}), then cut to the rows the
+ * caller's budget pays for; `cut` is true when the budget cut it. Costs O(page), whatever the
+ * size of the list.
+ */
+export function page<T>(
+  ctx: CommandContext,
+  items: Listing<T>,
+): { shown: T[]; more: number; cut: boolean } {
+  const { shown } = fitting(items);
+  const granted = ctx.host.charge(ctx.user, "list", shown.length);
+  const cut = granted < shown.length;
+  if (cut) shown.length = granted;
+  return { shown, more: items.size - shown.length, cut };
+}
+
+/** `items` with `f` applied to each as it is read. */
+export function mapListing<T, U>(items: Listing<T>, f: (t: T) => U): Listing<U> {
+  return {
+    size: items.size,
+    *[Symbol.iterator]() {
+      for (const t of items) yield f(t);
+    },
+  };
+}
+
+/** The text that ends a list of which `more` were left out (`cut`: by the caller's budget). */
+export function andMore(more: number, cut: boolean): string {
+  return cut ? `and ${more} more (rate limited: ask again in a few seconds)` : `and ${more} more`;
 }
 
 /** Throws `bad_text` for empty or multi-line text and `too_long` above `maxBytes` UTF-8 bytes. */

@@ -4,9 +4,9 @@
  * @module
  */
 
-import type { Command, UserView } from "../command_host.ts";
+import type { Command, Listing, UserView } from "../command_host.ts";
 import { formatDuration } from "../duration.ts";
-import { cmd, fail, fitting, liveUser, plural, validRoom } from "./common.ts";
+import { andMore, cmd, fail, liveUser, mapListing, page, plural, validRoom } from "./common.ts";
 
 /** The cipher suite `/service` reports. */
 export const CIPHER_SUITE =
@@ -72,7 +72,7 @@ export const whoCmd: Command = cmd(
     ctx,
     args,
   ) => {
-    let users: UserView[];
+    let users: Listing<UserView>;
     let where = "online";
     if (args.length === 1) {
       const room = validRoom(args[0]);
@@ -81,12 +81,16 @@ export const whoCmd: Command = cmd(
       users = m;
       where = `in ${room}`;
     } else users = ctx.host.users();
-    const { shown: data, more } = fitting(
-      users.map((u) => u.away === undefined ? { name: u.name } : { name: u.name, away: u.away }),
+    const { shown: data, more, cut } = page(
+      ctx,
+      mapListing(
+        users,
+        (u) => u.away === undefined ? { name: u.name } : { name: u.name, away: u.away },
+      ),
     );
     const names = data.map((d) => d.away === undefined ? d.name : `${d.name} (away: ${d.away})`);
-    if (more > 0) names.push(`and ${more} more`);
-    return { text: `${plural(users.length, "user")} ${where}: ${names.join(", ")}`, data };
+    if (more > 0) names.push(andMore(more, cut));
+    return { text: `${plural(users.size, "user")} ${where}: ${names.join(", ")}`, data };
   },
 );
 
@@ -131,12 +135,12 @@ export const roomsCmd: Command = cmd(
   {},
   (ctx) => {
     const all = ctx.host.rooms();
-    const { shown: rooms, more } = fitting(all);
+    const { shown: rooms, more, cut } = page(ctx, all);
     const lines = rooms.map((r) =>
       `${r.name} (${plural(r.members, "member")})${r.topic === "" ? "" : `: ${r.topic}`}`
     );
-    if (more > 0) lines.push(`and ${more} more`);
-    return { text: [`${plural(all.length, "room")}:`, ...lines].join("\n"), data: rooms };
+    if (more > 0) lines.push(andMore(more, cut));
+    return { text: [`${plural(all.size, "room")}:`, ...lines].join("\n"), data: rooms };
   },
 );
 

@@ -98,6 +98,11 @@ export const historyCmd: Command = cmd(
       n = Math.min(Number(rest[0]), max);
     }
     member(ctx, room);
-    return { text: `End of the history of ${room}.`, replay: ctx.host.history(room, n) };
+    const h = ctx.host.history(room, n, ctx.user);
+    const text = h.shown < h.wanted
+      ? `Only the last ${h.shown} of ${h.wanted} messages of ${room}: your request budget is ` +
+        "short (rate limited); ask again in a few seconds."
+      : `End of the history of ${room}.`;
+    return { text, data: { room, shown: h.shown, wanted: h.wanted }, replay: h.replay };
   },
 );
