@@ -83,7 +83,7 @@ export const banCmd: Command = cmd(
     }
     if (t.kind === "fingerprint") above(ctx, t.target, what);
     if (t.kind === "ip" && ctx.admin !== true) {
-      const admin = ctx.host.users().find((u) =>
+      const admin = [...ctx.host.users()].find((u) =>
         ctx.host.isAdmin(u.fingerprint) && ipMatches(u.ip, t.target)
       );
       if (admin !== undefined) above(ctx, admin.fingerprint, `${what} (${admin.name}'s address)`);
