@@ -215,7 +215,7 @@ Deno.test("charge (process): a record of 20 × /history 500 is charged by rows; 
 });
 
 Deno.test("charge (process): /rooms lists the first page in order, cut to the rows the budget pays for", async () => {
-  await withProcess({ ratePerSecond: 0.001, rateBurst: 1 }, async (s) => {
+  await withProcess({ ratePerSecond: 0.001, rateBurst: 1, roomsPerDay: 1000 }, async (s) => {
     const open: EvilClient[] = [];
     try {
       // 7 × 32 = 224 live rooms (#lobby not among them), joined in an order unlike their names.
