@@ -206,9 +206,9 @@ async function serverMain(args: string[]): Promise<number> {
   let motd = values.motd ?? "";
   if (motd.startsWith("@")) motd = (await Deno.readTextFile(motd.slice(1))).trimEnd();
   const dataDir = values.data ?? stateHome((k) => Deno.env.get(k));
-  const { keepAliveOnUnhandledRejection } = await import("./server/guard.ts");
-  const unguard = keepAliveOnUnhandledRejection((reason) =>
-    getLogger(["chat", "server"]).error("unhandled rejection (server kept running): {reason}", {
+  const { keepServerAlive } = await import("./server/guard.ts");
+  const unguard = keepServerAlive((reason) =>
+    getLogger(["chat", "server"]).error("unhandled error (server kept running): {reason}", {
       reason: reason instanceof Error ? reason.stack ?? reason.message : String(reason),
     })
   );

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { EvilClient } from "../support/evil_client.ts";
-import { MAIN, RUN_FLAGS } from "../support/procs.ts";
+import { MAIN, RUN_FLAGS, runChat } from "../support/procs.ts";
 import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
 import { closeAll } from "../limits/helpers.ts";
 import { cmd, fillUp, mountSmallFs, request, tryLogin, unmountSmallFs } from "./helpers.ts";
@@ -58,6 +58,18 @@ Deno.test({
       assert.equal(bob.code, "storage_full");
       assert.equal(bob.retry, false);
       assert.match(String(bob.message), /storage is full/);
+      // The real client says why and stops (exit 4) instead of reconnecting in a loop.
+      const home = await Deno.makeTempDir({ prefix: "chat-full-home-" });
+      try {
+        const cli = await runChat(
+          ["client", `127.0.0.1:${port}`, "--name", "carol", "--accept-new", "--home", home],
+          { ms: 30_000 },
+        );
+        assert.equal(cli.code, 4, cli.stdout + cli.stderr);
+        assert.match(cli.stderr, /storage is full/);
+      } finally {
+        await Deno.remove(home, { recursive: true });
+      }
       // A returning owner needs no write and gets in.
       const { answer: back } = await tryLogin(port, "alice", alice.key, open);
       assert.equal(back.t, "welcome", JSON.stringify(back));
