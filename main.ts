@@ -121,10 +121,20 @@ function parseLimits(items: string[] | undefined): Partial<Limits> {
         SERVER_USAGE,
       );
     }
-    out[m[1] as keyof Limits] = Number(m[2]);
+    const key = m[1] as keyof Limits;
+    if (WHOLE_LIMITS.has(key) && !Number.isInteger(Number(m[2]))) {
+      throw new UsageError(`bad --limit "${item}": ${key} is a whole number`, SERVER_USAGE);
+    }
+    if (key === "dbBytes" && Number(m[2]) < 65536) {
+      throw new UsageError(`bad --limit "${item}": dbBytes is at least 65536`, SERVER_USAGE);
+    }
+    out[key] = Number(m[2]);
   }
   return out;
 }
+
+/** Limits that count whole things (a fraction of them means nothing). */
+const WHOLE_LIMITS: ReadonlySet<string> = new Set(["roomsPerDay", "topicsPerDay", "dbBytes"]);
 
 /** Parses a byte size: digits with an optional K, M or G (powers of 1024); undefined if absent. */
 function parseSize(text: string | undefined, flag: string): number | undefined {

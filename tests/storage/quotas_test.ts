@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { EvilClient } from "../support/evil_client.ts";
-import { startServer } from "../support/procs.ts";
+import { runChat, startServer } from "../support/procs.ts";
 import { closeAll } from "../limits/helpers.ts";
 import { cmd, request } from "./helpers.ts";
 
@@ -106,5 +106,10 @@ Deno.test("quotas: the database cap gives storage_full and a console warning", a
     const size = (await Deno.stat(`${dir}/data/chat.db`)).size;
     await Deno.remove(dir, { recursive: true });
     assert.ok(size <= 262144, `database is ${size} bytes`);
+  }
+  for (const [bad, why] of [["dbBytes=1.5", "a whole number"], ["dbBytes=100", "at least 65536"]]) {
+    const r = await runChat(["server", "--port", "0", "--limit", bad]);
+    assert.equal(r.code, 2);
+    assert.ok(r.stderr.includes(`bad --limit "${bad}": dbBytes is ${why}`), r.stderr);
   }
 });
