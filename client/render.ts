@@ -162,6 +162,8 @@ function eventText(m: EventMessage): string {
       return `you are now an operator of this server${by}: /help lists the operator commands`;
     case "deop":
       return `you are no longer an operator of this server${by}`;
+    case "mode":
+      return `${s(m.by)} set${room || " the room"} ${s(m.text, "")}`;
   }
 }
 

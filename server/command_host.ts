@@ -8,6 +8,7 @@
 import type { Limits } from "../shared/limits.ts";
 import type { RoomInfo } from "../shared/messages.ts";
 import type { ModerationRecord } from "./audit.ts";
+import type { RoomModes } from "./room_modes.ts";
 import type { Ban } from "./store.ts";
 import type { AnswerKind } from "./charge.ts";
 
@@ -147,6 +148,12 @@ export interface CommandHost {
   addOp(fingerprint: string): void;
   /** Removes a persisted operator; true when it was one. */
   removeOp(fingerprint: string): boolean;
+  /** Room operators and room modes. */
+  readonly roomModes: RoomModes;
+  /** Removes every session of `user`'s name from `room`: kick event, leave "kicked by X". */
+  kickFromRoom(user: UserView, room: string, by: string, reason: string): void;
+  /** Announces a change of `room`'s modes (`text`, e.g. `+i`) to its members. */
+  announceMode(room: string, by: string, text: string): void;
   /** Records a moderation action (console log and `--log`). */
   audit(record: ModerationRecord): void;
   /** Tells every connected session of `fingerprint` it was made (`op`) or unmade an operator. */

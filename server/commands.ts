@@ -22,6 +22,7 @@ import {
   unmuteCmd,
 } from "./commands/moderation.ts";
 import { historyCmd, joinCmd, leaveCmd, topicCmd } from "./commands/rooms.ts";
+import { inviteCmd, modeCmd } from "./commands/room_ops.ts";
 import { awayCmd, backCmd, nickCmd } from "./commands/self.ts";
 
 const helpCommand = cmd(
@@ -47,6 +48,8 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   backCmd,
   historyCmd,
   keysCmd,
+  modeCmd,
+  inviteCmd,
   kickCmd,
   banCmd,
   unbanCmd,

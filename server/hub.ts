@@ -39,6 +39,7 @@ import type { AnswerKind } from "./charge.ts";
 import { SortedNames } from "./sorted_names.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 import type { ModerationRecord } from "./audit.ts";
+import { RoomModes } from "./room_modes.ts";
 
 export type { LineSource } from "./command_host.ts";
 
@@ -172,6 +173,7 @@ export class Hub {
   readonly #byName = new Map<string, Session>();
   /** Per room, how many member sessions have a sibling in it already (not counted twice). */
   readonly #doubles = new Map<string, number>();
+  readonly #modes = new RoomModes();
   readonly #byFp = new Map<string, Set<Session>>();
   readonly #rooms = new Map<string, Set<Session>>([[DEFAULT_ROOM, new Set()]]);
   /** The names of `#rooms`, in order, for listing without sorting. */
@@ -241,6 +243,9 @@ export class Hub {
     for (const r of auth.rooms) {
       if (rooms.length >= MAX_ROOMS_PER_USER) break;
       if (!checkRoom(r).ok || rooms.includes(r)) continue;
+      if (!this.#modes.mayJoin(r, peer.fingerprint) && !this.#isOperator(peer.fingerprint)) {
+        continue; // invite-only and not invited
+      }
       try {
         this.#mayCreate(peer.fingerprint, r);
         rooms.push(r);
@@ -581,6 +586,7 @@ export class Hub {
     if (members === undefined) {
       this.#rooms.set(room, members = new Set());
       this.#roomNames.add(room);
+      this.#modes.open(room, s.fingerprint); // the first member of a new room is its operator
     }
     const present = this.#sibling(s, room) !== undefined;
     members.add(s);
@@ -608,6 +614,7 @@ export class Hub {
     if (members.size === 0 && room !== DEFAULT_ROOM) {
       this.#rooms.delete(room);
       this.#roomNames.delete(room);
+      this.#modes.close(room);
     }
   }
 
@@ -905,6 +912,14 @@ export class Hub {
       addOp: (fp) => o.store.addOp(fp),
       removeOp: (fp) => o.store.removeOp(fp),
       audit: (r) => o.audit?.(r),
+      roomModes: this.#modes,
+      kickFromRoom: (u, room, by, reason) => {
+        const sibs = this.#siblings(this.#session(u)).filter((x) => x.rooms.has(room));
+        if (sibs.length === 0) return;
+        this.#event(room, "kick", { name: u.name, by, ...(reason === "" ? {} : { reason }) });
+        for (const x of sibs) this.#exit(x, room, `kicked by ${by}`);
+      },
+      announceMode: (room, by, text) => this.#event(room, "mode", { by, text }),
       tellOp: (fp, kind, by) => {
         for (const s of this.#byFp.get(fp) ?? []) {
           s.peer.send(JSON.stringify({ t: "event", ts: o.now(), kind, name: s.name, by }));

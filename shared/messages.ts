@@ -106,7 +106,8 @@ export type EventKind =
   | "announce"
   | "motd"
   | "op"
-  | "deop";
+  | "deop"
+  | "mode";
 /** A system event. */
 export interface EventMessage {
   t: "event";
@@ -174,6 +175,7 @@ const EVENT_KINDS: ReadonlySet<string> = new Set([
   "motd",
   "op",
   "deop",
+  "mode",
 ]);
 
 /** Largest string field accepted anywhere (bytes are bounded by the record anyway). */

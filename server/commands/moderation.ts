@@ -10,7 +10,18 @@ import type { Command, CommandContext } from "../command_host.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { formatIpPrefix, ipMatches, parseIpPrefix } from "../ip_prefix.ts";
 import type { Ban } from "../store.ts";
-import { audit, checkText, cmd, fail, fitting, liveUser, ownerOf, plural } from "./common.ts";
+import {
+  audit,
+  checkText,
+  cmd,
+  fail,
+  fitting,
+  liveUser,
+  ownerOf,
+  plural,
+  validRoom,
+} from "./common.ts";
+import { roomOp } from "./room_ops.ts";
 
 /**
  * Classifies a ban target: `SHA256:…` is a fingerprint, an address or prefix is an IP (in
@@ -46,21 +57,41 @@ function above(ctx: CommandContext, fp: string, what: string): void {
 }
 
 /** `/kick NAME [reason]`: disconnect a user. */
-export const kickCmd: Command = cmd("kick", "NAME [reason]", "Disconnect a user", {
-  op: true,
-  min: 1,
-  max: Infinity,
-}, (
-  ctx,
-  [name, ...why],
-) => {
-  const u = liveUser(ctx, name);
-  above(ctx, u.fingerprint, name);
-  const reason = why.join(" ");
-  ctx.host.kick(u, ctx.by, reason);
-  audit(ctx, { kind: "kick", name: u.name, target: u.fingerprint, reason });
-  return { text: `Kicked ${u.name}.` };
-});
+export const kickCmd: Command = cmd(
+  "kick",
+  "[#room] NAME [reason]",
+  "Disconnect a user (operators), or with #room remove them from that room (room operators)",
+  { min: 1, max: Infinity },
+  (ctx, args) => {
+    const room = args[0].startsWith("#") ? validRoom(args[0]) : undefined;
+    const [name, ...why] = room === undefined ? args : args.slice(1);
+    if (name === undefined) fail("bad_args", "usage: /kick [#room] NAME [reason]");
+    if (room === undefined && !ctx.operator) fail("not_permitted", "/kick is for operators only.");
+    if (room !== undefined) roomOp(ctx, room);
+    const u = liveUser(ctx, name);
+    above(ctx, u.fingerprint, name);
+    if (room !== undefined && !ctx.operator && ctx.host.isOperator(u.fingerprint)) {
+      fail("not_permitted", `${u.name} is an operator of this server.`);
+    }
+    const reason = why.join(" ");
+    if (room === undefined) ctx.host.kick(u, ctx.by, reason);
+    else {
+      if (![...ctx.host.members(room) ?? []].some((m) => m.fingerprint === u.fingerprint)) {
+        fail("not_in_room", `${u.name} is not in ${room}.`);
+      }
+      ctx.host.roomModes.uninvite(room, u.fingerprint);
+      ctx.host.kickFromRoom(u, room, ctx.by, reason);
+    }
+    audit(ctx, {
+      kind: "kick",
+      name: u.name,
+      target: u.fingerprint,
+      reason,
+      ...(room === undefined ? {} : { room }),
+    });
+    return { text: room === undefined ? `Kicked ${u.name}.` : `Kicked ${u.name} from ${room}.` };
+  },
+);
 
 /** `/ban TARGET [duration] [reason]`: ban a name, identity or address. */
 export const banCmd: Command = cmd(

@@ -4,6 +4,7 @@
  */
 
 import type { Command } from "../command_host.ts";
+import { isRoomOp } from "./room_ops.ts";
 import {
   audit,
   checkText,
@@ -31,6 +32,9 @@ export const joinCmd: Command = cmd("join", "#room", "Join a room (creating it)"
   const u = needUser(ctx);
   validRoom(room);
   if (u.rooms.has(room)) return { text: `You are already in ${room}.` };
+  if (!ctx.operator && !ctx.host.roomModes.mayJoin(room, u.fingerprint)) {
+    fail("invite_only", `${room} is invite-only; ask one of its operators for /invite.`);
+  }
   if (u.rooms.size >= MAX_ROOMS_PER_USER) {
     fail("too_many_rooms", `You can be in at most ${MAX_ROOMS_PER_USER} rooms.`);
   }
@@ -72,6 +76,9 @@ export const topicCmd: Command = cmd("topic", "[#room] [text]", "Show or set a r
   const text = rest.join(" ");
   checkText(text, ctx.host.limits.textBytes, "topic");
   notMuted(ctx, "the topic was not changed");
+  if (ctx.host.roomModes.get(room).topicLocked && !isRoomOp(ctx, room)) {
+    fail("not_permitted", `The topic of ${room} is locked: only its operators can change it.`);
+  }
   ctx.host.setTopic(room, text, ctx.by);
   audit(ctx, { kind: "topic", room, text });
   return { text: `Topic of ${room} set.`, data: { room, topic: text } };

@@ -286,3 +286,70 @@ Deno.test("/mute covers room messages, private messages, topic, away and nick", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("room operators: the creator runs the room; others cannot; modes are enforced", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-mod-room-" });
+  // Many commands from one user in a few seconds: a rate budget that does not interfere.
+  const srv = await startServer({ dataDir: `${dir}/srv`, args: ["--limit", "rateBurst=100"] });
+  const clients: EvilClient[] = [];
+  try {
+    const alice = await login(srv.port, "alice");
+    const bob = await login(srv.port, "bob");
+    const carol = await login(srv.port, "carol");
+    clients.push(alice, bob, carol);
+    assert.equal((await cmd(alice, "join", "#dev")).text, "You joined #dev."); // creates it
+    assert.equal((await cmd(bob, "join", "#dev")).text, "You joined #dev.");
+    assert.equal((await cmd(bob, "mode", "#dev")).text, "#dev: -i +t; operators: alice");
+
+    // Bad: a member who is not a room operator.
+    const denied = "Only the operators of #dev can do that.";
+    assert.deepEqual(
+      [(await cmd(bob, "topic", "#dev", "mine")).message],
+      ["The topic of #dev is locked: only its operators can change it."],
+    );
+    assert.equal((await cmd(bob, "kick", "#dev", "alice")).message, denied);
+    assert.equal((await cmd(bob, "mode", "#dev", "+i")).message, denied);
+    assert.equal((await cmd(bob, "mode", "#dev", "-t")).message, denied);
+    assert.equal((await cmd(bob, "invite", "carol", "#dev")).message, denied);
+    assert.equal((await cmd(bob, "kick", "alice")).message, "/kick is for operators only.");
+    // Good: the room operator.
+    assert.equal((await cmd(alice, "topic", "#dev", "ours")).text, "Topic of #dev set.");
+    assert.equal((await cmd(alice, "mode", "#dev", "+i")).text, "#dev: +i +t; operators: alice");
+    const ev = await bob.readUntil((m) => m.t === "event" && m.kind === "mode");
+    assert.deepEqual([ev.match?.room, ev.match?.by, ev.match?.text], ["#dev", "alice", "+i"]);
+
+    // Invite-only: carol is refused until invited.
+    const refused = await cmd(carol, "join", "#dev");
+    assert.deepEqual(
+      [refused.code, refused.message],
+      ["invite_only", "#dev is invite-only; ask one of its operators for /invite."],
+    );
+    assert.equal((await cmd(alice, "invite", "carol", "#dev")).text, "carol may now join #dev.");
+    assert.equal((await cmd(carol, "join", "#dev")).text, "You joined #dev.");
+
+    // Kick from the room: bob leaves #dev, stays connected, and cannot come back uninvited.
+    assert.equal((await cmd(alice, "kick", "#dev", "bob", "noise")).text, "Kicked bob from #dev.");
+    const kicked = await bob.readUntil((m) => m.t === "event" && m.kind === "kick");
+    assert.deepEqual(
+      [kicked.match?.room, kicked.match?.name, kicked.match?.by, kicked.match?.reason],
+      ["#dev", "bob", "alice", "noise"],
+    );
+    assert.equal((await cmd(bob, "who")).t, "reply", "still connected");
+    assert.equal((await cmd(bob, "join", "#dev")).code, "invite_only");
+
+    // A room operator can share the role and unlock the topic.
+    await cmd(alice, "mode", "#dev", "+o", "carol", "-t");
+    assert.equal((await cmd(carol, "mode", "#dev")).text, "#dev: +i -t; operators: alice, carol");
+    assert.equal((await cmd(carol, "topic", "#dev", "carol's")).text, "Topic of #dev set.");
+    // #lobby has no room operators: its topic is open, its modes are the server's.
+    assert.equal((await cmd(bob, "topic", "#lobby", "hi all")).text, "Topic of #lobby set.");
+    assert.equal(
+      (await cmd(bob, "mode", "#lobby", "+i")).message,
+      "Only the operators of #lobby can do that.",
+    );
+  } finally {
+    for (const c of clients) await c.close();
+    await srv.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

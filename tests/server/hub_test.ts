@@ -517,7 +517,7 @@ Deno.test("console: plain text announces to everyone; /say stores a server messa
     assert.match(w.hub.consoleLine("/stats"), /users: 2\nrooms: 2\nmessages relayed: 1/);
     assert.match(w.hub.consoleLine("/nope"), /^error \(unknown_command\)/);
     assert.match(w.hub.consoleLine("/join #x"), /^error \(not_permitted\)/);
-    assert.match(w.hub.consoleLine("/kick"), /^error \(bad_args\): usage: \/kick NAME/);
+    assert.match(w.hub.consoleLine("/kick"), /^error \(bad_args\): usage: \/kick \[#room\] NAME/);
     assert.match(w.hub.consoleLine("/kick dave flooding"), /Kicked dave/);
     assert.equal(d.closed, "kicked");
     assert.match(w.hub.consoleLine("/who"), /1 user online: alice/);
