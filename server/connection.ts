@@ -108,7 +108,7 @@ function cacheKey(sigPub: string, kemPub?: string, kemSig?: string): string {
 type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
 
 /** Read buffer of a connection: small while idle, grown while reads fill it. */
-const READ_SMALL = 1024;
+const READ_SMALL = 512;
 const READ_LARGE = 16 * 1024;
 
 /** One TCP connection from a client. */

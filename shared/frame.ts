@@ -28,6 +28,10 @@ export function encodeFrame(body: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** Every decoder's length header, filled and read synchronously in `next`. */
+const HEADER = new Uint8Array(4);
+const HEADER_VIEW = new DataView(HEADER.buffer);
+
 /** Incremental frame decoder: `push` bytes, then take frames with `next`. */
 export class FrameDecoder {
   /** Current limits; may be changed between frames. */
@@ -35,7 +39,6 @@ export class FrameDecoder {
   #chunks: Uint8Array[] = [];
   #offset = 0; // read offset into #chunks[0]
   #buffered = 0;
-  #header = new Uint8Array(4);
   #body: Uint8Array<ArrayBuffer> | null = null;
   #filled = 0;
 
@@ -63,8 +66,8 @@ export class FrameDecoder {
   next(): Uint8Array<ArrayBuffer> | null {
     if (this.#body === null) {
       if (this.#buffered < 4) return null;
-      this.#take(this.#header, 0, 4);
-      const len = new DataView(this.#header.buffer).getUint32(0);
+      this.#take(HEADER, 0, 4); // shared scratch: read at once, never kept
+      const len = HEADER_VIEW.getUint32(0);
       if (len < Math.max(1, this.limits.min) || len > this.limits.max) {
         throw new ProtocolError(
           "bad_frame",

@@ -54,38 +54,49 @@ export interface DirectionKeys {
 }
 
 /**
- * Nonce and associated data of one direction, rebuilt in place for every record:
- * `nonce = iv XOR (0⁴ ‖ seq:u64)`, `aad = "chat/1" ‖ dir:u8 ‖ seq:u64 ‖ length:u32`.
+ * Nonce and associated data of one direction, rebuilt for every record:
+ * `nonce = iv XOR (0⁴ ‖ seq:u64)`, `aad = "chat/1" ‖ dir:u8 ‖ seq:u64 ‖ length:u32`. Sealing and
+ * opening are synchronous, so every direction of every connection shares one scratch nonce and
+ * one scratch AAD: a direction keeps only its IV as three numbers (memory per idle connection).
  */
 class RecordContext {
-  readonly nonce = new Uint8Array(12);
-  readonly aad = new Uint8Array(LABEL.length + 1 + 8 + 4);
+  static readonly nonce = new Uint8Array(12);
+  static readonly aad = new Uint8Array(LABEL.length + 1 + 8 + 4);
+  static readonly #nv = new DataView(RecordContext.nonce.buffer);
+  static readonly #av = new DataView(RecordContext.aad.buffer);
+  static {
+    RecordContext.aad.set(LABEL, 0);
+  }
+  readonly cipher: AeadCipher;
+  readonly key: KeyObject;
   #iv0: number;
   #iv1: number;
   #iv2: number;
-  #nv: DataView;
-  #av: DataView;
+  #dir: 0 | 1;
 
   constructor(k: DirectionKeys) {
     if (k.iv.length !== 12) throw new RangeError(`record IV must be 12 bytes, got ${k.iv.length}`);
     const iv = new DataView(k.iv.buffer, k.iv.byteOffset, 12);
+    this.cipher = k.cipher;
+    this.key = k.key;
     this.#iv0 = iv.getUint32(0);
     this.#iv1 = iv.getUint32(4);
     this.#iv2 = iv.getUint32(8);
-    this.#nv = new DataView(this.nonce.buffer);
-    this.#av = new DataView(this.aad.buffer);
-    this.aad.set(LABEL, 0);
-    this.aad[LABEL.length] = k.dir;
+    this.#dir = k.dir;
   }
 
-  /** Fills `nonce` and `aad` for record `seq` (< 2^53) whose body is `length` bytes. */
+  /**
+   * Fills the shared nonce and AAD for record `seq` (< 2^53) whose body is `length` bytes; they
+   * stay valid until the next call, so use them at once (synchronously).
+   */
   set(seq: number, length: number): void {
     const hi = Math.floor(seq / 2 ** 32), lo = seq >>> 0;
-    const nv = this.#nv;
+    const nv = RecordContext.#nv;
     nv.setUint32(0, this.#iv0);
     nv.setUint32(4, (this.#iv1 ^ hi) >>> 0);
     nv.setUint32(8, (this.#iv2 ^ lo) >>> 0);
-    const o = LABEL.length + 1, av = this.#av;
+    const o = LABEL.length + 1, av = RecordContext.#av;
+    RecordContext.aad[LABEL.length] = this.#dir;
     av.setUint32(o, hi);
     av.setUint32(o + 4, lo);
     av.setUint32(o + 8, length);
@@ -94,7 +105,6 @@ class RecordContext {
 
 /** Seals outgoing records; `seq` advances once per record. */
 export class RecordSealer {
-  #k: DirectionKeys;
   #ctx: RecordContext;
   #seq: number;
   /**
@@ -102,7 +112,6 @@ export class RecordSealer {
    * the limit); `RangeError` unless the IV is 12 bytes.
    */
   constructor(keys: DirectionKeys, seq = 0) {
-    this.#k = keys;
     this.#ctx = new RecordContext(keys);
     this.#seq = seq;
   }
@@ -120,14 +129,14 @@ export class RecordSealer {
     }
     if (this.#seq > REKEY_AT) throw new ProtocolError("rekey", "record counter exhausted");
     const seq = this.#seq++;
-    this.#ctx.set(seq, plaintext.length + TAG_BYTES);
-    return aeadSeal(this.#k.cipher, this.#k.key, this.#ctx.nonce, this.#ctx.aad, plaintext);
+    const c = this.#ctx;
+    c.set(seq, plaintext.length + TAG_BYTES);
+    return aeadSeal(c.cipher, c.key, RecordContext.nonce, RecordContext.aad, plaintext);
   }
 }
 
 /** Opens incoming records in order; any failure is final for the connection. */
 export class RecordOpener {
-  #k: DirectionKeys;
   #ctx: RecordContext;
   #seq: number;
   /**
@@ -135,7 +144,6 @@ export class RecordOpener {
    * the limit); `RangeError` unless the IV is 12 bytes.
    */
   constructor(keys: DirectionKeys, seq = 0) {
-    this.#k = keys;
     this.#ctx = new RecordContext(keys);
     this.#seq = seq;
   }
@@ -151,7 +159,8 @@ export class RecordOpener {
     if (body.length <= TAG_BYTES) throw new ProtocolError("bad_record", "record too short");
     if (this.#seq > REKEY_AT) throw new ProtocolError("rekey", "record counter exhausted");
     const seq = this.#seq++;
-    this.#ctx.set(seq, body.length);
-    return aeadOpen(this.#k.cipher, this.#k.key, this.#ctx.nonce, this.#ctx.aad, body);
+    const c = this.#ctx;
+    c.set(seq, body.length);
+    return aeadOpen(c.cipher, c.key, RecordContext.nonce, RecordContext.aad, body);
   }
 }

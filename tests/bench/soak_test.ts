@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { MAIN, runChat, startServer } from "../support/procs.ts";
+import { runChat, startServer } from "../support/procs.ts";
 import type { SoakReport } from "../../bench/soak.ts";
 
 const LIMITS = [
@@ -20,30 +20,11 @@ const LIMITS = [
   ["sendQueueBytes", 1 << 20],
 ].flatMap(([k, v]) => ["--limit", `${k}=${v}`]);
 
-/** Runs `chat ...args` with every permission, killed after 90 s. */
-async function runAll(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-  try {
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test("chat bench --soak: a short run prints the verdict; the slow reader and the vanished peer are dropped", async () => {
   const server = await startServer({ args: LIMITS });
   try {
-    // -A: reading the server's /proc entries needs full permissions under Deno.
-    const r = await runAll([
+    // all: reading the server's /proc entries needs every permission under Deno.
+    const r = await runChat([
       "bench",
       `127.0.0.1:${server.port}`,
       "--fingerprint",
@@ -63,7 +44,7 @@ Deno.test("chat bench --soak: a short run prints the verdict; the slow reader an
       "--server-pid",
       String(server.child.pid),
       "--json",
-    ]);
+    ], { all: true, ms: 90_000 });
     const report = JSON.parse(r.stdout) as SoakReport;
     const why = r.stdout + r.stderr;
     assert.equal(report.mode, "soak");

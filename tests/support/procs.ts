@@ -252,13 +252,16 @@ export interface ChatRun {
   stderr: string;
 }
 
-/** Runs `chat ...args` with stdin closed, killing it after `ms`; resolves with its output. */
+/**
+ * Runs `chat ...args` with stdin closed, killing it after `ms`; resolves with its output.
+ * `all`: with every permission (`-A`), e.g. to read another process's /proc entries.
+ */
 export async function runChat(
   args: string[],
-  opts: { env?: Record<string, string>; ms?: number } = {},
+  opts: { env?: Record<string, string>; ms?: number; all?: boolean } = {},
 ): Promise<ChatRun> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...RUN_FLAGS, MAIN, ...args],
+    args: [...(opts.all ? ["run", "-A"] : RUN_FLAGS), MAIN, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
