@@ -833,7 +833,7 @@ export class Hub {
       topic: (room) => o.store.topic(room),
       setTopic: (room, text, by) => {
         const fp = this.#byName.get(nameKey(by))?.fingerprint; // undefined: the console
-        if (fp !== undefined && !o.store.charge(fp, "topic", o.limits.topicsPerDay)) {
+        if (fp !== undefined && !o.store.upkeep.charge(fp, "topic", o.limits.topicsPerDay)) {
           throw new ProtocolError(
             "topic_limit",
             `You have set ${o.limits.topicsPerDay} topics today, the most allowed; try again ` +
@@ -961,7 +961,7 @@ export class Hub {
   /** Notes that the name `key` is used (so it does not expire); a failed write does not matter. */
   #touch(key: string): void {
     try {
-      this.#o.store.touchName(key);
+      this.#o.store.upkeep.touchName(key);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
     }
@@ -973,8 +973,8 @@ export class Hub {
    */
   #mayCreate(fp: string, room: string): void {
     const { store, limits } = this.#o;
-    if (this.#rooms.has(room) || store.roomExists(room)) return;
-    if (!store.charge(fp, "room", limits.roomsPerDay)) {
+    if (this.#rooms.has(room) || store.upkeep.roomExists(room)) return;
+    if (!store.upkeep.charge(fp, "room", limits.roomsPerDay)) {
       throw new ProtocolError(
         "room_limit",
         `You have created ${limits.roomsPerDay} rooms today, the most allowed; ${room} was not ` +

@@ -287,7 +287,7 @@ export class ChatServer {
   /** True when the database has reached `--limit dbBytes`. */
   get atCap(): boolean {
     try {
-      return this.#store.atCap;
+      return this.#store.upkeep.atCap;
     } catch {
       return false;
     }
@@ -298,7 +298,7 @@ export class ChatServer {
     this.#expiredAt = now;
     const l = this.#limits;
     try {
-      const out = this.#store.expire({
+      const out = this.#store.upkeep.expire({
         nameUnusedMs: l.nameExpiryDays * DAY_MS,
         roomIdleMs: l.roomExpiryDays * DAY_MS,
         nameInUse: (key) => this.hub.nameInUse(key),

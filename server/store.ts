@@ -8,7 +8,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { ProtocolError } from "../shared/errors.ts";
 import { migrate } from "./schema.ts";
-import { type Expired, type ExpireOptions, Upkeep } from "./upkeep.ts";
+import { Upkeep } from "./upkeep.ts";
 import { guardStatement, type Statement, StorageError, toStorageError } from "./storage_error.ts";
 
 export { SCHEMA_VERSION } from "./schema.ts";
@@ -175,7 +175,8 @@ export class Store {
   readonly #onError: (e: StorageError) => void;
   #bans: Ban[] | undefined; // cache of every stored ban, dropped on each change
   readonly #topics = new Map<string, string>(); // bounded by TOPIC_CACHE
-  readonly #upkeep: Upkeep;
+  /** Quotas and expiry on this database (see server/upkeep.ts). */
+  readonly upkeep: Upkeep;
   readonly #schedule: (commit: () => void) => void;
   #batch: Pending[] = []; // appends waiting for the next commit, at most BATCH_MAX
   #scheduled = false;
@@ -194,7 +195,14 @@ export class Store {
     this.#kept = kept;
     this.#total = total;
     this.#count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as Row).n as number;
-    this.#upkeep = new Upkeep(db, (e) => this.#fail(e));
+    this.upkeep = new Upkeep(db, {
+      now,
+      fail: (e) => this.#fail(e),
+      removed: (rooms, bans) => {
+        for (const room of rooms) this.#topics.delete(room);
+        if (bans > 0) this.#bans = undefined;
+      },
+    });
     this.#now = now;
     const p = (sql: string) => guardStatement(db.prepare(sql), (e) => this.#fail(e));
     this.#q = {
@@ -505,53 +513,6 @@ export class Store {
     this.#q.setTopic.run(str(room, "room"), str(topic, "topic"), str(by, "by"), this.#now());
     if (this.#topics.size >= TOPIC_CACHE) this.#topics.clear();
     this.#topics.set(room, topic);
-  }
-
-  /** Notes that the name with case-folded `key` was used now (written at most once a day). */
-  touchName(key: string): void {
-    this.#upkeep.touchName(str(key, "key"), this.#now());
-  }
-
-  /** True when `room` has a stored row: a topic or a history, past or present. */
-  roomExists(room: string): boolean {
-    return this.#upkeep.roomExists(str(room, "room"));
-  }
-
-  /**
-   * Counts one room or topic created by `fingerprint` today (UTC) and returns true, or false
-   * (nothing counted) when it already created `limit` today.
-   */
-  charge(fingerprint: string, kind: "room" | "topic", limit: number): boolean {
-    return this.#upkeep.charge(
-      str(fingerprint, "fingerprint"),
-      kind,
-      count(limit, "limit"),
-      this.#now(),
-    );
-  }
-
-  /**
-   * Releases names unused for `nameUnusedMs`, removes rooms with no history, no members and no
-   * topic change for `roomIdleMs`, expired bans and old quota counters (see
-   * {@linkcode Upkeep.expire}); `now` is the store's clock.
-   */
-  expire(o: Omit<ExpireOptions, "now">): Expired {
-    const out = this.#upkeep.expire({ ...o, now: this.#now() });
-    for (const room of out.rooms) this.#topics.delete(room);
-    if (out.bans > 0) this.#bans = undefined;
-    return out;
-  }
-
-  /** True when the database file has reached (or nearly reached) its `maxBytes` cap. */
-  get atCap(): boolean {
-    const r = this.#db.prepare(
-      "SELECT (SELECT page_count FROM pragma_page_count()) AS n, " +
-        "(SELECT freelist_count FROM pragma_freelist_count()) AS free, " +
-        "(SELECT max_page_count FROM pragma_max_page_count()) AS max",
-    ).get() as Row;
-    // A failed write rolled back the pages it needed: near the cap counts as at the cap.
-    const max = r.max as number;
-    return (r.n as number) - (r.free as number) >= max - Math.max(8, Math.floor(max / 16));
   }
 
   /** The room's topic, or `""` when none (read through a small in-memory cache). */

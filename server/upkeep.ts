@@ -2,7 +2,7 @@
  * Keeping the database bounded (DESIGN.md §4): what one identity may create per day (rooms,
  * topics), names released after long disuse, empty rooms, expired bans and old counters
  * removed. Works on the store's database through statements that throw
- * {@linkcode StorageError}; the store owns it (see {@linkcode Store.upkeep}).
+ * `StorageError`; the store owns it (`Store.upkeep`).
  * @module
  */
 
@@ -15,10 +15,18 @@ export type QuotaKind = "room" | "topic";
 /** One day in milliseconds: quotas count per UTC day. */
 export const DAY_MS = 86_400_000;
 
+/** What an {@linkcode Upkeep} depends on. */
+export interface UpkeepHooks {
+  /** Clock, ms since the epoch. */
+  now: () => number;
+  /** Maps a database error to what to throw (a `StorageError`), reporting it. */
+  fail: (e: unknown) => unknown;
+  /** Told of the rooms and the number of bans {@linkcode Upkeep.expire} removed (for caches). */
+  removed: (rooms: string[], bans: number) => void;
+}
+
 /** Options of {@linkcode Upkeep.expire}. */
 export interface ExpireOptions {
-  /** Now, ms since the epoch. */
-  now: number;
   /** A name not used for this long (ms) is released, unless `nameInUse` says it is. */
   nameUnusedMs: number;
   /** A room with no history whose topic is older than this (ms) is removed, unless live. */
@@ -46,17 +54,14 @@ type Row = Record<string, unknown>;
 /** Quotas and expiry on the store's database. */
 export class Upkeep {
   readonly #db: DatabaseSync;
-  readonly #fail: (e: unknown) => unknown;
+  readonly #h: UpkeepHooks;
   readonly #q: Record<string, Statement>;
 
-  /**
-   * Works on `db` (schema version 2 or later); database errors go through `fail`, which returns
-   * what to throw.
-   */
-  constructor(db: DatabaseSync, fail: (e: unknown) => unknown) {
+  /** Works on `db` (schema version 2 or later), with the store's clock, errors and caches. */
+  constructor(db: DatabaseSync, hooks: UpkeepHooks) {
     this.#db = db;
-    this.#fail = fail;
-    const p = (sql: string) => guardStatement(db.prepare(sql), fail);
+    this.#h = hooks;
+    const p = (sql: string) => guardStatement(db.prepare(sql), hooks.fail);
     this.#q = {
       touchName: p("UPDATE names SET last_used = ? WHERE key = ? AND last_used < ?"),
       roomExists: p("SELECT 1 AS x FROM rooms WHERE room = ?"),
@@ -78,14 +83,20 @@ export class Upkeep {
       ),
       expiredBans: p("DELETE FROM bans WHERE expires IS NOT NULL AND expires <= ?"),
       oldUsage: p("DELETE FROM usage WHERE day < ?"),
+      pages: p(
+        "SELECT (SELECT page_count FROM pragma_page_count()) AS n, " +
+          "(SELECT freelist_count FROM pragma_freelist_count()) AS free, " +
+          "(SELECT max_page_count FROM pragma_max_page_count()) AS max",
+      ),
     };
   }
 
   /**
-   * Notes that the name `key` was used at `now` (a login or `/nick`). Written at most once a
-   * day per name, so a busy server does not write on every login.
+   * Notes that the name with case-folded `key` was used now (a login or `/nick`). Written at
+   * most once a day per name, so a busy server does not write on every login.
    */
-  touchName(key: string, now: number): void {
+  touchName(key: string): void {
+    const now = this.#h.now();
     this.#q.touchName.run(now, key, now - DAY_MS);
   }
 
@@ -98,8 +109,8 @@ export class Upkeep {
    * Counts one `kind` created by `fingerprint` today (UTC) and returns true, or returns false
    * without counting when `limit` were already created today.
    */
-  charge(fingerprint: string, kind: QuotaKind, limit: number, now: number): boolean {
-    const day = Math.floor(now / DAY_MS);
+  charge(fingerprint: string, kind: QuotaKind, limit: number): boolean {
+    const day = Math.floor(this.#h.now() / DAY_MS);
     const r = this.#q.usage.get(fingerprint, kind) as Row | undefined;
     if (r !== undefined && r.day === day && (r.n as number) >= limit) return false;
     this.#q.count.run(fingerprint, kind, day);
@@ -113,9 +124,10 @@ export class Upkeep {
    */
   expire(o: ExpireOptions): Expired {
     const max = o.max ?? 1000;
+    const now = this.#h.now();
     const out: Expired = { rooms: [], names: [], bans: 0 };
-    const nameBefore = o.now - o.nameUnusedMs;
-    const roomBefore = o.now - o.roomIdleMs;
+    const nameBefore = now - o.nameUnusedMs;
+    const roomBefore = now - o.roomIdleMs;
     this.#transaction(() => {
       for (const r of this.#q.staleNames.all(nameBefore, max) as Row[]) {
         const key = r.key as string;
@@ -127,10 +139,19 @@ export class Upkeep {
         if (o.liveRoom(room)) continue;
         if (this.#q.deleteRoom.run(room, roomBefore).changes === 1) out.rooms.push(room);
       }
-      out.bans = Number(this.#q.expiredBans.run(o.now).changes);
-      this.#q.oldUsage.run(Math.floor(o.now / DAY_MS));
+      out.bans = Number(this.#q.expiredBans.run(now).changes);
+      this.#q.oldUsage.run(Math.floor(now / DAY_MS));
     });
+    this.#h.removed(out.rooms, out.bans);
     return out;
+  }
+
+  /** True when the database file has reached (or nearly reached) its `max_page_count` cap. */
+  get atCap(): boolean {
+    const r = this.#q.pages.get() as Row;
+    // A failed write rolled back the pages it needed: near the cap counts as at the cap.
+    const max = r.max as number;
+    return (r.n as number) - (r.free as number) >= max - Math.max(8, Math.floor(max / 16));
   }
 
   #transaction(body: () => void): void {
@@ -148,7 +169,7 @@ export class Upkeep {
     try {
       this.#db.exec(sql);
     } catch (e) {
-      throw this.#fail(e);
+      throw this.#h.fail(e);
     }
   }
 }
