@@ -235,12 +235,7 @@ async function serverMain(args: string[]): Promise<number> {
     logKeep: parseCount(values["log-keep"], "--log-keep", 1000),
     limits: parseLimits(values.limit),
   });
-  const a = server.addr;
-  const shown = a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
-  console.log(`chat server ${VERSION} listening on ${shown}`);
-  console.log(`host key ${server.fingerprint}${server.createdKey ? " (new)" : ""}`);
-  console.log(`data in ${dataDir}`);
-
+  // Signals are handled before the address is printed: whoever sees it may stop the server.
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -252,6 +247,12 @@ async function serverMain(args: string[]): Promise<number> {
     );
   };
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHup);
+  const a = server.addr;
+  const shown = a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+  console.log(`chat server ${VERSION} listening on ${shown}`);
+  console.log(`host key ${server.fingerprint}${server.createdKey ? " (new)" : ""}`);
+  console.log(`data in ${dataDir}`);
+
   screen.start();
   const consoleDone = interactive
     ? runConsole(server.hub, Deno.stdin.readable, (t) => screen.answer(t), stop.signal).catch((e) =>
