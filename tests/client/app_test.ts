@@ -575,3 +575,41 @@ Deno.test("plain: close ends a pending read", async () => {
   assert.deepEqual(await next, { value: undefined, done: true });
   assert.equal(cancelled, true);
 });
+
+Deno.test("app: incoming DMs: an ignored sender's are dropped unopened; at most 256 in hand", async () => {
+  const view = new FakeView(false, []);
+  const client = new FakeClient();
+  const app = new App(view, {
+    room: "#lobby",
+    json: false,
+    dm: {
+      identity: {
+        fingerprint: "SHA256:x",
+        sigPrivate: undefined as never,
+        kemPrivate: undefined as never,
+      },
+      knownUsers: {
+        lookup: () => undefined,
+        pin: () => Promise.resolve(),
+        trust: () => Promise.resolve(),
+        isVerified: () => false,
+      },
+      hostPort: "127.0.0.1:5000",
+    },
+  });
+  app.state.ignored.add("eve");
+  const dm = (from: string, i: number): ClientEvent => ({
+    t: "server",
+    msg: { t: "dm", id: `id${i}`, from, ts: 1, envelope: "AAAA" },
+  });
+  for (let i = 0; i < 300; i++) app.onEvent(dm("Eve", i));
+  assert.deepEqual(view.locals(), [], "ignored: nothing held, nothing shown");
+  for (let i = 0; i < 300; i++) app.onEvent(dm("mal", i));
+  assert.deepEqual(view.locals(), [
+    "error: too many private messages at once: dropping some unread",
+  ]);
+  assert.equal(await app.run(client), 0);
+  const unread = view.locals().filter((l) => l === "error: cannot decrypt message from mal");
+  assert.equal(unread.length, 256, "the first 256 were opened (and failed), the rest dropped");
+  assert.deepEqual(client.commands, []);
+});
