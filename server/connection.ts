@@ -488,7 +488,11 @@ export class Connection implements Peer {
   #rateLimited(id: string, verdict: Exclude<Verdict, "ok">): void {
     this.#ctx.hub.settle(); // the error follows the answers to earlier requests
     if (verdict === "flooding") {
-      this.#ctx.log("info", "flooding client disconnected", { id: this.id, ip: this.ip });
+      this.#ctx.log("info", "flooding client disconnected", {
+        id: this.id,
+        ip: this.ip,
+        fingerprint: this.fingerprint,
+      });
       this.#sendError("rate_limited", "too many messages; disconnected", id);
       return this.close("flooding");
     }

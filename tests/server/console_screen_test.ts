@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import type { LogRecord } from "@logtape/logtape";
+import { CONSOLE_HINT, CONSOLE_PROMPT, ConsoleScreen } from "../../server/console_screen.ts";
+import { formatLogLine } from "../../server/log_sink.ts";
+
+function screen(interactive: boolean) {
+  const out: string[] = [];
+  const s = new ConsoleScreen({
+    out: (t) => out.push(`out:${t}`),
+    err: (t) => out.push(`err:${t}`),
+    interactive,
+  });
+  return { s, out };
+}
+
+Deno.test("console screen: hint and prompt; a notice erases the prompt and redraws it", () => {
+  const { s, out } = screen(true);
+  s.start();
+  s.notice("INFO login name=\x1b]0;x\x07");
+  s.answer("1 user online: a\x1b[2Jb\nsecond line");
+  s.answer("");
+  s.stop();
+  assert.deepEqual(out, [
+    `out:${CONSOLE_HINT}\n`,
+    `out:${CONSOLE_PROMPT}`,
+    "err:\r\x1b[KINFO login name=␛]0;x␇\n",
+    `out:${CONSOLE_PROMPT}`,
+    "out:1 user online: a␛[2Jb\nsecond line\n",
+    `out:${CONSOLE_PROMPT}`,
+    `out:${CONSOLE_PROMPT}`,
+    "out:\r\x1b[K",
+  ]);
+});
+
+Deno.test("console screen: without a terminal, no hint, no prompt, no erasing", () => {
+  const { s, out } = screen(false);
+  s.start();
+  s.notice("a\nb\x1b[31m");
+  s.answer("ok");
+  assert.deepEqual(out, ["err:a␊b␛[31m\n", "out:ok\n"]);
+});
+
+Deno.test("log line: time, level, message, the properties not in the message", () => {
+  const record: LogRecord = {
+    category: ["chat", "server"],
+    level: "info",
+    message: ["logout ", "bob", ""],
+    rawMessage: "logout {name}",
+    timestamp: Date.UTC(2026, 0, 2, 3, 4, 5),
+    properties: { name: "bob", ip: "127.0.0.1", reason: 'kicked by "x" y' },
+  };
+  assert.equal(
+    formatLogLine(record),
+    '03:04:05 INFO logout bob ip=127.0.0.1 reason="kicked by \\"x\\" y"',
+  );
+});
