@@ -76,6 +76,8 @@ export const SERVER_COMMANDS: readonly string[] = [
   "history",
   "away",
   "back",
+  "mode",
+  "invite",
   "kick",
   "ban",
   "unban",

@@ -14,6 +14,7 @@ const NAME_ARG: ReadonlySet<string> = new Set([
   "unignore",
   "whois",
   "msg",
+  "invite",
   "kick",
   "ban",
   "unban",
@@ -25,7 +26,7 @@ const NAME_ARG: ReadonlySet<string> = new Set([
   "verify",
 ]);
 /** Commands whose first argument is a room. */
-const ROOM_ARG: ReadonlySet<string> = new Set(["join", "leave", "who", "topic", "history"]);
+const ROOM_ARG: ReadonlySet<string> = new Set(["join", "leave", "who", "topic", "history", "mode"]);
 
 /** Longest input that is completed at all; longer lines get no candidates. */
 const MAX_LINE = 4096;
