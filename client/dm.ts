@@ -191,6 +191,9 @@ export class DmService {
     this.#senders = new SenderKeys((name) => this.#fetchChecked(name, true), {
       now: this.#now,
       limits: opts.senderKeys,
+      // The client's own automatic budget or a lost answer says nothing about the sender.
+      transient: (e) =>
+        e instanceof ProtocolError && (e.code === "rate_limited" || e.code === "timeout"),
     });
   }
 

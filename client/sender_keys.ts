@@ -25,6 +25,8 @@ export interface SenderKeyLimits {
   failBaseMs: number;
   /** The longest wait after failures, ms (default 15 min). */
   failMaxMs: number;
+  /** The wait after a failure that says nothing about the sender (e.g. rate_limited), ms (2 s). */
+  transientMs: number;
 }
 
 /** The default bounds. */
@@ -36,18 +38,20 @@ export const SENDER_KEY_LIMITS: Readonly<SenderKeyLimits> = Object.freeze({
   failures: 1_000,
   failBaseMs: 30_000,
   failMaxMs: 15 * 60 * 1000,
+  transientMs: 2_000,
 });
 
 interface Failure {
   /** No lookup before this time. */
   until: number;
-  /** The wait that was applied last. */
+  /** The sender's current backoff (0: none yet). */
   wait: number;
 }
 
 /** Bounded, deduplicated lookups of senders' keys (`K`: checked keys, with the name served). */
 export class SenderKeys<K extends { name: string }> {
   readonly #fetch: (name: string) => Promise<K>;
+  readonly #transient: (e: unknown) => boolean;
   readonly #now: () => number;
   readonly #l: SenderKeyLimits;
   readonly #known = new Map<string, { keys: K; at: number }>();
@@ -58,12 +62,21 @@ export class SenderKeys<K extends { name: string }> {
   /** Lookups started, for tests and diagnostics. */
   lookups = 0;
 
-  /** Looks keys up with `fetch` (which checks them), within `limits`. */
+  /**
+   * Looks keys up with `fetch` (which checks them), within `limits`. A failure for which
+   * `transient` is true (the client's own budget or connection, not the sender) waits only
+   * `transientMs` and does not lengthen the sender's backoff.
+   */
   constructor(
     fetch: (name: string) => Promise<K>,
-    opts: { now?: () => number; limits?: Partial<SenderKeyLimits> } = {},
+    opts: {
+      now?: () => number;
+      limits?: Partial<SenderKeyLimits>;
+      transient?: (e: unknown) => boolean;
+    } = {},
   ) {
     this.#fetch = fetch;
+    this.#transient = opts.transient ?? (() => false);
     this.#now = opts.now ?? Date.now;
     this.#l = { ...SENDER_KEY_LIMITS, ...opts.limits };
   }
@@ -113,8 +126,8 @@ export class SenderKeys<K extends { name: string }> {
       const keys = await this.#fetch(name);
       this.remember(keys);
       return keys;
-    } catch {
-      this.#fail(key);
+    } catch (e) {
+      this.#fail(key, this.#transient(e));
       return null;
     } finally {
       const next = this.#queue.shift();
@@ -123,13 +136,20 @@ export class SenderKeys<K extends { name: string }> {
     }
   }
 
-  #fail(key: string): void {
-    const last = this.#failed.get(key);
-    const wait = last === undefined
+  #fail(key: string, transient: boolean): void {
+    const last = this.#failed.get(key)?.wait ?? 0;
+    const wait = transient
+      ? last
+      : last === 0
       ? this.#l.failBaseMs
-      : Math.min(last.wait * 2, this.#l.failMaxMs);
+      : Math.min(last * 2, this.#l.failMaxMs);
+    const until = this.#now() + (transient ? this.#l.transientMs : wait);
     this.#failed.delete(key);
-    this.#failed.set(key, { until: this.#now() + wait, wait });
+    this.#failed.set(key, { until, wait });
+    this.#trim();
+  }
+
+  #trim(): void {
     while (this.#failed.size > this.#l.failures) {
       this.#failed.delete(this.#failed.keys().next().value!);
     }

@@ -104,3 +104,38 @@ Deno.test("SenderKeys: a failure waits failBaseMs, doubling to failMaxMs; a succ
   now.t = 6001 + SENDER_KEY_LIMITS.keepMs;
   assert.deepEqual(await sk.get("mallory"), { name: "mallory" });
 });
+
+Deno.test("SenderKeys: a transient failure (the client's own budget) waits transientMs and keeps the backoff", async () => {
+  const now = { t: 0 };
+  let error = "rate_limited";
+  let calls = 0;
+  const sk = new SenderKeys<Keys>(
+    () => {
+      calls++;
+      return Promise.reject(new Error(error));
+    },
+    {
+      now: () => now.t,
+      limits: { failBaseMs: 1000, failMaxMs: 8000, transientMs: 100 },
+      transient: (e) => e instanceof Error && e.message === "rate_limited",
+    },
+  );
+  const at = async (t: number) => {
+    now.t = t;
+    await sk.get("ann");
+    return calls;
+  };
+  assert.equal(await at(0), 1);
+  assert.equal(await at(99), 1, "a short wait");
+  assert.equal(await at(100), 2);
+  error = "offline";
+  assert.equal(await at(200), 3);
+  assert.equal(await at(1199), 3, "a real failure: failBaseMs");
+  error = "rate_limited";
+  assert.equal(await at(1200), 4);
+  assert.equal(await at(1300), 5, "transient again: short");
+  error = "offline";
+  assert.equal(await at(3299), 6);
+  assert.equal(await at(5298), 6, "the backoff kept its length and doubled: 2000");
+  assert.equal(await at(5299), 7);
+});
