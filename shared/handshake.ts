@@ -47,7 +47,7 @@ const CHOICE_MARK = utf8.encode("chat/1 choice\0\0");
 /** Offset of the marks in the 32-byte randoms; the mark takes 15 bytes, its value 1. */
 const MARK_AT = 16;
 
-/** Cipher offer mask of `ciphers` (bit `id` set for each cipher other than AES-256-GCM). */
+/** Offer mask of `ciphers`: bit `id − 1` per cipher of id ≥ 1 (AES-256-GCM, id 0, is implied). */
 function offerMask(ciphers: readonly AeadCipher[]): number {
   let mask = 0;
   for (const c of ciphers) {
