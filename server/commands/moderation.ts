@@ -97,8 +97,7 @@ export const kickCmd: Command = cmd(
 export const banCmd: Command = cmd(
   "ban",
   "NAME|SHA256:fp|IP[/prefix] [duration] [reason]",
-  "Ban the identity owning a name (or an unowned name), an identity or an address " +
-    "(duration like 10m, 2h, 7d; default forever)",
+  "Ban a name's owner, an identity or an address (10m, 2h, 7d; default forever)",
   { op: true, min: 1, max: Infinity },
   (ctx, [what, ...rest]) => {
     let t = parseBanTarget(what);
@@ -178,7 +177,7 @@ export const bansCmd: Command = cmd("bans", "", "List the bans in force", { op: 
 export const muteCmd: Command = cmd(
   "mute",
   "NAME",
-  "Silence an identity: room messages, private messages, topic, away, nick (until unmuted or restart)",
+  "Silence a user: messages, DMs, topic, away, nick (until unmute or restart)",
   {
     op: true,
     min: 1,

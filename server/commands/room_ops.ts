@@ -32,8 +32,7 @@ function describe(ctx: CommandContext, room: string): string {
 export const modeCmd: Command = cmd(
   "mode",
   "[#room] [+i|-i|+t|-t|+o NAME|-o NAME]…",
-  "Show a room's modes, or change them (room operators): +i invite-only, +t topic-locked, " +
-    "+o NAME room operator",
+  "Show or set a room's modes: +i invite-only, +t topic lock, +o room operator",
   { max: 16 },
   (ctx, args) => {
     const [room, rest] = roomArg(ctx, args, "/mode #room [+i|-i|+t|-t|+o NAME|-o NAME]");
