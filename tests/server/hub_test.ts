@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_LIMITS, type Limits } from "../../shared/limits.ts";
 import type { AuthMessage } from "../../shared/messages.ts";
 import { Blacklist } from "../../shared/names.ts";
-import { Hub, type HubOptions } from "../../server/hub.ts";
+import { Hub, type HubOptions, MAX_SESSIONS_PER_IDENTITY } from "../../server/hub.ts";
 import { CONSOLE_LINE_MAX, LineSplitter, runConsole } from "../../server/console.ts";
 import { Store } from "../../server/store.ts";
 import type { TranscriptEntry } from "../../server/transcript.ts";
@@ -607,6 +607,21 @@ Deno.test("names: an identity owns at most namesPerIdentity names (auth and /nic
     const e = again.take()[0];
     assert.deepEqual([e.code, e.retry], ["name_limit", true]);
     assert.equal(w.hub.authenticate(again, auth("second")), "ok");
+  } finally {
+    w.store.close();
+  }
+});
+
+Deno.test("authenticate: an identity has at most MAX_SESSIONS_PER_IDENTITY sessions", () => {
+  const w = world();
+  try {
+    for (let i = 0; i < MAX_SESSIONS_PER_IDENTITY; i++) connect(w, "alice", "C");
+    const extra = new FakePeer(nextId++, fp("C"));
+    assert.equal(w.hub.authenticate(extra, auth("alice")), "fatal");
+    const [e] = extra.take();
+    assert.deepEqual([e.t, e.code, e.retry], ["error", "too_many_sessions", false]);
+    // Another identity is not affected.
+    connect(w, "bob", "B");
   } finally {
     w.store.close();
   }
