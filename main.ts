@@ -40,6 +40,7 @@ Usage:
   chat keys forget HOST:PORT                                  forget a server's pinned key
   chat bench HOST[:PORT] [options]                            load-test a server
   chat bench HOST[:PORT] --soak MINUTES [options]             soak-test a server, print a verdict
+  chat bench HOST[:PORT] --attack [options]                   a canary's round trips under expensive requests
   chat --help | chat <command> --help | chat --version
 `;
 
@@ -438,6 +439,12 @@ export async function main(args: string[]): Promise<number> {
       case "bench":
         if (rest.some((a) => a === "--soak" || a.startsWith("--soak="))) {
           return await (await import("./bench/soak.ts")).soakMain(
+            rest,
+            (m, u) => new UsageError(m, u),
+          );
+        }
+        if (rest.includes("--attack")) {
+          return await (await import("./bench/attack.ts")).attackMain(
             rest,
             (m, u) => new UsageError(m, u),
           );

@@ -37,6 +37,7 @@ export const BENCH_USAGE =
   --handshakes N     instead: N sequential connect + handshake + auth + bye
   --soak MINUTES     instead: a long run with misbehaving clients and a verdict (--soak 1 --help)
   --memory N1,N2,…   instead: server RSS per idle connection, in steps (--memory 1 --help)
+  --attack           instead: a canary's round trips under expensive requests (--attack --help)
   --dm-key           send a DM key (kem_pub + kem_sig) in auth, as real clients do
   --concurrency N    connections being set up at once (default 50)
   --hold SECONDS     keep every connection open this long after the run (default 0)

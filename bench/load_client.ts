@@ -84,6 +84,8 @@ export interface LoadClientOptions {
   identity: BenchIdentity;
   /** Rooms to join in `auth`. */
   rooms: string[];
+  /** `resume` of `auth`: per room, the last `seq` seen (replay from the one after). */
+  resume?: Record<string, number>;
   /** Expected host-key fingerprint; undefined accepts any key (no pin check). */
   fingerprint?: string;
   /** Deadline for connect + handshake + auth (ms). */
@@ -186,6 +188,7 @@ export class LoadClient {
         proof: toBase64(signAuth(id.sigPrivate, keys.th, id.name)),
         client: `chat-bench/${VERSION}`,
         rooms: o.rooms,
+        ...(o.resume === undefined ? {} : { resume: o.resume }),
         ...(id.kemPub !== undefined && id.kemSig !== undefined
           ? { kem_pub: id.kemPub, kem_sig: id.kemSig }
           : {}),
@@ -233,6 +236,11 @@ export class LoadClient {
     return id;
   }
 
+  /** Sends `msgs` in one record, one per line; silently nothing once closed. */
+  sendRecord(msgs: unknown[]): void {
+    this.#send(msgs.map((m) => JSON.stringify(m)).join("\n"));
+  }
+
   /** Sends `ping n` (the server answers `pong n`); silently nothing once closed. */
   ping(n: number): void {
     this.#send({ t: "ping", n });
@@ -264,7 +272,8 @@ export class LoadClient {
 
   #send(msg: unknown): void {
     if (this.#closed) return;
-    const sealed = this.#sealer.seal(utf8.encode(JSON.stringify(msg)));
+    const text = typeof msg === "string" ? msg : JSON.stringify(msg);
+    const sealed = this.#sealer.seal(utf8.encode(text));
     this.#writes = this.#writes.then(async () => {
       if (this.#closed) return;
       await writeAll(this.#conn, encodeFrame(sealed));

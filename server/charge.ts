@@ -67,7 +67,7 @@ export class Charges {
   readonly #l: ChargeLimits;
   readonly #now: () => number;
   readonly #messages: TokenBucket;
-  readonly #auto: TokenBucket;
+  #auto: TokenBucket;
   readonly #pings: TokenBucket;
   #paste = 0;
   #strikes: number[] = [];
@@ -88,6 +88,15 @@ export class Charges {
     // Pings have a bucket of their own: a record full of pings cannot ask for many answers.
     this.#pings = new TokenBucket(limits.rateBurst, limits.ratePerSecond, now);
     this.#current = this.#auto;
+  }
+
+  /**
+   * Uses `bucket` as the automatic bucket: the server shares one among the connections of an
+   * address, so reconnecting does not refill it.
+   */
+  shareAutomatic(bucket: TokenBucket): void {
+    if (this.#current === this.#auto) this.#current = bucket;
+    this.#auto = bucket;
   }
 
   /** A new record starts: its `say` lines share a token again. */

@@ -17,7 +17,7 @@ import { Outbox } from "./outbox.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { fingerprint, type KeyObject, rsaOaepImportPublic } from "../shared/crypto.ts";
 import { verifyKem } from "../shared/keys.ts";
-import { type Limits, MIN_RECORD_FRAME } from "../shared/limits.ts";
+import { type Limits, MIN_RECORD_FRAME, type TokenBucket } from "../shared/limits.ts";
 
 /** What a connection needs from the hub (see server/hub.ts). */
 export interface HubPort {
@@ -209,6 +209,11 @@ export class Connection implements Peer {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
     this.#out.pushSource(source);
     this.#schedule();
+  }
+
+  /** Charges automatic requests to `bucket`, shared by the connections of an address. */
+  shareAutomaticBudget(bucket: TokenBucket): void {
+    this.#charges.shareAutomatic(bucket);
   }
 
   /** Rows of the current request's answer its budget pays for (server/charge.ts). */

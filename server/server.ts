@@ -15,7 +15,7 @@ import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
 import { loadOrCreateHostKey } from "../shared/keys.ts";
 import { Blacklist } from "../shared/names.ts";
 import { accessWarning, readRegularFile } from "../shared/safe_file.ts";
-import { DEFAULT_LIMITS, type Limits } from "../shared/limits.ts";
+import { DEFAULT_LIMITS, type Limits, TokenBucket } from "../shared/limits.ts";
 import { VERSION } from "../version.ts";
 
 /** Identities whose keys stay verified in memory (about 1 KiB each with a DM key). */
@@ -66,7 +66,8 @@ export class ChatServer {
   #limits: Limits;
   #conns = new Map<number, Connection>();
   #unauth = new Set<Connection>();
-  #perIp = new Map<string, { live: number; recent: number[] }>();
+  /** Per address group: live connections, recent accepts, the automatic bucket they share. */
+  #perIp = new Map<string, { live: number; recent: number[]; auto?: TokenBucket }>();
   #nextId = 1;
   #prunedAt = 0;
   #sweep: ReturnType<typeof setInterval>;
@@ -274,6 +275,9 @@ export class ChatServer {
     if (ip.live > l.perIpConcurrent) return c.refuse("per_ip_limit");
     if (ip.recent.length >= l.perIpNew) return c.refuse("throttled");
     ip.recent.push(now);
+    // Reconnecting must not refill what automatic requests and replays may cost (charge.ts).
+    ip.auto ??= new TokenBucket(l.autoBurst, l.autoPerSecond, this.#now);
+    c.shareAutomaticBudget(ip.auto);
     if (this.#unauth.size >= l.maxUnauthenticated) {
       const oldest = this.#unauth.values().next().value;
       if (oldest) {

@@ -106,6 +106,15 @@ Deno.test("charge (process): automatic lookups are bounded by their own bucket, 
         ...Array(36).fill("rate_limited"),
       ]);
       assert.equal(c.peerClosed, false);
+      // The automatic bucket belongs to the address: a new connection does not refill it.
+      const again = keep(open, await EvilClient.joined(s.port, "looker2"));
+      const more = cmd("keys", ["target"], true);
+      const typedKeys = cmd("keys", ["target"]);
+      await again.send(record([more, typedKeys]));
+      assert.deepEqual((await answers(again, [more.id, typedKeys.id])).map((m) => m?.code), [
+        "rate_limited",
+        "no_kem_key",
+      ]);
       // The user's own budget is whole: ten typed requests pass.
       const typed = Array.from({ length: 10 }, () => cmd("who", []));
       await c.send(record(typed));

@@ -119,6 +119,20 @@ Deno.test("charge: strikes older than a minute are forgotten", () => {
   assert.equal(c.request(SAY), "flooding");
 });
 
+Deno.test("charge: a shared automatic bucket is used for automatic requests and replays", () => {
+  const clock = { t: 0 };
+  const shared = new TokenBucket(2, 0.001, () => clock.t);
+  const a = new Charges({ ...LIMITS, autoBurst: 50 }, () => clock.t);
+  const b = new Charges({ ...LIMITS, autoBurst: 50 }, () => clock.t);
+  a.shareAutomatic(shared);
+  b.shareAutomatic(shared);
+  assert.equal(a.request(cmd("keys", true)), "ok");
+  b.automatic();
+  assert.equal(b.rows("replay", 100), 25, "one token left in the shared bucket");
+  assert.equal(a.request(cmd("keys", true)), "auto_limited");
+  assert.equal(b.request(cmd("who")), "ok", "the message buckets are their own");
+});
+
 Deno.test("charge: pings have their own bucket", () => {
   const { c } = setup({ rateBurst: 2 });
   assert.deepEqual([c.ping(), c.ping(), c.ping()], [true, true, false]);
