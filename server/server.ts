@@ -72,6 +72,7 @@ export class ChatServer {
   #prunedAt = 0;
   #sweep: ReturnType<typeof setInterval>;
   #expiredAt = -Infinity;
+  #roomMadeAt = -Infinity;
   #accepting: Promise<void>;
   #blacklistPath?: string;
   #blacklist: Blacklist;
@@ -118,6 +119,7 @@ export class ChatServer {
         for (const c of this.#conns.values()) c.tick(now);
         if (now - this.#prunedAt >= 1000) this.#pruneAddresses(now);
         if (now - this.#expiredAt >= EXPIRE_EVERY_MS) this.#expire(now);
+        if (now - this.#roomMadeAt >= CAP_CHECK_MS) this.#makeRoom(now);
       } catch (e) {
         // A throw from a timer would end the process: report it and sweep again next time.
         getLogger(["chat", "server"]).error("sweep failed: {error}", { error: String(e) });
@@ -297,6 +299,25 @@ export class ChatServer {
     }
   }
 
+  /**
+   * Near the `dbBytes` cap, prunes the oldest 2% of the history so new messages fit again (the
+   * freed pages are reused; the file does not grow).
+   */
+  #makeRoom(now: number): void {
+    this.#roomMadeAt = now;
+    try {
+      if (!this.#store.upkeep.atCap) return;
+      const n = this.#store.pruneOldest(Math.max(100, Math.ceil(this.#limits.historyTotal / 50)));
+      getLogger(["chat", "storage"]).warn(
+        "WARNING: the database is at its cap (--limit dbBytes={cap}): pruned the {n} oldest " +
+          "messages to make room",
+        { cap: this.#limits.dbBytes, n },
+      );
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e; // a storage failure was warned about already
+    }
+  }
+
   /** Releases unused names and removes empty rooms, expired bans and old quota counters. */
   #expire(now: number): void {
     this.#expiredAt = now;
@@ -383,6 +404,9 @@ export function addressGroup(ip: string): string {
   if (one === undefined || one.version === 4) return one === undefined ? ip : formatIpPrefix(one);
   return formatIpPrefix(parseIpPrefix(`${ip}/64`)!);
 }
+
+/** How often the database is checked against its cap. */
+const CAP_CHECK_MS = 5_000;
 
 /** How often unused names, empty rooms and expired bans are removed. */
 const EXPIRE_EVERY_MS = 10 * 60_000;

@@ -481,6 +481,17 @@ export class Store {
     this.#batch.push({ m: copy, done });
   }
 
+  /**
+   * Commits pending appends, then removes the `n` oldest messages anywhere (to make room under
+   * the database cap); returns how many there were.
+   */
+  pruneOldest(n: number): number {
+    this.flush();
+    const removed = Number(this.#q.pruneOldest.run(count(n, "n")).changes);
+    this.#count -= removed;
+    return removed;
+  }
+
   /** The room's last assigned `seq`, or 0 when it has none; survives pruning and restarts. */
   lastSeq(room: string): number {
     const r = this.#q.lastSeq.get(str(room, "room")) as Row | undefined;

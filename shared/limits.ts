@@ -122,7 +122,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   topicsPerDay: 50,
   nameExpiryDays: 90,
   roomExpiryDays: 7,
-  dbBytes: 1024 * 1024 * 1024,
+  dbBytes: 2 * 1024 * 1024 * 1024,
 });
 
 /** Smallest record body: the 16-byte tag plus one byte of plaintext. */

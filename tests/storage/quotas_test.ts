@@ -2,8 +2,8 @@
  * The database stays bounded, with real `chat server` processes: join/topic/leave cycling hits
  * `room_limit` and `topic_limit` (per identity and day, `--limit roomsPerDay` / `topicsPerDay`)
  * while existing rooms stay free to join and another identity keeps its own quota; the
- * database cap (`--limit dbBytes`) gives `storage_full` with a console warning and the
- * connection stays.
+ * database cap (`--limit dbBytes`) gives `storage_full` with a console warning, the connection
+ * stays, and the oldest history is pruned so that messages fit again.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -78,7 +78,7 @@ Deno.test("quotas: join/topic/leave cycling stops at room_limit and topic_limit"
   }
 });
 
-Deno.test("quotas: the database cap gives storage_full and a console warning", async () => {
+Deno.test("quotas: the database cap gives storage_full and a warning, then makes room", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-quota-" });
   const srv = await startServer({
     dataDir: `${dir}/data`,
@@ -100,6 +100,14 @@ Deno.test("quotas: the database cap gives storage_full and a console warning", a
     assert.ok(stored > 20, `${stored} messages fit first`);
     assert.equal((await request(alice, cmd("who"))).t, "reply", "the connection stays");
     assert.match(srv.stderr(), /WARNING: database storage is FULL.*reached its cap/);
+    // Within seconds the oldest history is pruned to make room, and messages fit again.
+    let after: Record<string, unknown> | undefined;
+    for (let i = 0; i < 60 && after?.t !== "msg"; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await request(alice, EvilClient.say(`again ${"y".repeat(1500)}`));
+    }
+    assert.equal(after?.t, "msg", JSON.stringify(after));
+    assert.match(srv.stderr(), /at its cap .*pruned the \d+ oldest messages/);
   } finally {
     await closeAll(...open);
     assert.equal((await srv.stop()).code, 0, srv.stderr());
