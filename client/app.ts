@@ -114,7 +114,6 @@ const FREE_TEXT: Readonly<Record<string, number>> = {
   kick: 1,
   mute: 1,
   motd: 0,
-  nick: 0,
 };
 /** Commands whose first argument is a room; the current room is filled in when it is missing. */
 const ROOM_FIRST: ReadonlySet<string> = new Set(["who", "topic", "history", "leave"]);
@@ -157,7 +156,7 @@ const NO_DM: Action = { kind: "error", text: "private messages are not available
  * Parses one input line typed while talking in `room`. `<exit chat>` (surrounding white space
  * ignored) and `/quit` quit; `//text` sends `/text`; other `/name args…` lines are local commands
  * or server commands (arguments split on white space, except the free-text tail of topic, away,
- * kick, mute, motd and nick; who, topic, history and leave get `room` when no room is given).
+ * kick, mute and motd; who, topic, history and leave get `room` when no room is given).
  * `/msg NAME text`, `/trust NAME` and `/verify NAME` are local when `dm` is true, else an error.
  */
 export function parseInput(line: string, room: string, dm = false): Action {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { EvilClient } from "../support/evil_client.ts";
-import { startServer } from "../support/procs.ts";
+import { startClient, startServer, until } from "../support/procs.ts";
 import { closeAll } from "../limits/helpers.ts";
 import { cmd, request, tryLogin } from "./helpers.ts";
 
@@ -110,6 +110,37 @@ Deno.test("expiry: /nick release gives up an owned name, not one in use or not o
     assert.deepEqual([bad.t, bad.code], ["error", "bad_args"]);
   } finally {
     await closeAll(...open);
+    assert.equal((await srv.stop()).code, 0, srv.stderr());
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("expiry: the real client gives up a name with /nick release NAME", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-expiry-" });
+  const srv = await startServer({ dataDir: `${dir}/data` });
+  const open: EvilClient[] = [];
+  const cli = startClient(srv.port, ["--name", "alice", "--accept-new", "--json"], `${dir}/home`);
+  try {
+    const seen = () => cli.lines.map((l) => JSON.parse(l));
+    await until(() => seen().some((e) => e.t === "welcome"), "welcome", [cli], 20_000);
+    for (const line of ["/nick alice2", "/nick alice", "/nick release alice2"]) {
+      const before = cli.lines.length;
+      await cli.send(line);
+      await until(
+        () => seen().slice(before).some((e) => e.t === "reply" || e.t === "error"),
+        `answer to ${line}`,
+        [cli],
+      );
+    }
+    assert.ok(
+      seen().some((e) => e.t === "reply" && /gave up the name alice2/.test(String(e.text))),
+      cli.lines.join("\n"),
+    );
+    const { answer } = await tryLogin(srv.port, "alice2", undefined, open);
+    assert.equal(answer.t, "welcome", JSON.stringify(answer));
+  } finally {
+    await closeAll(...open);
+    await cli.kill();
     assert.equal((await srv.stop()).code, 0, srv.stderr());
     await Deno.remove(dir, { recursive: true });
   }
