@@ -114,9 +114,10 @@ export const whoisCmd: Command = cmd(
       since: u.since,
       ...(u.away === undefined ? {} : { away: u.away }),
       ...(ctx.host.isOperator(u.fingerprint) ? { operator: true } : {}),
+      ...(ctx.host.isAdmin(u.fingerprint) ? { admin: true } : {}),
     };
     const text = [
-      `${u.name}${data.operator ? " (operator)" : ""}`,
+      `${u.name}${data.admin ? " (administrator)" : data.operator ? " (operator)" : ""}`,
       `  fingerprint: ${u.fingerprint}`,
       `  rooms: ${data.rooms.join(" ")}`,
       `  idle: ${formatDuration(data.idle)}`,

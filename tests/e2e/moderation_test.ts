@@ -137,6 +137,11 @@ Deno.test("hierarchy: operators made with /op cannot kick, ban, mute or deop an 
       { t: "event", ts: 0, kind: "op", name: "carol", by: "boss" },
     );
 
+    // /whois shows the rank.
+    assert.match(String((await cmd(dave, "whois", "boss")).text), /^boss \(administrator\)\n/);
+    assert.match(String((await cmd(dave, "whois", "carol")).text), /^carol \(operator\)\n/);
+    assert.match(String((await cmd(dave, "whois", "dave")).text), /^dave\n/);
+
     // Bad case: every action on the administrator is refused, with the reason.
     const refused = "boss is an administrator of this server (--admin); operators made with /op " +
       "cannot act on administrators.";
