@@ -252,3 +252,32 @@ Deno.test("charge (process): /rooms lists the first page in order, cut to the ro
     }
   });
 });
+
+Deno.test("charge (process): resume is bounded by the automatic bucket and leaves the message bucket whole", async () => {
+  // An automatic bucket of 4 tokens pays for 100 replayed messages.
+  await withProcess({ autoBurst: 4, autoPerSecond: 0.001, ratePerSecond: 0.001 }, async (s) => {
+    const open: EvilClient[] = [];
+    try {
+      await fill(keep(open, await inRooms(s.port, "filler", ["#long"])), "#long", 8, "m");
+      const c = keep(open, await EvilClient.connect(s.port));
+      await c.handshake();
+      await c.auth({ name: "resumer", rooms: ["#long"], extra: { resume: { "#long": 0 } } });
+      const { match, seen } = await c.readUntil((m) =>
+        m.t === "event" && m.kind === "join" && m.name === "resumer"
+      );
+      assert.ok(match);
+      const replayed = seen.filter((m) => m.t === "msg" && m.replay === true);
+      assert.deepEqual([replayed.length, replayed[0]?.seq, replayed.at(-1)?.seq], [100, 61, 160]);
+      const typed = Array.from({ length: 10 }, () => cmd("who", []));
+      await c.send(record(typed));
+      const got = await answers(c, typed.map((r) => r.id));
+      assert.deepEqual(
+        got.map((m) => m?.t),
+        Array(10).fill("reply"),
+        "the message bucket is whole",
+      );
+    } finally {
+      await closeAll(...open);
+    }
+  });
+});
