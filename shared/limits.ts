@@ -65,7 +65,7 @@ export interface Limits {
   resumeMax: number;
   /** Auth attempts on one connection. */
   authAttempts: number;
-  /** Names one identity may own (each name is kept for good, so this bounds the registry). */
+  /** Names one identity may own (with name expiry, this bounds the registry). */
   namesPerIdentity: number;
   /**
    * Members above which a room is quiet: its joins, leaves, away and back go only to the user
