@@ -145,20 +145,28 @@ export class ChatServer {
       ? await readBlacklist(opts.blacklistPath)
       : Blacklist.empty();
     const ref: { server?: ChatServer } = {};
-    const store = Store.open(`${opts.dataDir}/chat.db`, {
-      historyKept: limits.historyKept,
-      historyTotal: limits.historyTotal,
-      maxBytes: limits.dbBytes,
-      now,
-      onError: storageWarning(
-        (text) => storageLog.error(text),
-        "database",
-        () =>
-          ref.server?.atCap
-            ? ` (the database has reached its cap, --limit dbBytes=${limits.dbBytes})`
-            : "",
-      ),
-    });
+    const dbPath = `${opts.dataDir}/chat.db`;
+    let store: Store;
+    try {
+      store = Store.open(dbPath, {
+        historyKept: limits.historyKept,
+        historyTotal: limits.historyTotal,
+        maxBytes: limits.dbBytes,
+        now,
+        onError: storageWarning(
+          (text) => storageLog.error(text),
+          "database",
+          () =>
+            ref.server?.atCap
+              ? ` (the database has reached its cap, --limit dbBytes=${limits.dbBytes})`
+              : "",
+        ),
+      });
+    } catch (e) {
+      if (e instanceof TypeError || e instanceof RangeError) throw e;
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`cannot open the database ${dbPath}: ${why}`, { cause: e });
+    }
     let transcript: Transcript | undefined;
     let listener: Deno.TcpListener | undefined;
     try {

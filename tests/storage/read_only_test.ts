@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { EvilClient } from "../support/evil_client.ts";
-import { startServer } from "../support/procs.ts";
+import { runChat, startServer } from "../support/procs.ts";
 import { closeAll } from "../limits/helpers.ts";
 import { cmd, request, run, tryLogin } from "./helpers.ts";
 
@@ -65,4 +65,25 @@ Deno.test({
       assert.match(srv.stderr(), /WARNING: database/);
     }
   },
+});
+
+Deno.test("read-only database: a database that cannot be opened stops the start with its path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-ro-" });
+  try {
+    await Deno.mkdir(`${dir}/data/chat.db`, { recursive: true }); // a directory where the file goes
+    const r = await runChat([
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--data",
+      `${dir}/data`,
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /chat: cannot open the database .*data\/chat\.db: /);
+    assert.equal(r.stdout.includes("listening"), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
