@@ -46,13 +46,15 @@ export function fitting<T>(items: Listing<T> | readonly T[]): { shown: T[]; more
  */
 export function page<T>(
   ctx: CommandContext,
-  items: Listing<T>,
+  items: Listing<T> | readonly T[],
 ): { shown: T[]; more: number; cut: boolean } {
-  const { shown } = fitting(items);
+  const { shown, more } = fitting(items);
   const granted = ctx.host.charge(ctx.user, "list", shown.length);
   const cut = granted < shown.length;
-  if (cut) shown.length = granted;
-  return { shown, more: items.size - shown.length, cut };
+  if (!cut) return { shown, more, cut };
+  const left = shown.length - granted;
+  shown.length = granted;
+  return { shown, more: more + left, cut };
 }
 
 /** `items` with `f` applied to each as it is read. */

@@ -11,13 +11,14 @@ import { formatDuration, parseDuration } from "../duration.ts";
 import { formatIpPrefix, ipMatches, parseIpPrefix } from "../ip_prefix.ts";
 import type { Ban } from "../store.ts";
 import {
+  andMore,
   audit,
   checkText,
   cmd,
   fail,
-  fitting,
   liveUser,
   ownerOf,
+  page,
   plural,
   validRoom,
 } from "./common.ts";
@@ -166,10 +167,10 @@ export const unbanCmd: Command = cmd(
 /** `/bans`: the bans in force. */
 export const bansCmd: Command = cmd("bans", "", "List the bans in force", { op: true }, (ctx) => {
   const all = ctx.host.bans();
-  const { shown: bans, more } = fitting(all);
+  const { shown: bans, more, cut } = page(ctx, all);
   const now = ctx.host.now();
   const lines = bans.map((b) => `  ${describeBan(b, now)}`);
-  if (more > 0) lines.push(`  and ${more} more`);
+  if (more > 0) lines.push(`  ${andMore(more, cut)}`);
   return { text: [`${plural(all.length, "ban")}:`, ...lines].join("\n"), data: bans };
 });
 
