@@ -1,22 +1,25 @@
 /**
- * The chat application between a connection and a view: keeps the client-side state (current
- * room, joined rooms, names seen, ignored names, display settings), turns input lines into local
- * commands, room messages or server commands, and decides when the session ends.
+ * The chat application between a connection and a view: feeds connection events to the state,
+ * the transcript and the view, carries out what input lines ask for, and decides when the
+ * session ends. The state lives in app_state.ts, input parsing in input.ts, the receiving side of
+ * private messages in dm_inbox.ts.
  * @module
  */
 
-import { checkName, checkRoom, nameKey } from "../shared/names.ts";
-import type { DmDelivery, ErrorMessage, ReplyMessage } from "../shared/messages.ts";
+import { nameKey } from "../shared/names.ts";
+import type { ErrorMessage, ReplyMessage } from "../shared/messages.ts";
+import { AppState, commandsInHelp, namesInData } from "./app_state.ts";
+import { DmInbox } from "./dm_inbox.ts";
 import { DmService, type DmSetup } from "./dm.ts";
-import { jsonLine } from "./plain.ts";
+import { errorText } from "./errors.ts";
+import { type Action, LOCAL_HELP, NO_DM_TEXT, parseInput } from "./input.ts";
+import { Transcript } from "./transcript.ts";
 import type {
   BellMode,
   ChatClientLike,
   ClientEvent,
-  Completions,
   DmEvent,
   DmFailedEvent,
-  RenderState,
   View,
   ViewEvent,
 } from "./view.ts";
@@ -48,370 +51,6 @@ export interface AppOptions {
   dm?: DmSetup;
 }
 
-/** Commands the client handles itself. */
-export const LOCAL_COMMANDS: readonly string[] = [
-  "help",
-  "quit",
-  "clear",
-  "ignore",
-  "unignore",
-  "timestamp",
-  "bell",
-  "me",
-  "msg",
-  "trust",
-  "verify",
-  "join",
-];
-
-/** Server commands known before the server's own list arrives. */
-export const SERVER_COMMANDS: readonly string[] = [
-  "service",
-  "nick",
-  "who",
-  "whois",
-  "rooms",
-  "leave",
-  "topic",
-  "history",
-  "away",
-  "back",
-  "mode",
-  "invite",
-  "kick",
-  "ban",
-  "unban",
-  "bans",
-  "mute",
-  "unmute",
-  "motd",
-  "op",
-  "deop",
-];
-
-/** Help for the local commands, shown after the server's list. */
-export const LOCAL_HELP = [
-  "Client commands:",
-  "  /help                     this list",
-  "  /quit or <exit chat>      leave (also Ctrl-D, or Ctrl-C twice)",
-  "  /join #room               join a room and talk there",
-  "  /me action                send an action: * name action",
-  "  /msg NAME text            end-to-end encrypted private message to NAME",
-  "  /trust NAME               accept NAME's (new) key after checking it: pinned as verified",
-  "  /verify NAME              show the safety number to compare with NAME",
-  "  /clear                    clear the screen",
-  "  /ignore [NAME]            hide messages from NAME (no NAME: list)",
-  "  /unignore NAME            show NAME's messages again",
-  "  /timestamp on|off         show or hide times",
-  "  /bell mention|all|off     when to ring the bell",
-  "  //text                    send text that starts with /",
-].join("\n");
-
-/** Commands whose last argument is free text: how many words come before it. */
-const FREE_TEXT: Readonly<Record<string, number>> = {
-  topic: 1,
-  away: 0,
-  kick: 1,
-  mute: 1,
-  motd: 0,
-};
-/** Commands whose first argument is a room; the current room is filled in when it is missing. */
-const ROOM_FIRST: ReadonlySet<string> = new Set(["who", "topic", "history", "leave"]);
-
-/** Most arguments a command may carry (PROTOCOL.md: `cmd.args` holds at most 32). */
-const MAX_ARGS = 32;
-/** Most names remembered per room, and most rooms remembered. */
-const MAX_NAMES = 10_000;
-/** Most incoming private messages being opened or waiting to be shown at once. */
-const DM_INCOMING_MAX = 256;
-const MAX_ROOMS = 1_000;
-const COMMAND_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
-
-/** What one input line asks for. */
-export type Action =
-  | { kind: "none" }
-  | { kind: "quit" }
-  | { kind: "say"; text: string; me: boolean }
-  | { kind: "help" }
-  | { kind: "clear" }
-  | { kind: "ignore"; name?: string }
-  | { kind: "unignore"; name: string }
-  | { kind: "timestamp"; on?: boolean }
-  | { kind: "bell"; mode?: BellMode }
-  | { kind: "join"; room: string }
-  | { kind: "dm"; to: string; text: string }
-  | { kind: "trust"; name: string }
-  | { kind: "verify"; name: string }
-  | { kind: "command"; name: string; args: string[] }
-  | { kind: "error"; text: string };
-
-function usage(text: string): Action {
-  return { kind: "error", text: `usage: ${text}` };
-}
-
-/** The answer to `/msg`, `/trust` and `/verify` when private messages are not set up. */
-const NO_DM: Action = { kind: "error", text: "private messages are not available yet" };
-
-/**
- * Parses one input line typed while talking in `room`. `<exit chat>` (surrounding white space
- * ignored) and `/quit` quit; `//text` sends `/text`; other `/name args…` lines are local commands
- * or server commands (arguments split on white space, except the free-text tail of topic, away,
- * kick, mute and motd; who, topic, history and leave get `room` when no room is given).
- * `/msg NAME text`, `/trust NAME` and `/verify NAME` are local when `dm` is true, else an error.
- */
-export function parseInput(line: string, room: string, dm = false): Action {
-  const trimmed = line.trim();
-  if (trimmed === "") return { kind: "none" };
-  if (trimmed === "<exit chat>") return { kind: "quit" };
-  if (!trimmed.startsWith("/")) return { kind: "say", text: line.trimEnd(), me: false };
-  if (trimmed.startsWith("//")) return { kind: "say", text: trimmed.slice(1), me: false };
-  const m = /^\/(\S+)\s*([\s\S]*)$/.exec(trimmed);
-  if (m === null) return { kind: "error", text: "type a command after /, or /help" };
-  const name = m[1].toLowerCase();
-  const rest = m[2];
-  const words = rest.split(/\s+/).filter((w) => w !== "");
-  switch (name) {
-    case "quit":
-      return { kind: "quit" };
-    case "help":
-      return { kind: "help" };
-    case "clear":
-      return { kind: "clear" };
-    case "me":
-      return rest === "" ? usage("/me action") : { kind: "say", text: rest, me: true };
-    case "msg": {
-      if (!dm) return NO_DM;
-      const t = /^(\S+)\s+(\S[\s\S]*)$/.exec(rest);
-      return t === null ? usage("/msg NAME text") : { kind: "dm", to: t[1], text: t[2] };
-    }
-    case "trust":
-    case "verify":
-      if (!dm) return NO_DM;
-      return words.length !== 1 ? usage(`/${name} NAME`) : { kind: name, name: words[0] };
-    case "ignore":
-      return words.length > 1 ? usage("/ignore [NAME]") : { kind: "ignore", name: words[0] };
-    case "unignore":
-      return words.length !== 1 ? usage("/unignore NAME") : { kind: "unignore", name: words[0] };
-    case "timestamp":
-    case "timestamps":
-      if (words.length === 0) return { kind: "timestamp" };
-      if (words.length === 1 && (words[0] === "on" || words[0] === "off")) {
-        return { kind: "timestamp", on: words[0] === "on" };
-      }
-      return usage("/timestamp on|off");
-    case "bell":
-      if (words.length === 0) return { kind: "bell" };
-      if (words.length === 1 && ["mention", "all", "off"].includes(words[0])) {
-        return { kind: "bell", mode: words[0] as BellMode };
-      }
-      return usage("/bell mention|all|off");
-    case "join": {
-      if (words.length !== 1) return usage("/join #room");
-      const target = words[0].startsWith("#") ? words[0] : `#${words[0]}`;
-      const ok = checkRoom(target);
-      return ok.ok ? { kind: "join", room: target } : { kind: "error", text: ok.reason };
-    }
-  }
-  if (!COMMAND_NAME.test(name)) return { kind: "error", text: "unknown command; try /help" };
-  let tail = rest;
-  if (ROOM_FIRST.has(name) && !(words[0] ?? "").startsWith("#")) tail = `${room} ${rest}`.trim();
-  const lead = FREE_TEXT[name];
-  let args: string[];
-  if (lead === undefined) {
-    args = tail.split(/\s+/).filter((w) => w !== "");
-  } else {
-    args = [];
-    let s = tail;
-    for (let i = 0; i < lead; i++) {
-      const w = /^(\S+)\s*/.exec(s);
-      if (w === null) break;
-      args.push(w[1]);
-      s = s.slice(w[0].length);
-    }
-    if (s !== "") args.push(s);
-  }
-  if (args.length > MAX_ARGS) return { kind: "error", text: `at most ${MAX_ARGS} arguments` };
-  return { kind: "command", name, args };
-}
-
-function isName(v: unknown): v is string {
-  return typeof v === "string" && v.length > 0 && v.length <= 64;
-}
-
-/**
- * Names found in a reply's `data`: an array of names or of objects with a `name`, or an object
- * holding such an array under `names`, `members`, `users` or `rooms`. At most 10 000.
- */
-export function namesInData(data: unknown): string[] {
-  let list: unknown = data;
-  if (typeof data === "object" && data !== null && !Array.isArray(data)) {
-    const o = data as Record<string, unknown>;
-    list = o.names ?? o.members ?? o.users ?? o.rooms ?? o.commands;
-  }
-  if (!Array.isArray(list)) return [];
-  const out: string[] = [];
-  for (const item of list.slice(0, MAX_NAMES)) {
-    if (isName(item)) out.push(item);
-    else if (
-      typeof item === "object" && item !== null && isName((item as { name?: unknown }).name)
-    ) {
-      out.push((item as { name: string }).name);
-    }
-  }
-  return out;
-}
-
-/** Command names in a help reply: from its data, or from lines of its text that start with `/name`. */
-export function commandsInHelp(reply: ReplyMessage): string[] {
-  const found = namesInData(reply.data).map((n) => n.replace(/^\//, ""));
-  for (const line of (reply.text ?? "").split("\n")) {
-    const m = /^\s*\/([a-z][a-z0-9_-]*)/.exec(line);
-    if (m !== null) found.push(m[1]);
-  }
-  return found.filter((n) => COMMAND_NAME.test(n));
-}
-
-/** Client-side state: who the user is, where they talk, whom they ignore, what they see. */
-export class AppState {
-  /** The room plain text is sent to. */
-  room: string;
-  /** The user's current name ("" before welcome). */
-  me = "";
-  /** Show timestamps. */
-  timestamps: boolean;
-  /** Bell mode. */
-  bell: BellMode;
-  /** Rooms the user is in. */
-  readonly rooms: Set<string> = new Set();
-  /** Rooms seen anywhere (for completion). */
-  readonly knownRooms: Set<string> = new Set();
-  /** Ignored name keys. */
-  readonly ignored: Set<string> = new Set();
-  /** Command names for completion. */
-  readonly commands: Set<string> = new Set([...LOCAL_COMMANDS, ...SERVER_COMMANDS]);
-  readonly #names = new Map<string, Map<string, string>>();
-
-  /** Starts in `room` with the given display settings. */
-  constructor(room: string, opts: { timestamps?: boolean; bell?: BellMode } = {}) {
-    this.room = room;
-    this.timestamps = opts.timestamps ?? true;
-    this.bell = opts.bell ?? "mention";
-    this.knownRooms.add(room);
-  }
-
-  /** Records that `name` is in `room` (only valid names: completion writes them into the input). */
-  addName(room: string, name: string): void {
-    if (!checkName(name).ok) return;
-    let m = this.#names.get(room);
-    if (m === undefined) {
-      if (this.#names.size >= MAX_ROOMS) return;
-      m = new Map();
-      this.#names.set(room, m);
-    }
-    if (m.size < MAX_NAMES) m.set(nameKey(name), name);
-  }
-
-  /** Records that `name` left `room` (every room when `room` is undefined). */
-  removeName(room: string | undefined, name: string): void {
-    const key = nameKey(name);
-    if (room !== undefined) this.#names.get(room)?.delete(key);
-    else for (const m of this.#names.values()) m.delete(key);
-  }
-
-  /** Names seen in `room`, sorted. */
-  namesIn(room: string): string[] {
-    return [...(this.#names.get(room)?.values() ?? [])].sort();
-  }
-
-  /** Remembers a room name for completion. */
-  addRoom(room: string): void {
-    if (this.knownRooms.size < MAX_ROOMS && checkRoom(room).ok) this.knownRooms.add(room);
-  }
-
-  /** Marks `room` as joined and makes it the current room. */
-  enter(room: string): void {
-    this.rooms.add(room);
-    this.addRoom(room);
-    this.room = room;
-  }
-
-  /** Marks `room` as left; the current room moves to another joined room if there is one. */
-  exit(room: string): void {
-    this.rooms.delete(room);
-    this.#names.delete(room);
-    if (this.room === room) {
-      const other = [...this.rooms][0];
-      if (other !== undefined) this.room = other;
-    }
-  }
-
-  #isMe(name: string | undefined): boolean {
-    return name !== undefined && this.me !== "" && nameKey(name) === nameKey(this.me);
-  }
-
-  /** Updates the state from a connection event. */
-  apply(ev: ClientEvent): void {
-    if (ev.t === "welcome") {
-      this.me = ev.msg.name;
-      const rooms = ev.msg.rooms.map((r) => r.name).filter((r) => checkRoom(r).ok);
-      this.rooms.clear();
-      for (const r of rooms) {
-        this.rooms.add(r);
-        this.addRoom(r);
-      }
-      if (rooms.length > 0 && !this.rooms.has(this.room)) this.room = rooms[0];
-      return;
-    }
-    if (ev.t !== "server") return;
-    const m = ev.msg;
-    if (m.t === "msg") {
-      this.addName(m.room, m.from);
-      return;
-    }
-    if (m.t !== "event") return;
-    const name = m.name;
-    if (name === undefined) return;
-    switch (m.kind) {
-      case "join":
-        if (m.room === undefined) return;
-        this.addName(m.room, name);
-        this.addRoom(m.room);
-        if (this.#isMe(name)) this.rooms.add(m.room);
-        return;
-      case "leave":
-      case "kick":
-      case "ban":
-        if (this.#isMe(name)) {
-          if (m.room !== undefined) this.exit(m.room);
-        } else {
-          this.removeName(m.room, name);
-        }
-        return;
-      case "nick":
-        if (m.old === undefined) return;
-        if (this.#isMe(m.old)) this.me = name;
-        for (const [room, names] of this.#names) {
-          if (names.delete(nameKey(m.old))) this.addName(room, name);
-        }
-        return;
-    }
-  }
-
-  /** What a view needs to render. */
-  renderState(): RenderState {
-    return { me: this.me, timestamps: this.timestamps, ignored: this.ignored, bell: this.bell };
-  }
-
-  /** Tab-completion candidates: commands, names in the current room, known rooms. */
-  completions(): Completions {
-    return {
-      commands: [...this.commands].sort(),
-      names: this.namesIn(this.room),
-      rooms: [...this.knownRooms].sort(),
-    };
-  }
-}
-
 /** Drives one chat session: feed it connection events with `onEvent`, then `run` it. */
 export class App {
   /** The client-side state. */
@@ -427,25 +66,26 @@ export class App {
   #closedByPeer = false;
   #onSettled: (() => void) | undefined;
   #welcomeMotd: string | undefined;
-  #log: Deno.FsFile | undefined;
+  readonly #transcript: Transcript;
   readonly #dmSetup: DmSetup | undefined;
   #dm: DmService | undefined;
   #dmStart: (svc: DmService) => void = () => {};
-  readonly #dmReady: Promise<DmService>;
-  /** Incoming private messages are opened at once and shown in arrival order. */
-  #dmChain: Promise<void> = Promise.resolve();
-  readonly #dmBusy = new Set<Promise<unknown>>();
-  /** Incoming private messages being opened or waiting to be shown. */
-  #dmIncoming = 0;
-  /** Whether the notice about dropped incoming messages is due (once per overload). */
-  #dmDropNotice = true;
+  readonly #inbox: DmInbox;
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
     this.#view = view;
     this.#dmSetup = opts.dm;
-    this.#dmReady = new Promise((resolve) => this.#dmStart = resolve);
-    this.#log = opts.log;
+    const dmReady = new Promise<DmService>((resolve) => this.#dmStart = resolve);
+    this.#transcript = new Transcript(opts.log, (text) => this.#info(text, "error"));
+    this.#inbox = new DmInbox({
+      open: (d) => dmReady.then((svc) => svc.open(d)),
+      isIgnored: (name) => this.state.ignored.has(nameKey(name)),
+      me: () => this.#me(),
+      show: (ev) => this.#showDm(ev),
+      record: (rec) => this.#transcript.record(rec),
+      error: (text) => this.#info(text, "error"),
+    });
     this.#drainMs = opts.drainMs ?? 10_000;
     this.state = new AppState(opts.room, opts);
     view.setRoom(this.state.room);
@@ -465,111 +105,24 @@ export class App {
     this.#view.setCompletions(this.state.completions());
   }
 
-  #transcript(ev: ClientEvent): void {
-    if (ev.t === "server" && (ev.msg.t === "msg" || ev.msg.t === "event")) this.#record(ev.msg);
-    else if (ev.t === "failed") {
-      this.#record({
-        t: "failed",
-        ts: Date.now(),
-        room: ev.room,
-        text: ev.text,
-        reason: ev.reason,
-      });
-    }
-  }
-
-  /** Appends one JSON line to the --log transcript, if there is one. */
-  #record(rec: unknown): void {
-    const f = this.#log;
-    if (f === undefined) return;
-    const bytes = new TextEncoder().encode(jsonLine(rec) + "\n");
-    try {
-      for (let off = 0; off < bytes.length;) off += f.writeSync(bytes.subarray(off));
-    } catch (e) {
-      this.#log = undefined;
-      f.close();
-      this.#info(`transcript stopped: ${e instanceof Error ? e.message : String(e)}`, "error");
-    }
+  /** The user's name: from the welcome, else the connection's. */
+  #me(): string {
+    return this.state.me !== "" ? this.state.me : this.#client?.name ?? "";
   }
 
   /** Shows a private-message event and writes it to the transcript. */
   #showDm(ev: DmEvent | DmFailedEvent): void {
-    if (ev.t === "dm") {
-      const { id, ts, from, to, text } = ev;
-      this.#record({ t: "dm", ts, id, from, to, text });
-    } else {
-      this.#record({ t: "dm_failed", ts: Date.now(), to: ev.to, text: ev.text, reason: ev.reason });
-    }
+    this.#transcript.dm(ev);
     this.#show(ev);
-  }
-
-  #track<T>(p: Promise<T>): Promise<T> {
-    this.#dmBusy.add(p);
-    const done = () => this.#dmBusy.delete(p);
-    p.then(done, done);
-    return p;
-  }
-
-  /**
-   * Opens an incoming private message once the service exists and shows it, or the failure, in
-   * arrival order. At most {@link DM_INCOMING_MAX} are in hand at once; more are dropped (with one
-   * notice per overload) before any work is done for them.
-   */
-  #incoming(d: DmDelivery): void {
-    if (this.#dmIncoming >= DM_INCOMING_MAX) {
-      if (this.#dmDropNotice) {
-        this.#dmDropNotice = false;
-        this.#info("too many private messages at once: dropping some unread", "error");
-      }
-      return;
-    }
-    this.#dmIncoming++;
-    const opened = this.#dmReady.then((svc) => svc.open(d));
-    this.#dmChain = this.#track(
-      this.#dmChain.then(async () => {
-        const r = await opened.finally(() => {
-          if (--this.#dmIncoming === 0) this.#dmDropNotice = true;
-        });
-        if (r.ok) {
-          const me = this.state.me !== "" ? this.state.me : this.#client?.name ?? "";
-          this.#showDm({
-            t: "dm",
-            id: r.id,
-            ts: r.ts,
-            from: r.from,
-            to: me,
-            text: r.text,
-            out: false,
-          });
-        } else if (!this.state.ignored.has(nameKey(d.from))) {
-          this.#record({ t: "dm_error", ts: d.ts, id: d.id, from: d.from });
-          this.#info(`cannot decrypt message from ${d.from}`, "error");
-        }
-      }).catch((e) =>
-        this.#info(`private message: ${e instanceof Error ? e.message : e}`, "error")
-      ),
-    );
-  }
-
-  /** Waits at most `ms` for private messages being sent or opened. */
-  async #dmIdle(ms: number): Promise<void> {
-    if (this.#dmBusy.size === 0) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.#dmBusy]),
-      new Promise((r) => timer = setTimeout(r, ms)),
-    ]);
-    clearTimeout(timer);
   }
 
   /** Handles one event from the connection: update the state, then show it. */
   onEvent(ev: ClientEvent): void {
     if (ev.t === "server" && ev.msg.t === "dm" && this.#dmSetup !== undefined) {
-      // An ignored sender's message is dropped before any work: no lookup, no decrypt, no pin.
-      if (!this.state.ignored.has(nameKey(ev.msg.from))) this.#incoming(ev.msg);
+      this.#inbox.receive(ev.msg);
       return;
     }
-    this.#transcript(ev);
+    this.#transcript.event(ev);
     const before = this.state.room;
     this.state.apply(ev);
     if (ev.t === "server") {
@@ -627,7 +180,7 @@ export class App {
       r = {
         t: "error",
         code: "failed",
-        message: `/${name} failed: ${e instanceof Error ? e.message : String(e)}`,
+        message: `/${name} failed: ${errorText(e)}`,
       };
     }
     this.#harvest(name, args, r);
@@ -673,15 +226,14 @@ export class App {
         return this.#info(`bell: ${s.bell}`);
       case "dm": {
         const svc = this.#dm;
-        if (svc === undefined) return this.#info("private messages are not available yet", "error");
-        const r = await this.#track(svc.send(a.to, a.text));
+        if (svc === undefined) return this.#info(NO_DM_TEXT, "error");
+        const r = await this.#inbox.track(svc.send(a.to, a.text));
         if (r.ok) {
-          const me = s.me !== "" ? s.me : c.name;
           this.#showDm({
             t: "dm",
             id: r.id,
             ts: r.ts,
-            from: me,
+            from: this.#me(),
             to: r.to,
             text: r.text,
             out: true,
@@ -695,8 +247,10 @@ export class App {
       case "trust":
       case "verify": {
         const svc = this.#dm;
-        if (svc === undefined) return this.#info("private messages are not available yet", "error");
-        const r = await this.#track(a.kind === "trust" ? svc.trust(a.name) : svc.verify(a.name));
+        if (svc === undefined) return this.#info(NO_DM_TEXT, "error");
+        const r = await this.#inbox.track(
+          a.kind === "trust" ? svc.trust(a.name) : svc.verify(a.name),
+        );
         return this.#info(r.text, r.ok ? "info" : "error");
       }
       case "join": {
@@ -805,10 +359,10 @@ export class App {
         const p = this.#perform(a);
         if (!interactive) await p;
         else {
-          p.catch((e) => this.#info(e instanceof Error ? e.message : String(e), "error"));
+          p.catch((e) => this.#info(errorText(e), "error"));
         }
       }
-      await this.#dmIdle(interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs);
+      await this.#inbox.idle(interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs);
       if (!this.#closedByPeer) {
         const drained = await this.#drain(
           interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs,
@@ -827,7 +381,7 @@ export class App {
         await client.close("quit").catch(() => {});
       }
       await this.#view.close();
-      this.#log = undefined;
+      this.#transcript.detach();
     }
     return code;
   }

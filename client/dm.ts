@@ -17,6 +17,7 @@ import { newId } from "../shared/messages.ts";
 import { nameKey } from "../shared/names.ts";
 import { NAME_PATTERN } from "../shared/names.ts";
 import { type SenderKeyLimits, SenderKeys } from "./sender_keys.ts";
+import { errorText } from "./errors.ts";
 
 /** What the service needs from a connection. */
 export interface DmTransport {
@@ -161,10 +162,6 @@ export async function checkPeerKeys(name: string, data: unknown): Promise<PeerKe
   return { name: served, fingerprint: fp, sigPub, kemPub };
 }
 
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** The private-message service of one session. */
 export class DmService {
   readonly #t: DmTransport;
@@ -238,7 +235,7 @@ export class DmService {
     try {
       keys = await this.fetchKeys(to);
     } catch (e) {
-      return no(e instanceof ProtocolError ? `${e.code}: ${e.message}` : describe(e));
+      return no(e instanceof ProtocolError ? `${e.code}: ${e.message}` : errorText(e));
     }
     try {
       await this.#pinFirst(keys);
@@ -250,7 +247,7 @@ export class DmService {
             `check it with ${keys.name}, then /trust ${keys.name}`,
         );
       }
-      return no(`cannot pin ${keys.name}'s key: ${describe(e)}`);
+      return no(`cannot pin ${keys.name}'s key: ${errorText(e)}`);
     }
     const id = newId(this.#random);
     const ts = this.#now();
@@ -273,7 +270,7 @@ export class DmService {
         random: this.#random,
       });
     } catch (e) {
-      return no(describe(e));
+      return no(errorText(e));
     }
     const r = await this.#t.sendDm(keys.name, toBase64(env), id);
     if (r.t === "error") return no(`${r.code}: ${r.message}`);
@@ -323,7 +320,7 @@ export class DmService {
     try {
       keys = await this.fetchKeys(name);
     } catch (e) {
-      return { ok: false, text: `cannot get ${name}'s key: ${describe(e)}` };
+      return { ok: false, text: `cannot get ${name}'s key: ${errorText(e)}` };
     }
     const old = this.#pins.lookup(this.#hp, keys.name);
     if (old === keys.fingerprint && this.#pins.isVerified(this.#hp, keys.name)) {
@@ -332,7 +329,7 @@ export class DmService {
     try {
       await this.#locked(() => this.#pins.trust(this.#hp, keys.name, keys.fingerprint));
     } catch (e) {
-      return { ok: false, text: `cannot pin ${keys.name}'s key: ${describe(e)}` };
+      return { ok: false, text: `cannot pin ${keys.name}'s key: ${errorText(e)}` };
     }
     const was = old === undefined || old === keys.fingerprint ? "" : ` (was ${old})`;
     return { ok: true, text: `now trusting ${keys.name}'s key ${keys.fingerprint}${was}` };
@@ -353,7 +350,7 @@ export class DmService {
         fp = keys.fingerprint;
         shown = keys.name;
       } catch (e) {
-        return { ok: false, text: `cannot get ${name}'s key: ${describe(e)}` };
+        return { ok: false, text: `cannot get ${name}'s key: ${errorText(e)}` };
       }
     }
     const groups = (await safetyNumber(this.#id.fingerprint, fp)).split(" ");

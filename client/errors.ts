@@ -34,3 +34,8 @@ export class ConnectError extends Error {
     this.name = "ConnectError";
   }
 }
+
+/** The message of an error, or the thrown value as a string. */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

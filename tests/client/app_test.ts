@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  type Action,
-  App,
-  AppState,
-  commandsInHelp,
-  LOCAL_HELP,
-  namesInData,
-  parseInput,
-  runApp,
-} from "../../client/app.ts";
+import { App, runApp } from "../../client/app.ts";
+import { AppState, commandsInHelp, namesInData } from "../../client/app_state.ts";
+import { type Action, LOCAL_HELP, parseInput } from "../../client/input.ts";
 import { jsonEvent, jsonLine, MAX_INPUT_LINE, PlainView } from "../../client/plain.ts";
 import type {
   ChatClientLike,

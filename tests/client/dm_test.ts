@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { checkPeerKeys, DmService, safetyNumber } from "../../client/dm.ts";
 import { KnownUsers } from "../../client/known_users.ts";
-import { parseInput } from "../../client/app.ts";
+import { parseInput } from "../../client/input.ts";
 import { formatClock, formatEvent, isHidden, shouldBell } from "../../client/render.ts";
 import { jsonEvent } from "../../client/plain.ts";
 import type { RenderState } from "../../client/view.ts";

@@ -1,0 +1,192 @@
+/**
+ * The input line: what the user typed, parsed into an {@link Action} (a local command, a room
+ * message, or a server command with its arguments), and the command lists and help text the
+ * client knows before the server says more. Pure.
+ * @module
+ */
+
+import { checkRoom } from "../shared/names.ts";
+import type { BellMode } from "./view.ts";
+
+/** Commands the client handles itself. */
+export const LOCAL_COMMANDS: readonly string[] = [
+  "help",
+  "quit",
+  "clear",
+  "ignore",
+  "unignore",
+  "timestamp",
+  "bell",
+  "me",
+  "msg",
+  "trust",
+  "verify",
+  "join",
+];
+
+/** Server commands known before the server's own list arrives. */
+export const SERVER_COMMANDS: readonly string[] = [
+  "service",
+  "nick",
+  "who",
+  "whois",
+  "rooms",
+  "leave",
+  "topic",
+  "history",
+  "away",
+  "back",
+  "mode",
+  "invite",
+  "kick",
+  "ban",
+  "unban",
+  "bans",
+  "mute",
+  "unmute",
+  "motd",
+  "op",
+  "deop",
+];
+
+/** Help for the local commands, shown after the server's list. */
+export const LOCAL_HELP = [
+  "Client commands:",
+  "  /help                     this list",
+  "  /quit or <exit chat>      leave (also Ctrl-D, or Ctrl-C twice)",
+  "  /join #room               join a room and talk there",
+  "  /me action                send an action: * name action",
+  "  /msg NAME text            end-to-end encrypted private message to NAME",
+  "  /trust NAME               accept NAME's (new) key after checking it: pinned as verified",
+  "  /verify NAME              show the safety number to compare with NAME",
+  "  /clear                    clear the screen",
+  "  /ignore [NAME]            hide messages from NAME (no NAME: list)",
+  "  /unignore NAME            show NAME's messages again",
+  "  /timestamp on|off         show or hide times",
+  "  /bell mention|all|off     when to ring the bell",
+  "  //text                    send text that starts with /",
+].join("\n");
+
+/** Commands whose last argument is free text: how many words come before it. */
+const FREE_TEXT: Readonly<Record<string, number>> = {
+  topic: 1,
+  away: 0,
+  kick: 1,
+  mute: 1,
+  motd: 0,
+};
+/** Commands whose first argument is a room; the current room is filled in when it is missing. */
+const ROOM_FIRST: ReadonlySet<string> = new Set(["who", "topic", "history", "leave"]);
+
+/** Most arguments a command may carry (PROTOCOL.md: `cmd.args` holds at most 32). */
+const MAX_ARGS = 32;
+/** What a command name looks like. */
+export const COMMAND_NAME: RegExp = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** What one input line asks for. */
+export type Action =
+  | { kind: "none" }
+  | { kind: "quit" }
+  | { kind: "say"; text: string; me: boolean }
+  | { kind: "help" }
+  | { kind: "clear" }
+  | { kind: "ignore"; name?: string }
+  | { kind: "unignore"; name: string }
+  | { kind: "timestamp"; on?: boolean }
+  | { kind: "bell"; mode?: BellMode }
+  | { kind: "join"; room: string }
+  | { kind: "dm"; to: string; text: string }
+  | { kind: "trust"; name: string }
+  | { kind: "verify"; name: string }
+  | { kind: "command"; name: string; args: string[] }
+  | { kind: "error"; text: string };
+
+function usage(text: string): Action {
+  return { kind: "error", text: `usage: ${text}` };
+}
+
+/** What `/msg`, `/trust` and `/verify` answer when private messages are not set up. */
+export const NO_DM_TEXT = "private messages are not available yet";
+const NO_DM: Action = { kind: "error", text: NO_DM_TEXT };
+
+/**
+ * Parses one input line typed while talking in `room`. `<exit chat>` (surrounding white space
+ * ignored) and `/quit` quit; `//text` sends `/text`; other `/name args…` lines are local commands
+ * or server commands (arguments split on white space, except the free-text tail of topic, away,
+ * kick, mute and motd; who, topic, history and leave get `room` when no room is given).
+ * `/msg NAME text`, `/trust NAME` and `/verify NAME` are local when `dm` is true, else an error.
+ */
+export function parseInput(line: string, room: string, dm = false): Action {
+  const trimmed = line.trim();
+  if (trimmed === "") return { kind: "none" };
+  if (trimmed === "<exit chat>") return { kind: "quit" };
+  if (!trimmed.startsWith("/")) return { kind: "say", text: line.trimEnd(), me: false };
+  if (trimmed.startsWith("//")) return { kind: "say", text: trimmed.slice(1), me: false };
+  const m = /^\/(\S+)\s*([\s\S]*)$/.exec(trimmed);
+  if (m === null) return { kind: "error", text: "type a command after /, or /help" };
+  const name = m[1].toLowerCase();
+  const rest = m[2];
+  const words = rest.split(/\s+/).filter((w) => w !== "");
+  switch (name) {
+    case "quit":
+      return { kind: "quit" };
+    case "help":
+      return { kind: "help" };
+    case "clear":
+      return { kind: "clear" };
+    case "me":
+      return rest === "" ? usage("/me action") : { kind: "say", text: rest, me: true };
+    case "msg": {
+      if (!dm) return NO_DM;
+      const t = /^(\S+)\s+(\S[\s\S]*)$/.exec(rest);
+      return t === null ? usage("/msg NAME text") : { kind: "dm", to: t[1], text: t[2] };
+    }
+    case "trust":
+    case "verify":
+      if (!dm) return NO_DM;
+      return words.length !== 1 ? usage(`/${name} NAME`) : { kind: name, name: words[0] };
+    case "ignore":
+      return words.length > 1 ? usage("/ignore [NAME]") : { kind: "ignore", name: words[0] };
+    case "unignore":
+      return words.length !== 1 ? usage("/unignore NAME") : { kind: "unignore", name: words[0] };
+    case "timestamp":
+    case "timestamps":
+      if (words.length === 0) return { kind: "timestamp" };
+      if (words.length === 1 && (words[0] === "on" || words[0] === "off")) {
+        return { kind: "timestamp", on: words[0] === "on" };
+      }
+      return usage("/timestamp on|off");
+    case "bell":
+      if (words.length === 0) return { kind: "bell" };
+      if (words.length === 1 && ["mention", "all", "off"].includes(words[0])) {
+        return { kind: "bell", mode: words[0] as BellMode };
+      }
+      return usage("/bell mention|all|off");
+    case "join": {
+      if (words.length !== 1) return usage("/join #room");
+      const target = words[0].startsWith("#") ? words[0] : `#${words[0]}`;
+      const ok = checkRoom(target);
+      return ok.ok ? { kind: "join", room: target } : { kind: "error", text: ok.reason };
+    }
+  }
+  if (!COMMAND_NAME.test(name)) return { kind: "error", text: "unknown command; try /help" };
+  let tail = rest;
+  if (ROOM_FIRST.has(name) && !(words[0] ?? "").startsWith("#")) tail = `${room} ${rest}`.trim();
+  const lead = FREE_TEXT[name];
+  let args: string[];
+  if (lead === undefined) {
+    args = tail.split(/\s+/).filter((w) => w !== "");
+  } else {
+    args = [];
+    let s = tail;
+    for (let i = 0; i < lead; i++) {
+      const w = /^(\S+)\s*/.exec(s);
+      if (w === null) break;
+      args.push(w[1]);
+      s = s.slice(w[0].length);
+    }
+    if (s !== "") args.push(s);
+  }
+  if (args.length > MAX_ARGS) return { kind: "error", text: `at most ${MAX_ARGS} arguments` };
+  return { kind: "command", name, args };
+}
