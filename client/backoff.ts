@@ -34,3 +34,25 @@ export function nextDelay(attempt: number, random: () => number): number {
 export function* backoffDelays(random: () => number): Generator<number, never, void> {
   for (let attempt = 0;; attempt++) yield nextDelay(attempt, random);
 }
+
+/** Bye reasons after which the client does not reconnect. */
+export const NO_RECONNECT: ReadonlySet<string> = new Set([
+  "replaced",
+  "kicked",
+  "banned",
+  "refused",
+  "bad_auth",
+]);
+
+/** A session that lasted this long ends a run of flooding disconnects. */
+export const FLOOD_STREAK_MS = 60_000;
+
+/**
+ * After a flooding disconnect: the new count of flooding disconnects in a row (`floods` before,
+ * a session of `sessionMs`), and the reconnection attempt to start at, later each time it
+ * happens again soon (at most attempt 8).
+ */
+export function afterFlood(floods: number, sessionMs: number): { floods: number; first: number } {
+  const n = sessionMs < FLOOD_STREAK_MS ? floods + 1 : 1;
+  return { floods: n, first: Math.min(n + 1, 8) };
+}
