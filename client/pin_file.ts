@@ -8,6 +8,7 @@
 import { concat, decodeUtf8, toHex } from "../shared/encoding.ts";
 import { randomBytes } from "../shared/crypto.ts";
 import { writeKeyFileExclusive } from "../shared/keys.ts";
+import { readRegularFile } from "../shared/safe_file.ts";
 
 /** Largest pin file accepted, in bytes; checked before reading. */
 export const PIN_FILE_MAX = 1024 * 1024;
@@ -131,32 +132,12 @@ export class LineWindow {
  * not a regular file, `RangeError` if it exceeds `max` bytes (checked before reading).
  */
 export async function readLines(path: string, max = PIN_FILE_MAX): Promise<Uint8Array[]> {
-  let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(path); // before open, so a FIFO is refused instead of blocking
+    return splitLines(await readRegularFile(path, max));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
     throw e;
   }
-  if (!info.isFile) throw new TypeError(`${path} is not a regular file`);
-  if (info.size > max) throw new RangeError(`${path} is larger than ${max} bytes`);
-  const file = await Deno.open(path, { read: true });
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    // Read to EOF in chunks, refusing a file that grew past `max` since stat.
-    while (true) {
-      const chunk = new Uint8Array(64 * 1024);
-      const got = await file.read(chunk);
-      if (got === null) break;
-      total += got;
-      if (total > max) throw new RangeError(`${path} is larger than ${max} bytes`);
-      chunks.push(chunk.subarray(0, got));
-    }
-  } finally {
-    file.close();
-  }
-  return splitLines(concat(...chunks));
 }
 
 /** Splits bytes at `\n`; a final `\n` does not start another line. */

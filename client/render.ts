@@ -44,6 +44,21 @@ export function nameColor(name: string): number {
   return NAME_COLORS[h % NAME_COLORS.length];
 }
 
+/** The red line for a message that was not delivered to `to` (a room or a name). */
+function notDelivered(
+  now: string,
+  to: string,
+  text: string,
+  reason: string,
+  color: boolean,
+): string {
+  return paint(
+    `${now}! not delivered to ${sanitize(to)}: ${sanitize(text)} (${sanitize(reason)})`,
+    RED,
+    color,
+  );
+}
+
 function paintName(name: string, color: boolean): string {
   const safe = sanitize(name);
   return color ? `${ESC}${nameColor(name)}m${safe}${ESC}39m` : safe;
@@ -280,13 +295,7 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
     case "acked":
       return null;
     case "failed":
-      return paint(
-        `${now}! not delivered to ${sanitize(ev.room)}: ${sanitize(ev.text)} (${
-          sanitize(ev.reason)
-        })`,
-        RED,
-        color,
-      );
+      return notDelivered(now, ev.room, ev.text, ev.reason, color);
     case "status": {
       // The welcome line already says where we are connected.
       if (ev.state === "connecting" || ev.state === "connected") return null;
@@ -299,13 +308,7 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
       return `${clock(ev.ts)}[dm] ${from} → ${to}: ${sanitize(ev.text)}`;
     }
     case "dm_failed":
-      return paint(
-        `${now}! not delivered to ${sanitize(ev.to)}: ${sanitize(ev.text)} (${
-          sanitize(ev.reason)
-        })`,
-        RED,
-        color,
-      );
+      return notDelivered(now, ev.to, ev.text, ev.reason, color);
     case "local":
       return ev.level === "error"
         ? paint(block("! ", multi(ev.text)), RED, color)
