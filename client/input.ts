@@ -76,7 +76,9 @@ const FREE_TEXT: Readonly<Record<string, number>> = {
   motd: 0,
 };
 /** Commands whose first argument is a room; the current room is filled in when it is missing. */
-const ROOM_FIRST: ReadonlySet<string> = new Set(["who", "topic", "history", "leave"]);
+const ROOM_FIRST: ReadonlySet<string> = new Set(["who", "topic", "history", "leave", "mode"]);
+/** Commands whose last argument is a room; the current room is added when none is named. */
+const ROOM_LAST: ReadonlySet<string> = new Set(["invite"]);
 
 /** Most arguments a command may carry (PROTOCOL.md: `cmd.args` holds at most 32). */
 const MAX_ARGS = 32;
@@ -172,6 +174,9 @@ export function parseInput(line: string, room: string, dm = false): Action {
   if (!COMMAND_NAME.test(name)) return { kind: "error", text: "unknown command; try /help" };
   let tail = rest;
   if (ROOM_FIRST.has(name) && !(words[0] ?? "").startsWith("#")) tail = `${room} ${rest}`.trim();
+  if (ROOM_LAST.has(name) && words.length > 0 && !words.some((w) => w.startsWith("#"))) {
+    tail = `${rest} ${room}`.trim();
+  }
   const lead = FREE_TEXT[name];
   let args: string[];
   if (lead === undefined) {
