@@ -12,7 +12,7 @@ import { AppState, commandsInHelp, namesInData } from "./app_state.ts";
 import { DmInbox } from "./dm_inbox.ts";
 import { DmService, type DmSetup } from "./dm.ts";
 import { errorText } from "./errors.ts";
-import { type Action, LOCAL_HELP, NO_DM_TEXT, parseInput } from "./input.ts";
+import { type Action, LOCAL_HELP, localHelp, NO_DM_TEXT, parseInput } from "./input.ts";
 import { Transcript } from "./transcript.ts";
 import type {
   BellMode,
@@ -202,6 +202,15 @@ export class App {
       case "clear":
         return this.#view.clear();
       case "help": {
+        if (a.topic !== undefined) {
+          const local = localHelp(a.topic);
+          if (local !== undefined) return this.#info(local);
+          const r = await this.#command("help", [a.topic]);
+          if (r.t === "error" && r.code === "unknown_command") {
+            return this.#info(`there is no command /${a.topic}; /help lists them all`, "error");
+          }
+          return this.#show({ t: "server", msg: r });
+        }
         const r = await this.#command("help", []);
         this.#show({ t: "server", msg: r });
         return this.#info(LOCAL_HELP);

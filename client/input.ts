@@ -52,8 +52,8 @@ export const SERVER_COMMANDS: readonly string[] = [
 /** Help for the local commands, shown after the server's list. */
 export const LOCAL_HELP = [
   "Client commands:",
-  "  /help                     this list",
-  "  /quit or <exit chat>      leave (also Ctrl-D, or Ctrl-C twice)",
+  "  /help [command]           this list, or one command",
+  "  /quit or <exit chat>      leave (also Ctrl-D, or Ctrl-C twice within 2 s)",
   "  /join #room               join a room and talk there",
   "  /me action                send an action: * name action",
   "  /msg NAME text            end-to-end encrypted private message to NAME",
@@ -67,6 +67,18 @@ export const LOCAL_HELP = [
   "  //text                    send text that starts with /",
 ].join("\n");
 
+/**
+ * The lines of {@link LOCAL_HELP} about client command `name` (`/me`, `/quit`, …), or undefined
+ * when the client does not handle `name` itself.
+ */
+export function localHelp(name: string): string | undefined {
+  if (!COMMAND_NAME.test(name)) return undefined;
+  const lines = LOCAL_HELP.split("\n").filter((l) =>
+    new RegExp(`^  (\\S+ or )?/${name}\\b`).test(l)
+  );
+  return lines.length === 0 ? undefined : lines.map((l) => l.trim()).join("\n");
+}
+
 /** Commands whose last argument is free text: how many words come before it. */
 const FREE_TEXT: Readonly<Record<string, number>> = {
   topic: 1,
@@ -76,7 +88,7 @@ const FREE_TEXT: Readonly<Record<string, number>> = {
   motd: 0,
 };
 /** Commands whose first argument is a room; the current room is filled in when it is missing. */
-const ROOM_FIRST: ReadonlySet<string> = new Set(["who", "topic", "history", "leave", "mode"]);
+const ROOM_FIRST: ReadonlySet<string> = new Set(["topic", "history", "leave", "mode"]);
 /** Commands whose last argument is a room; the current room is added when none is named. */
 const ROOM_LAST: ReadonlySet<string> = new Set(["invite"]);
 
@@ -90,7 +102,7 @@ export type Action =
   | { kind: "none" }
   | { kind: "quit" }
   | { kind: "say"; text: string; me: boolean }
-  | { kind: "help" }
+  | { kind: "help"; topic?: string }
   | { kind: "clear" }
   | { kind: "ignore"; name?: string }
   | { kind: "unignore"; name: string }
@@ -115,7 +127,7 @@ const NO_DM: Action = { kind: "error", text: NO_DM_TEXT };
  * Parses one input line typed while talking in `room`. `<exit chat>` (surrounding white space
  * ignored) and `/quit` quit; `//text` sends `/text`; other `/name args…` lines are local commands
  * or server commands (arguments split on white space, except the free-text tail of topic, away,
- * kick, mute and motd; who, topic, history and leave get `room` when no room is given).
+ * kick, mute and motd; topic, history, leave and mode get `room` when no room is given).
  * `/msg NAME text`, `/trust NAME` and `/verify NAME` are local when `dm` is true, else an error.
  */
 export function parseInput(line: string, room: string, dm = false): Action {
@@ -133,7 +145,10 @@ export function parseInput(line: string, room: string, dm = false): Action {
     case "quit":
       return { kind: "quit" };
     case "help":
-      return { kind: "help" };
+      if (words.length > 1) return usage("/help [command]");
+      return words.length === 0
+        ? { kind: "help" }
+        : { kind: "help", topic: words[0].replace(/^\//, "").toLowerCase() };
     case "clear":
       return { kind: "clear" };
     case "me":

@@ -30,7 +30,7 @@ export interface TerminalViewOptions {
 }
 
 /** Two Ctrl-C within this many ms quit. */
-export const DOUBLE_CTRL_C_MS = 1_000;
+export const DOUBLE_CTRL_C_MS = 2_000;
 
 /** A message still unacknowledged after this long is shown as pending. */
 export const PENDING_SHOWN_AFTER_MS = 400;
@@ -160,7 +160,7 @@ export class TerminalView implements View {
     this.#lastCtrlC = now;
     this.#rl.write(null, { ctrl: true, name: "e" });
     this.#rl.write(null, { ctrl: true, name: "u" });
-    this.#print(this.#dim("(Ctrl-C again to quit)"));
+    this.#print(this.#dim(`(Ctrl-C again within ${DOUBLE_CTRL_C_MS / 1000} s to quit)`));
   }
 
   #end(): void {
@@ -220,7 +220,9 @@ export class TerminalView implements View {
       this.#print(this.#color ? `\x1b[31m${msg}\x1b[39m` : msg);
     }
     const where = this.#hostPort !== undefined ? ` on ${sanitize(this.#hostPort)}` : "";
-    this.#print(`Choose a name${where} (2–16 letters, digits, _ or -, starting with a letter):`);
+    this.#print(
+      `Choose a name${where} (2–16 ASCII letters, digits, _ or -, starting with a letter):`,
+    );
     this.#active = true;
     return new Promise<string>((resolve, reject) => {
       this.#asking = { resolve, reject };

@@ -69,15 +69,44 @@ function helpCmd(ctx: CommandContext, args: string[]): CommandResult {
     if (c === undefined) fail("unknown_command", `There is no command /${args[0]}.`);
     return { text: `${usage(c)} — ${c.help}${c.op ? " (operators)" : ""}`, data: [helpRow(c)] };
   }
-  const width = Math.max(...COMMANDS.map((c) => usage(c).length));
-  const lines = COMMANDS.map((c) =>
-    `  ${usage(c).padEnd(width)}  ${c.help}${c.op ? " (operators)" : ""}`
+  const lines = COMMANDS.flatMap((c) =>
+    helpLines(usage(c), `${c.help}${c.op ? " (operators)" : ""}`)
   );
   const extra = ctx.user === undefined ? [] : [
-    "  /msg NAME text, /me action, /quit (or <exit chat>) and /ignore, /trust, /verify " +
-    "are handled by your client.",
+    "  /msg NAME text, /me action, /quit (or <exit chat>) and /ignore, /trust,",
+    "  /verify are handled by your client.",
   ];
   return { text: ["Commands:", ...lines, ...extra].join("\n"), data: COMMANDS.map(helpRow) };
+}
+
+/** Column where the help text starts in the `/help` list. */
+const HELP_COLUMN = 24;
+/** Widest line of the `/help` list: it fits an 80-column terminal with the client's indent. */
+export const HELP_WIDTH = 76;
+
+/**
+ * One entry of the `/help` list: the usage, then the help text from {@link HELP_COLUMN} (on the
+ * next line when the usage is longer), wrapped at spaces so no line is wider than
+ * {@link HELP_WIDTH}.
+ */
+function helpLines(use: string, help: string): string[] {
+  const pad = " ".repeat(HELP_COLUMN);
+  const out: string[] = [];
+  let line = `  ${use}`;
+  if (line.length + 2 > HELP_COLUMN) {
+    out.push(line);
+    line = pad;
+  } else line = line.padEnd(HELP_COLUMN);
+  let first = true;
+  for (const word of help.split(" ")) {
+    if (!first && line.length + 1 + word.length > HELP_WIDTH) {
+      out.push(line);
+      line = pad + word;
+    } else line += (first ? "" : " ") + word;
+    first = false;
+  }
+  out.push(line);
+  return out;
 }
 
 function helpRow(c: Command) {

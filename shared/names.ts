@@ -50,7 +50,8 @@ export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{1,15}$/;
 
 const NAME_MIN = 2;
 const NAME_MAX = 16;
-const NAME_RULE = "Names are 2–16 characters: letters, digits, _ and -, starting with a letter.";
+const NAME_RULE =
+  "Names are 2–16 characters: ASCII letters (a-z, A-Z), digits, _ and -, starting with a letter.";
 const NAME_CHARS = /^[A-Za-z0-9_-]+$/;
 const LETTER = /^[A-Za-z]/;
 

@@ -94,7 +94,10 @@ export const whoCmd: Command = cmd(
   },
 );
 
-/** `/whois NAME`: a connected user's fingerprint, rooms, idle time and away text. */
+/**
+ * `/whois NAME`: a connected user's fingerprint, rooms, idle time and away text. Times are
+ * durations (the server does not know the reader's time zone); `data.since` is the epoch time.
+ */
 export const whoisCmd: Command = cmd(
   "whois",
   "NAME",
@@ -121,7 +124,7 @@ export const whoisCmd: Command = cmd(
       `  fingerprint: ${u.fingerprint}`,
       `  rooms: ${data.rooms.join(" ")}`,
       `  idle: ${formatDuration(data.idle)}`,
-      `  connected: ${new Date(u.since).toISOString()} (${formatDuration(now - u.since)} ago)`,
+      `  connected: ${formatDuration(now - u.since)} ago`,
       ...(u.away === undefined ? [] : [`  away: ${u.away}`]),
     ].join("\n");
     return { text, data };
@@ -132,7 +135,7 @@ export const whoisCmd: Command = cmd(
 export const roomsCmd: Command = cmd(
   "rooms",
   "",
-  "List the rooms with their members and topics",
+  "List the rooms with their member counts and topics (when set)",
   {},
   (ctx) => {
     const all = ctx.host.rooms();

@@ -171,7 +171,8 @@ export const bansCmd: Command = cmd("bans", "", "List the bans in force", { op: 
   const now = ctx.host.now();
   const lines = bans.map((b) => `  ${describeBan(b, now)}`);
   if (more > 0) lines.push(`  ${andMore(more, cut)}`);
-  return { text: [`${plural(all.length, "ban")}:`, ...lines].join("\n"), data: bans };
+  const head = all.length === 0 ? "No bans." : `${plural(all.length, "ban")}:`;
+  return { text: [head, ...lines].join("\n"), data: bans };
 });
 
 /** `/mute NAME`: silence an identity. */

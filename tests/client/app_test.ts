@@ -44,7 +44,7 @@ Deno.test("app: parseInput sorts lines into messages, local and server commands"
     ["/join", { kind: "error", text: "usage: /join #room" }],
     ["/rooms", { kind: "command", name: "rooms", args: [] }],
     ["/whois  bob ", { kind: "command", name: "whois", args: ["bob"] }],
-    ["/who", { kind: "command", name: "who", args: ["#lobby"] }],
+    ["/who", { kind: "command", name: "who", args: [] }],
     ["/who #dev", { kind: "command", name: "who", args: ["#dev"] }],
     ["/history 20", { kind: "command", name: "history", args: ["#lobby", "20"] }],
     ["/leave", { kind: "command", name: "leave", args: ["#lobby"] }],

@@ -126,9 +126,9 @@ Deno.test({
         "Ctrl-C once clears the line; twice quits and restores the terminal",
         async () => {
           await pane.keys("junk", "C-c");
-          const hint = "(Ctrl-C again to quit)";
+          const hint = "(Ctrl-C again within 2 s to quit)";
           await pane.until((s) => s.endsWith(`\n${hint}\n#lobby>`), "hint and a cleared line");
-          await new Promise((r) => setTimeout(r, 1_200));
+          await new Promise((r) => setTimeout(r, 2_200));
           await pane.keys("C-c");
           await pane.until(
             (s) => s.endsWith(`\n${hint}\n${hint}\n#lobby>`),

@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS } from "../../shared/limits.ts";
 import type { AuthMessage } from "../../shared/messages.ts";
 import { Blacklist } from "../../shared/names.ts";
 import { Hub, type HubOptions } from "../../server/hub.ts";
-import { COMMANDS } from "../../server/commands.ts";
+import { COMMANDS, HELP_WIDTH } from "../../server/commands.ts";
 import { usage } from "../../server/commands/common.ts";
 import { parseBanTarget } from "../../server/commands/moderation.ts";
 import { formatDuration, parseDuration } from "../../server/duration.ts";
@@ -100,9 +100,10 @@ Deno.test(
     const a = connect(w, "alice", "C");
     const r = run(w, a, "help");
     assert.equal(r.t, "reply");
+    const flat = r.text.replace(/\s+/g, " ");
     for (const c of COMMANDS) {
       assert.ok(r.text.includes(usage(c)), c.name);
-      assert.ok(r.text.includes(c.help), c.name);
+      assert.ok(flat.includes(c.help), c.name);
     }
     assert.deepEqual(r.data.map((d: Json) => d.name), COMMANDS.map((c) => c.name));
     const one = run(w, a, "help", "/kick");
@@ -113,6 +114,29 @@ Deno.test(
     for (const c of COMMANDS) assert.ok(text.includes(usage(c)), c.name);
     assert.match(text, /\/say #room text/);
     assert.match(text, /\/stats/);
+  }),
+);
+
+Deno.test(
+  "help, bans, whois and rooms texts: no line past 76 columns, no stray colon, durations only",
+  withWorld((w) => {
+    const a = connect(w, "alice", "C");
+    const root = connect(w, "boss", OP);
+    const help: string = run(w, a, "help").text;
+    for (const line of help.split("\n")) {
+      assert.ok(line.length <= HELP_WIDTH, `too wide (${line.length}): ${line}`);
+    }
+    // a wrapped help text continues at the help column, never mid-word
+    assert.match(
+      help,
+      /^ {2}\/ban NAME\|SHA256:fp\|IP\[\/prefix\] \[duration\] \[reason\]\n {24}\S/m,
+    );
+    assert.equal(run(w, root, "bans").text, "No bans.");
+    w.clock.t += 3_000;
+    const whois: string = run(w, a, "whois", "alice").text;
+    assert.match(whois, /^ {2}connected: 3s ago$/m);
+    assert.doesNotMatch(whois, /\d{4}-\d\d-\d\dT/);
+    assert.match(run(w, a, "help", "rooms").text, /member counts and topics \(when set\)/);
   }),
 );
 

@@ -9,7 +9,8 @@ import {
   RESERVED_NAMES,
 } from "../../shared/names.ts";
 
-const RULE = "Names are 2–16 characters: letters, digits, _ and -, starting with a letter.";
+const RULE =
+  "Names are 2–16 characters: ASCII letters (a-z, A-Z), digits, _ and -, starting with a letter.";
 const validName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{1,15}$/);
 const reservedVariant = fc.mixedCase(fc.constantFrom(...RESERVED_NAMES));
 

@@ -1,0 +1,123 @@
+/**
+ * Defects a newcomer hit in the interactive client, each driven in a real terminal: a tmux pane
+ * runs `chat client` against a real server while plain-mode clients act as other users. Skips
+ * with a message without tmux.
+ */
+import assert from "node:assert/strict";
+import {
+  type ClientProcess,
+  MAIN,
+  RUN_FLAGS,
+  type ServerProcess,
+  startClient,
+  startServer,
+  until,
+} from "../support/procs.ts";
+import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+
+const TMUX = hasTmux();
+if (!TMUX) console.warn("tmux_defects_test: tmux is not installed; terminal tests skipped");
+
+/** The interactive client for `name` in a 100×30 pane; `extra` are more client arguments. */
+async function openPane(
+  pane: Pane,
+  port: number,
+  home: string,
+  name: string,
+  extra: string[] = [],
+): Promise<void> {
+  const cmd = [
+    Deno.execPath(),
+    ...RUN_FLAGS,
+    MAIN,
+    "client",
+    `127.0.0.1:${port}`,
+    "--name",
+    name,
+    "--accept-new",
+    "--home",
+    home,
+    ...extra,
+  ].map(shellQuote).join(" ");
+  await pane.tmux(
+    "new-session",
+    "-d",
+    "-s",
+    "t",
+    "-x",
+    "100",
+    "-y",
+    "30",
+    `${cmd}; echo EXIT=$?; sleep 60`,
+  );
+}
+
+/** A plain `--json` client named `name`, once it is welcomed. */
+async function jsonClient(
+  port: number,
+  name: string,
+  home: string,
+  args: string[] = [],
+): Promise<ClientProcess> {
+  const c = startClient(port, ["--name", name, "--accept-new", "--json", ...args], home);
+  await until(() => c.lines.some((l) => l.includes('"t":"welcome"')), `${name} welcome`, [c]);
+  return c;
+}
+
+async function stopAll(pane: Pane, clients: ClientProcess[], server: ServerProcess | undefined) {
+  await pane.tmux("kill-server").catch(() => "");
+  for (const c of clients) await c.kill();
+  await server?.stop();
+}
+
+Deno.test({
+  name: "tmux defects: /help CMD, /who, help width",
+  ignore: !TMUX,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "chat-tmuxd-" });
+    const server = await startServer({ dataDir: `${dir}/srv` });
+    const pane = new Pane();
+    const bob = await jsonClient(server.port, "bob", `${dir}/bob`, ["--room", "#dev"]);
+    try {
+      await openPane(pane, server.port, `${dir}/alice`, "alice");
+      await pane.until((s) => /^#lobby>/m.test(s), "prompt");
+
+      await t.step(
+        "/help CMD shows that command only; /help bogus says there is none",
+        async () => {
+          await pane.keys("/help whois", "Enter");
+          const one = await pane.until((s) => s.includes("/whois NAME — "), "one command");
+          assert.doesNotMatch(one, /\/rooms/, "not the whole list");
+          await pane.keys("/help me", "Enter");
+          await pane.until((s) => /^-- \/me action +send an action/m.test(s), "a client command");
+          await pane.keys("/help bogus", "Enter");
+          await pane.until(
+            (s) => s.includes("! there is no command /bogus; /help lists them all"),
+            "unknown command",
+          );
+          await pane.keys("/clear", "Enter");
+        },
+      );
+
+      await t.step("/help's list fits 100 columns without wrapping mid-word", async () => {
+        await pane.keys("/help", "Enter");
+        const text = await pane.until((s) => s.includes("//text"), "help list");
+        for (const line of text.split("\n")) {
+          assert.ok(line.length < 100, `a line fills the pane (wrapped): ${line}`);
+        }
+        await pane.keys("/clear", "Enter");
+      });
+
+      await t.step("/who without a room lists every user online, as help says", async () => {
+        await pane.keys("/who", "Enter");
+        await pane.until(
+          (s) => /2 users online: (alice, bob|bob, alice)$/m.test(s),
+          "everyone online",
+        );
+      });
+    } finally {
+      await stopAll(pane, [bob], server);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
