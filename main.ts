@@ -64,9 +64,9 @@ const CLIENT_USAGE = `Usage: chat client HOST[:PORT] [options]
   --name N              name to use (asked for when missing in a terminal)
   --home DIR            identity and pinned keys (default $XDG_CONFIG_HOME/chat)
   --accept-new          trust an unknown server's key without asking
-  --fingerprint SHA256:…  trust exactly this server key
+  --fingerprint SHA256:…  trust exactly this server key (replaces another pinned key)
   --room #R             room to join first (default #lobby)
-  --json                one JSON object per event (plain mode)
+  --json                one JSON object per event (plain mode), failures too
   --no-color            no colours (also NO_COLOR)
   --bell MODE           mention | all | off (default mention)
   --log FILE            keep your transcript as JSON Lines
@@ -274,7 +274,41 @@ async function serverMain(args: string[]): Promise<number> {
 }
 
 async function clientMain(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
+  const { values, positionals } = parseClient(args);
+  if (values.help) return print(CLIENT_USAGE);
+  if (values.json !== true) return await clientRun(values, positionals);
+  try {
+    return await clientRun(values, positionals);
+  } catch (e) {
+    // In JSON mode every failure is an object on stdout too (the text still goes to stderr).
+    const { jsonLine } = await import("./client/plain.ts");
+    console.log(jsonLine(failureObject(e)));
+    throw e;
+  }
+}
+
+/** The `{"t":"fatal",…}` object `--json` prints for an error that ends the client. */
+function failureObject(e: unknown): Record<string, unknown> {
+  const code = e instanceof HostKeyChangedError
+    ? "host_key_changed"
+    : e instanceof RefusedError
+    ? e.code
+    : e instanceof ConnectError
+    ? "connect_failed"
+    : e instanceof UsageError
+    ? "usage"
+    : "error";
+  return {
+    t: "fatal",
+    code,
+    exit: exitCode(e),
+    message: e instanceof Error ? e.message : String(e),
+    ...(e instanceof HostKeyChangedError ? { pinned: e.pinned, offered: e.offered } : {}),
+  };
+}
+
+function parseClient(args: string[]) {
+  return parse(args, {
     name: { type: "string" },
     home: { type: "string" },
     "accept-new": { type: "boolean" },
@@ -286,7 +320,12 @@ async function clientMain(args: string[]): Promise<number> {
     log: { type: "string" },
     "no-reconnect": { type: "boolean" },
   }, CLIENT_USAGE);
-  if (values.help) return print(CLIENT_USAGE);
+}
+
+async function clientRun(
+  values: ReturnType<typeof parseClient>["values"],
+  positionals: string[],
+): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("expected one HOST[:PORT]", CLIENT_USAGE);
   const { host, port } = parseTarget(positionals[0], CLIENT_USAGE);
   if (values.fingerprint !== undefined && !isFingerprint(values.fingerprint)) {
@@ -328,6 +367,8 @@ async function clientMain(args: string[]): Promise<number> {
     identity,
     knownServers,
     rooms: [room],
+    expectedFingerprint: values.fingerprint,
+    hintArgs: values.home === undefined ? [] : ["--home", values.home],
     reconnect: values["no-reconnect"] !== true,
     onEvent: (ev) => appEvents.push(ev),
     trustNewServer: (hp, fp) => {
@@ -358,9 +399,10 @@ async function clientMain(args: string[]): Promise<number> {
     },
     chooseName: (reason) => {
       if (view) return view.askName(reason);
-      if (reason !== undefined) console.log(sanitizeMultiline(reason));
       if (values.name !== undefined && reason === undefined) return Promise.resolve(values.name);
+      // Said once, by the exit report.
       if (!interactive) return Promise.reject(new RefusedError("name", reason ?? "no name"));
+      if (reason !== undefined) console.log(sanitizeMultiline(reason));
       return Promise.resolve((prompt("Your name:") ?? "").trim());
     },
   });
@@ -476,6 +518,13 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+/** The exit code for an error that ends the program (see the README's list). */
+function exitCode(e: unknown): number {
+  if (e instanceof UsageError) return 2;
+  if (e instanceof HostKeyChangedError) return 3;
+  return e instanceof RefusedError ? 4 : e instanceof ConnectError ? 5 : 1;
+}
+
 function report(e: unknown): number {
   // Messages may quote the server (refusals, reasons): never let them reach the terminal raw.
   const say = (text: string) => console.error(sanitizeMultiline(text));
@@ -487,7 +536,7 @@ function report(e: unknown): number {
     say(e.message);
     return 3;
   }
-  const code = e instanceof RefusedError ? 4 : e instanceof ConnectError ? 5 : 1;
+  const code = exitCode(e);
   const known = code !== 1 || e instanceof KeyFileError || e instanceof Deno.errors.AddrInUse;
   if (!known) getLogger(["chat"]).debug("unexpected error: {error}", { error: String(e) });
   say(`chat: ${e instanceof Error ? e.message : String(e)}`);

@@ -53,11 +53,21 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Outbox capacity (says not yet acknowledged). */
   outboxMax?: number;
+  /**
+   * Trust exactly this server key: another key is refused, and a different pinned key is
+   * replaced by this one.
+   */
+  expectedFingerprint?: string;
+  /** Arguments the recovery hint after a changed server key repeats (e.g. `--home DIR`). */
+  hintArgs?: readonly string[];
 }
 
 /** A chat connection that survives drops (see DESIGN.md §1, Reconnection). */
 export class ChatClient implements ChatClientLike {
-  #o: Required<Omit<ClientOptions, "rooms">> & { rooms: string[] };
+  #o:
+    & Required<Omit<ClientOptions, "rooms" | "expectedFingerprint" | "hintArgs">>
+    & Pick<ClientOptions, "expectedFingerprint" | "hintArgs">
+    & { rooms: string[] };
   #hostPort: string;
   #name = "";
   #s: Session | null = null;
@@ -263,6 +273,8 @@ export class ChatClient implements ChatClientLike {
         identity: this.#o.identity,
         knownServers: this.#o.knownServers,
         trustNewServer: this.#o.trustNewServer,
+        expected: this.#o.expectedFingerprint,
+        hintArgs: this.#o.hintArgs,
         asking: () => this.#asked = true,
         knownName: () => this.#name || this.#wantedName,
         chooseName: (reason) => this.#ask(reason),

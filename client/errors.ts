@@ -3,15 +3,34 @@
  * @module
  */
 
-/** The server's host key differs from the pinned one (exit code 3). */
+/** `s` as one shell word: as is when it is plainly safe, else in single quotes. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_.,:\/@=+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The server's host key differs from the pinned one (exit code 3). The message ends with a
+ * command that can be pasted as is: the same client, trusting exactly the offered key (which
+ * replaces the pin), with `hintArgs` (e.g. `--home DIR`) repeated.
+ */
 export class HostKeyChangedError extends Error {
   /** Creates the error with both fingerprints. */
-  constructor(readonly hostPort: string, readonly pinned: string, readonly offered: string) {
+  constructor(
+    readonly hostPort: string,
+    readonly pinned: string,
+    readonly offered: string,
+    hintArgs: readonly string[] = [],
+  ) {
     super(
       `WARNING: THE SERVER'S KEY HAS CHANGED for ${hostPort}\n` +
         `  pinned:  ${pinned}\n  offered: ${offered}\n` +
         `Someone may be intercepting this connection, or the server's key was replaced.\n` +
-        `If you are sure the new key is right, run: chat keys forget ${hostPort}`,
+        `If you are sure the new key is right, connect trusting exactly it (this replaces the pin):\n` +
+        `  ${
+          ["chat", "client", hostPort, "--fingerprint", offered, ...hintArgs].map(shellWord).join(
+            " ",
+          )
+        }`,
     );
     this.name = "HostKeyChangedError";
   }

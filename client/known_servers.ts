@@ -132,6 +132,18 @@ export class KnownServers {
     await this.#file.replace([...this.#file.lines, utf8.encode(`${key} ${fp}`)]);
   }
 
+  /**
+   * Pins `fp` for `hostPort` in place of any other pin (the user named this key on purpose, with
+   * `--fingerprint`). `TypeError` for a malformed argument.
+   */
+  async replace(hostPort: string, fp: string): Promise<void> {
+    const key = hostKeyOf(hostPort);
+    checkFingerprint(fp);
+    await this.#file.reload();
+    const kept = this.#file.lines.filter((raw) => this.#file.keyOf(raw) !== key);
+    await this.#file.replace([...kept, utf8.encode(`${key} ${fp}`)]);
+  }
+
   /** Removes every pin for `hostPort`; true iff there was one. `TypeError` if malformed. */
   async forget(hostPort: string): Promise<boolean> {
     const key = hostKeyOf(hostPort);

@@ -27,6 +27,10 @@ export interface OpenSessionDeps {
   knownServers: KnownServers;
   /** Asked when the server is unknown; true pins its key. */
   trustNewServer: (hostPort: string, fingerprint: string) => Promise<boolean>;
+  /** Trust exactly this key: another is refused, a different pin replaced (`--fingerprint`). */
+  expected?: string;
+  /** Arguments the changed-key hint repeats (see {@link HostKeyChangedError}). */
+  hintArgs?: readonly string[];
   /** Told that the user is about to be asked something. */
   asking(): void;
   /** The name to authenticate with without asking ("" when there is none yet). */
@@ -65,11 +69,20 @@ export async function openSession(
     throw new RefusedError(refusal, `the server refused the connection: ${refusal}`);
   }
   const { fingerprint } = hs.parseServerHello(sh);
+  if (deps.expected !== undefined && deps.expected !== fingerprint) {
+    throw new RefusedError(
+      "untrusted",
+      `the server's key ${fingerprint} is not the expected ${deps.expected}`,
+    );
+  }
   const pinned = deps.knownServers.lookup(hostPort);
-  if (pinned !== undefined && pinned !== fingerprint) {
-    throw new HostKeyChangedError(hostPort, pinned, fingerprint);
+  const replacing = pinned !== undefined && pinned !== fingerprint;
+  if (replacing && deps.expected !== fingerprint) {
+    throw new HostKeyChangedError(hostPort, pinned, fingerprint, deps.hintArgs);
   }
   const keys = hs.finish(sh);
+  // The user named this key (`--fingerprint`): it replaces the old pin once its hello verifies.
+  if (replacing) await deps.knownServers.replace(hostPort, fingerprint);
   if (pinned === undefined) {
     deps.asking();
     if (!await deps.trustNewServer(hostPort, fingerprint)) {
@@ -81,7 +94,7 @@ export async function openSession(
       // another process pinned a different key meanwhile
       const now = deps.knownServers.lookup(hostPort);
       if (now !== undefined && now !== fingerprint) {
-        throw new HostKeyChangedError(hostPort, now, fingerprint);
+        throw new HostKeyChangedError(hostPort, now, fingerprint, deps.hintArgs);
       }
       throw e;
     }
