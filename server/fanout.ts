@@ -1,0 +1,88 @@
+/**
+ * Fan-out: one event or stored message serialised once and handed to every recipient, counted
+ * for `/service` and `/stats`, and written to the `--log` transcript.
+ * @module
+ */
+
+import { utf8 } from "../shared/encoding.ts";
+import type { EventKind, EventMessage } from "../shared/messages.ts";
+import type { HubOptions } from "./hub_options.ts";
+import { toMsg } from "./message_line.ts";
+import type { Session } from "./sessions.ts";
+import type { StoredMessage } from "./store.ts";
+import type { TranscriptEntry } from "./transcript.ts";
+
+/** The fields of an event besides its kind, room and time. */
+export type EventFields = Pick<EventMessage, "name" | "by" | "reason" | "old" | "text">;
+
+/** Where fan-out finds its recipients. */
+export interface Audience {
+  /** Every authenticated session. */
+  everyone(): Iterable<Session>;
+  /** The member sessions of `room`, or undefined when it does not exist. */
+  members(room: string): ReadonlySet<Session> | undefined;
+}
+
+/** Sends events and relays stored messages; counts what it hands out. */
+export class Fanout {
+  readonly #o: Pick<HubOptions, "now" | "transcript">;
+  readonly #to: Audience;
+  /** Room messages stored and relayed since start. */
+  messages = 0;
+  /** Messages and events handed to connections since start. */
+  deliveries = 0;
+
+  /** Fan-out with the clock and transcript of `o`, to the sessions `to` names. */
+  constructor(o: Pick<HubOptions, "now" | "transcript">, to: Audience) {
+    this.#o = o;
+    this.#to = to;
+  }
+
+  /**
+   * Serialises one event once and sends it to `room`'s members (everyone if no room), or only
+   * to `only` when given (`null`: to nobody; the transcript still records it).
+   */
+  event(room: string | undefined, kind: EventKind, f: EventFields, only?: Session | null): void {
+    const ts = this.#o.now();
+    const ev: EventMessage = { t: "event", ts, kind, ...f };
+    if (room !== undefined) ev.room = room;
+    const to = only !== undefined
+      ? (only === null ? [] : [only])
+      : room === undefined
+      ? this.#to.everyone()
+      : this.#to.members(room)?.values();
+    if (to !== undefined) {
+      const line = utf8.encode(JSON.stringify(ev)); // once for every recipient
+      for (const s of to) {
+        s.peer.send(line);
+        this.deliveries++;
+      }
+    }
+    const entry: TranscriptEntry = { ts, kind };
+    if (room !== undefined) entry.room = room;
+    if (f.name !== undefined) entry.name = f.name;
+    if (f.by !== undefined) entry.by = f.by;
+    if (f.reason !== undefined) entry.reason = f.reason;
+    if (f.text !== undefined) entry.text = f.text;
+    if (f.old !== undefined) entry.from = f.old;
+    this.#o.transcript?.write(entry);
+  }
+
+  /** Sends a stored message to its room's members, serialised once. */
+  relay(stored: StoredMessage): void {
+    const line = utf8.encode(JSON.stringify(toMsg(stored))); // once for every member
+    const members = this.#to.members(stored.room);
+    this.messages++;
+    if (members !== undefined) {
+      for (const member of members) member.peer.send(line);
+      this.deliveries += members.size;
+    }
+    this.#o.transcript?.write({
+      ts: stored.ts,
+      room: stored.room,
+      kind: stored.me ? "me" : "msg",
+      from: stored.from,
+      text: stored.text,
+    });
+  }
+}

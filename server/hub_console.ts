@@ -1,0 +1,80 @@
+/**
+ * The operator console's lines: plain text is an announcement to everyone; `/command args`
+ * runs a command of the table as an operator (by "console"), plus `/say #room text` and
+ * `/stats`. Answers are text to print.
+ * @module
+ */
+
+import { ProtocolError } from "../shared/errors.ts";
+import { checkRoom } from "../shared/names.ts";
+import type { CommandHost } from "./command_host.ts";
+import { runCommand } from "./commands.ts";
+import { checkText } from "./commands/common.ts";
+import { formatDuration } from "./duration.ts";
+import type { HubCore } from "./hub_core.ts";
+
+/** Runs one console line against `core` through `host`; returns the text to print. */
+export function consoleLine(core: HubCore, host: CommandHost, line: string): string {
+  const text = line.trim();
+  if (text === "") return "";
+  core.settle();
+  if (!text.startsWith("/")) {
+    try {
+      checkText(text, core.o.limits.textBytes, "announcement");
+    } catch (e) {
+      if (e instanceof ProtocolError) return `error (${e.code}): ${e.message}`;
+      throw e;
+    }
+    core.fanout.event(undefined, "announce", { by: "console", text });
+    return `Announced to ${core.sessions.byId.size} users.`;
+  }
+  const [name, ...args] = text.slice(1).split(/\s+/);
+  const lower = name.toLowerCase();
+  try {
+    if (lower === "stats") return stats(core);
+    if (lower === "say") return consoleSay(core, args);
+    const result = runCommand({ host, by: "console", operator: true, admin: true }, lower, args);
+    if (lower === "help" && args.length === 0) {
+      return result.text + "\n  /say #room text  Send a message as server\n" +
+        "  /stats  Connections, users, rooms, messages relayed\n" +
+        "  plain text  Announce to everyone";
+    }
+    return result.text;
+  } catch (e) {
+    if (e instanceof ProtocolError) return `error (${e.code}): ${e.message}`;
+    throw e;
+  }
+}
+
+function consoleSay(core: HubCore, args: string[]): string {
+  if (args.length < 2) return "usage: /say #room text";
+  const room = args[0];
+  const ok = checkRoom(room);
+  if (!ok.ok) return `error (bad_args): ${ok.reason}`;
+  const text = args.slice(1).join(" ");
+  checkText(text, core.o.limits.textBytes, "message");
+  const stored = core.o.store.appendMessage({
+    room,
+    ts: core.o.now(),
+    from: "server",
+    text,
+    me: false,
+    id: "",
+    senderFp: "",
+  });
+  core.fanout.relay(stored);
+  const n = core.rooms.sessionsIn(room)?.size ?? 0;
+  return `Said in ${room} (seq ${stored.seq}) to ${n} members.`;
+}
+
+function stats(core: HubCore): string {
+  const i = core.info();
+  return [
+    `connections: ${i.connections}`,
+    `users: ${i.users}`,
+    `rooms: ${i.rooms}`,
+    `messages relayed: ${i.messages}`,
+    `deliveries: ${i.deliveries}`,
+    `uptime: ${formatDuration(core.o.now() - i.startedAt)}`,
+  ].join("\n");
+}

@@ -1,0 +1,81 @@
+/**
+ * The hub's state and the few operations every part of it shares: the session registry, the
+ * rooms, fan-out, mutes and the message of the day, and dropping a session. Pure state: no
+ * socket, no key.
+ * @module
+ */
+
+import type { ServiceInfo } from "./command_host.ts";
+import { Fanout } from "./fanout.ts";
+import type { HubOptions } from "./hub_options.ts";
+import { RoomTable } from "./rooms.ts";
+import { type Session, SessionRegistry } from "./sessions.ts";
+
+/** What the login, relay, command and console parts of the hub act on. */
+export class HubCore {
+  /** Everything the hub depends on. */
+  readonly o: HubOptions;
+  /** Authenticated sessions. */
+  readonly sessions: SessionRegistry = new SessionRegistry();
+  /** Events and relayed messages, counted. */
+  readonly fanout: Fanout;
+  /** Live rooms, members and modes. */
+  readonly rooms: RoomTable;
+  /** Muted identities (in memory). */
+  readonly muted = new Set<string>();
+  /** The message of the day set with `/motd`, overriding the configured one. */
+  motd: string | undefined = undefined;
+
+  /** A core with no users; `#lobby` exists. */
+  constructor(o: HubOptions) {
+    this.o = o;
+    this.fanout = new Fanout(o, {
+      everyone: () => this.sessions.byId.values(),
+      members: (room) => this.rooms.sessionsIn(room),
+    });
+    this.rooms = new RoomTable(o, this.sessions, this.fanout);
+  }
+
+  /** Commits the messages said so far and relays them (see `Hub.settle`). */
+  settle(): void {
+    this.o.store.flush();
+  }
+
+  /** True when `fp` is an operator (`--admin` or `/op`). */
+  isOperator(fp: string): boolean {
+    return this.o.admins.has(fp) || this.o.store.isOp(fp);
+  }
+
+  /** The message of the day in force. */
+  currentMotd(): string {
+    return this.motd ?? this.o.motd();
+  }
+
+  /** Server figures for `/service` and `/stats`. */
+  info(): ServiceInfo {
+    return {
+      serverName: this.o.serverName,
+      version: this.o.version,
+      startedAt: this.o.startedAt,
+      hostFingerprint: this.o.hostFingerprint,
+      connections: this.o.connectionCount(),
+      users: this.sessions.byName.size,
+      rooms: this.rooms.size,
+      messages: this.fanout.messages,
+      deliveries: this.fanout.deliveries,
+    };
+  }
+
+  /** Forgets `s` entirely; leave events carry `reason` (none when undefined). */
+  drop(s: Session, reason: string | undefined, detail = reason ?? "closed"): void {
+    if (!this.sessions.isLive(s)) return;
+    this.o.log?.("info", "logout", {
+      ip: s.peer.ip,
+      name: s.name,
+      fingerprint: s.fingerprint,
+      reason: detail,
+    });
+    this.sessions.remove(s);
+    for (const room of [...s.rooms]) this.rooms.exit(s, room, reason);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The hub's side of the command table: the {@linkcode CommandHost} the commands act through
+ * (server/command_host.ts), over the hub's state. Moderation (kick, ban, mute) and the daily
+ * topic quota are applied here.
+ * @module
+ */
+
+import { ProtocolError } from "../shared/errors.ts";
+import { nameKey } from "../shared/names.ts";
+import { banCovers } from "./ban_match.ts";
+import type { CommandHost } from "./command_host.ts";
+import type { EventFields } from "./fanout.ts";
+import { recent } from "./history.ts";
+import type { HubCore } from "./hub_core.ts";
+import { nick, releaseName } from "./name_claims.ts";
+import { roomsOf, type Session } from "./sessions.ts";
+
+/** The command host over `core`. */
+export function makeHost(core: HubCore): CommandHost {
+  const o = core.o;
+  const { sessions, rooms, fanout } = core;
+  const session = (u: Parameters<CommandHost["nick"]>[0]) => sessions.session(u);
+  return {
+    limits: o.limits,
+    now: () => o.now(),
+    info: () => core.info(),
+    users: () => {
+      const byName = sessions.byName; // one session per name in use
+      return { size: byName.size, [Symbol.iterator]: () => byName.values() };
+    },
+    user: (name) => sessions.byName.get(nameKey(name)),
+    ownerFingerprint: (name) =>
+      sessions.byName.get(nameKey(name))?.fingerprint ??
+        o.store.ownerOf(nameKey(name))?.fingerprint,
+    rooms: () => rooms.list(),
+    members: (room) => rooms.members(room),
+    isOperator: (fp) => core.isOperator(fp),
+    isAdmin: (fp) => o.admins.has(fp),
+    nick: (u, name) => nick(core, session(u), name),
+    releaseName: (u, name) => releaseName(core, session(u), name, nameKey(name)),
+    join: (u, room) => {
+      const s = session(u);
+      rooms.mayCreate(s.fingerprint, room);
+      rooms.enter(s, room, recent(o.store, s.peer, room, o.limits.historyOnJoin).replay);
+      return rooms.info(room);
+    },
+    leave: (u, room, reason) => {
+      const s = session(u);
+      if (!s.rooms.has(room)) return;
+      s.peer.send(
+        JSON.stringify({ t: "event", room, ts: o.now(), kind: "leave", name: s.name, reason }),
+      );
+      rooms.exit(s, room, reason);
+    },
+    topic: (room) => o.store.topic(room),
+    setTopic: (room, text, by) => {
+      const fp = sessions.byName.get(nameKey(by))?.fingerprint; // undefined: the console
+      if (fp !== undefined && !o.store.upkeep.charge(fp, "topic", o.limits.topicsPerDay)) {
+        throw new ProtocolError(
+          "topic_limit",
+          `You have set ${o.limits.topicsPerDay} topics today, the most allowed; try again ` +
+            "tomorrow.",
+        );
+      }
+      o.store.setTopic(room, text, by);
+      fanout.event(room, "topic", { by, text });
+    },
+    setAway: (u, text) => {
+      const s = session(u);
+      const sibs = sessions.siblings(s);
+      for (const x of sibs) x.away = text;
+      for (const room of roomsOf(sibs)) {
+        const to = rooms.presenceTo(rooms.sessionsIn(room) ?? new Set(), s);
+        if (text === undefined) fanout.event(room, "back", { name: s.name }, to);
+        else fanout.event(room, "away", { name: s.name, text }, to);
+      }
+    },
+    history: (room, n, u) => recent(o.store, u && session(u).peer, room, n),
+    charge: (u, kind, rows) => u === undefined ? rows : session(u).peer.grant(kind, rows),
+    kick: (u, by, reason) => {
+      const s = session(u);
+      const sibs = sessions.siblings(s);
+      for (const room of roomsOf(sibs)) {
+        fanout.event(room, "kick", { name: s.name, by, ...(reason === "" ? {} : { reason }) });
+      }
+      for (const x of sibs) {
+        core.drop(x, `kicked by ${by}`);
+        x.peer.close("kicked");
+      }
+    },
+    ban: (b) => {
+      o.store.addBan(b);
+      let closed = 0;
+      const tell = onceAName(core);
+      for (const s of [...sessions.byId.values()]) {
+        if (!banCovers(b, s.key, s.fingerprint, s.peer.ip)) continue;
+        tell(s, "ban", {
+          name: s.name,
+          by: b.by,
+          ...(b.reason === "" ? {} : { reason: b.reason }),
+        });
+        core.drop(s, "banned");
+        s.peer.close("banned");
+        closed++;
+      }
+      return closed;
+    },
+    unban: (target) => o.store.removeBan(target),
+    bans: () => o.store.bans(),
+    mute: (fp, by) => {
+      core.muted.add(fp);
+      const tell = onceAName(core);
+      for (const s of sessions.byFp.get(fp) ?? []) tell(s, "mute", { name: s.name, by });
+    },
+    unmute: (fp) => core.muted.delete(fp),
+    isMuted: (fp) => core.muted.has(fp),
+    motd: () => core.currentMotd(),
+    setMotd: (text) => {
+      core.motd = text;
+    },
+    addOp: (fp) => o.store.addOp(fp),
+    removeOp: (fp) => o.store.removeOp(fp),
+    audit: (r) => o.audit?.(r),
+    roomModes: rooms.modes,
+    kickFromRoom: (u, room, by, reason) => {
+      const sibs = sessions.siblings(session(u)).filter((x) => x.rooms.has(room));
+      if (sibs.length === 0) return;
+      fanout.event(room, "kick", { name: u.name, by, ...(reason === "" ? {} : { reason }) });
+      for (const x of sibs) rooms.exit(x, room, `kicked by ${by}`);
+    },
+    announceMode: (room, by, text) => fanout.event(room, "mode", { by, text }),
+    tellOp: (fp, kind, by) => {
+      for (const s of sessions.byFp.get(fp) ?? []) {
+        s.peer.send(JSON.stringify({ t: "event", ts: o.now(), kind, name: s.name, by }));
+      }
+    },
+  };
+}
+
+/**
+ * A teller that announces a moderation event in each room of a session, once per room and
+ * name however many sessions of the name are in it.
+ */
+function onceAName(core: HubCore): (s: Session, kind: "ban" | "mute", f: EventFields) => void {
+  const told = new Set<string>(); // room and name, once for a name connected twice
+  return (s, kind, f) => {
+    for (const room of s.rooms) {
+      if (told.has(`${room} ${s.key}`)) continue;
+      told.add(`${room} ${s.key}`);
+      core.fanout.event(room, kind, f);
+    }
+  };
+}

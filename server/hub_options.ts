@@ -1,0 +1,43 @@
+/**
+ * Everything the hub depends on, passed in by the server (or a test): the store, the limits,
+ * the clock, the server's identity and the optional operator log, audit and transcript sinks.
+ * @module
+ */
+
+import type { Limits } from "../shared/limits.ts";
+import type { Blacklist } from "../shared/names.ts";
+import type { ModerationRecord } from "./audit.ts";
+import type { Store } from "./store.ts";
+import type { TranscriptEntry } from "./transcript.ts";
+
+/** Everything the hub depends on. */
+export interface HubOptions {
+  /** The database. */
+  store: Store;
+  /** Limits in force. */
+  limits: Limits;
+  /** Clock, ms since the epoch. */
+  now: () => number;
+  /** Server name for `welcome` and `/service`. */
+  serverName: string;
+  /** Software version. */
+  version: string;
+  /** The configured message of the day (`/motd text` overrides it in memory). */
+  motd: () => string;
+  /** Host key fingerprint. */
+  hostFingerprint: string;
+  /** Operator fingerprints from `--admin`. */
+  admins: ReadonlySet<string>;
+  /** The current name blacklist. */
+  blacklist: () => Blacklist;
+  /** Optional `--log` transcript. */
+  transcript?: { write(entry: TranscriptEntry): void };
+  /** Server start time, ms since the epoch. */
+  startedAt: number;
+  /** Open connections (authenticated or not). */
+  connectionCount: () => number;
+  /** Notable events for the operator (logins, logouts, name claims); optional. */
+  log?: (level: "debug" | "info" | "warn", message: string, props: Record<string, unknown>) => void;
+  /** Moderation actions, for the console and `--log`; optional. */
+  audit?: (record: ModerationRecord) => void;
+}

@@ -1,0 +1,64 @@
+/**
+ * A connection as the hub sees it: the {@linkcode Peer} it answers through (implemented by
+ * server/connection.ts), and the `error` line it sends when a request is refused.
+ * @module
+ */
+
+import type { AnswerKind } from "./charge.ts";
+import type { LineSource } from "./command_host.ts";
+
+/** One authenticated-or-authenticating connection as the hub sees it (server/connection.ts). */
+export interface Peer {
+  /** Unique per connection. */
+  readonly id: number;
+  /** Remote address. */
+  readonly ip: string;
+  /** Identity fingerprint `SHA256:…` (proof already verified). */
+  readonly fingerprint: string;
+  /** b64 raw Ed25519 public key. */
+  readonly sigPub: string;
+  /** b64 SPKI; `kem_sig` already verified. */
+  readonly kemPub?: string;
+  /** b64 Ed25519 signature over the KEM key. */
+  readonly kemSig?: string;
+  /**
+   * Enqueues ONE serialised JSON message, as text or as its UTF-8 bytes (shared by every
+   * recipient: never changed after the call); never blocks.
+   */
+  send(line: string | Uint8Array): void;
+  /** Enqueues lines produced on demand (history), in order with `send`; never blocks. */
+  replay(source: LineSource): void;
+  /**
+   * How many of `rows` rows of the answer to the request being handled its budget pays for
+   * (server/charge.ts); fewer means the answer is cut. Ask before doing the work.
+   */
+  grant(kind: AnswerKind, rows: number): number;
+  /** Sends `bye {reason}` and closes; the server then calls `Hub.disconnect`. */
+  close(reason: string): void;
+}
+
+/** The `error` line for request `id` (none at login); `retry` only when given. */
+export function errorLine(
+  id: string | undefined,
+  code: string,
+  message: string,
+  retry?: boolean,
+): string {
+  const e: Record<string, unknown> = { t: "error" };
+  if (id !== undefined) e.id = id;
+  e.code = code;
+  e.message = message;
+  if (retry !== undefined) e.retry = retry;
+  return JSON.stringify(e);
+}
+
+/** Sends `peer` an `error` line (see {@linkcode errorLine}). */
+export function sendError(
+  peer: Peer,
+  id: string | undefined,
+  code: string,
+  message: string,
+  retry?: boolean,
+): void {
+  peer.send(errorLine(id, code, message, retry));
+}

@@ -1,0 +1,155 @@
+/**
+ * Rooms and presence: which sessions are in which room, the room list kept in order, room
+ * modes, and the join/leave events, which a quiet big room sends only to the user they are
+ * about. A name connected twice in one room is counted and announced once.
+ * @module
+ */
+
+import { ProtocolError } from "../shared/errors.ts";
+import type { RoomInfo } from "../shared/messages.ts";
+import { DEFAULT_ROOM } from "../shared/names.ts";
+import type { LineSource, Listing, UserView } from "./command_host.ts";
+import type { Fanout } from "./fanout.ts";
+import type { HubOptions } from "./hub_options.ts";
+import { RoomModes } from "./room_modes.ts";
+import type { Session, SessionRegistry } from "./sessions.ts";
+import { SortedNames } from "./sorted_names.ts";
+
+/** The live rooms and their members; `#lobby` always exists. */
+export class RoomTable {
+  readonly #o: Pick<HubOptions, "store" | "limits">;
+  readonly #sessions: SessionRegistry;
+  readonly #fanout: Fanout;
+  readonly #rooms = new Map<string, Set<Session>>([[DEFAULT_ROOM, new Set()]]);
+  /** The names of `#rooms`, in order, for listing without sorting. */
+  readonly #names = new SortedNames();
+  /** Per room, how many member sessions have a sibling in it already (not counted twice). */
+  readonly #doubles = new Map<string, number>();
+  /** Room operators and modes. */
+  readonly modes = new RoomModes();
+
+  /** Rooms reading topics from `o.store`, siblings from `sessions`, announcing via `fanout`. */
+  constructor(o: Pick<HubOptions, "store" | "limits">, sessions: SessionRegistry, fanout: Fanout) {
+    this.#o = o;
+    this.#sessions = sessions;
+    this.#fanout = fanout;
+    this.#names.add(DEFAULT_ROOM);
+  }
+
+  /** Number of live rooms. */
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  /** True while `room` has members (and always for the default room). */
+  has(room: string): boolean {
+    return this.#rooms.has(room);
+  }
+
+  /** The member sessions of `room` (a name connected twice: each session), if it exists. */
+  sessionsIn(room: string): ReadonlySet<Session> | undefined {
+    return this.#rooms.get(room);
+  }
+
+  /** Names present in `room` (a name connected twice counts once). */
+  count(room: string): number {
+    return (this.#rooms.get(room)?.size ?? 0) - (this.#doubles.get(room) ?? 0);
+  }
+
+  /** `room` as `/rooms` and `welcome` show it. */
+  info(room: string): RoomInfo {
+    return { name: room, topic: this.#o.store.topic(room), members: this.count(room) };
+  }
+
+  /** Every live room, by name, read lazily. */
+  list(): Listing<RoomInfo> {
+    const names = this.#names;
+    const info = (r: string) => this.info(r);
+    return {
+      size: names.size,
+      *[Symbol.iterator]() {
+        for (const r of names) yield info(r);
+      },
+    };
+  }
+
+  /** The members of `room`, a name connected twice listed once; undefined when none. */
+  members(room: string): Listing<UserView> | undefined {
+    const m = this.#rooms.get(room);
+    if (m === undefined || !this.#doubles.has(room)) return m;
+    return {
+      size: this.count(room),
+      *[Symbol.iterator]() {
+        const seen = new Set<string>(); // a name connected twice is listed once
+        for (const s of m) {
+          if (!seen.has(s.key)) yield s;
+          seen.add(s.key);
+        }
+      },
+    };
+  }
+
+  /**
+   * Allows `fp` to enter `room`: a room that is live or stored costs nothing; a new one counts
+   * against the identity's `roomsPerDay` (ProtocolError `room_limit` beyond it).
+   */
+  mayCreate(fp: string, room: string): void {
+    const { store, limits } = this.#o;
+    if (this.#rooms.has(room) || store.upkeep.roomExists(room)) return;
+    if (!store.upkeep.charge(fp, "room", limits.roomsPerDay)) {
+      throw new ProtocolError(
+        "room_limit",
+        `You have created ${limits.roomsPerDay} rooms today, the most allowed; ${room} was not ` +
+          "created. Join an existing room or try again tomorrow.",
+      );
+    }
+  }
+
+  /**
+   * Who hears a presence event (join, leave, away, back) in a room with `members` (counted with
+   * the user it is about): everyone (undefined), or only `self` once the room is quiet
+   * (`null`: nobody, e.g. the user is leaving).
+   */
+  presenceTo(members: ReadonlySet<Session>, self: Session | null): Session | null | undefined {
+    return members.size > this.#o.limits.quietRoomMembers ? self : undefined;
+  }
+
+  /** Adds `s` to `room`, sends it `history` (replay), then announces the join to everyone. */
+  enter(s: Session, room: string, history: LineSource): void {
+    s.peer.replay(history);
+    let members = this.#rooms.get(room);
+    if (members === undefined) {
+      this.#rooms.set(room, members = new Set());
+      this.#names.add(room);
+      this.modes.open(room, s.fingerprint); // the first member of a new room is its operator
+    }
+    const present = this.#sessions.sibling(s, room) !== undefined;
+    members.add(s);
+    s.rooms.add(room);
+    if (present) this.#doubles.set(room, (this.#doubles.get(room) ?? 0) + 1);
+    // A second session of a name already present: only that session hears its join.
+    this.#fanout.event(room, "join", { name: s.name }, present ? s : this.presenceTo(members, s));
+  }
+
+  /** Removes `s` from `room`; with a reason, announces the leave to the remaining members. */
+  exit(s: Session, room: string, reason: string | undefined): void {
+    const members = this.#rooms.get(room);
+    s.rooms.delete(room);
+    if (members === undefined) return;
+    const to = this.presenceTo(members, null);
+    if (!members.delete(s)) return;
+    if (this.#sessions.sibling(s, room) !== undefined) {
+      // The name stays present through another session: nobody hears a leave.
+      const d = (this.#doubles.get(room) ?? 1) - 1;
+      if (d > 0) this.#doubles.set(room, d);
+      else this.#doubles.delete(room);
+      return;
+    }
+    if (reason !== undefined) this.#fanout.event(room, "leave", { name: s.name, reason }, to);
+    if (members.size === 0 && room !== DEFAULT_ROOM) {
+      this.#rooms.delete(room);
+      this.#names.delete(room);
+      this.modes.close(room);
+    }
+  }
+}
