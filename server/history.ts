@@ -7,11 +7,11 @@
 import type { HistoryAnswer, LineSource } from "./command_host.ts";
 import { toMsg } from "./message_line.ts";
 import type { Peer } from "./peer.ts";
-import type { Store } from "./store.ts";
+import type { HubStore } from "./hub_options.ts";
 
 /** The last `n` messages of `room` as a replay source, charged to `peer`. */
 export function recent(
-  store: Store,
+  store: HubStore,
   peer: Peer | undefined,
   room: string,
   n: number,
@@ -26,7 +26,7 @@ export function recent(
  * budget is short, only the newest rows it pays for are sent.
  */
 export function history(
-  store: Store,
+  store: HubStore,
   peer: Peer | undefined,
   room: string,
   after: number,

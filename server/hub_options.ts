@@ -10,10 +10,37 @@ import type { ModerationRecord } from "./audit.ts";
 import type { Store } from "./store.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 
+/**
+ * What the hub asks of the database: the few calls it makes, so that another store (e.g. one
+ * shared by several servers) can stand in for server/store.ts without touching the hub.
+ */
+export type HubStore = Pick<
+  Store,
+  | "flush"
+  | "append"
+  | "appendMessage"
+  | "findById"
+  | "lastSeq"
+  | "after"
+  | "topic"
+  | "setTopic"
+  | "ownerOf"
+  | "namesOwnedBy"
+  | "claimName"
+  | "releaseName"
+  | "bans"
+  | "addBan"
+  | "removeBan"
+  | "isOp"
+  | "addOp"
+  | "removeOp"
+  | "upkeep"
+>;
+
 /** Everything the hub depends on. */
 export interface HubOptions {
   /** The database. */
-  store: Store;
+  store: HubStore;
   /** Limits in force. */
   limits: Limits;
   /** Clock, ms since the epoch. */

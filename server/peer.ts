@@ -5,22 +5,16 @@
  */
 
 import type { AnswerKind } from "./charge.ts";
-import type { LineSource } from "./command_host.ts";
+import type { LineSource, UserView } from "./command_host.ts";
 
-/** One authenticated-or-authenticating connection as the hub sees it (server/connection.ts). */
-export interface Peer {
+/**
+ * One authenticated-or-authenticating connection as the hub sees it (server/connection.ts):
+ * its identity's proof and its `kem_sig` are already verified.
+ */
+export interface Peer
+  extends Pick<UserView, "ip" | "fingerprint" | "sigPub" | "kemPub" | "kemSig"> {
   /** Unique per connection. */
   readonly id: number;
-  /** Remote address. */
-  readonly ip: string;
-  /** Identity fingerprint `SHA256:…` (proof already verified). */
-  readonly fingerprint: string;
-  /** b64 raw Ed25519 public key. */
-  readonly sigPub: string;
-  /** b64 SPKI; `kem_sig` already verified. */
-  readonly kemPub?: string;
-  /** b64 Ed25519 signature over the KEM key. */
-  readonly kemSig?: string;
   /**
    * Enqueues ONE serialised JSON message, as text or as its UTF-8 bytes (shared by every
    * recipient: never changed after the call); never blocks.
@@ -37,22 +31,7 @@ export interface Peer {
   close(reason: string): void;
 }
 
-/** The `error` line for request `id` (none at login); `retry` only when given. */
-export function errorLine(
-  id: string | undefined,
-  code: string,
-  message: string,
-  retry?: boolean,
-): string {
-  const e: Record<string, unknown> = { t: "error" };
-  if (id !== undefined) e.id = id;
-  e.code = code;
-  e.message = message;
-  if (retry !== undefined) e.retry = retry;
-  return JSON.stringify(e);
-}
-
-/** Sends `peer` an `error` line (see {@linkcode errorLine}). */
+/** Sends `peer` an `error` line for request `id` (none at login); `retry` only when given. */
 export function sendError(
   peer: Peer,
   id: string | undefined,
@@ -60,5 +39,10 @@ export function sendError(
   message: string,
   retry?: boolean,
 ): void {
-  peer.send(errorLine(id, code, message, retry));
+  const e: Record<string, unknown> = { t: "error" };
+  if (id !== undefined) e.id = id;
+  e.code = code;
+  e.message = message;
+  if (retry !== undefined) e.retry = retry;
+  peer.send(JSON.stringify(e));
 }

@@ -1,0 +1,111 @@
+/**
+ * The source tree keeps its shape: no import cycles among server/ and shared/, the hub's parts
+ * reach no socket, and every export of server/ carries a doc comment (re-exports are documented
+ * where they are defined).
+ */
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../../", import.meta.url);
+const IMPORT = /^\s*(?:(?:import|export)\b[^;]*?\bfrom\s+|import\s+)"([^"]+)"/gm;
+
+/** Relative paths (from the repo root) of the `.ts` files below `dir`. */
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(new URL(dir + "/", ROOT))) {
+    if (e.isDirectory) out.push(...await sources(`${dir}/${e.name}`));
+    else if (e.isFile && e.name.endsWith(".ts")) out.push(`${dir}/${e.name}`);
+  }
+  return out.sort();
+}
+
+/** The local files `file` imports (relative specifiers only), as repo-root paths. */
+function importsOf(file: string, text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(IMPORT)) {
+    if (!m[1].startsWith(".")) continue;
+    out.push(new URL(m[1], new URL(file, ROOT)).pathname.slice(ROOT.pathname.length));
+  }
+  return out;
+}
+
+/** One import cycle of `graph` as its path (first node repeated last), or undefined. */
+function findCycle(graph: ReadonlyMap<string, readonly string[]>): string[] | undefined {
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === "done") return undefined;
+    if (state.get(n) === "open") return [...stack.slice(stack.indexOf(n)), n];
+    state.set(n, "open");
+    stack.push(n);
+    for (const m of graph.get(n) ?? []) {
+      const c = visit(m);
+      if (c !== undefined) return c;
+    }
+    stack.pop();
+    state.set(n, "done");
+    return undefined;
+  };
+  for (const n of graph.keys()) {
+    const c = visit(n);
+    if (c !== undefined) return c;
+  }
+  return undefined;
+}
+
+async function graphOf(dirs: string[]): Promise<Map<string, string[]>> {
+  const graph = new Map<string, string[]>();
+  for (const dir of dirs) {
+    for (const f of await sources(dir)) {
+      graph.set(f, importsOf(f, await Deno.readTextFile(new URL(f, ROOT))));
+    }
+  }
+  return graph;
+}
+
+Deno.test("layout: the cycle finder finds a cycle and passes a tree", () => {
+  const tree = new Map([["a", ["b", "c"]], ["b", ["c"]], ["c", []]]);
+  assert.equal(findCycle(tree), undefined);
+  const cyclic = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["b"]]]);
+  assert.deepEqual(findCycle(cyclic), ["b", "c", "b"]);
+});
+
+Deno.test("layout: server/ and shared/ have no import cycles", async () => {
+  const graph = await graphOf(["server", "shared"]);
+  assert.ok(graph.has("server/hub.ts") && graph.get("server/hub.ts")!.length > 0);
+  assert.equal(findCycle(graph), undefined);
+});
+
+Deno.test("layout: the hub's parts never reach a socket or the connection", async () => {
+  const graph = await graphOf(["server", "shared"]);
+  const reached = new Set<string>();
+  const walk = (f: string) => {
+    if (reached.has(f)) return;
+    reached.add(f);
+    for (const g of graph.get(f) ?? []) walk(g);
+  };
+  walk("server/hub.ts");
+  for (const f of ["server/connection.ts", "server/server.ts", "shared/frame.ts"]) {
+    assert.equal(reached.has(f), false, `server/hub.ts reaches ${f}`);
+  }
+  for (const f of reached) {
+    const text = await Deno.readTextFile(new URL(f, ROOT));
+    assert.doesNotMatch(text, /Deno\.(listen|connect)|node:net/, f);
+  }
+});
+
+Deno.test("layout: every export of server/ has a doc comment", async () => {
+  const missing: string[] = [];
+  for (const f of await sources("server")) {
+    const lines = (await Deno.readTextFile(new URL(f, ROOT))).split("\n");
+    lines.forEach((line, i) => {
+      if (
+        !/^export (?:async )?(?:function|class|const|let|interface|type|enum)\s+[\w$]/.test(line)
+      ) {
+        return;
+      }
+      if (!lines[i - 1]?.trimEnd().endsWith("*/")) missing.push(`${f}:${i + 1}`);
+    });
+  }
+  assert.deepEqual(missing, []);
+});
