@@ -201,6 +201,10 @@ export class App {
         return;
       case "clear":
         return this.#view.clear();
+      case "reconnect":
+        return c.reconnectNow?.()
+          ? this.#info("reconnecting now")
+          : this.#info("not waiting to reconnect (connected, or connecting now)", "error");
       case "help": {
         if (a.topic !== undefined) {
           const local = localHelp(a.topic);

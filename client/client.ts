@@ -409,10 +409,12 @@ export class ChatClient implements ChatClientLike {
   async #reconnectLoop(first = 0): Promise<void> {
     for (let attempt = first; !this.#closing; attempt++) {
       const delay = nextDelay(attempt, this.#o.random);
-      if (attempt === first) {
-        // Shown once; the attempts that follow are silent until one succeeds or gives up.
-        this.#emit({ t: "status", state: "reconnecting", detail: "reconnecting…" });
-      }
+      const secs = delay < 10_000 ? (delay / 1000).toFixed(1) : String(Math.round(delay / 1000));
+      this.#emit({
+        t: "status",
+        state: "reconnecting",
+        detail: `next attempt in ${secs} s (/reconnect tries now)`,
+      });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           this.#sleep = null;
@@ -436,6 +438,19 @@ export class ChatClient implements ChatClientLike {
         // transient: try again after the next delay
       }
     }
+  }
+
+  /**
+   * Ends the wait before the next reconnection attempt, so it starts now; false when the client
+   * is not waiting to reconnect (connected, connecting or closed).
+   */
+  reconnectNow(): boolean {
+    const sleep = this.#sleep;
+    if (sleep === null || this.#closing) return false;
+    clearTimeout(sleep.timer);
+    this.#sleep = null;
+    sleep.resolve();
+    return true;
   }
 
   #checkAlive(): void {

@@ -22,6 +22,7 @@ export const LOCAL_COMMANDS: readonly string[] = [
   "trust",
   "verify",
   "join",
+  "reconnect",
 ];
 
 /** Server commands known before the server's own list arrives. */
@@ -59,6 +60,7 @@ export const LOCAL_HELP = [
   "  /msg NAME text            end-to-end encrypted private message to NAME",
   "  /trust NAME               accept NAME's (new) key after checking it: pinned as verified",
   "  /verify NAME              show the safety number to compare with NAME",
+  "  /reconnect                after a lost connection: try again now",
   "  /clear                    clear the screen",
   "  /ignore [NAME]            hide messages from NAME (no NAME: list)",
   "  /unignore NAME            show NAME's messages again",
@@ -104,6 +106,7 @@ export type Action =
   | { kind: "say"; text: string; me: boolean }
   | { kind: "help"; topic?: string }
   | { kind: "clear" }
+  | { kind: "reconnect" }
   | { kind: "ignore"; name?: string }
   | { kind: "unignore"; name: string }
   | { kind: "timestamp"; on?: boolean }
@@ -151,6 +154,8 @@ export function parseInput(line: string, room: string, dm = false): Action {
         : { kind: "help", topic: words[0].replace(/^\//, "").toLowerCase() };
     case "clear":
       return { kind: "clear" };
+    case "reconnect":
+      return words.length > 0 ? usage("/reconnect") : { kind: "reconnect" };
     case "me":
       return rest === "" ? usage("/me action") : { kind: "say", text: rest, me: true };
     case "msg": {

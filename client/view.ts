@@ -45,6 +45,8 @@ export interface ChatClientLike {
   sendDm?(to: string, envelope: string, id: string): Promise<AckMessage | ErrorMessage>;
   /** Says neither acknowledged nor failed yet. */
   pendingCount(): number;
+  /** Starts the next reconnection attempt now; false when not waiting to reconnect. */
+  reconnectNow?(): boolean;
   /** Sends `bye` (reason "quit" by default) and closes; no reconnection afterwards. */
   close(reason?: string): Promise<void>;
 }

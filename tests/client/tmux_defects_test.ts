@@ -121,3 +121,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "tmux defects: the reconnect status counts down to the next attempt; /reconnect tries now",
+  ignore: !TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-tmuxd-" });
+    let server: ServerProcess | undefined = await startServer({ dataDir: `${dir}/srv` });
+    const port = server.port;
+    const pane = new Pane();
+    try {
+      await openPane(pane, port, `${dir}/alice`, "alice");
+      await pane.until((s) => /^#lobby>/m.test(s), "prompt");
+      await server.stop("SIGKILL");
+      server = undefined;
+      // Attempts back off; wait for one that is 10 s or more away.
+      const waits = (s: string) =>
+        [...s.matchAll(
+          /-- reconnecting: next attempt in (\d+(?:\.\d)?) s \(\/reconnect tries now\)/g,
+        )]
+          .map((m) => Number(m[1]));
+      await pane.until((s) => waits(s).some((w) => w >= 10), "a long wait", 40_000);
+      assert.doesNotMatch(await pane.text(), /reconnecting: reconnecting/);
+      server = await startServer({ dataDir: `${dir}/srv`, port });
+      const asked = Date.now();
+      await pane.keys("/reconnect", "Enter");
+      await pane.until((s) => s.includes("-- reconnecting now"), "reconnecting now");
+      await pane.until(
+        (s) => (s.match(/connected to chat/g) ?? []).length === 2,
+        "connected again",
+        8_000,
+      );
+      assert.ok(Date.now() - asked < 8_000, "before the scheduled attempt");
+      await pane.keys("/reconnect", "Enter");
+      await pane.until((s) => s.includes("! not waiting to reconnect"), "connected: nothing to do");
+    } finally {
+      await stopAll(pane, [], server);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
