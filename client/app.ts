@@ -13,6 +13,7 @@ import { DmInbox } from "./dm_inbox.ts";
 import { DmService, type DmSetup } from "./dm.ts";
 import { errorText } from "./errors.ts";
 import { type Action, LOCAL_HELP, localHelp, NO_DM_TEXT, parseInput } from "./input.ts";
+import { NoticeFilter } from "./notices.ts";
 import { Transcript } from "./transcript.ts";
 import type {
   BellMode,
@@ -71,6 +72,7 @@ export class App {
   #dm: DmService | undefined;
   #dmStart: (svc: DmService) => void = () => {};
   readonly #inbox: DmInbox;
+  readonly #notices = new NoticeFilter();
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
@@ -129,7 +131,8 @@ export class App {
       const m = ev.msg;
       // Replies that reach here answer no pending command (e.g. after a timeout): shown too.
       // The MOTD event right after welcome repeats what the welcome already showed.
-      const repeat = m.t === "event" && m.kind === "motd" && m.text === this.#welcomeMotd;
+      const repeat = m.t === "event" &&
+        ((m.kind === "motd" && m.text === this.#welcomeMotd) || !this.#notices.show(m));
       if (m.t === "event" && m.kind === "motd") this.#welcomeMotd = undefined;
       if (m.t !== "ping" && m.t !== "pong" && !repeat) this.#show(ev);
     } else {

@@ -197,7 +197,10 @@ export function parseInput(line: string, room: string, dm = false): Action {
   if (ROOM_LAST.has(name) && words.length > 0 && !words.some((w) => w.startsWith("#"))) {
     tail = `${rest} ${room}`.trim();
   }
-  const lead = FREE_TEXT[name];
+  // `/kick #room NAME reason`: the room comes before the name.
+  const lead = FREE_TEXT[name] === undefined
+    ? undefined
+    : FREE_TEXT[name] + (name === "kick" && (words[0] ?? "").startsWith("#") ? 1 : 0);
   let args: string[];
   if (lead === undefined) {
     args = tail.split(/\s+/).filter((w) => w !== "");

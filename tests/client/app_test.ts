@@ -63,6 +63,11 @@ Deno.test("app: parseInput sorts lines into messages, local and server commands"
     ["/away gone  fishing", { kind: "command", name: "away", args: ["gone  fishing"] }],
     ["/away", { kind: "command", name: "away", args: [] }],
     ["/kick bob being rude", { kind: "command", name: "kick", args: ["bob", "being rude"] }],
+    ["/kick #dev bob being rude", {
+      kind: "command",
+      name: "kick",
+      args: ["#dev", "bob", "being rude"],
+    }],
     ["/ban bob", { kind: "command", name: "ban", args: ["bob"] }],
     ["/ban bob 10m  spam", { kind: "command", name: "ban", args: ["bob", "10m", "spam"] }],
     ["/motd be nice", { kind: "command", name: "motd", args: ["be nice"] }],

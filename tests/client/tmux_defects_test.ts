@@ -161,3 +161,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "tmux defects: one notice per away, nick and kick, whatever the rooms shared",
+  ignore: !TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-tmuxd-" });
+    const server = await startServer({ dataDir: `${dir}/srv` });
+    const pane = new Pane();
+    let bob: ClientProcess | undefined;
+    try {
+      await openPane(pane, server.port, `${dir}/alice`, "alice");
+      await pane.until((s) => /^#lobby>/m.test(s), "prompt");
+      await pane.keys("/join #dev", "Enter"); // first member: operator of #dev
+      await pane.until((s) => /^#dev>/m.test(s), "in #dev");
+      bob = await jsonClient(server.port, "bob", `${dir}/bob`);
+      await bob.send("/join #dev");
+      await pane.until((s) => s.includes("bob joined #dev"), "bob in #dev");
+      const count = (s: string, re: RegExp) => (s.match(re) ?? []).length;
+
+      await bob.send("/away lunch");
+      await bob.send("/nick bobby");
+      await bob.send("/back");
+      const t1 = await pane.until((s) => s.includes("bobby is back"), "back");
+      assert.equal(count(t1, /bob is away: lunch/g), 1, t1);
+      assert.equal(count(t1, /bob is now known as bobby/g), 1, t1);
+      assert.equal(count(t1, /bobby is back/g), 1, t1);
+
+      await pane.keys("/kick #dev bobby spam", "Enter");
+      const t2 = await pane.until(
+        (s) => s.includes("bobby was kicked from #dev by alice (spam)"),
+        "kick notice",
+      );
+      await new Promise((r) => setTimeout(r, 500)); // a leave line would come right after
+      const t3 = await pane.text();
+      assert.equal(count(t3, /bobby was kicked/g), 1, t2);
+      assert.doesNotMatch(t3, /bobby left #dev/);
+    } finally {
+      await stopAll(pane, bob === undefined ? [] : [bob], server);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
