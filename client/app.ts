@@ -25,6 +25,9 @@ import type {
   ViewEvent,
 } from "./view.ts";
 
+/** Private messages held while offline, at most. */
+export const DM_QUEUE_MAX = 50;
+
 /** Settings for {@link App} and {@link runApp}. */
 export interface AppOptions {
   /** The room the user starts in. */
@@ -73,6 +76,11 @@ export class App {
   #dmStart: (svc: DmService) => void = () => {};
   readonly #inbox: DmInbox;
   readonly #notices = new NoticeFilter();
+  /** The connection is down (lost, reconnecting): private messages are held. */
+  #offline = false;
+  /** Private messages typed while offline, sent in order once connected again. */
+  readonly #dmQueue: { to: string; text: string }[] = [];
+  #flushing = false;
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
@@ -140,6 +148,13 @@ export class App {
       this.#show(ev);
     }
     if (ev.t === "failed") this.#failed++;
+    if (ev.t === "status") {
+      this.#offline = ev.state === "lost" || ev.state === "reconnecting";
+      if (ev.state === "connected" && this.#dm !== undefined) {
+        this.#flushDms().catch((e) => this.#info(errorText(e), "error"));
+      }
+      if (ev.state === "closed") this.#failHeldDms("the connection did not come back");
+    }
     if (ev.t === "welcome") {
       this.#welcomed = true;
       this.#seed();
@@ -241,24 +256,19 @@ export class App {
         if (a.mode !== undefined) s.bell = a.mode;
         return this.#info(`bell: ${s.bell}`);
       case "dm": {
-        const svc = this.#dm;
-        if (svc === undefined) return this.#info(NO_DM_TEXT, "error");
-        const r = await this.#inbox.track(svc.send(a.to, a.text));
-        if (r.ok) {
-          this.#showDm({
-            t: "dm",
-            id: r.id,
-            ts: r.ts,
-            from: this.#me(),
-            to: r.to,
-            text: r.text,
-            out: true,
-          });
-        } else {
+        if (this.#dm === undefined) return this.#info(NO_DM_TEXT, "error");
+        if (!this.#offline) return this.#sendDm(a.to, a.text);
+        if (this.#dmQueue.length >= DM_QUEUE_MAX) {
           this.#failed++;
-          this.#showDm({ t: "dm_failed", to: r.to, text: r.text, reason: r.reason });
+          return this.#showDm({
+            t: "dm_failed",
+            to: a.to,
+            text: a.text,
+            reason: `offline, and ${DM_QUEUE_MAX} private messages are already waiting`,
+          });
         }
-        return;
+        this.#dmQueue.push({ to: a.to, text: a.text });
+        return this.#info(`private message to ${a.to} held: sent when the connection is back`);
       }
       case "trust":
       case "verify": {
@@ -295,6 +305,47 @@ export class App {
         }
         return;
       }
+    }
+  }
+
+  /** Seals and sends one private message, then shows it or its failure. */
+  async #sendDm(to: string, text: string): Promise<void> {
+    const r = await this.#inbox.track(this.#dm!.send(to, text));
+    if (r.ok) {
+      this.#showDm({
+        t: "dm",
+        id: r.id,
+        ts: r.ts,
+        from: this.#me(),
+        to: r.to,
+        text: r.text,
+        out: true,
+      });
+    } else {
+      this.#failed++;
+      this.#showDm({ t: "dm_failed", to: r.to, text: r.text, reason: r.reason });
+    }
+  }
+
+  /** Sends the private messages held while offline, in order, until offline again. */
+  async #flushDms(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (!this.#offline && this.#dmQueue.length > 0) {
+        const m = this.#dmQueue.shift()!;
+        await this.#sendDm(m.to, m.text);
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /** Reports the private messages still held as not delivered. */
+  #failHeldDms(why: string): void {
+    for (const m of this.#dmQueue.splice(0)) {
+      this.#failed++;
+      this.#showDm({ t: "dm_failed", to: m.to, text: m.text, reason: why });
     }
   }
 
@@ -378,6 +429,14 @@ export class App {
           p.catch((e) => this.#info(errorText(e), "error"));
         }
       }
+      if (this.#dmQueue.length > 0 && !this.#closedByPeer) {
+        // Plain mode at the end of input: give the connection the drain time to come back.
+        const end = Date.now() + (interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs);
+        while ((this.#dmQueue.length > 0 || this.#flushing) && Date.now() < end) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      this.#failHeldDms("not sent: the connection did not come back in time");
       await this.#inbox.idle(interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs);
       if (!this.#closedByPeer) {
         const drained = await this.#drain(

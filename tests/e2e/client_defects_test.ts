@@ -98,3 +98,124 @@ Deno.test("e2e: a name in use is said once, on stderr, and is a JSON failure wit
     await Deno.remove(h2, { recursive: true });
   }
 });
+
+/** A TCP relay on one port in front of the server that can be cut and restored (same port). */
+class Relay {
+  #listener: Deno.TcpListener;
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly port: number;
+
+  constructor(readonly target: number) {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.port = (this.#listener.addr as Deno.NetAddr).port;
+    this.#accept(this.#listener);
+  }
+
+  #accept(l: Deno.TcpListener): void {
+    const task = (async () => {
+      for await (const c of l) {
+        this.#conns.add(c);
+        let s: Deno.Conn;
+        try {
+          s = await Deno.connect({ hostname: "127.0.0.1", port: this.target });
+        } catch {
+          c.close();
+          this.#conns.delete(c);
+          continue;
+        }
+        this.#conns.add(s);
+        const pipe = (a: Deno.Conn, b: Deno.Conn) =>
+          a.readable.pipeTo(b.writable).catch(() => {}).finally(() => {
+            for (const x of [a, b]) {
+              if (this.#conns.delete(x)) {
+                try {
+                  x.close();
+                } catch {
+                  // closed
+                }
+              }
+            }
+          });
+        const t = Promise.all([pipe(c, s), pipe(s, c)]).then(() => {});
+        this.#tasks.add(t);
+        t.finally(() => this.#tasks.delete(t));
+      }
+    })().catch(() => {});
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
+  /** Closes the port and every connection through it. */
+  async cut(): Promise<void> {
+    try {
+      this.#listener.close();
+    } catch {
+      // closed
+    }
+    for (const c of [...this.#conns]) {
+      this.#conns.delete(c);
+      try {
+        c.close();
+      } catch {
+        // closed
+      }
+    }
+    await Promise.all([...this.#tasks]);
+  }
+
+  /** Listens on the same port again. */
+  restore(): void {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    this.#accept(this.#listener);
+  }
+}
+
+Deno.test("e2e: a private message typed while disconnected is held and sent on reconnect", async () => {
+  const server = await startServer();
+  const [ha, hb] = [
+    await Deno.makeTempDir({ prefix: "chat-e2e-dq-a-" }),
+    await Deno.makeTempDir({ prefix: "chat-e2e-dq-b-" }),
+  ];
+  const relay = new Relay(server.port);
+  const bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], hb);
+  const alice = startClient(relay.port, ["--name", "alice", "--accept-new", "--json"], ha);
+  const both = [alice, bob];
+  try {
+    await until(() => both.every((c) => c.lines.some(welcomed)), "both in", both, 20_000);
+    await relay.cut();
+    await until(
+      () => alice.lines.some((l) => l.includes('"state":"reconnecting"')),
+      "alice offline",
+      both,
+    );
+    await alice.send("/msg bob typed while offline");
+    await until(
+      () => alice.lines.some((l) => l.includes("held: sent when the connection is back")),
+      "held",
+      both,
+    );
+    assert.ok(!alice.lines.some((l) => l.includes('"t":"dm_failed"')), alice.lines.join("\n"));
+    relay.restore();
+    await until(
+      () => bob.lines.some((l) => l.includes('"t":"dm"') && l.includes("typed while offline")),
+      "bob receives it",
+      both,
+      30_000,
+    );
+    await until(
+      () => alice.lines.some((l) => l.includes('"t":"dm"') && l.includes('"from":"alice"')),
+      "alice sees it sent",
+      both,
+    );
+    await alice.end();
+    assert.equal((await alice.status).code, 0, alice.errors.join("\n"));
+  } finally {
+    await alice.kill();
+    await bob.kill();
+    await relay.cut();
+    await server.stop();
+    await Deno.remove(ha, { recursive: true });
+    await Deno.remove(hb, { recursive: true });
+  }
+});
