@@ -337,12 +337,14 @@ export class DmService {
 
   /**
    * `/verify NAME`: the safety number of the user's identity and `name`'s pinned identity
-   * (fetched and pinned first when there is no pin yet).
+   * (fetched and pinned first when there is no pin yet). When the server now serves another key
+   * for `name`, that key's number is shown too, marked as not yet trusted, next to the pinned one.
    */
   async verify(name: string): Promise<CommandResult> {
     if (!NAME_PATTERN.test(name)) return { ok: false, text: "usage: /verify NAME" };
     let shown = name;
     let fp = this.#pins.lookup(this.#hp, name);
+    let offered: string | undefined;
     if (fp === undefined) {
       try {
         const keys = await this.fetchKeys(name);
@@ -352,14 +354,38 @@ export class DmService {
       } catch (e) {
         return { ok: false, text: `cannot get ${name}'s key: ${errorText(e)}` };
       }
+    } else {
+      try {
+        const keys = await this.fetchKeys(name);
+        shown = keys.name;
+        if (keys.fingerprint !== fp) offered = keys.fingerprint;
+      } catch {
+        // Not connected now (or no keys): the pinned key is all there is to compare.
+      }
     }
-    const groups = (await safetyNumber(this.#id.fingerprint, fp)).split(" ");
+    const number = async (key: string) => {
+      const groups = (await safetyNumber(this.#id.fingerprint, key)).split(" ");
+      return [`  ${groups.slice(0, 6).join(" ")}`, `  ${groups.slice(6).join(" ")}`];
+    };
+    if (offered !== undefined) {
+      return {
+        ok: true,
+        text: [
+          `${shown}'s key has changed since you pinned it.`,
+          `safety number with ${shown}'s NEW key (${offered}), not yet trusted:`,
+          ...await number(offered),
+          `safety number with the pinned key (${fp}):`,
+          ...await number(fp),
+          `compare the new number with ${shown} over another channel; if it matches, ` +
+          `/trust ${shown} pins the new key as verified`,
+        ].join("\n"),
+      };
+    }
     return {
       ok: true,
       text: [
         `safety number with ${shown} (${fp}):`,
-        `  ${groups.slice(0, 6).join(" ")}`,
-        `  ${groups.slice(6).join(" ")}`,
+        ...await number(fp),
         `compare it with ${shown} over another channel; both of you see the same number`,
         ...(this.#pins.isVerified(this.#hp, shown)
           ? []

@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { runChat, startClient, startServer, until } from "../support/procs.ts";
+import { type ClientProcess, runChat, startClient, startServer, until } from "../support/procs.ts";
+import { safetyNumber } from "../../client/dm.ts";
 
 const welcomed = (out: string) => out.includes('"t":"welcome"');
 
@@ -217,5 +218,63 @@ Deno.test("e2e: a private message typed while disconnected is held and sent on r
     await server.stop();
     await Deno.remove(ha, { recursive: true });
     await Deno.remove(hb, { recursive: true });
+  }
+});
+
+Deno.test("e2e: /verify after a peer's key changed shows the new key's number beside the old", async () => {
+  const server = await startServer();
+  const homes = await Promise.all(
+    ["a", "b1", "b2"].map((n) => Deno.makeTempDir({ prefix: `chat-e2e-v-${n}-` })),
+  );
+  const started: ClientProcess[] = [];
+  const json = (home: string, name: string) => {
+    const c = startClient(server.port, ["--name", name, "--accept-new", "--json"], home);
+    started.push(c);
+    return c;
+  };
+  const fpOf = (c: ClientProcess) =>
+    JSON.parse(c.lines.find((l) => l.includes('"t":"welcome"'))!).fingerprint as string;
+  const locals = (c: ClientProcess) =>
+    c.lines.filter((l) => l.includes('"t":"local"')).map((l) => JSON.parse(l).text as string);
+  try {
+    const alice = json(homes[0], "alice");
+    const bob1 = json(homes[1], "bob");
+    await until(() => started.every((c) => c.lines.some(welcomed)), "in", started, 20_000);
+    await alice.send("/verify bob");
+    await until(() => locals(alice).some((t) => t.startsWith("safety number")), "v1", started);
+    // bob's name passes to another identity (another key).
+    await bob1.send("/nick bobold");
+    await bob1.send("/nick release bob");
+    await until(
+      () => bob1.lines.some((l) => l.includes("You gave up the name bob")),
+      "released",
+      started,
+    );
+    const bob2 = json(homes[2], "bob");
+    await until(() => bob2.lines.some(welcomed), "bob2 in", started, 20_000);
+    await alice.send("/verify bob");
+    await until(() => locals(alice).some((t) => t.includes("has changed")), "v2", started);
+    const text = locals(alice).find((t) => t.includes("has changed"))!;
+    const [a, old, now] = [fpOf(alice), fpOf(bob1), fpOf(bob2)];
+    const groups = async (fp: string) => {
+      const g = (await safetyNumber(a, fp)).split(" ");
+      return `  ${g.slice(0, 6).join(" ")}\n  ${g.slice(6).join(" ")}`;
+    };
+    assert.equal(
+      text,
+      [
+        "bob's key has changed since you pinned it.",
+        `safety number with bob's NEW key (${now}), not yet trusted:`,
+        await groups(now),
+        `safety number with the pinned key (${old}):`,
+        await groups(old),
+        "compare the new number with bob over another channel; if it matches, /trust bob pins " +
+        "the new key as verified",
+      ].join("\n"),
+    );
+  } finally {
+    for (const c of started) await c.kill();
+    await server.stop();
+    for (const h of homes) await Deno.remove(h, { recursive: true });
   }
 });
