@@ -9,7 +9,7 @@
 
 import { parseArgs } from "node:util";
 import { checkRoom } from "../shared/names.ts";
-import { rsaOaepGenerate } from "../shared/crypto.ts";
+import { fromBase64 } from "../shared/encoding.ts";
 import type { ServerMessage } from "../shared/messages.ts";
 import {
   type BenchIdentity,
@@ -342,16 +342,29 @@ export interface LoadReport {
   benchCpuMsRun?: number;
 }
 
-/** The SPKI of a fresh RSA-OAEP-3072 key for `--dm-key` (its private half is never used). */
-async function dmKeySpki(): Promise<Uint8Array> {
-  const pair = await rsaOaepGenerate();
-  return new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
+/**
+ * The SPKI of the RSA-OAEP-3072 key every bench identity presents with `--dm-key` (its private
+ * half was never kept). It is the same in every run, so that from the second run on a server
+ * sees returning identities, with the DM key it already verified, as it sees real clients.
+ */
+const BENCH_DM_SPKI =
+  "MIIBojANBgkqhkiG9w0BAQEFAAOCAY8AMIIBigKCAYEAt9bBwRdWPYCqPqNcjkb869uab8VyzWAnYvWdE7KWA/gN" +
+  "6ywK4hxwamG6RrK7ltXUUmjUZGiLiwMVlMwwNz4AvlB1Wwg17TBKOoepLlBec+hK5aW34C2n13W48RnU99fUZJQP" +
+  "+qv1UOtwtoHKiPkDrqVLF2OwsTY6tMYJ9Ecxiy8lsIx7+aVhL7jefceqHTxoSagrC9H5klJ1Wuj0T7EgZDwXEDww" +
+  "hR4IOF26PZRIBCr4QTuYDCm+ZgqMpVNtKr2iMDvYAwNKW9Qi/Z8MM0ULgEJD86+iRcBtNOMrXfbfSg4CwdziurtP" +
+  "OTxo1Sff+bkXomx3xGiyMXNKqYXeE+b8JMJ0C9Anh8E9SL0HQFSLyc0MTA9Z2KgOWkRnjJ9yEPz6ZN2AGpd1eoWa" +
+  "VJ44PPbTr2/Di1xRL2BfDCbDqfk7nHF1RVVp9SgB5PspQ7HpMjLG8qWad0LUYeNULqJDyxuwehSOnMvRYeIzJK8F" +
+  "JVcHGJEShaBA3wKCLWikjZrr1JKBAgMBAAE=";
+
+/** The bench DM key, as bytes. */
+function dmKeySpki(): Uint8Array {
+  return fromBase64(BENCH_DM_SPKI);
 }
 
 async function runHandshakes(c: BenchConfig): Promise<HandshakeReport> {
   const errors = new Tally();
   const ids: BenchIdentity[] = [];
-  const spki = c.dmKey ? await dmKeySpki() : undefined;
+  const spki = c.dmKey ? dmKeySpki() : undefined;
   for (let i = 1; i <= c.handshakes; i++) {
     const id = await benchIdentity(benchName(i));
     ids.push(spki === undefined ? id : await withDmKey(id, spki));
@@ -412,7 +425,7 @@ export function roomOf(c: Pick<BenchConfig, "room" | "rooms">, i: number): strin
 async function runLoad(c: BenchConfig): Promise<LoadReport> {
   const errors = new Tally();
   const tag = "b" + crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-  const spki = c.dmKey ? await dmKeySpki() : undefined;
+  const spki = c.dmKey ? dmKeySpki() : undefined;
   const ids = await Promise.all(
     Array.from({ length: c.clients }, async (_, i) => {
       const id = await benchIdentity(benchName(i + 1));

@@ -15,7 +15,12 @@ import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
 import { concat, decodeUtf8, fromBase64 } from "../shared/encoding.ts";
 import { Outbox } from "./outbox.ts";
 import { ProtocolError } from "../shared/errors.ts";
-import { fingerprint, type KeyObject, rsaOaepImportPublic } from "../shared/crypto.ts";
+import {
+  ed25519ImportPublic,
+  fingerprint,
+  type KeyObject,
+  rsaOaepImportPublic,
+} from "../shared/crypto.ts";
 import { verifyKem } from "../shared/keys.ts";
 import { type Limits, MIN_RECORD_FRAME, type TokenBucket } from "../shared/limits.ts";
 
@@ -59,15 +64,24 @@ export interface ConnectionContext {
   verified?: VerifiedIdentities;
 }
 
+/** What {@linkcode VerifiedIdentities} keeps of one identity. */
+export interface VerifiedIdentity {
+  /** Fingerprint of `sig_pub`. */
+  fingerprint: string;
+  /** `sig_pub` imported, to verify each session's proof without importing it again. */
+  key: KeyObject;
+}
+
 /**
  * A bounded cache of identities whose key material this server has already verified: maps
- * `sig_pub`, `kem_pub` and `kem_sig` (as received) to the fingerprint of `sig_pub`. A hit lets a
- * returning identity skip the RSA key import, the `kem_sig` verification and the fingerprint
- * hash; the per-session `proof` is always verified. Least recently used entries go first.
+ * `sig_pub`, `kem_pub` and `kem_sig` (as received) to the fingerprint of `sig_pub` and the
+ * imported key. A hit lets a returning identity skip the key import, the RSA key import, the
+ * `kem_sig` verification and the fingerprint hash; the per-session `proof` is always verified.
+ * Least recently used entries go first.
  */
 export class VerifiedIdentities {
   readonly #max: number;
-  readonly #map = new Map<string, string>();
+  readonly #map = new Map<string, VerifiedIdentity>();
 
   /** A cache of at most `max` identities (`RangeError` unless a positive integer). */
   constructor(max: number) {
@@ -80,8 +94,8 @@ export class VerifiedIdentities {
     return this.#map.size;
   }
 
-  /** The fingerprint of a verified triple, or undefined; a hit becomes the most recent. */
-  get(sigPub: string, kemPub?: string, kemSig?: string): string | undefined {
+  /** What is kept of a verified triple, or undefined; a hit becomes the most recent. */
+  get(sigPub: string, kemPub?: string, kemSig?: string): VerifiedIdentity | undefined {
     const k = cacheKey(sigPub, kemPub, kemSig);
     const fp = this.#map.get(k);
     if (fp !== undefined) {
@@ -91,11 +105,16 @@ export class VerifiedIdentities {
     return fp;
   }
 
-  /** Records a verified triple and its fingerprint, evicting the least recently used. */
-  add(sigPub: string, kemPub: string | undefined, kemSig: string | undefined, fp: string): void {
+  /** Records a verified triple, evicting the least recently used. */
+  add(
+    sigPub: string,
+    kemPub: string | undefined,
+    kemSig: string | undefined,
+    id: VerifiedIdentity,
+  ): void {
     const k = cacheKey(sigPub, kemPub, kemSig);
     this.#map.delete(k);
-    this.#map.set(k, fp);
+    this.#map.set(k, id);
     if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!);
   }
 }
@@ -438,18 +457,26 @@ export class Connection implements Peer {
     // Nothing from an earlier attempt on this connection carries over.
     this.kemPub = undefined;
     this.kemSig = undefined;
-    if (!verifyAuth(sigPub, proof, this.#th!, a.name)) return false;
     const cache = this.#ctx.verified;
     const known = cache?.get(a.sig_pub, a.kem_pub, a.kem_sig);
     if (known !== undefined) {
+      // The session's proof, always, with the key imported when the identity was verified.
+      if (!verifyAuth(known.key, proof, this.#th!, a.name)) return false;
       if (a.kem_pub !== undefined && a.kem_sig !== undefined) {
         this.kemPub = a.kem_pub;
         this.kemSig = a.kem_sig;
       }
       this.sigPub = a.sig_pub;
-      this.fingerprint = known;
+      this.fingerprint = known.fingerprint;
       return true;
     }
+    let key: KeyObject;
+    try {
+      key = ed25519ImportPublic(sigPub);
+    } catch {
+      return false;
+    }
+    if (!verifyAuth(key, proof, this.#th!, a.name)) return false;
     if (a.kem_pub !== undefined && a.kem_sig !== undefined) {
       try {
         const spki = fromBase64(a.kem_pub);
@@ -463,7 +490,7 @@ export class Connection implements Peer {
     }
     this.sigPub = a.sig_pub;
     this.fingerprint = fingerprint(sigPub);
-    cache?.add(a.sig_pub, this.kemPub, this.kemSig, this.fingerprint);
+    cache?.add(a.sig_pub, this.kemPub, this.kemSig, { fingerprint: this.fingerprint, key });
     return true;
   }
 

@@ -16,14 +16,16 @@ export function recent(
   room: string,
   n: number,
 ): HistoryAnswer {
-  return history(store, peer, room, store.lastSeq(room) - n, n);
+  const upTo = store.lastSeq(room);
+  return history(store, peer, room, upTo - n, n, upTo);
 }
 
 /**
  * Messages of `room` with `seq` above `after`, at most `max`, read from the store a batch at
  * a time as the connection drains (marked `replay`). Messages stored after this call are not
  * included: they go out live. The rows are charged to `peer` before any is read; when its
- * budget is short, only the newest rows it pays for are sent.
+ * budget is short, only the newest rows it pays for are sent. `upTo` is the room's last seq
+ * when the caller has just read it.
  */
 export function history(
   store: HubStore,
@@ -31,8 +33,8 @@ export function history(
   room: string,
   after: number,
   max: number,
+  upTo: number = store.lastSeq(room),
 ): HistoryAnswer {
-  const upTo = store.lastSeq(room);
   let cursor = Math.max(0, after);
   let left = Math.max(0, Math.min(max, upTo - cursor));
   const wanted = left;

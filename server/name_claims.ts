@@ -30,7 +30,7 @@ export function claimName(
     );
   if (owner !== undefined) {
     if (owner.fingerprint !== fp) return other();
-    touchName(core, key);
+    touchName(core, key, owner.lastUsed);
     return undefined;
   }
   if (store.namesOwnedBy(fp) >= limits.namesPerIdentity) {
@@ -46,9 +46,9 @@ export function claimName(
 }
 
 /** Notes that the name `key` is used (so it does not expire); a failed write does not matter. */
-function touchName(core: HubCore, key: string): void {
+function touchName(core: HubCore, key: string, lastUsed: number): void {
   try {
-    core.o.store.upkeep.touchName(key);
+    core.o.store.upkeep.touchName(key, lastUsed);
   } catch (e) {
     if (!(e instanceof ProtocolError)) throw e;
   }

@@ -68,6 +68,7 @@ export class ChatServer {
   #unauth = new Set<Connection>();
   /** Per address group: live connections, recent accepts, the automatic bucket they share. */
   #perIp = new Map<string, { live: number; recent: number[]; auto?: TokenBucket }>();
+  #groups = new WeakMap<Connection, string>(); // each connection's address group, worked out once
   #nextId = 1;
   #prunedAt = 0;
   #sweep: ReturnType<typeof setInterval>;
@@ -276,6 +277,7 @@ export class ChatServer {
     const l = this.#limits;
     const now = this.#now();
     const group = addressGroup(c.ip);
+    this.#groups.set(c, group);
     let ip = this.#perIp.get(group);
     if (!ip) this.#perIp.set(group, ip = { live: 0, recent: [] });
     ip.live++;
@@ -361,7 +363,7 @@ export class ChatServer {
   #onClosed(c: Connection): void {
     if (!this.#conns.delete(c.id)) return;
     this.#unauth.delete(c);
-    const group = addressGroup(c.ip);
+    const group = this.#groups.get(c) ?? addressGroup(c.ip);
     const ip = this.#perIp.get(group);
     if (ip) {
       ip.live--;

@@ -56,6 +56,8 @@ export interface NameOwner {
   fingerprint: string;
   /** Claim time, milliseconds since the epoch. */
   created: number;
+  /** When the name was last noted as used (see `Upkeep.touchName`), ms since the epoch. */
+  lastUsed: number;
 }
 
 /** Input of {@linkcode Store.appendMessage}: a message without `seq`, plus the sender identity. */
@@ -206,7 +208,7 @@ export class Store {
     this.#now = now;
     const p = (sql: string) => guardStatement(db.prepare(sql), (e) => this.#fail(e));
     this.#q = {
-      ownerOf: p("SELECT display, fingerprint, created FROM names WHERE key = ?"),
+      ownerOf: p("SELECT display, fingerprint, created, last_used FROM names WHERE key = ?"),
       namesOf: p("SELECT COUNT(*) AS n FROM names WHERE fingerprint = ?"),
       insertName: p(
         "INSERT INTO names (key, display, fingerprint, created, last_used) " +
@@ -331,6 +333,7 @@ export class Store {
       name: r.display as string,
       fingerprint: r.fingerprint as string,
       created: r.created as number,
+      lastUsed: r.last_used as number,
     };
   }
 

@@ -93,10 +93,12 @@ export class Upkeep {
 
   /**
    * Notes that the name with case-folded `key` was used now (a login or `/nick`). Written at
-   * most once a day per name, so a busy server does not write on every login.
+   * most once a day per name, so a busy server does not write on every login; given the
+   * `lastUsed` just read with the owner, a name noted within the day costs no statement.
    */
-  touchName(key: string): void {
+  touchName(key: string, lastUsed = -Infinity): void {
     const now = this.#h.now();
+    if (lastUsed >= now - DAY_MS) return;
     this.#q.touchName.run(now, key, now - DAY_MS);
   }
 

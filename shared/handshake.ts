@@ -262,13 +262,18 @@ export function signAuth(
   return ed25519Sign(sigPrivate, authTranscript(th, name));
 }
 
-/** Verifies an auth proof; false for any malformed input. */
+/**
+ * Verifies an auth proof with the raw 32-byte identity key or the key already imported from it
+ * (`ed25519ImportPublic` of shared/crypto.ts); false for any malformed input.
+ */
 export function verifyAuth(
-  sigPublic: Uint8Array,
+  sigPublic: Uint8Array | KeyObject,
   proof: Uint8Array,
   th: Uint8Array,
   name: string,
 ): boolean {
-  if (sigPublic.length !== 32 || proof.length !== 64) return false;
+  if ((sigPublic instanceof Uint8Array && sigPublic.length !== 32) || proof.length !== 64) {
+    return false;
+  }
   return ed25519Verify(sigPublic, proof, authTranscript(th, name)); // false for a bad key
 }

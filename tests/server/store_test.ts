@@ -28,7 +28,7 @@ Deno.test("store: first identity claims a name; same identity owns it; another i
     assert.equal(s.claimName("alice", "alice", ALICE), "owned_by_you");
     assert.equal(s.claimName("alice", "ALICE", BOB), "owned_by_other");
     const owner = s.ownerOf("alice");
-    assert.deepEqual(owner, { name: "Alice", fingerprint: ALICE, created: 42 });
+    assert.deepEqual(owner, { name: "Alice", fingerprint: ALICE, created: 42, lastUsed: 42 });
     assert.equal(Object.getPrototypeOf(owner), Object.prototype);
   } finally {
     s.close();
