@@ -26,18 +26,34 @@ function show(v: unknown): string {
   }
 }
 
+let clockSecond = NaN;
+let clockText = "";
+
+/** `HH:MM:SS` (UTC) of a time in ms, worked out once per second. */
+function clock(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== clockSecond) {
+    const t = ((second % 86_400) + 86_400) % 86_400;
+    const two = (n: number) => (n < 10 ? "0" : "") + n;
+    clockText = `${two(Math.floor(t / 3600))}:${two(Math.floor(t / 60) % 60)}:${two(t % 60)}`;
+    clockSecond = second;
+  }
+  return clockText;
+}
+
 /** One line for `record`: `HH:MM:SS LEVEL message key=value …`. */
 export function formatLogLine(record: LogRecord): string {
-  const time = new Date(record.timestamp).toISOString().slice(11, 19);
-  const message = record.message.map((part, i) => i % 2 === 0 ? String(part) : show(part)).join(
-    "",
-  );
+  let line = `${clock(record.timestamp)} ${LEVEL[record.level] ?? record.level} `;
+  const parts = record.message;
+  for (let i = 0; i < parts.length; i++) line += i % 2 === 0 ? String(parts[i]) : show(parts[i]);
   const raw = typeof record.rawMessage === "string" ? record.rawMessage : "";
-  const props = Object.entries(record.properties)
-    .filter(([k]) => !raw.includes(`{${k}}`))
-    .map(([k, v]) => ` ${k}=${show(v)}`)
-    .join("");
-  return `${time} ${LEVEL[record.level] ?? record.level} ${message}${props}`;
+  const placeholders = raw.includes("{");
+  const props = record.properties;
+  for (const k of Object.keys(props)) {
+    if (placeholders && raw.includes(`{${k}}`)) continue;
+    line += ` ${k}=${show(props[k])}`;
+  }
+  return line;
 }
 
 /** A sink passing each record, formatted by {@linkcode formatLogLine}, to `write`. */

@@ -54,3 +54,20 @@ Deno.test("log line: time, level, message, the properties not in the message", (
     '03:04:05 INFO logout bob ip=127.0.0.1 reason="kicked by \\"x\\" y"',
   );
 });
+
+Deno.test("log line: each record shows its own second; no placeholders shows every property", () => {
+  const at = (timestamp: number): LogRecord => ({
+    category: ["chat", "server"],
+    level: "info",
+    message: ["login"],
+    rawMessage: "login",
+    timestamp,
+    properties: { name: "bob", n: 2 },
+  });
+  const midnight = Date.UTC(2026, 0, 3);
+  assert.equal(formatLogLine(at(midnight - 1)), "23:59:59 INFO login name=bob n=2");
+  assert.equal(formatLogLine(at(midnight)), "00:00:00 INFO login name=bob n=2");
+  assert.equal(formatLogLine(at(midnight + 999)), "00:00:00 INFO login name=bob n=2");
+  assert.equal(formatLogLine(at(midnight + 3_723_000)), "01:02:03 INFO login name=bob n=2");
+  assert.equal(formatLogLine(at(midnight - 1)), "23:59:59 INFO login name=bob n=2");
+});
