@@ -68,3 +68,22 @@ Deno.test("upkeep: expiry spares names in use, live rooms and rooms with history
     s.close();
   }
 });
+
+Deno.test("upkeep: a name's use is written once a day; a recent lastUsed skips the write", () => {
+  const clock = { t: 100 * DAY_MS };
+  const s = store(clock);
+  try {
+    s.claimName("alice", "alice", FP);
+    assert.equal(s.ownerOf("alice")?.lastUsed, clock.t);
+    clock.t += DAY_MS / 2;
+    s.upkeep.touchName("alice", s.ownerOf("alice")!.lastUsed);
+    assert.equal(s.ownerOf("alice")?.lastUsed, 100 * DAY_MS, "used within the day: not written");
+    s.upkeep.touchName("alice");
+    assert.equal(s.ownerOf("alice")?.lastUsed, 100 * DAY_MS, "the statement's own check agrees");
+    clock.t += DAY_MS;
+    s.upkeep.touchName("alice", s.ownerOf("alice")!.lastUsed);
+    assert.equal(s.ownerOf("alice")?.lastUsed, clock.t, "a day later: written");
+  } finally {
+    s.close();
+  }
+});
