@@ -39,6 +39,7 @@ export const BENCH_USAGE =
   --memory N1,N2,…   instead: server RSS per idle connection, in steps (--memory 1 --help)
   --attack           instead: a canary's round trips under expensive requests (--attack --help)
   --dm-key           send a DM key (kem_pub + kem_sig) in auth, as real clients do
+                     (one fixed key, the same in every run)
   --concurrency N    connections being set up at once (default 50)
   --hold SECONDS     keep every connection open this long after the run (default 0)
   --drain SECONDS    wait this long for outstanding deliveries (default 10)
