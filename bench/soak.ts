@@ -170,8 +170,19 @@ export interface SoakReport {
   lost: number;
   /** Talking clients the server disconnected. */
   disconnected: number;
-  /** Server RSS (MiB) after warm-up; `flat` null without samples (no --server-pid). */
-  rss: { samples: number; warmupSeconds: number; min: number; max: number; flat: boolean | null };
+  /**
+   * Server RSS (MiB) after warm-up: its range, and every reading (`series`, one per
+   * `everySeconds`, from the start of the run); `flat` null without readings (no --server-pid).
+   */
+  rss: {
+    samples: number;
+    warmupSeconds: number;
+    min: number;
+    max: number;
+    flat: boolean | null;
+    everySeconds: number;
+    series: number[];
+  };
   slowReader: DropReport & { bytesAddressed: number };
   vanished: DropReport;
   flooder: { connects: number; accepted: number; rejected: number; thrownOut: number };
@@ -281,6 +292,7 @@ export async function runSoak(c: SoakConfig): Promise<SoakReport> {
   const flooder = { connects: 0, accepted: 0, rejected: 0, thrownOut: 0 };
   let nSent = 0;
 
+  const every = Math.min(30_000, Math.max(200, c.durationMs / 200)); // at most ~200 readings
   const sampler = (async () => {
     while (Date.now() < end) {
       const p = await sampleProc(c.serverPid).catch((e) => {
@@ -289,7 +301,7 @@ export async function runSoak(c: SoakConfig): Promise<SoakReport> {
         return undefined;
       });
       if (p) rss.push({ at: Date.now() - t0, bytes: p.rssBytes });
-      await sleep(Math.min(5000, Math.max(200, c.durationMs / 50)));
+      await sleep(every);
     }
   })();
 
@@ -399,6 +411,8 @@ export async function runSoak(c: SoakConfig): Promise<SoakReport> {
       min,
       max,
       flat: warm.length < 2 ? null : max <= min * 1.1,
+      everySeconds: every / 1000,
+      series: rss.map((x) => Math.round(x.bytes / 104857.6) / 10),
     },
     slowReader: {
       dropped: slowAfter !== null,
@@ -447,6 +461,9 @@ export function formatSoak(r: SoakReport, target: string): string {
     `rss         ${r.rss.samples} samples after ${f1(r.rss.warmupSeconds)} s warm-up, ` +
     `${f1(r.rss.min)}…${f1(r.rss.max)} MiB: ${
       r.rss.flat === null ? "not measured (no --server-pid)" : yes(r.rss.flat)
+    }`,
+    `rss series  every ${f1(r.rss.everySeconds)} s: ${
+      r.rss.series.map((x) => x.toFixed(0)).join(" ")
     }`,
     `slow reader ${drop(r.slowReader)}, ${f1(r.slowReader.bytesAddressed / 1048576)} MiB ` +
     `addressed to it`,

@@ -68,6 +68,7 @@ Deno.test("chat bench --soak: a short run prints the verdict; the slow reader an
       JSON.stringify(report.rss),
     );
     assert.equal(typeof report.rss.flat, "boolean");
+    assert.ok(report.rss.series.length >= report.rss.samples && report.rss.everySeconds > 0);
   } finally {
     await server.stop();
   }
