@@ -3,7 +3,7 @@
  * Talking clients spread over rooms each send a message at random intervals; one flooder sends
  * far more than the rate limit allows and reconnects whenever it is thrown out; one reader never
  * reads (a slow consumer that stays alive by writing pings); one peer goes silent without closing
- * (a vanished laptop). The verdict: the server's RSS is flat after warm-up, no acknowledged
+ * (a vanished laptop). The verdict: the server's RSS does not grow after warm-up, no acknowledged
  * message is lost, and the slow reader and the vanished peer are dropped within their deadlines.
  * @module
  */
@@ -179,6 +179,10 @@ export interface SoakReport {
     warmupSeconds: number;
     min: number;
     max: number;
+    /** Median of the first and of the last tenth of the readings after warm-up. */
+    early: number;
+    late: number;
+    /** No growth: `late` within 10 % of `early` (garbage-collection swings in between allowed). */
     flat: boolean | null;
     everySeconds: number;
     series: number[];
@@ -387,6 +391,10 @@ export async function runSoak(c: SoakConfig): Promise<SoakReport> {
   const warm = rss.filter((s) => s.at >= c.warmupMs).map((s) => s.bytes / 1048576);
   const min = warm.length ? Math.min(...warm) : NaN;
   const max = warm.length ? Math.max(...warm) : NaN;
+  const tenth = Math.max(1, Math.floor(warm.length / 10));
+  const median = (xs: number[]) => xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : NaN;
+  const early = median(warm.slice(0, tenth));
+  const late = median(warm.slice(-tenth));
   const slowDeadline = slowCrossedAt === undefined
     ? null
     : (slowCrossedAt - slowStart + c.slowMs) / 1000;
@@ -410,7 +418,9 @@ export async function runSoak(c: SoakConfig): Promise<SoakReport> {
       warmupSeconds: c.warmupMs / 1000,
       min,
       max,
-      flat: warm.length < 2 ? null : max <= min * 1.1,
+      early,
+      late,
+      flat: warm.length < 2 ? null : late <= early * 1.1,
       everySeconds: every / 1000,
       series: rss.map((x) => Math.round(x.bytes / 104857.6) / 10),
     },
@@ -459,7 +469,9 @@ export function formatSoak(r: SoakReport, target: string): string {
     `deliveries  ${r.deliveries} of ${r.expectedDeliveries}; lost ${r.lost}: ${yes(r.lost === 0)}`,
     `talkers     ${r.disconnected} disconnected: ${yes(r.disconnected === 0)}`,
     `rss         ${r.rss.samples} samples after ${f1(r.rss.warmupSeconds)} s warm-up, ` +
-    `${f1(r.rss.min)}…${f1(r.rss.max)} MiB: ${
+    `${f1(r.rss.min)}…${f1(r.rss.max)} MiB; ${f1(r.rss.early)} MiB early, ${
+      f1(r.rss.late)
+    } MiB late (≤ +10 %): ${
       r.rss.flat === null ? "not measured (no --server-pid)" : yes(r.rss.flat)
     }`,
     `rss series  every ${f1(r.rss.everySeconds)} s: ${
