@@ -61,6 +61,8 @@ export class TerminalView implements View {
   #offline = false;
   /** Pending lines not shown yet, by message id. */
   readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The pending line printed last, while nothing was printed after it: its id and rows. */
+  #lastPending: { id: string; rows: number } | undefined;
   #active = false;
   #asking: { resolve: (s: string) => void; reject: (e: Error) => void } | undefined;
   #lastCtrlC = -Infinity;
@@ -112,6 +114,7 @@ export class TerminalView implements View {
 
   /** Prints `text` (already safe) above the input line. */
   #print(text: string): void {
+    this.#lastPending = undefined;
     if (this.#closed || !this.#active) {
       this.#out.write(text.replaceAll("\n", "\r\n") + "\r\n");
       return;
@@ -119,6 +122,35 @@ export class TerminalView implements View {
     this.#erasePrompt();
     this.#out.write(text.replaceAll("\n", "\r\n") + "\r\n");
     this.#redrawPrompt();
+  }
+
+  /** Terminal rows `text` takes once printed (each of its lines wraps at the width). */
+  #rowsOfText(text: string): number | undefined {
+    let rows = 0;
+    for (const line of text.split("\n")) {
+      const pos = this.#internals._getDisplayPos?.call(this.#rl, line);
+      if (pos === undefined) return undefined;
+      // A line that fills its last row exactly leaves the cursor on that row.
+      rows += pos.cols === 0 && pos.rows > 0 ? pos.rows : pos.rows + 1;
+    }
+    return rows;
+  }
+
+  /**
+   * Replaces the pending line of message `id` with `text` when that line is the last one
+   * printed (the acknowledgement came late, nothing else came between); false when it is not.
+   */
+  #replacePending(id: string, text: string): boolean {
+    const last = this.#lastPending;
+    this.#lastPending = undefined;
+    if (last === undefined || last.id !== id || this.#closed || !this.#active) return false;
+    this.#erasePrompt();
+    readline.moveCursor(this.#out, 0, -last.rows);
+    readline.cursorTo(this.#out, 0);
+    readline.clearScreenDown(this.#out);
+    this.#out.write(text.replaceAll("\n", "\r\n") + "\r\n");
+    this.#redrawPrompt();
+    return true;
   }
 
   /** Rows taken by `prompt + line` once submitted (readline left the cursor below them). */
@@ -208,7 +240,13 @@ export class TerminalView implements View {
     if (this.#closed) return;
     const text = formatEvent(ev, state, { color: this.#color, now: this.#now() });
     if (text === null) return;
+    // A late acknowledgement: the message replaces its pending line instead of repeating it.
+    if (ev.t === "server" && ev.msg.t === "msg" && this.#replacePending(ev.msg.id, text)) return;
     this.#print(text);
+    if (ev.t === "pending") {
+      const rows = this.#rowsOfText(text);
+      if (rows !== undefined) this.#lastPending = { id: ev.id, rows };
+    }
     if (shouldBell(ev, state)) this.#out.write("\x07");
   }
 

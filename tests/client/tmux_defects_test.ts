@@ -203,3 +203,79 @@ Deno.test({
     }
   },
 });
+
+/** A TCP relay in front of the server that delays everything the server sends by `ms`. */
+class SlowRelay {
+  readonly #listener: Deno.TcpListener;
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #tasks = new Set<Promise<unknown>>();
+  readonly port: number;
+
+  constructor(target: number, ms: number) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listener = listener;
+    this.port = (listener.addr as Deno.NetAddr).port;
+    this.#track(
+      (async () => {
+        for await (const c of listener) {
+          this.#conns.add(c);
+          const s = await Deno.connect({ hostname: "127.0.0.1", port: target });
+          this.#conns.add(s);
+          this.#track(c.readable.pipeTo(s.writable).catch(() => {}));
+          const delayed = new TransformStream<Uint8Array, Uint8Array>({
+            transform: (chunk, ctl) =>
+              new Promise((r) => setTimeout(() => r(ctl.enqueue(chunk)), ms)),
+          });
+          this.#track(s.readable.pipeThrough(delayed).pipeTo(c.writable).catch(() => {}));
+        }
+      })().catch(() => {}),
+    );
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#tasks.add(p);
+    p.finally(() => this.#tasks.delete(p));
+  }
+
+  async close(): Promise<void> {
+    this.#listener.close();
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch {
+        // closed
+      }
+    }
+    await Promise.all([...this.#tasks]);
+  }
+}
+
+Deno.test({
+  name: "tmux defects: a late acknowledgement replaces the pending line, never repeats it",
+  ignore: !TMUX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-tmuxd-" });
+    const server = await startServer({ dataDir: `${dir}/srv` });
+    // Every answer comes 700 ms late: later than the pending line waits (400 ms).
+    const relay = new SlowRelay(server.port, 700);
+    const pane = new Pane();
+    try {
+      await openPane(pane, relay.port, `${dir}/alice`, "alice");
+      await pane.until((s) => /^#lobby>/m.test(s), "prompt", 30_000);
+      for (const text of ["slow one", "slow two"]) {
+        await pane.keys(text, "Enter");
+        await pane.until((s) => s.includes(`alice: ${text} …`), `${text} pending`);
+        const done = await pane.until(
+          (s) => s.includes(`alice: ${text}\n`) || s.endsWith(`alice: ${text}\n#lobby>`),
+          `${text} acknowledged`,
+        );
+        assert.equal((done.match(new RegExp(`alice: ${text}`, "g")) ?? []).length, 1, done);
+        assert.doesNotMatch(done, new RegExp(`alice: ${text} …`));
+      }
+    } finally {
+      await stopAll(pane, [], server);
+      await relay.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
