@@ -75,7 +75,7 @@ Deno.test("sessions: one identity twice: both stay and receive, presence shows t
     assert.deepEqual(presence(bob, "alice"), ["join"], "one join for two sessions");
     await bob.send("/who #lobby");
     await until(
-      () => has(bob, (e) => e.t === "reply" && e.text === "2 users online: bob, alice"),
+      () => has(bob, (e) => e.t === "reply" && e.text === "2 users in #lobby: bob, alice"),
       "/who lists alice once",
       clients,
     );
