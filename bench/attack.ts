@@ -8,8 +8,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { isFingerprint } from "../shared/crypto.ts";
+import { parseCommonArgs, type UsageError } from "./bench_args.ts";
 import { newId, type ServerMessage } from "../shared/messages.ts";
 import { benchIdentity, LoadClient, LoadClientError } from "./load_client.ts";
 import { sampleProc, sleep, type Spread, spread } from "./bench.ts";
@@ -68,75 +67,42 @@ export interface AttackConfig {
 /** Parses `chat bench … --attack …`; throws what `usage` builds for any mistake. */
 export function parseAttackArgs(
   args: string[],
-  usage: (message: string, usage: string) => Error,
+  usage: UsageError,
 ): AttackConfig | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        attack: { type: "boolean" },
-        attackers: { type: "string" },
-        mix: { type: "string" },
-        reconnect: { type: "string" },
-        fill: { type: "string" },
-        size: { type: "string" },
-        idle: { type: "string" },
-        seconds: { type: "string" },
-        "server-pid": { type: "string" },
-        "accept-new": { type: "boolean" },
-        fingerprint: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw usage(e instanceof Error ? e.message : String(e), ATTACK_USAGE);
-  }
-  const v = parsed.values;
-  if (v.help) return "help";
-  if (parsed.positionals.length !== 1) throw usage("expected one HOST[:PORT]", ATTACK_USAGE);
-  const target = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(
-    parsed.positionals[0],
+  const a = parseCommonArgs(
+    args,
+    {
+      attack: { type: "boolean" },
+      attackers: { type: "string" },
+      mix: { type: "string" },
+      reconnect: { type: "string" },
+      fill: { type: "string" },
+      size: { type: "string" },
+      idle: { type: "string" },
+      seconds: { type: "string" },
+    },
+    ATTACK_USAGE,
+    usage,
   );
-  const port = target?.[3] === undefined ? 5000 : Number(target[3]);
-  if (!target || port < 1 || port > 65535) {
-    throw usage(`bad address "${parsed.positionals[0]}": expected HOST[:PORT]`, ATTACK_USAGE);
-  }
-  const num = (name: string, text: string | undefined, def: number, min: number, max: number) => {
-    if (text === undefined) return def;
-    const n = Number(text);
-    if (!/^\d+(\.\d+)?$/.test(text) || n < min || n > max) {
-      throw usage(`bad --${name} "${text}": expected a number ${min}…${max}`, ATTACK_USAGE);
-    }
-    return n;
-  };
-  if ((v["accept-new"] === true) === (v.fingerprint !== undefined)) {
-    throw usage("give either --accept-new or --fingerprint SHA256:…", ATTACK_USAGE);
-  }
-  if (v.fingerprint !== undefined && !isFingerprint(v.fingerprint)) {
-    throw usage(`bad --fingerprint "${v.fingerprint}"`, ATTACK_USAGE);
-  }
-  if (v.mix !== undefined && v.mix !== "charged" && v.mix !== "legacy") {
-    throw usage(`bad --mix "${v.mix}": expected charged or legacy`, ATTACK_USAGE);
+  if (a === "help") return "help";
+  const { num, str } = a;
+  const mix = str("mix");
+  if (mix !== undefined && mix !== "charged" && mix !== "legacy") {
+    throw a.fail(`bad --mix "${mix}": expected charged or legacy`);
   }
   return {
-    host: target[1] ?? target[2],
-    port,
-    fingerprint: v.fingerprint,
-    attackers: Math.floor(num("attackers", v.attackers, 4, 1, 16)),
-    mix: v.mix === "legacy" ? "legacy" : "charged",
-    reconnectMs: num("reconnect", v.reconnect, 2, 0, 3600) * 1000,
-    fill: Math.floor(num("fill", v.fill, 500, 0, 100_000)),
-    size: Math.floor(num("size", v.size, 1000, 1, 2000)),
-    idleMs: num("idle", v.idle, 10, 1, 3600) * 1000,
-    attackMs: num("seconds", v.seconds, 20, 1, 3600) * 1000,
-    serverPid: v["server-pid"] === undefined
-      ? undefined
-      : Math.floor(num("server-pid", v["server-pid"], 0, 1, 2 ** 31)),
-    json: v.json === true,
+    host: a.host,
+    port: a.port,
+    fingerprint: a.fingerprint,
+    attackers: Math.floor(num("attackers", str("attackers"), 4, 1, 16)),
+    mix: mix === "legacy" ? "legacy" : "charged",
+    reconnectMs: num("reconnect", str("reconnect"), 2, 0, 3600) * 1000,
+    fill: Math.floor(num("fill", str("fill"), 500, 0, 100_000)),
+    size: Math.floor(num("size", str("size"), 1000, 1, 2000)),
+    idleMs: num("idle", str("idle"), 10, 1, 3600) * 1000,
+    attackMs: num("seconds", str("seconds"), 20, 1, 3600) * 1000,
+    serverPid: a.serverPid,
+    json: a.json,
   };
 }
 
@@ -343,7 +309,7 @@ export function formatAttack(r: AttackReport, target: string): string {
 /** `chat bench … --attack`: runs and prints; returns the exit code. */
 export async function attackMain(
   args: string[],
-  usage: (message: string, usage: string) => Error,
+  usage: UsageError,
 ): Promise<number> {
   const c = parseAttackArgs(args, usage);
   if (c === "help") {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseCommonArgs, type UsageError } from "./bench_args.ts";
 import { checkRoom } from "../shared/names.ts";
 import { fromBase64 } from "../shared/encoding.ts";
 import type { ServerMessage } from "../shared/messages.ts";
@@ -19,7 +19,6 @@ import {
   LoadClientError,
   withDmKey,
 } from "./load_client.ts";
-import { isFingerprint } from "../shared/crypto.ts";
 
 /** Usage text of `chat bench`. */
 export const BENCH_USAGE =
@@ -95,96 +94,60 @@ export interface BenchConfig {
 /** Parses `chat bench` arguments; throws what `usage` builds for any mistake. */
 export function parseBenchArgs(
   args: string[],
-  usage: (message: string, usage: string) => Error,
+  usage: UsageError,
 ): BenchConfig | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        clients: { type: "string" },
-        senders: { type: "string" },
-        messages: { type: "string" },
-        rate: { type: "string" },
-        window: { type: "string" },
-        size: { type: "string" },
-        room: { type: "string" },
-        rooms: { type: "string" },
-        "accept-new": { type: "boolean" },
-        fingerprint: { type: "string" },
-        handshakes: { type: "string" },
-        "dm-key": { type: "boolean" },
-        concurrency: { type: "string" },
-        hold: { type: "string" },
-        drain: { type: "string" },
-        timeout: { type: "string" },
-        "server-pid": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw usage(e instanceof Error ? e.message : String(e), BENCH_USAGE);
-  }
-  const v = parsed.values;
-  if (v.help) return "help";
-  if (parsed.positionals.length !== 1) throw usage("expected one HOST[:PORT]", BENCH_USAGE);
-  const target = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(
-    parsed.positionals[0],
+  const a = parseCommonArgs(
+    args,
+    {
+      clients: { type: "string" },
+      senders: { type: "string" },
+      messages: { type: "string" },
+      rate: { type: "string" },
+      window: { type: "string" },
+      size: { type: "string" },
+      room: { type: "string" },
+      rooms: { type: "string" },
+      handshakes: { type: "string" },
+      "dm-key": { type: "boolean" },
+      concurrency: { type: "string" },
+      hold: { type: "string" },
+      drain: { type: "string" },
+      timeout: { type: "string" },
+    },
+    BENCH_USAGE,
+    usage,
   );
-  const port = target?.[3] === undefined ? 5000 : Number(target[3]);
-  if (!target || port < 1 || port > 65535) {
-    throw usage(`bad address "${parsed.positionals[0]}": expected HOST[:PORT]`, BENCH_USAGE);
-  }
-  const int = (name: string, text: string | undefined, def: number, min: number, max: number) => {
-    if (text === undefined) return def;
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) {
-      throw usage(`bad --${name} "${text}": expected an integer ${min}…${max}`, BENCH_USAGE);
-    }
-    return n;
-  };
-  if (v["accept-new"] && v.fingerprint !== undefined) {
-    throw usage("give either --accept-new or --fingerprint, not both", BENCH_USAGE);
-  }
-  if (!v["accept-new"] && v.fingerprint === undefined) {
-    throw usage("give --accept-new or --fingerprint SHA256:…", BENCH_USAGE);
-  }
-  if (v.fingerprint !== undefined && !isFingerprint(v.fingerprint)) {
-    throw usage(`bad --fingerprint "${v.fingerprint}"`, BENCH_USAGE);
-  }
-  const room = v.room ?? "#bench";
-  if (!checkRoom(room).ok) throw usage(`bad --room "${room}"`, BENCH_USAGE);
-  const clients = int("clients", v.clients, 100, 1, 9999);
-  const senders = int("senders", v.senders, Math.min(10, clients), 1, 9999);
-  if (senders > clients) throw usage("--senders cannot exceed --clients", BENCH_USAGE);
-  if (v.rooms !== undefined && room.length + 1 + v.rooms.length > 33) {
-    throw usage(`--room "${room}" is too long for --rooms ${v.rooms}`, BENCH_USAGE);
+  if (a === "help") return "help";
+  const { int, str } = a;
+  const room = str("room") ?? "#bench";
+  if (!checkRoom(room).ok) throw a.fail(`bad --room "${room}"`);
+  const clients = int("clients", str("clients"), 100, 1, 9999);
+  const senders = int("senders", str("senders"), Math.min(10, clients), 1, 9999);
+  if (senders > clients) throw a.fail("--senders cannot exceed --clients");
+  const rooms = str("rooms");
+  if (rooms !== undefined && room.length + 1 + rooms.length > 33) {
+    throw a.fail(`--room "${room}" is too long for --rooms ${rooms}`);
   }
   return {
-    host: target[1] ?? target[2],
-    port,
-    fingerprint: v.fingerprint,
+    host: a.host,
+    port: a.port,
+    fingerprint: a.fingerprint,
     clients,
     senders,
-    messages: int("messages", v.messages, 1000, 0, 10_000_000),
-    rate: int("rate", v.rate, 0, 0, 10_000_000),
-    window: int("window", v.window, 32, 1, 100_000),
-    size: int("size", v.size, 64, 32, 2048),
+    messages: int("messages", str("messages"), 1000, 0, 10_000_000),
+    rate: int("rate", str("rate"), 0, 0, 10_000_000),
+    window: int("window", str("window"), 32, 1, 100_000),
+    size: int("size", str("size"), 64, 32, 2048),
     room,
-    rooms: int("rooms", v.rooms, 1, 1, 9999),
-    handshakes: int("handshakes", v.handshakes, 0, 1, 9999),
-    dmKey: v["dm-key"] === true,
-    concurrency: int("concurrency", v.concurrency, 50, 1, 10_000),
-    holdMs: int("hold", v.hold, 0, 0, 86_400) * 1000,
-    drainMs: int("drain", v.drain, 10, 0, 3600) * 1000,
-    timeoutMs: int("timeout", v.timeout, 10, 1, 3600) * 1000,
-    serverPid: v["server-pid"] === undefined
-      ? undefined
-      : int("server-pid", v["server-pid"], 0, 1, 2 ** 31),
-    json: v.json === true,
+    rooms: int("rooms", rooms, 1, 1, 9999),
+    handshakes: int("handshakes", str("handshakes"), 0, 1, 9999),
+    dmKey: a.flag("dm-key"),
+    concurrency: int("concurrency", str("concurrency"), 50, 1, 10_000),
+    holdMs: int("hold", str("hold"), 0, 0, 86_400) * 1000,
+    drainMs: int("drain", str("drain"), 10, 0, 3600) * 1000,
+    timeoutMs: int("timeout", str("timeout"), 10, 1, 3600) * 1000,
+    serverPid: a.serverPid,
+    json: a.json,
   };
 }
 
@@ -701,7 +664,7 @@ export function formatReport(r: LoadReport | HandshakeReport, target: string): s
 /** Runs `chat bench`; returns the exit code (usage mistakes are thrown as `usage(...)`). */
 export async function runBench(
   args: string[],
-  usage: (message: string, usage: string) => Error,
+  usage: UsageError,
 ): Promise<number> {
   const c = parseBenchArgs(args, usage);
   if (c === "help") {

@@ -6,9 +6,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseCommonArgs, type UsageError } from "./bench_args.ts";
 import { checkRoom } from "../shared/names.ts";
-import { isFingerprint } from "../shared/crypto.ts";
 import { benchIdentity, LoadClient, LoadClientError } from "./load_client.ts";
 import { pool, sampleProc, sleep } from "./bench.ts";
 
@@ -50,70 +49,38 @@ export interface MemoryConfig {
 /** Parses `chat bench … --memory …`; throws what `usage` builds for any mistake. */
 export function parseMemoryArgs(
   args: string[],
-  usage: (message: string, usage: string) => Error,
+  usage: UsageError,
 ): MemoryConfig | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        memory: { type: "string" },
-        "server-pid": { type: "string" },
-        room: { type: "string" },
-        settle: { type: "string" },
-        concurrency: { type: "string" },
-        "accept-new": { type: "boolean" },
-        fingerprint: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw usage(e instanceof Error ? e.message : String(e), MEMORY_USAGE);
-  }
-  const v = parsed.values;
-  if (v.help) return "help";
-  if (parsed.positionals.length !== 1) throw usage("expected one HOST[:PORT]", MEMORY_USAGE);
-  const target = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(
-    parsed.positionals[0],
+  const a = parseCommonArgs(
+    args,
+    {
+      memory: { type: "string" },
+      room: { type: "string" },
+      settle: { type: "string" },
+      concurrency: { type: "string" },
+    },
+    MEMORY_USAGE,
+    usage,
   );
-  const port = target?.[3] === undefined ? 5000 : Number(target[3]);
-  if (!target || port < 1 || port > 65535) {
-    throw usage(`bad address "${parsed.positionals[0]}": expected HOST[:PORT]`, MEMORY_USAGE);
-  }
-  const int = (name: string, text: string | undefined, def: number, min: number, max: number) => {
-    if (text === undefined) return def;
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) {
-      throw usage(`bad --${name} "${text}": expected an integer ${min}…${max}`, MEMORY_USAGE);
-    }
-    return n;
-  };
-  if ((v["accept-new"] === true) === (v.fingerprint !== undefined)) {
-    throw usage("give either --accept-new or --fingerprint SHA256:…", MEMORY_USAGE);
-  }
-  if (v.fingerprint !== undefined && !isFingerprint(v.fingerprint)) {
-    throw usage(`bad --fingerprint "${v.fingerprint}"`, MEMORY_USAGE);
-  }
-  const steps = (v.memory ?? "").split(",").map((s) => int("memory", s, NaN, 1, 9999));
+  if (a === "help") return "help";
+  const { int, str } = a;
+  const steps = (str("memory") ?? "").split(",").map((s) => int("memory", s, NaN, 1, 9999));
   if (steps.length === 0 || steps.length > 20 || steps.some((n, i) => i > 0 && n <= steps[i - 1])) {
-    throw usage("--memory needs 1 to 20 ascending counts, e.g. 1000,5000", MEMORY_USAGE);
+    throw a.fail("--memory needs 1 to 20 ascending counts, e.g. 1000,5000");
   }
-  if (v["server-pid"] === undefined) throw usage("--memory needs --server-pid", MEMORY_USAGE);
-  const room = v.room ?? "#bench";
-  if (!checkRoom(room).ok) throw usage(`bad --room "${room}"`, MEMORY_USAGE);
+  if (a.serverPid === undefined) throw a.fail("--memory needs --server-pid");
+  const room = str("room") ?? "#bench";
+  if (!checkRoom(room).ok) throw a.fail(`bad --room "${room}"`);
   return {
-    host: target[1] ?? target[2],
-    port,
-    fingerprint: v.fingerprint,
+    host: a.host,
+    port: a.port,
+    fingerprint: a.fingerprint,
     steps,
     room,
-    settleMs: int("settle", v.settle, 30, 0, 3600) * 1000,
-    concurrency: int("concurrency", v.concurrency, 50, 1, 10_000),
-    serverPid: int("server-pid", v["server-pid"], 0, 1, 2 ** 31),
-    json: v.json === true,
+    settleMs: int("settle", str("settle"), 30, 0, 3600) * 1000,
+    concurrency: int("concurrency", str("concurrency"), 50, 1, 10_000),
+    serverPid: a.serverPid,
+    json: a.json,
   };
 }
 
@@ -244,7 +211,7 @@ export function formatMemory(r: MemoryReport, target: string): string {
 /** `chat bench … --memory …`: runs, prints, and returns the exit code. */
 export async function memoryMain(
   args: string[],
-  usage: (message: string, usage: string) => Error,
+  usage: UsageError,
 ): Promise<number> {
   const c = parseMemoryArgs(args, usage);
   if (c === "help") {

@@ -8,8 +8,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { isFingerprint } from "../shared/crypto.ts";
+import { parseCommonArgs, type UsageError } from "./bench_args.ts";
 import type { ServerMessage } from "../shared/messages.ts";
 import { benchIdentity, LoadClient, LoadClientError } from "./load_client.ts";
 import { pool, sampleProc, sleep } from "./bench.ts";
@@ -70,76 +69,42 @@ export interface SoakConfig {
 /** Parses `chat bench … --soak MINUTES …`; throws what `usage` builds for any mistake. */
 export function parseSoakArgs(
   args: string[],
-  usage: (message: string, usage: string) => Error,
+  usage: UsageError,
 ): SoakConfig | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        soak: { type: "string" },
-        clients: { type: "string" },
-        rooms: { type: "string" },
-        interval: { type: "string" },
-        warmup: { type: "string" },
-        "slow-bytes": { type: "string" },
-        "slow-seconds": { type: "string" },
-        concurrency: { type: "string" },
-        "server-pid": { type: "string" },
-        "accept-new": { type: "boolean" },
-        fingerprint: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw usage(e instanceof Error ? e.message : String(e), SOAK_USAGE);
-  }
-  const v = parsed.values;
-  if (v.help) return "help";
-  if (parsed.positionals.length !== 1) throw usage("expected one HOST[:PORT]", SOAK_USAGE);
-  const target = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(
-    parsed.positionals[0],
+  const a = parseCommonArgs(
+    args,
+    {
+      soak: { type: "string" },
+      clients: { type: "string" },
+      rooms: { type: "string" },
+      interval: { type: "string" },
+      warmup: { type: "string" },
+      "slow-bytes": { type: "string" },
+      "slow-seconds": { type: "string" },
+      concurrency: { type: "string" },
+    },
+    SOAK_USAGE,
+    usage,
   );
-  const port = target?.[3] === undefined ? 5000 : Number(target[3]);
-  if (!target || port < 1 || port > 65535) {
-    throw usage(`bad address "${parsed.positionals[0]}": expected HOST[:PORT]`, SOAK_USAGE);
-  }
-  const num = (name: string, text: string | undefined, def: number, min: number, max: number) => {
-    if (text === undefined) return def;
-    const n = Number(text);
-    if (!/^\d+(\.\d+)?$/.test(text) || n < min || n > max) {
-      throw usage(`bad --${name} "${text}": expected a number ${min}…${max}`, SOAK_USAGE);
-    }
-    return n;
-  };
-  if ((v["accept-new"] === true) === (v.fingerprint !== undefined)) {
-    throw usage("give either --accept-new or --fingerprint SHA256:…", SOAK_USAGE);
-  }
-  if (v.fingerprint !== undefined && !isFingerprint(v.fingerprint)) {
-    throw usage(`bad --fingerprint "${v.fingerprint}"`, SOAK_USAGE);
-  }
-  const durationMs = num("soak", v.soak, NaN, 0.01, 24 * 60) * 60_000;
-  if (!(durationMs > 0)) throw usage("--soak MINUTES is required", SOAK_USAGE);
-  const clients = Math.floor(num("clients", v.clients, 500, 2, 9999));
+  if (a === "help") return "help";
+  const { num, str } = a;
+  const durationMs = num("soak", str("soak"), NaN, 0.01, 24 * 60) * 60_000;
+  if (!(durationMs > 0)) throw a.fail("--soak MINUTES is required");
+  const clients = Math.floor(num("clients", str("clients"), 500, 2, 9999));
   return {
-    host: target[1] ?? target[2],
-    port,
-    fingerprint: v.fingerprint,
+    host: a.host,
+    port: a.port,
+    fingerprint: a.fingerprint,
     durationMs,
     clients,
-    rooms: Math.floor(num("rooms", v.rooms, 20, 2, clients)),
-    intervalMs: num("interval", v.interval, 30, 0.01, 3600) * 1000,
-    warmupMs: num("warmup", v.warmup, durationMs / 5000, 0, 24 * 3600) * 1000,
-    slowBytes: Math.floor(num("slow-bytes", v["slow-bytes"], 5 * 1024 * 1024, 1, 2 ** 40)),
-    slowMs: num("slow-seconds", v["slow-seconds"], 35, 0.1, 3600) * 1000,
-    concurrency: Math.floor(num("concurrency", v.concurrency, 50, 1, 10_000)),
-    serverPid: v["server-pid"] === undefined
-      ? undefined
-      : Math.floor(num("server-pid", v["server-pid"], 0, 1, 2 ** 31)),
-    json: v.json === true,
+    rooms: Math.floor(num("rooms", str("rooms"), 20, 2, clients)),
+    intervalMs: num("interval", str("interval"), 30, 0.01, 3600) * 1000,
+    warmupMs: num("warmup", str("warmup"), durationMs / 5000, 0, 24 * 3600) * 1000,
+    slowBytes: Math.floor(num("slow-bytes", str("slow-bytes"), 5 * 1024 * 1024, 1, 2 ** 40)),
+    slowMs: num("slow-seconds", str("slow-seconds"), 35, 0.1, 3600) * 1000,
+    concurrency: Math.floor(num("concurrency", str("concurrency"), 50, 1, 10_000)),
+    serverPid: a.serverPid,
+    json: a.json,
   };
 }
 
@@ -490,7 +455,7 @@ export function formatSoak(r: SoakReport, target: string): string {
 /** `chat bench … --soak MINUTES`: runs, prints, and returns the exit code. */
 export async function soakMain(
   args: string[],
-  usage: (message: string, usage: string) => Error,
+  usage: UsageError,
 ): Promise<number> {
   const c = parseSoakArgs(args, usage);
   if (c === "help") {
