@@ -20,21 +20,12 @@ import { EvilClient } from "../support/evil_client.ts";
 import { FaultProxy } from "../support/fault_proxy.ts";
 import {
   type ClientProcess,
+  events,
   type ServerProcess,
   startClient,
   startServer,
   until,
 } from "../support/procs.ts";
-
-function events(p: ClientProcess): Record<string, unknown>[] {
-  return p.lines.flatMap((l) => {
-    try {
-      return [JSON.parse(l)];
-    } catch {
-      return [];
-    }
-  });
-}
 
 function count(p: ClientProcess, pred: (e: Record<string, unknown>) => boolean): number {
   return events(p).filter(pred).length;

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createIdentity, saveIdentity } from "../../shared/keys.ts";
-import { type ClientProcess, startClient, startServer, waitFor } from "../support/procs.ts";
+import { type ClientProcess, events, startClient, startServer, waitFor } from "../support/procs.ts";
 
 /** A client home with a fresh saved identity (so the process does not generate RSA keys). */
 async function home(root: string, name: string): Promise<string> {
@@ -14,16 +14,6 @@ async function home(root: string, name: string): Promise<string> {
   await Deno.mkdir(dir, { mode: 0o700 });
   await saveIdentity(`${dir}/identity`, await createIdentity());
   return dir;
-}
-
-function events(p: ClientProcess): Record<string, unknown>[] {
-  return p.lines.flatMap((l) => {
-    try {
-      return [JSON.parse(l)];
-    } catch {
-      return [];
-    }
-  });
 }
 
 function has(p: ClientProcess, pred: (e: Record<string, unknown>) => boolean): boolean {

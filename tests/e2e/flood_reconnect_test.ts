@@ -10,6 +10,7 @@ import { saveIdentity } from "../../shared/keys.ts";
 import { identities } from "../adversarial/helpers.ts";
 import {
   type ClientProcess,
+  events,
   exitWithin,
   startClient,
   startServer,
@@ -21,16 +22,6 @@ async function homeFor(i: number): Promise<string> {
   await Deno.chmod(dir, 0o700);
   await saveIdentity(`${dir}/identity`, (await identities())[i]);
   return dir;
-}
-
-function events(p: ClientProcess): Record<string, unknown>[] {
-  return p.lines.flatMap((l) => {
-    try {
-      return [JSON.parse(l)];
-    } catch {
-      return [];
-    }
-  });
 }
 
 const count = (p: ClientProcess, pred: (e: Record<string, unknown>) => boolean) =>

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { createIdentity, saveIdentity } from "../../shared/keys.ts";
-import { type ClientProcess, startClient, startServer, until } from "../support/procs.ts";
+import { type ClientProcess, events, startClient, startServer, until } from "../support/procs.ts";
 
 async function home(root: string, name: string): Promise<string> {
   const dir = `${root}/${name}`;
@@ -17,16 +17,6 @@ async function home(root: string, name: string): Promise<string> {
 }
 
 type Ev = Record<string, unknown>;
-
-function events(p: ClientProcess): Ev[] {
-  return p.lines.flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Ev];
-    } catch {
-      return [];
-    }
-  });
-}
 
 const has = (p: ClientProcess, pred: (e: Ev) => boolean) => events(p).some(pred);
 const presence = (p: ClientProcess, name: string) =>

@@ -225,6 +225,17 @@ export async function exitWithin(c: ClientProcess, ms: number): Promise<Deno.Com
   }
 }
 
+/** The JSON objects a `--json` client printed so far (other lines skipped). */
+export function events(p: ClientProcess): Record<string, unknown>[] {
+  return p.lines.flatMap((l) => {
+    try {
+      return [JSON.parse(l)];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Like `waitFor`, but a timeout also shows what the clients printed. */
 export async function until(
   pred: () => boolean,
