@@ -11,7 +11,7 @@
 import { parseCommonArgs, type UsageError } from "./bench_args.ts";
 import { newId, type ServerMessage } from "../shared/messages.ts";
 import { benchIdentity, LoadClient, LoadClientError } from "./load_client.ts";
-import { sampleProc, sleep, type Spread, spread } from "./bench.ts";
+import { sampleProc, sleep, type Spread, spread } from "./measure.ts";
 
 /** Usage text of `chat bench --attack`. */
 export const ATTACK_USAGE =

@@ -8,6 +8,7 @@
  */
 
 import { parseCommonArgs, type UsageError } from "./bench_args.ts";
+import { pool, Reservoir, sampleProc, sleep, type Spread, spread, Tally } from "./measure.ts";
 import { checkRoom } from "../shared/names.ts";
 import { fromBase64 } from "../shared/encoding.ts";
 import type { ServerMessage } from "../shared/messages.ts";
@@ -149,120 +150,6 @@ export function parseBenchArgs(
     serverPid: a.serverPid,
     json: a.json,
   };
-}
-
-/** The `p`-th percentile (0…100, nearest rank) of ascending `sorted`; NaN when empty. */
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
-}
-
-/** Summary of a sample: count, p50, p99, max (ms). */
-export interface Spread {
-  /** Samples. */
-  n: number;
-  /** Median. */
-  p50: number;
-  /** 99th percentile. */
-  p99: number;
-  /** Largest. */
-  max: number;
-}
-
-/** Summarises samples (copied, then sorted). */
-export function spread(samples: ArrayLike<number>): Spread {
-  const s = Float64Array.from(samples).sort();
-  return {
-    n: s.length,
-    p50: percentile(s, 50),
-    p99: percentile(s, 99),
-    max: s[s.length - 1] ?? NaN,
-  };
-}
-
-/** CPU time (ms, from utime + stime at 100 ticks/s) and VmRSS (bytes) of a Linux process. */
-export interface ProcSample {
-  /** utime + stime in ms. */
-  cpuMs: number;
-  /** Resident set size in bytes. */
-  rssBytes: number;
-}
-
-/** Parses `/proc/PID/stat` and `/proc/PID/status` texts into a {@linkcode ProcSample}. */
-export function parseProc(stat: string, status: string): ProcSample {
-  const close = stat.lastIndexOf(")");
-  if (close < 0) throw new TypeError("not a /proc/PID/stat line");
-  const f = stat.slice(close + 2).trim().split(/\s+/); // f[0] is field 3 (state)
-  const utime = Number(f[11]);
-  const stime = Number(f[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new TypeError("bad stat fields");
-  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-  if (!m) throw new TypeError("no VmRSS in status");
-  return { cpuMs: (utime + stime) * 10, rssBytes: Number(m[1]) * 1024 };
-}
-
-/** CPU time and memory of process `pid` (or this process) from /proc; undefined without a pid. */
-export async function sampleProc(
-  pid: number | "self" | undefined,
-): Promise<ProcSample | undefined> {
-  if (pid === undefined) return undefined;
-  const [stat, status] = await Promise.all([
-    Deno.readTextFile(`/proc/${pid}/stat`),
-    Deno.readTextFile(`/proc/${pid}/status`),
-  ]);
-  return parseProc(stat, status);
-}
-
-/** Counts errors by kind. */
-class Tally {
-  readonly counts: Record<string, number> = {};
-  add(kind: string, n = 1): void {
-    this.counts[kind] = (this.counts[kind] ?? 0) + n;
-  }
-  get total(): number {
-    let t = 0;
-    for (const n of Object.values(this.counts)) t += n;
-    return t;
-  }
-}
-
-/** A bounded reservoir of latency samples. */
-class Reservoir {
-  #cap: number;
-  #seen = 0;
-  readonly values: number[] = [];
-  max = 0;
-  constructor(cap: number) {
-    this.#cap = cap;
-  }
-  add(v: number): void {
-    this.#seen++;
-    if (v > this.max) this.max = v;
-    if (this.values.length < this.#cap) this.values.push(v);
-    else {
-      const j = Math.floor(Math.random() * this.#seen);
-      if (j < this.#cap) this.values[j] = v;
-    }
-  }
-}
-
-/** Resolves after `ms` (0 when negative). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
-}
-
-/** Runs `fn(i)` for i in 0…n-1 with at most `limit` at once. */
-export async function pool(
-  n: number,
-  limit: number,
-  fn: (i: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) await fn(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, limit) }, worker));
 }
 
 /** Result of the handshake mode. */

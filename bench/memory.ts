@@ -9,7 +9,7 @@
 import { parseCommonArgs, type UsageError } from "./bench_args.ts";
 import { checkRoom } from "../shared/names.ts";
 import { benchIdentity, LoadClient, LoadClientError } from "./load_client.ts";
-import { pool, sampleProc, sleep } from "./bench.ts";
+import { pool, sampleProc, sleep } from "./measure.ts";
 
 /** Usage text of `chat bench --memory`. */
 export const MEMORY_USAGE =

@@ -11,7 +11,7 @@
 import { parseCommonArgs, type UsageError } from "./bench_args.ts";
 import type { ServerMessage } from "../shared/messages.ts";
 import { benchIdentity, LoadClient, LoadClientError } from "./load_client.ts";
-import { pool, sampleProc, sleep } from "./bench.ts";
+import { pool, sampleProc, sleep } from "./measure.ts";
 
 /** Usage text of `chat bench --soak`. */
 export const SOAK_USAGE =

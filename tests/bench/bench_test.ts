@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { runChat, startServer } from "../support/procs.ts";
-import { parseProc, percentile } from "../../bench/bench.ts";
+import { parseProc, percentile } from "../../bench/measure.ts";
 import { benchName } from "../../bench/load_client.ts";
 
 const LIMITS = [
