@@ -21,7 +21,7 @@ import {
   verify,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { concat, toBase64 } from "./encoding.ts";
+import { concat, fromHex, toBase64 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 
 export type { KeyObject };
@@ -70,73 +70,10 @@ export function hkdfSha256(
 }
 
 // DER prefixes (RFC 8410) that turn a raw 32-byte key into SPKI or PKCS#8.
-const X25519_SPKI = Uint8Array.of(
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x03,
-  0x21,
-  0,
-);
-const X25519_PKCS8 = Uint8Array.of(
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-);
-const ED25519_SPKI = Uint8Array.of(
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x03,
-  0x21,
-  0,
-);
-
-const ED25519_PKCS8 = Uint8Array.of(
-  ...[
-    0x30,
-    0x2e,
-    0x02,
-    0x01,
-    0x00,
-    0x30,
-    0x05,
-    0x06,
-    0x03,
-    0x2b,
-    0x65,
-    0x70,
-    0x04,
-    0x22,
-    0x04,
-    0x20,
-  ],
-);
+const X25519_SPKI = fromHex("302a300506032b656e032100");
+const X25519_PKCS8 = fromHex("302e020100300506032b656e04220420");
+const ED25519_SPKI = fromHex("302a300506032b6570032100");
+const ED25519_PKCS8 = fromHex("302e020100300506032b657004220420");
 
 /** The raw 32 bytes of an X25519 or Ed25519 public key (the tail of its SPKI). */
 function rawPublic(key: KeyObject): Uint8Array<ArrayBuffer> {
