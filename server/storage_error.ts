@@ -1,10 +1,15 @@
 /**
  * Database failures as the user is told of them: {@linkcode StorageError} and the mapping from
- * SQLite's errors, plus prepared statements that throw it.
+ * SQLite's errors, plus prepared statements and transactions that throw it.
  * @module
  */
 
-import type { SQLInputValue, StatementResultingChanges, StatementSync } from "node:sqlite";
+import type {
+  DatabaseSync,
+  SQLInputValue,
+  StatementResultingChanges,
+  StatementSync,
+} from "node:sqlite";
 import { ProtocolError } from "../shared/errors.ts";
 
 /**
@@ -74,4 +79,30 @@ export function guardStatement(stmt: StatementSync, fail: (e: unknown) => unknow
     get: (...a) => call(() => stmt.get(...a)),
     all: (...a) => call(() => stmt.all(...a)),
   };
+}
+
+/** Runs `sql` on `db`, throwing its errors passed through `fail` (which returns what to throw). */
+export function execGuarded(db: DatabaseSync, sql: string, fail: (e: unknown) => unknown): void {
+  try {
+    db.exec(sql);
+  } catch (e) {
+    throw fail(e);
+  }
+}
+
+/**
+ * Runs `body` in one immediate transaction on `db` and returns its result; rolls back and
+ * rethrows when it throws. Errors of the database itself pass through `fail`.
+ */
+export function transaction<T>(db: DatabaseSync, fail: (e: unknown) => unknown, body: () => T): T {
+  execGuarded(db, "BEGIN IMMEDIATE", fail);
+  try {
+    const result = body();
+    execGuarded(db, "COMMIT", fail);
+    return result;
+  } catch (e) {
+    // A full disk may already have rolled the transaction back.
+    if (db.isTransaction) execGuarded(db, "ROLLBACK", fail);
+    throw e;
+  }
 }

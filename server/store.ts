@@ -9,7 +9,14 @@ import { DatabaseSync } from "node:sqlite";
 import { ProtocolError } from "../shared/errors.ts";
 import { migrate } from "./schema.ts";
 import { Upkeep } from "./upkeep.ts";
-import { guardStatement, type Statement, StorageError, toStorageError } from "./storage_error.ts";
+import {
+  execGuarded,
+  guardStatement,
+  type Statement,
+  StorageError,
+  toStorageError,
+  transaction,
+} from "./storage_error.ts";
 
 export { SCHEMA_VERSION } from "./schema.ts";
 export { StorageError, toStorageError } from "./storage_error.ts";
@@ -317,7 +324,7 @@ export class Store {
     if (!this.#db.isOpen) return;
     this.flush();
     try {
-      this.#exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      execGuarded(this.#db, "PRAGMA wal_checkpoint(TRUNCATE)", (e) => this.#fail(e));
     } catch {
       // reported; the committed data is safe in the WAL
     } finally {
@@ -416,7 +423,7 @@ export class Store {
     this.#batch = [];
     let count = this.#count; // committed below only if the transaction is
     try {
-      this.#transaction(() => {
+      transaction(this.#db, (e) => this.#fail(e), () => {
         const seqs = new Map<string, number>(); // room → last seq, for this batch
         for (const p of batch) {
           const { m } = p;
@@ -585,28 +592,6 @@ export class Store {
   /** True when `fingerprint` was made an operator with {@linkcode addOp}. */
   isOp(fingerprint: string): boolean {
     return this.#q.isOp.get(str(fingerprint, "fingerprint")) !== undefined;
-  }
-
-  #transaction<T>(body: () => T): T {
-    this.#exec("BEGIN IMMEDIATE");
-    try {
-      const result = body();
-      this.#exec("COMMIT");
-      return result;
-    } catch (e) {
-      // A full disk may already have rolled the transaction back.
-      if (this.#db.isTransaction) this.#exec("ROLLBACK");
-      throw e;
-    }
-  }
-
-  /** Runs `sql`, throwing database errors as {@linkcode StorageError}. */
-  #exec(sql: string): void {
-    try {
-      this.#db.exec(sql);
-    } catch (e) {
-      throw this.#fail(e);
-    }
   }
 
   /** Maps `e` with {@linkcode toStorageError}, reporting a storage failure. */

@@ -7,7 +7,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { guardStatement, type Statement } from "./storage_error.ts";
+import { guardStatement, type Statement, transaction } from "./storage_error.ts";
 
 /** What an identity creates under a daily quota. */
 export type QuotaKind = "room" | "topic";
@@ -130,7 +130,7 @@ export class Upkeep {
     const out: Expired = { rooms: [], names: [], bans: 0 };
     const nameBefore = now - o.nameUnusedMs;
     const roomBefore = now - o.roomIdleMs;
-    this.#transaction(() => {
+    transaction(this.#db, this.#h.fail, () => {
       for (const r of this.#q.staleNames.all(nameBefore, max) as Row[]) {
         const key = r.key as string;
         if (o.nameInUse(key)) continue;
@@ -154,24 +154,5 @@ export class Upkeep {
     // A failed write rolled back the pages it needed: near the cap counts as at the cap.
     const max = r.max as number;
     return (r.n as number) - (r.free as number) >= max - Math.max(8, Math.floor(max / 16));
-  }
-
-  #transaction(body: () => void): void {
-    this.#exec("BEGIN IMMEDIATE");
-    try {
-      body();
-      this.#exec("COMMIT");
-    } catch (e) {
-      if (this.#db.isTransaction) this.#exec("ROLLBACK");
-      throw e;
-    }
-  }
-
-  #exec(sql: string): void {
-    try {
-      this.#db.exec(sql);
-    } catch (e) {
-      throw this.#h.fail(e);
-    }
   }
 }
