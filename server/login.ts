@@ -64,6 +64,20 @@ function login(core: HubCore, peer: Peer, auth: AuthMessage): AuthResult {
     sendError(peer, undefined, refused.code, refused.message, true);
     return "retry";
   }
+  // The same identity may be connected more than once (another device, a script): each
+  // session stays and receives; presence shows the name once.
+  if (sessions.countOf(peer.fingerprint) >= MAX_SESSIONS_PER_IDENTITY) {
+    sendError(
+      peer,
+      undefined,
+      "too_many_sessions",
+      `Your identity is already connected ${MAX_SESSIONS_PER_IDENTITY} times, the most a ` +
+        "server allows.",
+      false,
+    );
+    return "fatal";
+  }
+
   const rooms: string[] = [];
   const refusedRooms: ProtocolError[] = [];
   for (const r of auth.rooms) {
@@ -81,20 +95,6 @@ function login(core: HubCore, peer: Peer, auth: AuthMessage): AuthResult {
     }
   }
   if (rooms.length === 0) rooms.push(DEFAULT_ROOM);
-
-  // The same identity may be connected more than once (another device, a script): each
-  // session stays and receives; presence shows the name once.
-  if (sessions.countOf(peer.fingerprint) >= MAX_SESSIONS_PER_IDENTITY) {
-    sendError(
-      peer,
-      undefined,
-      "too_many_sessions",
-      `Your identity is already connected ${MAX_SESSIONS_PER_IDENTITY} times, the most a ` +
-        "server allows.",
-      false,
-    );
-    return "fatal";
-  }
 
   const now = o.now();
   const s = new Session(peer, auth.name, key, now);
