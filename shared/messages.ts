@@ -7,6 +7,7 @@
  * @module
  */
 
+import { toBase64 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** `auth`: the first record from the client. */
@@ -424,5 +425,5 @@ export function splitRecord(text: string): string[] {
 export function newId(
   random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
 ): string {
-  return btoa(String.fromCharCode(...random(16)));
+  return toBase64(random(16));
 }
