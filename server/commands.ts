@@ -65,7 +65,7 @@ const BY_NAME: ReadonlyMap<string, Command> = new Map(COMMANDS.map((c) => [c.nam
 
 function helpCmd(ctx: CommandContext, args: string[]): CommandResult {
   if (args.length === 1) {
-    const c = BY_NAME.get(args[0].replace(/^\//, "").toLowerCase());
+    const c = findCommand(args[0]);
     if (c === undefined) fail("unknown_command", `There is no command /${args[0]}.`);
     return { text: `${usage(c)} — ${c.help}${c.op ? " (operators)" : ""}`, data: [helpRow(c)] };
   }
