@@ -13,7 +13,7 @@ import { sanitizeMultiline } from "./shared/sanitize.ts";
 import { VERSION } from "./version.ts";
 import { DEFAULT_LIMITS, type Limits } from "./shared/limits.ts";
 import { configHome, stateHome } from "./shared/paths.ts";
-import { KeyFileError } from "./shared/keys.ts";
+import { createHostKeyFile, KeyFileError } from "./shared/keys.ts";
 import { loadOrCreateIdentity } from "./client/identity.ts";
 import { KnownServers, normalizeHostPort } from "./client/known_servers.ts";
 import { isFingerprint } from "./shared/crypto.ts";
@@ -38,6 +38,7 @@ Usage:
   chat client HOST[:PORT] [--name N] [options]                join a server
   chat keys                                                   print your identity fingerprint
   chat keys forget HOST:PORT                                  forget a server's pinned key
+  chat keys host-key FILE                                     create a server host key file
   chat bench HOST[:PORT] [options]                            load-test a server
   chat bench HOST[:PORT] --soak MINUTES [options]             soak-test a server, print a verdict
   chat bench HOST[:PORT] --attack [options]                   a canary's round trips under expensive requests
@@ -49,6 +50,8 @@ const SERVER_USAGE = `Usage: chat server [options]
   --port P           port (default 5000; 0 picks a free port)
   --data DIR         data directory: host key and database
                      (default $XDG_STATE_HOME/chat/server)
+  --host-key FILE    present the host key in FILE (mode 0600; the same file on every
+                     node of a cluster) instead of DIR/host_key
   --name NAME        server name shown to clients (default "chat")
   --motd TEXT|@FILE  message of the day
   --blacklist FILE   forbidden names and * patterns, one per line (reloaded on SIGHUP)
@@ -78,6 +81,8 @@ closed for good), 2 usage, 3 server key changed, 4 refused or banned, 5 could no
 const KEYS_USAGE = `Usage:
   chat keys [--home DIR]                     print your identity fingerprint (created if missing)
   chat keys forget HOST:PORT [--home DIR]    forget the pinned key of a server
+  chat keys host-key FILE                    create a new server host key file (mode 0600),
+                                             for chat server --host-key FILE
 `;
 
 /** Splits `HOST[:PORT]` (IPv6 in brackets) into host and port. */
@@ -176,6 +181,7 @@ async function serverMain(args: string[]): Promise<number> {
     host: { type: "string" },
     port: { type: "string" },
     data: { type: "string" },
+    "host-key": { type: "string" },
     name: { type: "string" },
     motd: { type: "string" },
     blacklist: { type: "string" },
@@ -227,6 +233,7 @@ async function serverMain(args: string[]): Promise<number> {
     host: values.host,
     port,
     dataDir,
+    hostKeyPath: values["host-key"],
     name: values.name,
     motd,
     blacklistPath: values.blacklist,
@@ -251,7 +258,8 @@ async function serverMain(args: string[]): Promise<number> {
   const a = server.addr;
   const shown = a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
   console.log(`chat server ${VERSION} listening on ${shown}`);
-  console.log(`host key ${server.fingerprint}${server.createdKey ? " (new)" : ""}`);
+  const keyFrom = values["host-key"] === undefined ? "" : ` (from ${values["host-key"]})`;
+  console.log(`host key ${server.fingerprint}${server.createdKey ? " (new)" : keyFrom}`);
   console.log(`data in ${dataDir}`);
 
   screen.start();
@@ -449,6 +457,17 @@ async function keysMain(args: string[]): Promise<number> {
   if (positionals.length === 0) {
     const { identity } = await loadOrCreateIdentity(home, (l) => console.error(l));
     console.log(identity.fingerprint);
+    return 0;
+  }
+  if (positionals[0] === "host-key" && positionals.length === 2) {
+    let key;
+    try {
+      key = await createHostKeyFile(positionals[1]);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      throw new KeyFileError(positionals[1], "already exists; it is never replaced", { cause: e });
+    }
+    console.log(`host key ${key.fingerprint} written to ${positionals[1]}`);
     return 0;
   }
   if (positionals[0] === "forget" && positionals.length === 2) {

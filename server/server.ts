@@ -12,7 +12,7 @@ import { StorageError, Store } from "./store.ts";
 import { DAY_MS } from "./upkeep.ts";
 import { Transcript } from "./transcript.ts";
 import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
-import { loadOrCreateHostKey } from "../shared/keys.ts";
+import { loadHostKey, loadOrCreateHostKey } from "../shared/keys.ts";
 import { Blacklist } from "../shared/names.ts";
 import { accessWarning, readRegularFile } from "../shared/safe_file.ts";
 import { DEFAULT_LIMITS, type Limits, TokenBucket } from "../shared/limits.ts";
@@ -29,6 +29,11 @@ export interface ServerOptions {
   port: number;
   /** Data directory (host key, database). */
   dataDir: string;
+  /**
+   * Host key file to present instead of `${dataDir}/host_key` (the same file on every node of a
+   * cluster); read only, never created.
+   */
+  hostKeyPath?: string;
   /** Limits; missing ones take the defaults. */
   limits?: Partial<Limits>;
   /** Identity fingerprints with operator rights. */
@@ -141,7 +146,9 @@ export class ChatServer {
       const warning = await accessWarning(path);
       if (warning !== undefined) log.warn(`WARNING: ${warning}`);
     }
-    const { key, created } = await loadOrCreateHostKey(opts.dataDir);
+    const { key, created } = opts.hostKeyPath === undefined
+      ? await loadOrCreateHostKey(opts.dataDir)
+      : { key: await loadHostKey(opts.hostKeyPath), created: false };
     const blacklist = opts.blacklistPath
       ? await readBlacklist(opts.blacklistPath)
       : Blacklist.empty();

@@ -273,13 +273,8 @@ export async function loadOrCreateHostKey(
   const path = `${dir.replace(/[\\/]+$/, "")}/host_key`;
   const existing = await readKeyFile(path);
   if (existing !== null) return { key: decodeHostKey(path, existing), created: false };
-  const pair = ed25519Generate();
-  const bytes = encodeKeyJson(HOST_KIND, {
-    ed25519_pkcs8: ed25519ExportPkcs8(pair.privateKey),
-    public: pair.publicRaw,
-  });
   try {
-    await writeKeyFileExclusive(path, bytes);
+    return { key: await createHostKeyFile(path), created: true };
   } catch (e) {
     if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
     // Another process created it first: use that one.
@@ -287,7 +282,36 @@ export async function loadOrCreateHostKey(
     if (raced === null) throw new KeyFileError(path, "vanished while being created", { cause: e });
     return { key: decodeHostKey(path, raced), created: false };
   }
-  return { key: decodeHostKey(path, bytes), created: true };
+}
+
+/**
+ * Creates a new host key file at `path` (mode 0600, parent directories 0700) and returns the
+ * key. Throws `Deno.errors.AlreadyExists` if `path` exists: it is never replaced.
+ */
+export async function createHostKeyFile(path: string): Promise<HostKey> {
+  const pair = ed25519Generate();
+  const bytes = encodeKeyJson(HOST_KIND, {
+    ed25519_pkcs8: ed25519ExportPkcs8(pair.privateKey),
+    public: pair.publicRaw,
+  });
+  await writeKeyFileExclusive(path, bytes);
+  return decodeHostKey(path, bytes);
+}
+
+/**
+ * Loads the host key file at `path` (`chat server --host-key`, the same file for every node of
+ * a cluster). It must be a regular file of at most {@link KEY_FILE_MAX} bytes that only its
+ * owner can read or write (mode 0600 or stricter); `KeyFileError` otherwise, also when it does
+ * not exist. Never creates or changes the file.
+ */
+export async function loadHostKey(path: string): Promise<HostKey> {
+  const bytes = await readKeyFile(path);
+  if (bytes === null) {
+    throw new KeyFileError(path, "does not exist (create one with: chat keys host-key FILE)", {
+      cause: new Deno.errors.NotFound(path),
+    });
+  }
+  return decodeHostKey(path, bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
