@@ -63,7 +63,9 @@ const SERVER_USAGE = `Usage: chat server [options]
   --verbose          log connections and errors to stderr
 `;
 
-const CLIENT_USAGE = `Usage: chat client HOST[:PORT] [options]
+const CLIENT_USAGE = `Usage: chat client HOST[:PORT][,HOST[:PORT]…] [options]
+  Several addresses (the nodes of one cluster) are tried in order; after a drop the client
+  goes on with the next one. All of them must present the same server key.
   --name N              name to use (asked for when missing in a terminal)
   --home DIR            identity and pinned keys (default $XDG_CONFIG_HOME/chat)
   --accept-new          trust an unknown server's key without asking
@@ -98,6 +100,31 @@ export function parseTarget(text: string, usage: string): { host: string; port: 
   }
   if (!valid) throw new UsageError(`bad address "${text}": expected HOST[:PORT]`, usage);
   return { host, port };
+}
+
+/** Most addresses in one `chat client` list (the client's own bound). */
+const MAX_TARGETS = 16;
+
+/**
+ * Splits `HOST[:PORT],HOST[:PORT],…` into addresses (at most 16, none twice); the text's
+ * length is checked before it is split.
+ */
+export function parseTargets(text: string, usage: string): { host: string; port: number }[] {
+  if (text.length > MAX_TARGETS * 300) {
+    throw new UsageError(`address list too long (at most ${MAX_TARGETS} addresses)`, usage);
+  }
+  const parts = text.split(",");
+  if (parts.length > MAX_TARGETS) {
+    throw new UsageError(`at most ${MAX_TARGETS} addresses, got ${parts.length}`, usage);
+  }
+  const out = parts.map((p) => parseTarget(p, usage));
+  const seen = new Set<string>();
+  for (const [i, t] of out.entries()) {
+    const hp = normalizeHostPort(t.host, t.port);
+    if (seen.has(hp)) throw new UsageError(`address "${parts[i]}" is given twice`, usage);
+    seen.add(hp);
+  }
+  return out;
 }
 
 function parse<T extends Record<string, { type: "string" | "boolean"; multiple?: boolean }>>(
@@ -334,8 +361,10 @@ async function clientRun(
   values: ReturnType<typeof parseClient>["values"],
   positionals: string[],
 ): Promise<number> {
-  if (positionals.length !== 1) throw new UsageError("expected one HOST[:PORT]", CLIENT_USAGE);
-  const { host, port } = parseTarget(positionals[0], CLIENT_USAGE);
+  if (positionals.length !== 1) {
+    throw new UsageError("expected one HOST[:PORT] (or a comma-separated list)", CLIENT_USAGE);
+  }
+  const [{ host, port }, ...fallbacks] = parseTargets(positionals[0], CLIENT_USAGE);
   if (values.fingerprint !== undefined && !isFingerprint(values.fingerprint)) {
     throw new UsageError(`bad --fingerprint "${values.fingerprint}"`, CLIENT_USAGE);
   }
@@ -372,6 +401,7 @@ async function clientRun(
   const client = new ChatClient({
     host,
     port,
+    fallbacks,
     identity,
     knownServers,
     rooms: [room],

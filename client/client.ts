@@ -27,12 +27,28 @@ import {
 } from "../shared/messages.ts";
 import { DEFAULT_ROOM } from "../shared/names.ts";
 
+/** One address of a server. */
+export interface ServerAddress {
+  /** Host name or IP address. */
+  host: string;
+  /** Port. */
+  port: number;
+}
+
+/** Most addresses one client is given (`host:port` and its fallbacks). */
+export const MAX_ADDRESSES = 16;
+
 /** What a client needs to run. */
 export interface ClientOptions {
   /** Server host. */
   host: string;
   /** Server port. */
   port: number;
+  /**
+   * Further addresses of the same service (the nodes of a cluster), tried in order after
+   * `host:port`; after a drop the client goes on with the next one. All must present one key.
+   */
+  fallbacks?: readonly ServerAddress[];
   /** The user's identity. */
   identity: Identity;
   /** Pinned server keys. */
@@ -65,10 +81,14 @@ export interface ClientOptions {
 /** A chat connection that survives drops (see DESIGN.md §1, Reconnection). */
 export class ChatClient implements ChatClientLike {
   #o:
-    & Required<Omit<ClientOptions, "rooms" | "expectedFingerprint" | "hintArgs">>
+    & Required<Omit<ClientOptions, "rooms" | "expectedFingerprint" | "hintArgs" | "fallbacks">>
     & Pick<ClientOptions, "expectedFingerprint" | "hintArgs">
     & { rooms: string[] };
-  #hostPort: string;
+  /** Every address, normalised, in the order given; `#at` is the one used last. */
+  #addrs: (ServerAddress & { hostPort: string })[];
+  #at = 0;
+  /** The addresses as given on the command line, for hints. */
+  #target: string;
   #name = "";
   #s: Session | null = null;
   #outbox: Outbox;
@@ -101,7 +121,15 @@ export class ChatClient implements ChatClientLike {
     };
     this.#rooms = new Set(this.#o.rooms);
     this.#outbox = new Outbox(this.#o.outboxMax);
-    this.#hostPort = normalizeHostPort(opts.host, opts.port);
+    const addrs = [{ host: opts.host, port: opts.port }, ...opts.fallbacks ?? []];
+    if (addrs.length > MAX_ADDRESSES) {
+      throw new RangeError(`at most ${MAX_ADDRESSES} addresses, got ${addrs.length}`);
+    }
+    this.#addrs = addrs.map((a) => ({ ...a, hostPort: normalizeHostPort(a.host, a.port) }));
+    if (new Set(this.#addrs.map((a) => a.hostPort)).size !== addrs.length) {
+      throw new TypeError("an address is given twice");
+    }
+    this.#target = this.#addrs.map((a) => a.hostPort).join(",");
     this.#done = new Promise((r) => this.#resolveDone = r);
   }
 
@@ -120,17 +148,21 @@ export class ChatClient implements ChatClientLike {
     return this.#done;
   }
 
+  /** The address of the current (or last) connection, `host:port`. */
+  get hostPort(): string {
+    return this.#addrs[this.#at].hostPort;
+  }
+
   /**
-   * Connects and authenticates once; rejects with `HostKeyChangedError`,
-   * `RefusedError` or `ConnectError` if that first attempt fails. Afterwards the
-   * client reads in the background and reconnects by itself.
+   * Connects and authenticates once, trying the addresses in order; rejects with
+   * `HostKeyChangedError`, `RefusedError` or `ConnectError` if that first attempt fails.
+   * Afterwards the client reads in the background and reconnects by itself.
    */
   async start(): Promise<void> {
-    this.#emit({ t: "status", state: "connecting", detail: this.#hostPort });
     for (let attempt = 1;; attempt++) {
       this.#asked = false;
       try {
-        await this.#connect();
+        await this.#connectAny(0, true);
         break;
       } catch (e) {
         // The user may take longer to answer a question than the server's handshake deadline:
@@ -245,11 +277,43 @@ export class ChatClient implements ChatClientLike {
     s.send(sayMessage(m));
   }
 
-  /** One full connection attempt; installs the session on success. */
-  async #connect(): Promise<void> {
+  /**
+   * Tries every address once, in order from index `from` (wrapping around), until one welcomes.
+   * An address that cannot be reached, or refuses as `full` or `throttled`, passes the turn to
+   * the next; a changed key or any other refusal ends the round at once. When every address
+   * failed, the last refusal is thrown, else one `ConnectError` naming each failure.
+   */
+  async #connectAny(from: number, announce: boolean): Promise<void> {
+    const n = this.#addrs.length;
+    const failures: string[] = [];
+    let refused: RefusedError | undefined;
+    for (let k = 0; k < n; k++) {
+      const i = (from + k) % n;
+      this.#at = i;
+      if (announce) {
+        this.#emit({ t: "status", state: "connecting", detail: this.#addrs[i].hostPort });
+      }
+      try {
+        return await this.#connect(this.#addrs[i]);
+      } catch (e) {
+        if (e instanceof RefusedError && (e.code === "full" || e.code === "throttled")) {
+          refused = e;
+        } else if (!(e instanceof ConnectError) || this.#closing) {
+          throw e;
+        }
+        failures.push(errorText(e));
+        if (n === 1) throw e;
+      }
+    }
+    throw refused ?? new ConnectError(failures.join("; "));
+  }
+
+  /** One full connection attempt to `addr`; installs the session on success. */
+  async #connect(addr: ServerAddress & { hostPort: string }): Promise<void> {
+    const hostPort = addr.hostPort;
     let conn: Deno.TcpConn;
     try {
-      const connecting = Deno.connect({ hostname: this.#o.host, port: this.#o.port });
+      const connecting = Deno.connect({ hostname: addr.host, port: addr.port });
       conn = await withDeadline(
         connecting,
         this.#o.timeoutMs,
@@ -259,7 +323,7 @@ export class ChatClient implements ChatClientLike {
         throw e;
       });
     } catch (e) {
-      throw new ConnectError(`cannot connect to ${this.#hostPort}: ${errorText(e)}`, { cause: e });
+      throw new ConnectError(`cannot connect to ${hostPort}: ${errorText(e)}`, { cause: e });
     }
     try {
       conn.setNoDelay(true);
@@ -269,7 +333,15 @@ export class ChatClient implements ChatClientLike {
     const deadline = Date.now() + this.#o.timeoutMs;
     try {
       const s = await openSession(conn, deadline, {
-        hostPort: this.#hostPort,
+        hostPort,
+        target: this.#target,
+        listPins: () =>
+          this.#addrs.flatMap((a) => {
+            const fp = a.hostPort === hostPort
+              ? undefined
+              : this.#o.knownServers.lookup(a.hostPort);
+            return fp === undefined ? [] : [[a.hostPort, fp] as [string, string]];
+          }),
         identity: this.#o.identity,
         knownServers: this.#o.knownServers,
         trustNewServer: this.#o.trustNewServer,
@@ -293,7 +365,7 @@ export class ChatClient implements ChatClientLike {
       if (s.closed) throw new ConnectError("the server closed the connection after welcome");
       this.#s = s;
       this.#connectedAt = Date.now();
-      this.#emit({ t: "status", state: "connected", detail: this.#hostPort });
+      this.#emit({ t: "status", state: "connected", detail: hostPort });
       this.#readLoop(s);
       for (const m of this.#outbox.values()) this.#sendSay(s, m);
     } catch (e) {
@@ -304,9 +376,9 @@ export class ChatClient implements ChatClientLike {
       }
       if (e instanceof HostKeyChangedError || e instanceof RefusedError) throw e;
       if (e instanceof ProtocolError || e instanceof ConnectError) {
-        throw new ConnectError(`${this.#hostPort}: ${e.message}`, { cause: e });
+        throw new ConnectError(`${hostPort}: ${e.message}`, { cause: e });
       }
-      throw new ConnectError(`${this.#hostPort}: ${errorText(e)}`, { cause: e });
+      throw new ConnectError(`${hostPort}: ${errorText(e)}`, { cause: e });
     }
   }
 
@@ -405,15 +477,20 @@ export class ChatClient implements ChatClientLike {
     this.#reconnectLoop(first);
   }
 
-  /** Reconnects with backoff, starting at attempt `first` (a later start waits longer). */
+  /**
+   * Reconnects with backoff, starting at attempt `first` (a later start waits longer). Each
+   * attempt tries every address once, beginning with the one after the address just lost.
+   */
   async #reconnectLoop(first = 0): Promise<void> {
     for (let attempt = first; !this.#closing; attempt++) {
       const delay = nextDelay(attempt, this.#o.random);
       const secs = delay < 10_000 ? (delay / 1000).toFixed(1) : String(Math.round(delay / 1000));
+      const next = (this.#at + 1) % this.#addrs.length;
+      const where = this.#addrs.length > 1 ? ` at ${this.#addrs[next].hostPort}` : "";
       this.#emit({
         t: "status",
         state: "reconnecting",
-        detail: `next attempt in ${secs} s (/reconnect tries now)`,
+        detail: `next attempt${where} in ${secs} s (/reconnect tries now)`,
       });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -424,7 +501,7 @@ export class ChatClient implements ChatClientLike {
       });
       if (this.#closing) return;
       try {
-        await this.#connect();
+        await this.#connectAny(next, false);
         return;
       } catch (e) {
         if (e instanceof HostKeyChangedError) {

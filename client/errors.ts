@@ -10,8 +10,10 @@ function shellWord(s: string): string {
 
 /**
  * The server's host key differs from the pinned one (exit code 3). The message ends with a
- * command that can be pasted as is: the same client, trusting exactly the offered key (which
- * replaces the pin), with `hintArgs` (e.g. `--home DIR`) repeated.
+ * command that can be pasted as is: the same client (`target`, default `hostPort`: the whole
+ * address list when there is one), trusting exactly the offered key (which replaces the pin),
+ * with `hintArgs` (e.g. `--home DIR`) repeated. `pinnedFor` names another address of the list
+ * when the key that differs was pinned for that one.
  */
 export class HostKeyChangedError extends Error {
   /** Creates the error with both fingerprints. */
@@ -20,16 +22,19 @@ export class HostKeyChangedError extends Error {
     readonly pinned: string,
     readonly offered: string,
     hintArgs: readonly string[] = [],
+    opts: { target?: string; pinnedFor?: string } = {},
   ) {
+    const pinnedFor = opts.pinnedFor === undefined
+      ? ""
+      : ` (for ${opts.pinnedFor}, in the same address list: all must present one key)`;
     super(
       `WARNING: THE SERVER'S KEY HAS CHANGED for ${hostPort}\n` +
-        `  pinned:  ${pinned}\n  offered: ${offered}\n` +
+        `  pinned:  ${pinned}${pinnedFor}\n  offered: ${offered}\n` +
         `Someone may be intercepting this connection, or the server's key was replaced.\n` +
         `If you are sure the new key is right, connect trusting exactly it (this replaces the pin):\n` +
         `  ${
-          ["chat", "client", hostPort, "--fingerprint", offered, ...hintArgs].map(shellWord).join(
-            " ",
-          )
+          ["chat", "client", opts.target ?? hostPort, "--fingerprint", offered, ...hintArgs]
+            .map(shellWord).join(" ")
         }`,
     );
     this.name = "HostKeyChangedError";

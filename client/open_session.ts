@@ -31,6 +31,14 @@ export interface OpenSessionDeps {
   expected?: string;
   /** Arguments the changed-key hint repeats (see {@link HostKeyChangedError}). */
   hintArgs?: readonly string[];
+  /** What the changed-key hint connects to (the whole address list); default `hostPort`. */
+  target?: string;
+  /**
+   * The pins of the other addresses of the same list (`[hostPort, fingerprint]`, list order):
+   * every address of a list must present one key, so a key pinned for any of them is expected
+   * from this one too, and suffices to pin it without asking.
+   */
+  listPins?(): [string, string][];
   /** Told that the user is about to be asked something. */
   asking(): void;
   /** The name to authenticate with without asking ("" when there is none yet). */
@@ -75,18 +83,29 @@ export async function openSession(
       `the server's key ${fingerprint} is not the expected ${deps.expected}`,
     );
   }
-  const pinned = deps.knownServers.lookup(hostPort);
-  const replacing = pinned !== undefined && pinned !== fingerprint;
-  if (replacing && deps.expected !== fingerprint) {
-    throw new HostKeyChangedError(hostPort, pinned, fingerprint, deps.hintArgs);
+  const own = deps.knownServers.lookup(hostPort);
+  const others = deps.listPins?.() ?? [];
+  const conflict: [string, string] | undefined = own !== undefined && own !== fingerprint
+    ? [hostPort, own]
+    : others.find(([, fp]) => fp !== fingerprint);
+  if (conflict !== undefined && deps.expected !== fingerprint) {
+    throw new HostKeyChangedError(hostPort, conflict[1], fingerprint, deps.hintArgs, {
+      target: deps.target,
+      pinnedFor: conflict[0] === hostPort ? undefined : conflict[0],
+    });
   }
   const keys = hs.finish(sh);
   // The user named this key (`--fingerprint`): it replaces the old pin once its hello verifies.
-  if (replacing) await deps.knownServers.replace(hostPort, fingerprint);
-  if (pinned === undefined) {
-    deps.asking();
-    if (!await deps.trustNewServer(hostPort, fingerprint)) {
-      throw new RefusedError("untrusted", `not connecting to an unknown server (${fingerprint})`);
+  if (own !== undefined && own !== fingerprint) {
+    await deps.knownServers.replace(hostPort, fingerprint);
+  }
+  if (own === undefined) {
+    // A key already pinned for another address of the list is trusted without asking.
+    if (others.length === 0) {
+      deps.asking();
+      if (!await deps.trustNewServer(hostPort, fingerprint)) {
+        throw new RefusedError("untrusted", `not connecting to an unknown server (${fingerprint})`);
+      }
     }
     try {
       await deps.knownServers.pin(hostPort, fingerprint);
@@ -94,7 +113,9 @@ export async function openSession(
       // another process pinned a different key meanwhile
       const now = deps.knownServers.lookup(hostPort);
       if (now !== undefined && now !== fingerprint) {
-        throw new HostKeyChangedError(hostPort, now, fingerprint, deps.hintArgs);
+        throw new HostKeyChangedError(hostPort, now, fingerprint, deps.hintArgs, {
+          target: deps.target,
+        });
       }
       throw e;
     }

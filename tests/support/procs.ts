@@ -156,17 +156,26 @@ export interface ClientProcess {
 }
 
 /**
- * Starts `chat client 127.0.0.1:PORT ...args` with piped stdio (plain mode); with `main`,
- * another checkout's main.ts runs (from that checkout's directory).
+ * Starts `chat client 127.0.0.1:PORT ...args` with piped stdio (plain mode); a string `port`
+ * is the whole address argument (e.g. a list `127.0.0.1:1,127.0.0.1:2`). With `main`, another
+ * checkout's main.ts runs (from that checkout's directory).
  */
 export function startClient(
-  port: number,
+  port: number | string,
   args: string[],
   home: string,
   main?: string,
 ): ClientProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...RUN_FLAGS, main ?? MAIN, "client", `127.0.0.1:${port}`, "--home", home, ...args],
+    args: [
+      ...RUN_FLAGS,
+      main ?? MAIN,
+      "client",
+      typeof port === "string" ? port : `127.0.0.1:${port}`,
+      "--home",
+      home,
+      ...args,
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
