@@ -36,6 +36,7 @@ const MAIN_USAGE = `chat ${VERSION} — secure self-hosted terminal chat
 Usage:
   chat server [--host H] [--port P] [--data DIR] [options]   start a server
   chat client HOST[:PORT] [--name N] [options]                join a server
+  chat gui HOST[:PORT] [--name N] [options]                   join a server in your browser
   chat keys                                                   print your identity fingerprint
   chat keys forget HOST:PORT                                  forget a server's pinned key
   chat keys host-key FILE                                     create a server host key file
@@ -78,6 +79,18 @@ const CLIENT_USAGE = `Usage: chat client HOST[:PORT][,HOST[:PORT]…] [options]
   --no-reconnect        do not reconnect after a lost connection
 Exit codes: 0 ok, 1 error (e.g. a message not delivered in plain mode, or the connection
 closed for good), 2 usage, 3 server key changed, 4 refused or banned, 5 could not connect.
+`;
+
+const GUI_USAGE = `Usage: chat gui HOST[:PORT] [options]
+  --name N              name to use (asked for in the page when missing)
+  --home DIR            identity and pinned keys (default $XDG_CONFIG_HOME/chat)
+  --no-open             print the page's address instead of opening the browser
+  --accept-new          trust an unknown server's key without asking
+  --fingerprint SHA256:…  trust exactly this server key (replaces another pinned key)
+  --room #R             room to join first (default #lobby)
+The page is served on 127.0.0.1 only, to the browser holding its address; this process does
+the protocol and the end-to-end encryption. It quits 30 s after the last tab is closed.
+Exit codes as for chat client.
 `;
 
 const KEYS_USAGE = `Usage:
@@ -480,6 +493,38 @@ async function clientRun(
   }
 }
 
+async function guiMain(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    name: { type: "string" },
+    home: { type: "string" },
+    "no-open": { type: "boolean" },
+    "accept-new": { type: "boolean" },
+    fingerprint: { type: "string" },
+    room: { type: "string" },
+  }, GUI_USAGE);
+  if (values.help) return print(GUI_USAGE);
+  if (positionals.length !== 1) throw new UsageError("expected one HOST[:PORT]", GUI_USAGE);
+  const { host, port } = parseTarget(positionals[0], GUI_USAGE);
+  if (values.fingerprint !== undefined && !isFingerprint(values.fingerprint)) {
+    throw new UsageError(`bad --fingerprint "${values.fingerprint}"`, GUI_USAGE);
+  }
+  const room = values.room ?? "#lobby";
+  if (!checkRoom(room).ok) throw new UsageError(`bad --room "${room}"`, GUI_USAGE);
+  await setupLogging("error");
+  const { runGui } = await import("./client/gui/run_gui.ts");
+  return await runGui({
+    host,
+    port,
+    home: values.home ?? configHome((k) => Deno.env.get(k)),
+    name: values.name,
+    room,
+    open: values["no-open"] !== true,
+    acceptNew: values["accept-new"] === true,
+    fingerprint: values.fingerprint,
+    hintArgs: values.home === undefined ? [] : ["--home", values.home],
+  });
+}
+
 async function keysMain(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { home: { type: "string" } }, KEYS_USAGE);
   if (values.help) return print(KEYS_USAGE);
@@ -525,6 +570,8 @@ export async function main(args: string[]): Promise<number> {
         return await serverMain(rest);
       case "client":
         return await clientMain(rest);
+      case "gui":
+        return await guiMain(rest);
       case "keys":
         return await keysMain(rest);
       case "bench":

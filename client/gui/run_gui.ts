@@ -1,0 +1,143 @@
+/**
+ * `chat gui`: the same client core as `chat client` (connection, outbox, resume, pins, private
+ * messages) with the browser view. The local page is served first, so that the first-run
+ * questions (trust the server's key, choose a name) are dialogs on it; then the connection
+ * starts and the application runs until the user quits or the last tab has been closed for the
+ * grace period.
+ * @module
+ */
+
+import { App } from "../app.ts";
+import { ChatClient } from "../client.ts";
+import { safetyNumber } from "../dm.ts";
+import { loadOrCreateIdentity } from "../identity.ts";
+import { KnownServers, normalizeHostPort } from "../known_servers.ts";
+import { KnownUsers } from "../known_users.ts";
+import type { ClientEvent } from "../view.ts";
+import { GuiView } from "./gui_view.ts";
+import { startLocalServer } from "./local_server.ts";
+import { openBrowser } from "./open_browser.ts";
+import type { GuiState, PeerInfo } from "./wire.ts";
+
+const NO_STATE = { me: "", timestamps: false, ignored: new Set<string>(), bell: "off" as const };
+
+/** Settings for {@link runGui}. */
+export interface GuiOptions {
+  /** Server host. */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** Identity and pins directory. */
+  home: string;
+  /** Name to use (asked for in a dialog when missing). */
+  name?: string;
+  /** Room to join first. */
+  room: string;
+  /** Open the browser (false: only print the address). */
+  open: boolean;
+  /** Trust an unknown server's key without asking. */
+  acceptNew?: boolean;
+  /** Trust exactly this server key. */
+  fingerprint?: string;
+  /** Arguments the changed-key hint repeats. */
+  hintArgs?: string[];
+  /** Prints one line for the user (default `console.log`). */
+  say?: (line: string) => void;
+  /** Grace period after the last tab closed, ms (default 30 s). */
+  lingerMs?: number;
+}
+
+/** Runs `chat gui`; resolves with the exit code (errors that end it are thrown). */
+export async function runGui(o: GuiOptions): Promise<number> {
+  const say = o.say ?? ((l: string) => console.log(l));
+  const { identity } = await loadOrCreateIdentity(o.home, (l) => console.error(l));
+  const knownServers = await KnownServers.load(`${o.home}/known_servers`);
+  const knownUsers = await KnownUsers.load(`${o.home}/known_users`);
+  const hostPort = normalizeHostPort(o.host, o.port);
+  let app: App | undefined;
+  let client: ChatClient | undefined;
+  const state = (): GuiState => {
+    const s = app?.state;
+    const rooms = s === undefined ? [] : [...s.rooms].sort();
+    return {
+      me: s?.me || client?.name || "",
+      server: hostPort,
+      room: s?.room ?? o.room,
+      rooms,
+      names: Object.fromEntries(rooms.map((r) => [r, s!.namesIn(r)])),
+      commands: s === undefined ? [] : [...s.commands].sort(),
+      known: s === undefined ? [] : [...s.knownRooms].sort(),
+      timestamps: s?.timestamps ?? true,
+      ignored: s === undefined ? [] : [...s.ignored].sort(),
+    };
+  };
+  const peer = async (name: string): Promise<PeerInfo> => {
+    const fp = knownUsers.lookup(hostPort, name) ?? null;
+    return {
+      name,
+      fingerprint: fp,
+      safety: fp === null ? null : await safetyNumber(identity.fingerprint, fp),
+      verified: fp !== null && knownUsers.isVerified(hostPort, name),
+    };
+  };
+  const view = new GuiView({
+    state,
+    peer,
+    history: (room, n) => void client?.command("history", [room, String(n)], true),
+    lingerMs: o.lingerMs,
+  });
+  view.setServer(hostPort);
+  const local = await startLocalServer({ onSocket: (ws) => view.attach(ws) });
+  try {
+    if (!o.open || !await openBrowser(local.url)) {
+      say(`chat gui: open ${local.url} in your browser`);
+    } else {
+      say(`chat gui: opened the browser on http://127.0.0.1:${local.port}/`);
+    }
+    const early: ClientEvent[] = [];
+    let push = (ev: ClientEvent): void => void early.push(ev);
+    client = new ChatClient({
+      host: o.host,
+      port: o.port,
+      identity,
+      knownServers,
+      rooms: [o.room],
+      expectedFingerprint: o.fingerprint,
+      hintArgs: o.hintArgs ?? [],
+      reconnect: true,
+      onEvent: (ev) => push(ev),
+      trustNewServer: (hp, fp) => {
+        if (o.fingerprint !== undefined) return Promise.resolve(o.fingerprint === fp);
+        if (o.acceptNew) return Promise.resolve(true);
+        return view.askTrust(hp, fp);
+      },
+      chooseName: (reason) => {
+        if (o.name !== undefined && reason === undefined) return Promise.resolve(o.name);
+        return view.askName(reason);
+      },
+    });
+    try {
+      await client.start();
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      view.show({ t: "local", level: "error", text }, NO_STATE);
+      throw e;
+    }
+    app = new App(view, {
+      room: o.room,
+      json: false,
+      early,
+      dm: { identity, knownUsers, hostPort },
+    });
+    for (const ev of early.splice(0)) app.onEvent(ev);
+    const a = app;
+    push = (ev) => a.onEvent(ev);
+    const code = await app.run(client);
+    if (client.fatal) throw client.fatal;
+    return code;
+  } finally {
+    await view.close();
+    await client?.close().catch(() => {});
+    await local.close();
+  }
+}

@@ -1,0 +1,178 @@
+import { deepEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
+import {
+  checkRequest,
+  cookieName,
+  cookieValues,
+  type RequestFacts,
+  sameSecret,
+  securityHeaders,
+} from "../../client/gui/guard.ts";
+import { MAX_FROM_PAGE, parseFromPage } from "../../client/gui/wire.ts";
+
+const cfg = {
+  token: "0123456789abcdef0123456789abcdef",
+  secret: "fedcba9876543210fedcba9876543210",
+  port: 4321,
+};
+const cookie = `${cookieName(4321)}=${cfg.secret}`;
+
+function req(over: Partial<RequestFacts>): RequestFacts {
+  return {
+    method: "GET",
+    target: "/",
+    host: "127.0.0.1:4321",
+    origin: null,
+    cookie,
+    upgrade: false,
+    ...over,
+  };
+}
+
+Deno.test("guard: the token is exchanged for an HttpOnly SameSite=Strict cookie and a redirect", () => {
+  const d = checkRequest(req({ target: `/?token=${cfg.token}`, cookie: null }), cfg);
+  assertEquals(d, {
+    kind: "exchange",
+    setCookie: `chat_gui_4321=${cfg.secret}; Path=/; HttpOnly; SameSite=Strict`,
+    location: "/",
+  });
+});
+
+Deno.test("guard: without the cookie, or with a wrong token or cookie, every path is 403", () => {
+  for (const target of ["/", "/app.js", "/style.css", "/ws", "/nothing"]) {
+    assertEquals(checkRequest(req({ target, cookie: null }), cfg), {
+      kind: "deny",
+      status: 403,
+      reason: "no session cookie",
+    });
+  }
+  assertEquals(
+    checkRequest(req({ target: `/?token=${"0".repeat(32)}`, cookie: null }), cfg),
+    { kind: "deny", status: 403, reason: "wrong token" },
+  );
+  assertEquals(
+    checkRequest(req({ cookie: `${cookieName(4321)}=${"1".repeat(32)}` }), cfg).kind,
+    "deny",
+  );
+  // the cookie of another page (another port) does not count
+  assertEquals(
+    checkRequest(req({ cookie: `${cookieName(4322)}=${cfg.secret}` }), cfg).kind,
+    "deny",
+  );
+  // the token is not accepted in place of the cookie on other paths or on the WebSocket
+  assertEquals(
+    checkRequest(
+      req({
+        target: `/ws?token=${cfg.token}`,
+        cookie: null,
+        upgrade: true,
+        origin: "http://127.0.0.1:4321",
+      }),
+      cfg,
+    ).kind,
+    "deny",
+  );
+});
+
+Deno.test("guard: with the cookie, the page, its files and the WebSocket are allowed", () => {
+  assertEquals(checkRequest(req({}), cfg), { kind: "allow", path: "/" });
+  assertEquals(checkRequest(req({ target: "/app.js" }), cfg), { kind: "allow", path: "/app.js" });
+  assertEquals(
+    checkRequest(req({ target: "/ws", upgrade: true, origin: "http://127.0.0.1:4321" }), cfg),
+    { kind: "allow", path: "/ws" },
+  );
+  assertEquals(
+    checkRequest(req({ host: "localhost:4321", origin: "http://localhost:4321" }), cfg).kind,
+    "allow",
+  );
+  assertEquals(
+    checkRequest(req({ cookie: `a=b; ${cookie}; c=d` }), cfg).kind,
+    "allow",
+  );
+});
+
+Deno.test("guard: a foreign Host (DNS rebinding) or Origin is refused even with the cookie", () => {
+  for (
+    const host of ["evil.example:4321", "127.0.0.1:80", "127.0.0.1", "127.0.0.1.evil:4321", null]
+  ) {
+    assertEquals(checkRequest(req({ host }), cfg), {
+      kind: "deny",
+      status: 403,
+      reason: "wrong Host",
+    });
+  }
+  for (
+    const origin of [
+      "http://evil.example",
+      "http://127.0.0.1:4322",
+      "https://127.0.0.1:4321",
+      "null",
+    ]
+  ) {
+    assertEquals(checkRequest(req({ origin }), cfg), {
+      kind: "deny",
+      status: 403,
+      reason: "foreign Origin",
+    });
+    assertEquals(checkRequest(req({ origin, target: "/ws", upgrade: true }), cfg).kind, "deny");
+  }
+  assertEquals(checkRequest(req({ target: "/ws", upgrade: true }), cfg), {
+    kind: "deny",
+    status: 403,
+    reason: "WebSocket without Origin",
+  });
+});
+
+Deno.test("guard: other methods and over-long headers are refused", () => {
+  assertEquals(checkRequest(req({ method: "POST" }), cfg).kind, "deny");
+  assertEquals(checkRequest(req({ method: "POST" }), cfg), {
+    kind: "deny",
+    status: 405,
+    reason: "method not allowed",
+  });
+  assertEquals(checkRequest(req({ cookie: "x".repeat(5000) }), cfg), {
+    kind: "deny",
+    status: 400,
+    reason: "header too long",
+  });
+  assertThrows(() => checkRequest(req({}), { ...cfg, token: "short" }), TypeError);
+});
+
+Deno.test("guard: helpers", () => {
+  assertEquals(cookieValues("a=1; b = 2;b=3", "b"), ["2", "3"]);
+  assertEquals(sameSecret("abc", "abc"), true);
+  assertEquals(sameSecret("abc", "abd"), false);
+  assertEquals(sameSecret("abc", "ab"), false);
+  const h = securityHeaders(4321);
+  assertEquals(h["content-security-policy"].startsWith("default-src 'self';"), true);
+  assertEquals(h["x-frame-options"], "DENY");
+});
+
+Deno.test("wire: messages from the page are checked before they are used", () => {
+  assertEquals(parseFromPage('{"k":"line","room":"#a","text":"hi"}'), {
+    k: "line",
+    room: "#a",
+    text: "hi",
+  });
+  assertEquals(parseFromPage('{"k":"line","room":null,"text":"/msg b x"}').k, "line");
+  assertEquals(parseFromPage('{"k":"history","room":"#a","n":9999}'), {
+    k: "history",
+    room: "#a",
+    n: 500,
+  });
+  assertEquals(parseFromPage('{"k":"answer","id":1,"value":"yes"}').k, "answer");
+  assertThrows(() => parseFromPage("x".repeat(MAX_FROM_PAGE + 1)), RangeError);
+  for (
+    const bad of [
+      "[]",
+      "null",
+      '{"k":"line","room":"lobby","text":"x"}',
+      '{"k":"line","room":"#a"}',
+      '{"k":"history","room":"#a","n":0}',
+      '{"k":"answer","id":"1","value":"x"}',
+      '{"k":"peer","name":"a b"}',
+      '{"k":"eval","code":"1"}',
+    ]
+  ) {
+    assertThrows(() => parseFromPage(bad), TypeError, bad);
+  }
+});
