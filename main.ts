@@ -81,7 +81,7 @@ Exit codes: 0 ok, 1 error (e.g. a message not delivered in plain mode, or the co
 closed for good), 2 usage, 3 server key changed, 4 refused or banned, 5 could not connect.
 `;
 
-const GUI_USAGE = `Usage: chat gui HOST[:PORT] [options]
+const GUI_USAGE = `Usage: chat gui HOST[:PORT][,HOST[:PORT]…] [options]
   --name N              name to use (asked for in the page when missing)
   --home DIR            identity and pinned keys (default $XDG_CONFIG_HOME/chat)
   --no-open             print the page's address instead of opening the browser
@@ -504,7 +504,7 @@ async function guiMain(args: string[]): Promise<number> {
   }, GUI_USAGE);
   if (values.help) return print(GUI_USAGE);
   if (positionals.length !== 1) throw new UsageError("expected one HOST[:PORT]", GUI_USAGE);
-  const { host, port } = parseTarget(positionals[0], GUI_USAGE);
+  const [{ host, port }, ...fallbacks] = parseTargets(positionals[0], GUI_USAGE);
   if (values.fingerprint !== undefined && !isFingerprint(values.fingerprint)) {
     throw new UsageError(`bad --fingerprint "${values.fingerprint}"`, GUI_USAGE);
   }
@@ -515,6 +515,7 @@ async function guiMain(args: string[]): Promise<number> {
   return await runGui({
     host,
     port,
+    fallbacks,
     home: values.home ?? configHome((k) => Deno.env.get(k)),
     name: values.name,
     room,

@@ -8,7 +8,7 @@
  */
 
 import { App } from "../app.ts";
-import { ChatClient } from "../client.ts";
+import { ChatClient, type ServerAddress } from "../client.ts";
 import { safetyNumber } from "../dm.ts";
 import { loadOrCreateIdentity } from "../identity.ts";
 import { KnownServers, normalizeHostPort } from "../known_servers.ts";
@@ -27,6 +27,8 @@ export interface GuiOptions {
   host: string;
   /** Server port. */
   port: number;
+  /** Further addresses of the same service, tried in order (see `chat client`). */
+  fallbacks?: readonly ServerAddress[];
   /** Identity and pins directory. */
   home: string;
   /** Name to use (asked for in a dialog when missing). */
@@ -99,6 +101,7 @@ export async function runGui(o: GuiOptions): Promise<number> {
     client = new ChatClient({
       host: o.host,
       port: o.port,
+      fallbacks: o.fallbacks,
       identity,
       knownServers,
       rooms: [o.room],
