@@ -112,7 +112,7 @@ export function formatClock(ts: number): string {
 }
 
 /** True when the event is a message (room or private) from a name the user ignores. */
-export function isHidden(ev: ViewEvent, state: RenderState): boolean {
+export function isHidden(ev: ViewEvent, state: Pick<RenderState, "ignored">): boolean {
   if (ev.t === "dm") return !ev.out && state.ignored.has(nameKey(ev.from));
   if (ev.t !== "server") return false;
   const m = ev.msg;

@@ -122,10 +122,11 @@ export interface CommandHost {
   /** Sets (text) or clears (undefined) the away status and announces it. */
   setAway(user: UserView, text: string | undefined): void;
   /**
-   * The last `n` messages of `room`, oldest first, marked replay, as a replay source, charged to
-   * `user` (the newest its budget pays for) before any is read.
+   * The last `n` messages of `room` (with `below`: of those with a lower seq), oldest first,
+   * marked replay, as a replay source, charged to `user` (the newest its budget pays for) before
+   * any is read.
    */
-  history(room: string, n: number, user: UserView | undefined): HistoryAnswer;
+  history(room: string, n: number, user: UserView | undefined, below?: number): HistoryAnswer;
   /** Kick event, leave "kicked by X", close "kicked". */
   kick(user: UserView, by: string, reason: string): void;
   /** Stores the ban and closes the matching live connections; returns how many. */

@@ -21,6 +21,21 @@ export function recent(
 }
 
 /**
+ * The last `n` messages of `room` with `seq` below `below` (older history), as a replay source
+ * charged to `peer`.
+ */
+export function recentBefore(
+  store: HubStore,
+  peer: Peer | undefined,
+  room: string,
+  n: number,
+  below: number,
+): HistoryAnswer {
+  const upTo = Math.min(store.lastSeq(room), below - 1);
+  return history(store, peer, room, upTo - n, n, upTo);
+}
+
+/**
  * Messages of `room` with `seq` above `after`, at most `max`, read from the store a batch at
  * a time as the connection drains (marked `replay`). Messages stored after this call are not
  * included: they go out live. The rows are charged to `peer` before any is read; when its

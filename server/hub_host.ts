@@ -10,7 +10,7 @@ import { nameKey } from "../shared/names.ts";
 import { banCovers } from "./ban_match.ts";
 import type { CommandHost } from "./command_host.ts";
 import type { EventFields } from "./fanout.ts";
-import { recent } from "./history.ts";
+import { recent, recentBefore } from "./history.ts";
 import type { HubCore } from "./hub_core.ts";
 import { nick, releaseName } from "./name_claims.ts";
 import { roomsOf, type Session } from "./sessions.ts";
@@ -75,7 +75,10 @@ export function makeHost(core: HubCore): CommandHost {
         else fanout.event(room, "away", { name: s.name, text }, to);
       }
     },
-    history: (room, n, u) => recent(o.store, u && session(u).peer, room, n),
+    history: (room, n, u, below) =>
+      below === undefined
+        ? recent(o.store, u && session(u).peer, room, n)
+        : recentBefore(o.store, u && session(u).peer, room, n, below),
     charge: (u, kind, rows) => u === undefined ? rows : session(u).peer.grant(kind, rows),
     kick: (u, by, reason) => {
       const s = session(u);

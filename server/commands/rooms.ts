@@ -87,25 +87,28 @@ export const topicCmd: Command = cmd("topic", "[#room] [text]", "Show or set a r
 /** `/history [#room] [N]`: replay the last N messages of a room. */
 export const historyCmd: Command = cmd(
   "history",
-  "[#room] [N]",
-  "Show the last N messages of a room (default 50)",
-  { max: 2 },
+  "[#room] [N] [BEFORE]",
+  "Show the last N messages of a room (default 50); with BEFORE, the last N before that seq",
+  { max: 3 },
   (
     ctx,
     args,
   ) => {
-    const [room, rest] = roomArg(ctx, args, "/history #room [N]");
+    const usage = "usage: /history [#room] [N] [BEFORE]";
+    const [room, rest] = roomArg(ctx, args, "/history #room [N] [BEFORE]");
     const max = ctx.host.limits.historyMax;
     let n = Math.min(50, max);
-    if (rest.length > 1) fail("bad_args", "usage: /history [#room] [N]");
-    if (rest.length === 1) {
-      if (!/^\d{1,9}$/.test(rest[0]) || Number(rest[0]) === 0) {
-        fail("bad_args", "N must be a positive whole number. usage: /history [#room] [N]");
+    if (rest.length > 2) fail("bad_args", usage);
+    const whole = (v: string, what: string) => {
+      if (!/^\d{1,15}$/.test(v) || Number(v) === 0) {
+        fail("bad_args", `${what} must be a positive whole number. ${usage}`);
       }
-      n = Math.min(Number(rest[0]), max);
-    }
+      return Number(v);
+    };
+    if (rest.length >= 1) n = Math.min(whole(rest[0], "N"), max);
+    const below = rest.length === 2 ? whole(rest[1], "BEFORE") : undefined;
     member(ctx, room);
-    const h = ctx.host.history(room, n, ctx.user);
+    const h = ctx.host.history(room, n, ctx.user, below);
     const text = h.shown < h.wanted
       ? `Only the last ${h.shown} of ${h.wanted} messages of ${room}: your request budget is ` +
         "short (rate limited); ask again in a few seconds."

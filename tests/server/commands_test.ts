@@ -376,6 +376,15 @@ Deno.test(
     assert.equal(d[0].seq, 471);
     assert.equal(history("3").length, 3);
     assert.equal(history("#lobby", "1000").length, 500);
+    // Older pages: the last N below a seq.
+    const page = history("#lobby", "10", "100");
+    assert.deepEqual(page.map((m) => m.seq), Array.from({ length: 10 }, (_, i) => 90 + i));
+    assert.deepEqual(history("#lobby", "10", "4").map((m) => m.seq), [1, 2, 3]);
+    assert.equal(history("#lobby", "10", "1").length, 0);
+    assert.equal(history("#lobby", "5", "999999").at(-1)?.seq, 520);
+    expectError(w, a, "bad_args", "history", "#lobby", "5", "0");
+    expectError(w, a, "bad_args", "history", "#lobby", "5", "x");
+    expectError(w, a, "bad_args", "history", "#lobby", "5", "6", "7");
     expectError(w, a, "bad_args", "history", "0");
     expectError(w, a, "bad_args", "history", "-3");
     expectError(w, a, "bad_args", "history", "lots");

@@ -1,0 +1,168 @@
+/** The window model: scrollback bounds and order, routing, hotlist, unread marker, switching. */
+import assert from "node:assert/strict";
+import { Scrollback } from "../../client/scrollback.ts";
+import { Level, WindowList } from "../../client/windows.ts";
+import type { ViewEvent } from "../../client/view.ts";
+import type { MsgMessage } from "../../shared/messages.ts";
+
+const me = { me: "alice", ignored: new Set<string>() };
+let nextSeq = 1;
+function msg(room: string, from: string, text: string, extra: Partial<MsgMessage> = {}): ViewEvent {
+  const seq = extra.seq ?? nextSeq++;
+  return {
+    t: "server",
+    msg: { t: "msg", id: `m${room}${seq}`, room, from, text, ts: 1_000 * seq, seq, ...extra },
+  };
+}
+
+Deno.test("scrollback: never holds more than its bounds in lines or characters", () => {
+  const sb = new Scrollback(100, 5_000);
+  for (let i = 0; i < 10_000; i++) {
+    sb.add({ text: `line ${i} ${"x".repeat(i % 90)}`, ts: i, indent: 0, id: `i${i}`, seq: i + 1 });
+    assert.ok(sb.lines.length <= 100);
+    assert.ok(sb.chars <= 5_000);
+  }
+  assert.match(sb.lines.at(-1)!.text, /^line 9999 /);
+  // One line larger than the character bound is cut to it, and is then all there is.
+  sb.add({ text: "y".repeat(9_000), ts: 0, indent: 0 });
+  assert.equal(sb.lines.length, 1);
+  assert.equal(sb.chars, 5_000);
+  assert.throws(() => new Scrollback(0), RangeError);
+});
+
+Deno.test("scrollback: same id replaces, same seq is a duplicate, older seq goes in order", () => {
+  const sb = new Scrollback(10);
+  assert.equal(sb.add({ text: "pending …", ts: 1, indent: 0, id: "a" }), "added");
+  assert.equal(sb.add({ text: "acked", ts: 1, indent: 0, id: "a", seq: 20 }), "replaced");
+  assert.equal(sb.lines.length, 1);
+  assert.equal(sb.add({ text: "b", ts: 2, indent: 0, id: "b", seq: 21 }), "added");
+  assert.equal(sb.add({ text: "b again", ts: 2, indent: 0, id: "b2", seq: 21 }), "duplicate");
+  assert.equal(sb.add({ text: "old", ts: 0, indent: 0, id: "o", seq: 5 }), "added");
+  assert.equal(sb.add({ text: "local", ts: 3, indent: 0 }), "added");
+  assert.deepEqual(sb.lines.map((e) => e.text), ["old", "acked", "b", "local"]);
+  assert.equal(sb.oldestSeq, 5);
+  // Full: an older message than all held is dropped at once.
+  const small = new Scrollback(2);
+  small.add({ text: "x", ts: 0, indent: 0, seq: 10 });
+  small.add({ text: "y", ts: 0, indent: 0, seq: 11 });
+  assert.equal(small.add({ text: "z", ts: 0, indent: 0, seq: 3 }), "dropped");
+  assert.deepEqual(small.lines.map((e) => e.text), ["x", "y"]);
+});
+
+Deno.test("windows: routing of events to rooms, conversations, the status window", () => {
+  const wl = new WindowList();
+  wl.syncRooms(["#lobby", "#dev"]);
+  assert.deepEqual(wl.all.map((w) => w.name), ["status", "#lobby", "#dev"]);
+  assert.equal(wl.route(msg("#dev", "bob", "hi"), me).name, "#dev");
+  assert.equal(wl.route(msg("#gone", "bob", "hi"), me), wl.status);
+  const join: ViewEvent = {
+    t: "server",
+    msg: { t: "event", kind: "join", room: "#dev", name: "carol", ts: 1 },
+  };
+  assert.equal(wl.route(join, me).name, "#dev");
+  const kicked: ViewEvent = {
+    t: "server",
+    msg: { t: "event", kind: "kick", room: "#dev", name: "Alice", by: "op", ts: 1 },
+  };
+  assert.equal(wl.route(kicked, me), wl.status);
+  const dm: ViewEvent = {
+    t: "dm",
+    id: "d",
+    ts: 1,
+    from: "bob",
+    to: "alice",
+    text: "psst",
+    out: false,
+  };
+  assert.equal(wl.route(dm, me).name, "bob");
+  const out: ViewEvent = {
+    t: "dm",
+    id: "e",
+    ts: 1,
+    from: "alice",
+    to: "BOB",
+    text: "yes",
+    out: true,
+  };
+  assert.equal(wl.route(out, me).name, "bob", "the conversation is found whatever the case");
+  assert.equal(wl.all.length, 4);
+  assert.equal(wl.route({ t: "local", level: "info", text: "x" }, me), wl.current);
+  assert.equal(wl.route({ t: "status", state: "lost", detail: "" }, me), wl.status);
+  assert.equal(Level.Highlight, WindowList.levelOf(dm, me));
+  assert.equal(Level.Highlight, WindowList.levelOf(msg("#dev", "bob", "hey ALICE!"), me));
+  assert.equal(Level.Message, WindowList.levelOf(msg("#dev", "bob", "hey malice"), me));
+  assert.equal(Level.None, WindowList.levelOf(msg("#dev", "alice", "mine"), me));
+  assert.equal(Level.None, WindowList.levelOf(msg("#dev", "bob", "old", { replay: true }), me));
+  const ignoring = { me: "alice", ignored: new Set(["bob"]) };
+  assert.equal(Level.None, WindowList.levelOf(msg("#dev", "bob", "alice"), ignoring));
+});
+
+Deno.test("windows: hotlist counts, marks, unread marker, switching and closing", () => {
+  const wl = new WindowList();
+  let switches = 0;
+  wl.onSwitch = () => switches++;
+  wl.syncRooms(["#lobby", "#dev"]);
+  assert.ok(wl.focusNumber(2));
+  const lobby = wl.current;
+  const line = (text: string) => ({ text, ts: 0, indent: 0 });
+  wl.add(lobby, line("seen"), Level.Message);
+  assert.equal(lobby.unread, 0, "the window shown has nothing unread");
+  const dev = wl.room("#dev")!;
+  wl.add(dev, line("one"), Level.Message);
+  wl.add(dev, line("two"), Level.Highlight);
+  wl.add(dev, line("joined"), Level.Activity);
+  assert.deepEqual(
+    wl.infos().map((i) => [i.n, i.name, i.unread, i.level, i.current]),
+    [[1, "status", 0, 0, false], [2, "#lobby", 0, 0, true], [3, "#dev", 2, 3, false]],
+  );
+  wl.focus(dev);
+  assert.equal(switches, 2);
+  assert.equal(dev.unread, 0);
+  assert.equal(dev.level, Level.None);
+  assert.equal(
+    lobby.readUpTo,
+    lobby.scrollback.lastSerial,
+    "the marker sits after the last line seen",
+  );
+  wl.cycle(1);
+  assert.equal(wl.current, wl.status, "cycling wraps around");
+  wl.cycle(-1);
+  assert.equal(wl.current, dev);
+  assert.equal(wl.find("2"), lobby);
+  assert.equal(wl.find("#dev"), dev);
+  assert.equal(wl.find("dev"), dev);
+  assert.equal(wl.find("9"), undefined);
+  assert.equal(wl.focusNumber(9), false);
+  // Leaving the shown room: the window before it is shown.
+  wl.syncRooms(["#lobby"]);
+  assert.equal(wl.current, lobby);
+  // Leaving the last room: the status window.
+  wl.syncRooms([]);
+  assert.equal(wl.current, wl.status);
+  wl.close(wl.status);
+  assert.equal(wl.all.length, 1, "the status window stays");
+});
+
+Deno.test("windows: a flood into a background window costs bounded memory; windows are bounded", () => {
+  const wl = new WindowList({ maxLines: 50, maxChars: 10_000, maxWindows: 5 });
+  wl.syncRooms(["#a"]);
+  const a = wl.room("#a")!;
+  for (let i = 0; i < 20_000; i++) {
+    wl.add(a, { text: "z".repeat(400), ts: i, indent: 0, seq: i + 1 }, Level.Message);
+  }
+  assert.ok(a.scrollback.lines.length <= 50);
+  assert.ok(a.scrollback.chars <= 10_000);
+  assert.equal(a.unread, 20_000, "the count goes on; only lines are bounded");
+  for (const n of ["b", "c", "d"]) assert.ok(wl.openQuery(n));
+  assert.equal(wl.openQuery("e"), undefined);
+  const dm: ViewEvent = {
+    t: "dm",
+    id: "d",
+    ts: 1,
+    from: "zed",
+    to: "alice",
+    text: "x",
+    out: false,
+  };
+  assert.equal(wl.route(dm, me), wl.status, "no room for another window: the status window");
+});
