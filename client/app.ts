@@ -15,6 +15,7 @@ import { errorText } from "./errors.ts";
 import { type Action, LOCAL_HELP, localHelp, NO_DM_TEXT, parseInput } from "./input.ts";
 import { NoticeFilter } from "./notices.ts";
 import { Transcript } from "./transcript.ts";
+import type { ChatWindow, WindowList } from "./windows.ts";
 import type {
   BellMode,
   ChatClientLike,
@@ -27,6 +28,20 @@ import type {
 
 /** Private messages held while offline, at most. */
 export const DM_QUEUE_MAX = 50;
+
+/** Messages asked for per page of older history (scrolling past the top of a room's window). */
+export const HISTORY_PAGE = 50;
+
+/** What the status window says when the user is in no room. */
+export const NO_ROOM_HINT =
+  "you are in no room: /join #room to talk, /query NAME for a private conversation, /help for more";
+
+/** What plain text typed in the status window gets. */
+export const STATUS_WINDOW_HINT =
+  "this is the status window: /join #room or /win N (Alt+N) to talk in a room, /query NAME";
+
+/** What /win, /query and /close answer outside the interactive terminal. */
+export const NO_WINDOWS_TEXT = "windows exist only in the interactive terminal";
 
 /** Settings for {@link App} and {@link runApp}. */
 export interface AppOptions {
@@ -53,6 +68,8 @@ export interface AppOptions {
   events?: { push(ev: ClientEvent): void };
   /** What private messages need (identity, pinned peers, server); absent: no private messages. */
   dm?: DmSetup;
+  /** The interactive view's windows (the view draws them, the application opens and closes). */
+  windows?: WindowList;
 }
 
 /** Drives one chat session: feed it connection events with `onEvent`, then `run` it. */
@@ -81,6 +98,11 @@ export class App {
   /** Private messages typed while offline, sent in order once connected again. */
   readonly #dmQueue: { to: string; text: string }[] = [];
   #flushing = false;
+  readonly #windows: WindowList | undefined;
+  /** The rooms joined as last seen: a room missing now was left and its window closes. */
+  #joined = new Set<string>();
+  /** The window of the start room was shown once. */
+  #startShown = false;
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
@@ -98,6 +120,16 @@ export class App {
     });
     this.#drainMs = opts.drainMs ?? 10_000;
     this.state = new AppState(opts.room, opts);
+    this.#windows = opts.windows;
+    if (this.#windows !== undefined) {
+      const wl = this.#windows;
+      wl.onSwitch = () => {
+        const w = wl.current;
+        if (w.kind === "room") this.state.room = w.name;
+        this.#view.setCompletions(this.state.completions());
+      };
+      wl.onNeedHistory = (w) => this.#olderHistory(w);
+    }
     view.setRoom(this.state.room);
     view.setCompletions(this.state.completions());
   }
@@ -111,8 +143,49 @@ export class App {
   }
 
   #refresh(): void {
+    this.#syncWindows();
     this.#view.setRoom(this.state.room);
     this.#view.setCompletions(this.state.completions());
+  }
+
+  /**
+   * Windows follow the rooms: a room joined gets a window, a room left loses its own (leaving
+   * the last one shows the status window with a hint).
+   */
+  #syncWindows(): void {
+    const wl = this.#windows;
+    if (wl === undefined) return;
+    const s = this.state;
+    const left = [...this.#joined].filter((r) => !s.rooms.has(r));
+    this.#joined = new Set(s.rooms);
+    const closed = wl.syncRooms(s.rooms, left);
+    if (!this.#startShown && this.#welcomed) {
+      this.#startShown = true;
+      const start = wl.room(s.room);
+      if (start !== undefined) wl.focus(start);
+    }
+    if (closed && s.rooms.size === 0 && wl.current === wl.status) this.#info(NO_ROOM_HINT);
+  }
+
+  /** Asks the server, as an automatic request, for the page of history before `w`'s oldest. */
+  #olderHistory(w: ChatWindow): void {
+    const c = this.#client;
+    if (c === undefined || w.kind !== "room" || w.fetching || w.historyDone) return;
+    w.fetching = true;
+    const oldest = w.scrollback.oldestSeq;
+    const args = [w.name, String(HISTORY_PAGE), ...(oldest === undefined ? [] : [String(oldest)])];
+    c.command("history", args, true).then((r) => {
+      w.fetching = false;
+      if (r.t === "error") {
+        if (r.code !== "rate_limited") w.historyDone = true;
+        return;
+      }
+      const d = r.data as { shown?: unknown; wanted?: unknown } | undefined;
+      if (typeof d?.wanted === "number" && d.wanted < HISTORY_PAGE) w.historyDone = true;
+      if (oldest === undefined || d?.shown === 0) w.historyDone = true;
+    }, () => {
+      w.fetching = false;
+    });
   }
 
   /** The user's name: from the welcome, else the connection's. */
@@ -164,7 +237,9 @@ export class App {
       this.#onClosed?.();
     }
     if (ev.t === "acked" || ev.t === "failed" || ev.t === "status") this.#onSettled?.();
-    if (this.state.room !== before) this.#info(`now talking in ${this.state.room}`);
+    if (this.state.room !== before && this.#windows === undefined) {
+      this.#info(`now talking in ${this.state.room}`);
+    }
     this.#refresh();
   }
 
@@ -217,6 +292,30 @@ export class App {
       case "say":
         c.say(s.room, a.text, a.me);
         return;
+      case "win": {
+        const wl = this.#windows;
+        if (wl === undefined) return this.#info(NO_WINDOWS_TEXT, "error");
+        const w = wl.find(a.spec);
+        if (w === undefined) return this.#info(`there is no window ${a.spec}`, "error");
+        return wl.focus(w);
+      }
+      case "query": {
+        const wl = this.#windows;
+        if (wl === undefined) return this.#info(NO_WINDOWS_TEXT, "error");
+        if (this.#dmSetup === undefined) return this.#info(NO_DM_TEXT, "error");
+        const w = wl.openQuery(a.name);
+        if (w === undefined) return this.#info("too many windows: /close some first", "error");
+        wl.focus(w);
+        return this.#info(`private conversation with ${a.name}: what you type here goes to them`);
+      }
+      case "close": {
+        const wl = this.#windows;
+        if (wl === undefined) return this.#info(NO_WINDOWS_TEXT, "error");
+        const w = wl.current;
+        if (w.kind === "status") return this.#info("the status window stays open", "error");
+        if (w.kind === "query") return wl.close(w);
+        return this.#perform({ kind: "command", name: "leave", args: [w.name] });
+      }
       case "clear":
         return this.#view.clear();
       case "reconnect":
@@ -283,6 +382,8 @@ export class App {
         if (s.rooms.has(a.room)) {
           s.room = a.room;
           this.#refresh();
+          const w = this.#windows?.room(a.room);
+          if (w !== undefined) return this.#windows!.focus(w);
           return this.#info(`now talking in ${a.room}`);
         }
         const r = await this.#command("join", [a.room]);
@@ -290,7 +391,9 @@ export class App {
         if (r.t === "reply") {
           s.enter(a.room);
           this.#refresh();
-          this.#info(`now talking in ${a.room}`);
+          const w = this.#windows?.room(a.room);
+          if (w !== undefined) this.#windows!.focus(w);
+          else this.#info(`now talking in ${a.room}`);
         }
         return;
       }
@@ -300,7 +403,7 @@ export class App {
         if (r.t === "reply" && a.name === "leave" && a.args[0] !== undefined) {
           const was = s.room;
           s.exit(a.args[0]);
-          if (s.room !== was) this.#info(`now talking in ${s.room}`);
+          if (s.room !== was && this.#windows === undefined) this.#info(`now talking in ${s.room}`);
           this.#refresh();
         }
         return;
@@ -349,9 +452,23 @@ export class App {
     }
   }
 
+  /**
+   * What `line` asks for, typed in the window shown: plain text goes to its room or, in a
+   * conversation, to the other person; the status window takes only commands.
+   */
+  #parse(line: string): Action {
+    const w = this.#windows?.current;
+    const room = w === undefined || w.kind === "room" ? this.state.room : "";
+    const a = parseInput(line, room, this.#dmSetup !== undefined);
+    if (w === undefined || a.kind !== "say" || w.kind === "room") return a;
+    if (w.kind === "status") return { kind: "error", text: STATUS_WINDOW_HINT };
+    if (this.#dmSetup === undefined) return { kind: "error", text: NO_DM_TEXT };
+    return { kind: "dm", to: w.name, text: a.me ? `* ${this.#me()} ${a.text}` : a.text };
+  }
+
   /** Handles one input line; resolves when it is done, with true when the user quits. */
   async handleLine(line: string): Promise<boolean> {
-    const a = parseInput(line, this.state.room, this.#dmSetup !== undefined);
+    const a = this.#parse(line);
     if (a.kind === "quit") return true;
     await this.#perform(a);
     return false;
@@ -421,7 +538,7 @@ export class App {
           break;
         }
         if (r.done) break;
-        const a = parseInput(r.value, this.state.room, this.#dmSetup !== undefined);
+        const a = this.#parse(r.value);
         if (a.kind === "quit") break;
         const p = this.#perform(a);
         if (!interactive) await p;

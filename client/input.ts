@@ -23,6 +23,9 @@ export const LOCAL_COMMANDS: readonly string[] = [
   "verify",
   "join",
   "reconnect",
+  "win",
+  "query",
+  "close",
 ];
 
 /** Server commands known before the server's own list arrives. */
@@ -55,7 +58,12 @@ export const LOCAL_HELP = [
   "Client commands:",
   "  /help [command]           this list, or one command",
   "  /quit or <exit chat>      leave (also Ctrl-D, or Ctrl-C twice within 2 s)",
-  "  /join #room               join a room and talk there",
+  "  /join #room               join a room and talk there (in its own window)",
+  "  /win N|#room|NAME         show window N (also Alt+1…Alt+9, Alt+0 for 10, Alt+←/→,",
+  "                            Ctrl+P/Ctrl+N; PgUp/PgDn scroll back, fetching older history)",
+  "  /query NAME               open (or show) a private conversation with NAME; text typed",
+  "                            there goes to NAME",
+  "  /close                    close this window; a room's window leaves the room",
   "  /me action                send an action: * name action",
   "  /msg NAME text            end-to-end encrypted private message to NAME",
   "  /trust NAME               accept NAME's (new) key after checking it: pinned as verified",
@@ -75,10 +83,15 @@ export const LOCAL_HELP = [
  */
 export function localHelp(name: string): string | undefined {
   if (!COMMAND_NAME.test(name)) return undefined;
-  const lines = LOCAL_HELP.split("\n").filter((l) =>
-    new RegExp(`^  (\\S+ or )?/${name}\\b`).test(l)
-  );
-  return lines.length === 0 ? undefined : lines.map((l) => l.trim()).join("\n");
+  const all = LOCAL_HELP.split("\n");
+  const head = new RegExp(`^  (\\S+ or )?/${name}\\b`);
+  const lines: string[] = [];
+  for (let i = 0; i < all.length; i++) {
+    if (!head.test(all[i])) continue;
+    lines.push(all[i]);
+    while (i + 1 < all.length && /^ {20,}\S/.test(all[i + 1])) lines.push(all[++i]);
+  }
+  return lines.length === 0 ? undefined : lines.map((l) => l.slice(2)).join("\n");
 }
 
 /** Commands whose last argument is free text: how many words come before it. */
@@ -112,6 +125,9 @@ export type Action =
   | { kind: "timestamp"; on?: boolean }
   | { kind: "bell"; mode?: BellMode }
   | { kind: "join"; room: string }
+  | { kind: "win"; spec: string }
+  | { kind: "query"; name: string }
+  | { kind: "close" }
   | { kind: "dm"; to: string; text: string }
   | { kind: "trust"; name: string }
   | { kind: "verify"; name: string }
@@ -184,6 +200,13 @@ export function parseInput(line: string, room: string, dm = false): Action {
         return { kind: "bell", mode: words[0] as BellMode };
       }
       return usage("/bell mention|all|off");
+    case "win":
+    case "window":
+      return words.length !== 1 ? usage("/win N|#room|NAME") : { kind: "win", spec: words[0] };
+    case "query":
+      return words.length !== 1 ? usage("/query NAME") : { kind: "query", name: words[0] };
+    case "close":
+      return words.length !== 0 ? usage("/close") : { kind: "close" };
     case "join": {
       if (words.length !== 1) return usage("/join #room");
       const target = words[0].startsWith("#") ? words[0] : `#${words[0]}`;

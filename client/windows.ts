@@ -103,6 +103,8 @@ export class WindowList {
   onChange: () => void = () => {};
   /** Called after the current window changed. */
   onSwitch: () => void = () => {};
+  /** Called when the user scrolls past the top of `w`: older history is wanted. */
+  onNeedHistory: (w: ChatWindow) => void = () => {};
 
   /** A list holding only the status window. */
   constructor(opts: WindowListOptions = {}) {
@@ -220,19 +222,19 @@ export class WindowList {
   }
 
   /**
-   * Makes the room windows match the rooms joined: opens the missing ones (not shown) and
-   * closes those of rooms left. True when a window was closed.
+   * Makes the room windows follow the rooms: closes the windows of the rooms `left`, opens the
+   * missing windows of the rooms `joined` (not shown). True when a window was closed.
    */
-  syncRooms(joined: Iterable<string>): boolean {
-    const rooms = new Set(joined);
+  syncRooms(joined: Iterable<string>, left: Iterable<string> = []): boolean {
     let closed = false;
-    for (const w of [...this.#list]) {
-      if (w.kind === "room" && !rooms.has(w.name)) {
+    for (const r of left) {
+      const w = this.room(r);
+      if (w !== undefined) {
         this.close(w);
         closed = true;
       }
     }
-    for (const r of rooms) this.openRoom(r);
+    for (const r of joined) this.openRoom(r);
     return closed;
   }
 
@@ -261,7 +263,7 @@ export class WindowList {
     switch (ev.t) {
       case "server": {
         const m = ev.msg;
-        if (m.t === "msg") return roomOr(m.room, this.status);
+        if (m.t === "msg") return this.openRoom(m.room) ?? this.status;
         if (m.t === "event") {
           const aboutMe = state.me !== "" && nameKey(m.name ?? "") === nameKey(state.me);
           const gone = m.kind === "leave" || m.kind === "kick" || m.kind === "ban";

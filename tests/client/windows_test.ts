@@ -54,7 +54,8 @@ Deno.test("windows: routing of events to rooms, conversations, the status window
   wl.syncRooms(["#lobby", "#dev"]);
   assert.deepEqual(wl.all.map((w) => w.name), ["status", "#lobby", "#dev"]);
   assert.equal(wl.route(msg("#dev", "bob", "hi"), me).name, "#dev");
-  assert.equal(wl.route(msg("#gone", "bob", "hi"), me), wl.status);
+  assert.equal(wl.route(msg("#new", "bob", "hi"), me).name, "#new", "opened for its history");
+  wl.syncRooms([], ["#new"]);
   const join: ViewEvent = {
     t: "server",
     msg: { t: "event", kind: "join", room: "#dev", name: "carol", ts: 1 },
@@ -134,10 +135,10 @@ Deno.test("windows: hotlist counts, marks, unread marker, switching and closing"
   assert.equal(wl.find("9"), undefined);
   assert.equal(wl.focusNumber(9), false);
   // Leaving the shown room: the window before it is shown.
-  wl.syncRooms(["#lobby"]);
+  wl.syncRooms(["#lobby"], ["#dev"]);
   assert.equal(wl.current, lobby);
   // Leaving the last room: the status window.
-  wl.syncRooms([]);
+  wl.syncRooms([], ["#lobby"]);
   assert.equal(wl.current, wl.status);
   wl.close(wl.status);
   assert.equal(wl.all.length, 1, "the status window stays");
