@@ -54,6 +54,8 @@ const SERVER_USAGE = `Usage: chat server [options]
   --host-key FILE    present the host key in FILE (mode 0600; the same file on every
                      node of a cluster) instead of DIR/host_key
   --name NAME        server name shown to clients (default "chat")
+  --node NAME        this node's name in /service and /stats (default HOSTNAME:PORT;
+                     1 to 64 of A-Z a-z 0-9 . _ : -)
   --motd TEXT|@FILE  message of the day
   --blacklist FILE   forbidden names and * patterns, one per line (reloaded on SIGHUP)
   --admin SHA256:…   identity fingerprint with operator rights (repeatable)
@@ -223,6 +225,7 @@ async function serverMain(args: string[]): Promise<number> {
     data: { type: "string" },
     "host-key": { type: "string" },
     name: { type: "string" },
+    node: { type: "string" },
     motd: { type: "string" },
     blacklist: { type: "string" },
     admin: { type: "string", multiple: true },
@@ -243,6 +246,13 @@ async function serverMain(args: string[]): Promise<number> {
   }
   // Loaded on demand: the server never loads the client's terminal code, nor the client the server's.
   const { ChatServer } = await import("./server/server.ts");
+  const { NODE_NAME } = await import("./server/nodes.ts");
+  if (values.node !== undefined && !NODE_NAME.test(values.node)) {
+    throw new UsageError(
+      `bad --node "${values.node}": 1 to 64 of A-Z a-z 0-9 . _ : -`,
+      SERVER_USAGE,
+    );
+  }
   const { runConsole } = await import("./server/console.ts");
   const { ConsoleScreen, syncWriter } = await import("./server/console_screen.ts");
   const { lineSink } = await import("./server/log_sink.ts");
@@ -275,6 +285,7 @@ async function serverMain(args: string[]): Promise<number> {
     dataDir,
     hostKeyPath: values["host-key"],
     name: values.name,
+    nodeName: values.node,
     motd,
     blacklistPath: values.blacklist,
     admins: values.admin,

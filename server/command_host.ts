@@ -11,6 +11,7 @@ import type { ModerationRecord } from "./audit.ts";
 import type { RoomModes } from "./room_modes.ts";
 import type { Ban } from "./store.ts";
 import type { AnswerKind } from "./charge.ts";
+import type { NodeStatus } from "./nodes.ts";
 
 /** Serialised messages handed out on demand, a batch at a time; an empty batch ends it. */
 export interface LineSource {
@@ -78,6 +79,10 @@ export interface ServiceInfo {
   messages: number;
   /** Messages and events handed to connections since start. */
   deliveries: number;
+  /** This node's name. */
+  node: string;
+  /** Every node of the chat, this one first (a single server: only this one). */
+  nodes: NodeStatus[];
 }
 
 /** What the command handlers may do; implemented by the hub. Errors are `ProtocolError`s. */

@@ -9,7 +9,8 @@ import { ProtocolError } from "../shared/errors.ts";
 import { checkRoom } from "../shared/names.ts";
 import type { CommandHost } from "./command_host.ts";
 import { runCommand } from "./commands.ts";
-import { checkText } from "./commands/common.ts";
+import { checkText, plural } from "./commands/common.ts";
+import { NODES_SHOWN } from "./commands/info.ts";
 import { formatDuration } from "./duration.ts";
 import type { HubCore } from "./hub_core.ts";
 
@@ -36,7 +37,7 @@ export function consoleLine(core: HubCore, host: CommandHost, line: string): str
     const result = runCommand({ host, by: "console", operator: true, admin: true }, lower, args);
     if (lower === "help" && args.length === 0) {
       return result.text + "\n  /say #room text  Send a message as server\n" +
-        "  /stats  Connections, users, rooms, messages relayed\n" +
+        "  /stats  Node, connections, users, rooms, messages relayed, the cluster's nodes\n" +
         "  plain text  Announce to everyone";
     }
     return result.text;
@@ -69,12 +70,22 @@ function consoleSay(core: HubCore, args: string[]): string {
 
 function stats(core: HubCore): string {
   const i = core.info();
+  const total = i.nodes.reduce((n, x) => n + x.users, 0);
+  const nodes = i.nodes.slice(0, NODES_SHOWN).map((x, k) =>
+    `  ${x.name}: ${plural(x.users, "user")}, ${plural(x.connections, "connection")}${
+      k === 0 ? " (this one)" : ""
+    }`
+  );
+  if (i.nodes.length > NODES_SHOWN) nodes.push(`  and ${i.nodes.length - NODES_SHOWN} more`);
   return [
+    `node: ${i.node}`,
     `connections: ${i.connections}`,
     `users: ${i.users}`,
     `rooms: ${i.rooms}`,
     `messages relayed: ${i.messages}`,
     `deliveries: ${i.deliveries}`,
     `uptime: ${formatDuration(core.o.now() - i.startedAt)}`,
+    `nodes: ${i.nodes.length}, ${plural(total, "user")}`,
+    ...nodes,
   ].join("\n");
 }

@@ -8,6 +8,7 @@
 import type { ServiceInfo } from "./command_host.ts";
 import { Fanout } from "./fanout.ts";
 import type { HubOptions } from "./hub_options.ts";
+import type { NodeStatus } from "./nodes.ts";
 import { RoomTable } from "./rooms.ts";
 import { type Session, SessionRegistry } from "./sessions.ts";
 
@@ -51,8 +52,18 @@ export class HubCore {
     return this.motd ?? this.o.motd();
   }
 
+  /** This node's name and figures (what it announces to the other nodes of a cluster). */
+  nodeStatus(): NodeStatus {
+    return {
+      name: this.o.nodeName ?? this.o.serverName,
+      users: this.sessions.byName.size,
+      connections: this.o.connectionCount(),
+    };
+  }
+
   /** Server figures for `/service` and `/stats`. */
   info(): ServiceInfo {
+    const self = this.nodeStatus();
     return {
       serverName: this.o.serverName,
       version: this.o.version,
@@ -63,6 +74,8 @@ export class HubCore {
       rooms: this.rooms.size,
       messages: this.fanout.messages,
       deliveries: this.fanout.deliveries,
+      node: self.name,
+      nodes: [self, ...this.o.nodes?.others() ?? []],
     };
   }
 

@@ -9,6 +9,7 @@ import type { Blacklist } from "../shared/names.ts";
 import type { ModerationRecord } from "./audit.ts";
 import type { Store } from "./store.ts";
 import type { TranscriptEntry } from "./transcript.ts";
+import type { NodeDirectory } from "./nodes.ts";
 
 /**
  * What the hub asks of the database: the few calls it makes, so that another store (e.g. one
@@ -63,6 +64,10 @@ export interface HubOptions {
   startedAt: number;
   /** Open connections (authenticated or not). */
   connectionCount: () => number;
+  /** This node's name for `/service` and `/stats` (default the server name). */
+  nodeName?: string;
+  /** The other nodes of a cluster, as a cluster's bus hears them; absent for a single server. */
+  nodes?: NodeDirectory;
   /** Notable events for the operator (logins, logouts, name claims); optional. */
   log?: (level: "debug" | "info" | "warn", message: string, props: Record<string, unknown>) => void;
   /** Moderation actions, for the console and `--log`; optional. */

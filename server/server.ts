@@ -17,6 +17,16 @@ import { Blacklist } from "../shared/names.ts";
 import { accessWarning, readRegularFile } from "../shared/safe_file.ts";
 import { DEFAULT_LIMITS, type Limits, TokenBucket } from "../shared/limits.ts";
 import { VERSION } from "../version.ts";
+import { defaultNodeName } from "./nodes.ts";
+
+/** The machine's host name, or "" when it cannot be read. */
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "";
+  }
+}
 
 /** Identities whose keys stay verified in memory (about 1 KiB each with a DM key). */
 const VERIFIED_CACHE = 1024;
@@ -50,6 +60,8 @@ export interface ServerOptions {
   logKeep?: number;
   /** Server name shown to clients. */
   name?: string;
+  /** This node's name in `/service` and `/stats` (default host name and port, `web1:5000`). */
+  nodeName?: string;
   /** Clock (ms). */
   now?: () => number;
 }
@@ -206,6 +218,7 @@ export class ChatServer {
       transcript,
       startedAt,
       connectionCount: () => ref.server ? ref.server.connections : 0,
+      nodeName: opts.nodeName ?? defaultNodeName(hostname(), listener.addr.port),
       log: (level, message, props) => log[level](message, props),
       audit: auditTrail({
         log: (message, props) => modLog.info(message, props),

@@ -5,6 +5,7 @@
  */
 
 import type { Command, Listing, UserView } from "../command_host.ts";
+import type { NodeStatus } from "../nodes.ts";
 import { formatDuration } from "../duration.ts";
 import { andMore, cmd, fail, liveUser, mapListing, page, plural, validRoom } from "./common.ts";
 
@@ -12,11 +13,27 @@ import { andMore, cmd, fail, liveUser, mapListing, page, plural, validRoom } fro
 export const CIPHER_SUITE =
   "chat/1: X25519, Ed25519, HKDF-SHA-256, AES-256-GCM; DMs RSA-OAEP-3072 + AES-256-GCM";
 
+/** Most nodes `/service` and `/stats` name (the count covers all). */
+export const NODES_SHOWN = 32;
+
+/**
+ * The nodes line of `/service`: `Nodes: 3, 22 users — alpha 12 users (this one), beta 7 users, …`
+ * (a single server: its one node).
+ */
+export function nodesLine(nodes: readonly NodeStatus[]): string {
+  const total = nodes.reduce((n, x) => n + x.users, 0);
+  const named = nodes.slice(0, NODES_SHOWN).map((x, i) =>
+    `${x.name} ${plural(x.users, "user")}${i === 0 ? " (this one)" : ""}`
+  );
+  if (nodes.length > NODES_SHOWN) named.push(andMore(nodes.length - NODES_SHOWN, false));
+  return `Nodes: ${nodes.length}, ${plural(total, "user")} — ${named.join(", ")}`;
+}
+
 /** `/service`: server name, version, uptime, figures, limits and cipher suite. */
 export const serviceCmd: Command = cmd(
   "service",
   "",
-  "Server name, version, uptime, users, rooms, key, limits, cipher suite",
+  "Server name, version, node, uptime, users, rooms, key, limits, cipher suite",
   {},
   (
     ctx,
@@ -36,6 +53,8 @@ export const serviceCmd: Command = cmd(
     };
     const text = [
       `Server: ${i.serverName} (chat ${i.version})`,
+      `Node: ${i.node}${i.nodes.length === 1 ? " (a single server)" : ""}`,
+      nodesLine(i.nodes),
       `Uptime: ${formatDuration(uptime)}`,
       `Users online: ${i.users} (${plural(i.connections, "connection")})`,
       `Rooms: ${i.rooms}`,
@@ -55,6 +74,9 @@ export const serviceCmd: Command = cmd(
         connections: i.connections,
         rooms: i.rooms,
         hostFingerprint: i.hostFingerprint,
+        node: i.node,
+        nodeCount: i.nodes.length,
+        nodes: i.nodes.slice(0, NODES_SHOWN).map((x) => ({ name: x.name, users: x.users })),
         limits,
         cipherSuite: CIPHER_SUITE,
       },
