@@ -75,6 +75,8 @@ const CLIENT_USAGE = `Usage: chat client HOST[:PORT][,HOST[:PORT]…] [options]
   --fingerprint SHA256:…  trust exactly this server key (replaces another pinned key)
   --room #R             room to join first (default #lobby)
   --json                one JSON object per event (plain mode), failures too
+  --json-input          plain mode: each input line is a JSON string, e.g. "line 1\nline 2"
+                        (a message of several lines) or "/join #dev"
   --no-color            no colours (also NO_COLOR)
   --bell MODE           mention | all | off (default mention)
   --log FILE            keep your transcript as JSON Lines
@@ -374,6 +376,7 @@ function parseClient(args: string[]) {
     fingerprint: { type: "string" },
     room: { type: "string" },
     json: { type: "boolean" },
+    "json-input": { type: "boolean" },
     "no-color": { type: "boolean" },
     bell: { type: "string" },
     log: { type: "string" },
@@ -482,7 +485,10 @@ async function clientRun(
     const { runApp } = await import("./client/app.ts");
     view = interactive
       ? new (await import("./client/terminal.ts")).TerminalView({ color, hostPort })
-      : new (await import("./client/plain.ts")).PlainView({ json: values.json === true });
+      : new (await import("./client/plain.ts")).PlainView({
+        json: values.json === true,
+        jsonInput: values["json-input"] === true,
+      });
     const code = await runApp(client, view, {
       room,
       json: values.json === true,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { normalizeChatText } from "../shared/chat_text.ts";
 import { checkRoom } from "../shared/names.ts";
 import type { BellMode } from "./view.ts";
 
@@ -143,22 +144,32 @@ export const NO_DM_TEXT = "private messages are not available yet";
 const NO_DM: Action = { kind: "error", text: NO_DM_TEXT };
 
 /**
- * Parses one input line typed while talking in `room`. `<exit chat>` (surrounding white space
- * ignored) and `/quit` quit; `//text` sends `/text`; other `/name args…` lines are local commands
+ * Parses one input (a line, or several lines typed or pasted as one message) typed while talking
+ * in `room`; line breaks are normalised first (CRLF and CR to LF, blank lines at the start and
+ * white space at the end removed). Only text, `/me` and `/msg` may span lines; another command
+ * with a line break is an error. `<exit chat>` (surrounding white space ignored) and `/quit` quit; `//text` sends `/text`; other `/name args…` lines are local commands
  * or server commands (arguments split on white space, except the free-text tail of topic, away,
  * kick, mute and motd; topic, history, leave and mode get `room` when no room is given).
  * `/msg NAME text`, `/trust NAME` and `/verify NAME` are local when `dm` is true, else an error.
  */
 export function parseInput(line: string, room: string, dm = false): Action {
-  const trimmed = line.trim();
+  const text = normalizeChatText(line);
+  const trimmed = text.trimStart();
   if (trimmed === "") return { kind: "none" };
   if (trimmed === "<exit chat>") return { kind: "quit" };
-  if (!trimmed.startsWith("/")) return { kind: "say", text: line.trimEnd(), me: false };
+  if (!trimmed.startsWith("/")) return { kind: "say", text, me: false };
   if (trimmed.startsWith("//")) return { kind: "say", text: trimmed.slice(1), me: false };
   const m = /^\/(\S+)\s*([\s\S]*)$/.exec(trimmed);
   if (m === null) return { kind: "error", text: "type a command after /, or /help" };
   const name = m[1].toLowerCase();
   const rest = m[2];
+  if (trimmed.includes("\n") && name !== "me" && name !== "msg") {
+    return {
+      kind: "error",
+      text: `/${name} takes one line (only /me and /msg text may span lines); //text sends text ` +
+        "that starts with /",
+    };
+  }
   const words = rest.split(/\s+/).filter((w) => w !== "");
   switch (name) {
     case "quit":

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { chatTextRefusal } from "../shared/chat_text.ts";
 import { utf8Length } from "../shared/encoding.ts";
 import type { ClientEvent } from "./view.ts";
 
@@ -38,13 +39,18 @@ export class Outbox {
     return this.#waiting.size;
   }
 
-  /** Why `text` cannot be queued now (full, or longer than `textBytes`); undefined when it can. */
+  /**
+   * Why `text` cannot be queued now (full, longer than `textBytes`, or not chat text: CR, too many
+   * lines); undefined when it can.
+   */
   refusal(text: string, textBytes: number): string | undefined {
     if (this.#waiting.size >= this.#max) return "too many messages waiting";
-    if (text.length * 3 > textBytes && utf8Length(text) > textBytes) {
-      return `too long: at most ${textBytes} bytes`;
+    const r = chatTextRefusal(text, textBytes);
+    if (r === undefined) return undefined;
+    if (r.code === "too_long") {
+      return `too long: ${utf8Length(text)} bytes, at most ${textBytes} bytes`;
     }
-    return undefined;
+    return r.reason === "empty" ? "empty message" : r.reason;
   }
 
   /** Queues `m`. */

@@ -1,6 +1,7 @@
 /**
  * The view for scripts and bots (stdin or stdout not a terminal): one input line is one message
- * or command; one output line per event, without colour or prompts, or with `--json` one JSON
+ * or command (with `--json-input`, one JSON string, which may hold line breaks); one output line
+ * per event (the line breaks of a message shown as `␊`), without colour or prompts, or with `--json` one JSON
  * object per event (the server message itself, or a local kind: pending, acked, failed, status,
  * local, dm, dm_failed). Text output is sanitized; JSON output escapes every character a
  * terminal could act on.
@@ -17,6 +18,11 @@ export const MAX_INPUT_LINE = 65_536;
 export interface PlainViewOptions {
   /** One JSON object per event instead of text lines. */
   json: boolean;
+  /**
+   * Every input line is one JSON string (`"hello\\nworld"`, `"/join #dev"`), taken as exactly
+   * that input: the way a script sends a message of several lines. Other lines are reported.
+   */
+  jsonInput?: boolean;
   /** Input bytes (default: standard input, opened on first use). */
   input?: ReadableStream<Uint8Array>;
   /** Writes one chunk of output (default: standard output; a closed pipe stops output). */
@@ -65,6 +71,21 @@ export function jsonLine(value: unknown): string {
   return JSON.stringify(value).replace(UNSAFE_IN_JSON, escapeUnit);
 }
 
+/**
+ * The input a `--json-input` line holds: a JSON string (blank lines are empty input), or an error
+ * to report when the line is not one.
+ */
+export function jsonInputText(line: string): string | { error: string } {
+  if (line.trim() === "") return "";
+  try {
+    const v: unknown = JSON.parse(line);
+    if (typeof v === "string") return v;
+  } catch {
+    // reported below
+  }
+  return { error: "input line is not a JSON string (--json-input): not sent" };
+}
+
 function stdoutWriter(): (text: string) => void {
   const enc = new TextEncoder();
   let broken = false;
@@ -85,6 +106,7 @@ export class PlainView implements View {
   /** Always false. */
   readonly interactive = false;
   readonly #json: boolean;
+  readonly #jsonInput: boolean;
   #offline: boolean;
   readonly #input: ReadableStream<Uint8Array> | undefined;
   readonly #write: (text: string) => void;
@@ -96,6 +118,7 @@ export class PlainView implements View {
   constructor(opts: PlainViewOptions) {
     this.#offline = false;
     this.#json = opts.json;
+    this.#jsonInput = opts.jsonInput === true;
     this.#input = opts.input;
     this.#write = opts.write ?? stdoutWriter();
     this.#now = opts.now ?? Date.now;
@@ -115,7 +138,7 @@ export class PlainView implements View {
     if (ev.t === "status") this.#offline = ev.state === "lost" || ev.state === "reconnecting";
     if (ev.t === "welcome") this.#offline = false;
     if (ev.t === "pending" && !this.#offline) return;
-    const text = formatEvent(ev, state, { color: false, now: this.#now() });
+    const text = formatEvent(ev, state, { color: false, now: this.#now(), oneLine: true });
     if (text !== null) this.#write(text + "\n");
   }
 
@@ -127,8 +150,32 @@ export class PlainView implements View {
     );
   }
 
-  /** Input lines without their "\n" or "\r\n"; ends at end of input or on close. */
+  /**
+   * Inputs: lines without their "\n" or "\r\n" or, with `jsonInput`, the strings the lines hold
+   * (which may contain line breaks); ends at end of input or on close.
+   */
   async *lines(): AsyncGenerator<string, void, void> {
+    for await (const line of this.#rawLines()) {
+      if (!this.#jsonInput) {
+        yield line;
+        continue;
+      }
+      const text = jsonInputText(line);
+      if (typeof text === "string") yield text;
+      else this.#error(text.error);
+    }
+  }
+
+  #error(text: string): void {
+    this.show({ t: "local", level: "error", text }, {
+      me: "",
+      timestamps: false,
+      ignored: new Set(),
+      bell: "off",
+    });
+  }
+
+  async *#rawLines(): AsyncGenerator<string, void, void> {
     if (this.#closed) return;
     const reader = (this.#input ?? Deno.stdin.readable).getReader();
     this.#reader = reader;
@@ -136,11 +183,7 @@ export class PlainView implements View {
     let buf = "";
     let skipping = false;
     const tooLong = () =>
-      this.show({
-        t: "local",
-        level: "error",
-        text: `input line longer than ${MAX_INPUT_LINE} characters: not sent`,
-      }, { me: "", timestamps: false, ignored: new Set(), bell: "off" });
+      this.#error(`input line longer than ${MAX_INPUT_LINE} characters: not sent`);
     try {
       for (;;) {
         const { value, done } = await reader.read();

@@ -17,6 +17,12 @@ export interface RenderOptions {
   color: boolean;
   /** Current time in ms since the epoch, for lines that carry no server time. */
   now: number;
+  /**
+   * Chat text on one line (plain mode): its line breaks are shown as `␊` (U+240A), so every
+   * message is exactly one output line. Otherwise they are kept and the continuation lines are
+   * indented under the text column.
+   */
+  oneLine?: boolean;
 }
 
 /** SGR foreground codes names are coloured with: six normal and six bright colours. */
@@ -44,18 +50,35 @@ export function nameColor(name: string): number {
   return NAME_COLORS[h % NAME_COLORS.length];
 }
 
+/**
+ * Chat text after `head` (what precedes it on the first line, without colour codes): every line
+ * sanitized (and passed through `mark`); continuation lines indented to the column the text
+ * starts at, or with `oneLine` everything on one line, the breaks shown as `␊`.
+ */
+function chatText(
+  head: string,
+  text: string,
+  oneLine: boolean | undefined,
+  mark: (safe: string) => string = (t) => t,
+): string {
+  if (oneLine === true) return mark(sanitize(text));
+  const pad = "\n" + " ".repeat(head.length);
+  return text.split("\n").map((l) => mark(sanitize(l))).join(pad);
+}
+
 /** The red line for a message that was not delivered to `to` (a room or a name). */
 function notDelivered(
   now: string,
   to: string,
   text: string,
   reason: string,
-  color: boolean,
+  opts: RenderOptions,
 ): string {
+  const head = `${now}! not delivered to ${sanitize(to)}: `;
   return paint(
-    `${now}! not delivered to ${sanitize(to)}: ${sanitize(text)} (${sanitize(reason)})`,
+    `${head}${chatText(head, text, opts.oneLine)} (${sanitize(reason)})`,
     RED,
-    color,
+    opts.color,
   );
 }
 
@@ -216,12 +239,16 @@ function serverLine(
   m: ServerMessage,
   state: RenderState,
   clock: (ts: number) => string,
-  color: boolean,
+  opts: RenderOptions,
 ): string | null {
+  const color = opts.color;
   switch (m.t) {
     case "msg": {
       const head = `${clock(m.ts)}[${sanitize(m.room)}] `;
-      const text = markMentions(sanitize(m.text), state.me, color);
+      const plain = m.me === true
+        ? `${head}* ${sanitize(m.from)} `
+        : `${head}${sanitize(m.from)}: `;
+      const text = chatText(plain, m.text, opts.oneLine, (l) => markMentions(l, state.me, color));
       return m.me === true
         ? `${head}* ${paintName(m.from, color)} ${text}`
         : `${head}${paintName(m.from, color)}: ${text}`;
@@ -281,21 +308,20 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
   const now = clock(opts.now);
   switch (ev.t) {
     case "server":
-      return serverLine(ev.msg, state, clock, color);
+      return serverLine(ev.msg, state, clock, opts);
     case "welcome":
-      return serverLine(ev.msg, state, clock, color);
+      return serverLine(ev.msg, state, clock, opts);
     case "pending": {
       const who = state.me !== "" ? sanitize(state.me) : "you";
-      const text = sanitize(ev.text);
-      const line = ev.me
-        ? `${now}[${sanitize(ev.room)}] * ${who} ${text} …`
-        : `${now}[${sanitize(ev.room)}] ${who}: ${text} …`;
-      return paint(line, DIM, color);
+      const head = ev.me
+        ? `${now}[${sanitize(ev.room)}] * ${who} `
+        : `${now}[${sanitize(ev.room)}] ${who}: `;
+      return paint(`${head}${chatText(head, ev.text, opts.oneLine)} …`, DIM, color);
     }
     case "acked":
       return null;
     case "failed":
-      return notDelivered(now, ev.room, ev.text, ev.reason, color);
+      return notDelivered(now, ev.room, ev.text, ev.reason, opts);
     case "status": {
       // The welcome line already says where we are connected.
       if (ev.state === "connecting" || ev.state === "connected") return null;
@@ -305,10 +331,13 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
     case "dm": {
       const from = ev.out ? "you" : paintName(ev.from, color);
       const to = ev.out ? paintName(ev.to, color) : "you";
-      return `${clock(ev.ts)}[dm] ${from} → ${to}: ${sanitize(ev.text)}`;
+      const head = `${clock(ev.ts)}[dm] ${ev.out ? "you" : sanitize(ev.from)} → ${
+        ev.out ? sanitize(ev.to) : "you"
+      }: `;
+      return `${clock(ev.ts)}[dm] ${from} → ${to}: ${chatText(head, ev.text, opts.oneLine)}`;
     }
     case "dm_failed":
-      return notDelivered(now, ev.to, ev.text, ev.reason, color);
+      return notDelivered(now, ev.to, ev.text, ev.reason, opts);
     case "local":
       return ev.level === "error"
         ? paint(block("! ", multi(ev.text)), RED, color)

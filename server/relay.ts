@@ -7,7 +7,7 @@
 
 import { ProtocolError } from "../shared/errors.ts";
 import type { SayMessage } from "../shared/messages.ts";
-import { checkText } from "./commands/common.ts";
+import { checkChatText } from "./commands/common.ts";
 import type { HubCore } from "./hub_core.ts";
 import { toMsg } from "./message_line.ts";
 import { sendError } from "./peer.ts";
@@ -21,7 +21,7 @@ export function say(core: HubCore, s: Session, m: SayMessage): void {
     if (core.muted.has(s.fingerprint)) {
       throw new ProtocolError("muted", "You are muted; your message was not sent.");
     }
-    checkText(m.text, o.limits.textBytes, "message");
+    checkChatText(m.text, o.limits.textBytes);
   } catch (e) {
     // A resent id is answered with the original even when the resend itself is refused.
     const prev = o.store.findById(s.fingerprint, m.id);

@@ -8,6 +8,7 @@
  */
 
 import { bytesEqual, concat, decodeUtf8, u32, utf8 } from "./encoding.ts";
+import { chatTextRefusal } from "./chat_text.ts";
 import { ProtocolError } from "./errors.ts";
 import {
   aeadImport,
@@ -78,7 +79,7 @@ export interface SealInput {
   sigPrivate: KeyObject;
   /** Recipient's RSA-OAEP-3072 public key (SPKI DER or an imported key). */
   kemPublic: Uint8Array | CryptoKey;
-  /** The text: non-empty, one line, at most 2048 UTF-8 bytes. */
+  /** The text: chat text (shared/chat_text.ts) of at most 2048 UTF-8 bytes. */
   text: string;
   /** Random source (default {@link randomBytes}). */
   random?: (n: number) => Uint8Array;
@@ -107,15 +108,15 @@ function fail(cause?: unknown): ProtocolError {
   return new ProtocolError("bad_envelope", "cannot decrypt message", { cause });
 }
 
-/** Checks `text` as chat text; `TypeError` if empty or multi-line, `RangeError` if too long. */
+/**
+ * Checks `text` as chat text (shared/chat_text.ts: LF line breaks, no CR, at most 50 lines);
+ * `TypeError` if empty or badly shaped, `RangeError` if longer than {@link DM_TEXT_MAX} bytes.
+ */
 export function checkDmText(text: string): void {
-  if (text.length === 0) throw new TypeError("the message is empty");
-  if (text.includes("\n") || text.includes("\r")) {
-    throw new TypeError("the message must be one line");
-  }
-  if (text.length > DM_TEXT_MAX || utf8.encode(text).length > DM_TEXT_MAX) {
-    throw new RangeError(`the message is longer than ${DM_TEXT_MAX} bytes`);
-  }
+  const r = chatTextRefusal(text, DM_TEXT_MAX);
+  if (r === undefined) return;
+  if (r.code === "too_long") throw new RangeError(`the message is ${r.reason}`);
+  throw new TypeError(r.reason === "empty" ? "the message is empty" : r.reason);
 }
 
 /** Validates a header object strictly; `null` when it does not match the schema. */

@@ -5,6 +5,7 @@
  */
 
 import { utf8Length } from "../../shared/encoding.ts";
+import { chatTextRefusal } from "../../shared/chat_text.ts";
 import { ProtocolError } from "../../shared/errors.ts";
 import { checkRoom } from "../../shared/names.ts";
 import type { ModerationRecord } from "../audit.ts";
@@ -81,6 +82,19 @@ export function checkText(text: string, maxBytes: number, what = "text"): void {
   if (text.length * 3 > maxBytes && utf8Length(text) > maxBytes) {
     fail("too_long", `The ${what} is longer than ${maxBytes} bytes; nothing was sent.`);
   }
+}
+
+/**
+ * Throws `bad_text` or `too_long` unless `text` follows the chat-text rules (shared/chat_text.ts:
+ * LF line breaks, no CR, at most 50 lines) within `maxBytes` UTF-8 bytes.
+ */
+export function checkChatText(text: string, maxBytes: number): void {
+  const r = chatTextRefusal(text, maxBytes);
+  if (r === undefined) return;
+  if (r.code === "too_long") {
+    fail("too_long", `The message is longer than ${maxBytes} bytes; nothing was sent.`);
+  }
+  fail("bad_text", r.reason === "empty" ? "The message is empty." : `Not sent: ${r.reason}.`);
 }
 
 /** The calling user; `not_permitted` on the console. */

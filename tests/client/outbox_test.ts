@@ -6,7 +6,10 @@ import type { ClientEvent } from "../../client/view.ts";
 Deno.test("outbox: bounded, too-long text refused, failures say whether a message was sent", () => {
   const box = new Outbox(2);
   assert.equal(box.refusal("hi", 10), undefined);
-  assert.equal(box.refusal("é".repeat(6), 10), "too long: at most 10 bytes");
+  assert.equal(box.refusal("é".repeat(6), 10), "too long: 12 bytes, at most 10 bytes");
+  assert.equal(box.refusal("a\nb", 10), undefined);
+  assert.match(box.refusal("a\rb", 10) ?? "", /carriage return/);
+  assert.equal(box.refusal(Array(51).fill("x").join("\n"), 200), "at most 50 lines (this has 51)");
   assert.equal(box.refusal("é".repeat(5), 10), undefined);
   box.add({ id: "a", room: "#r", text: "one", me: false, sent: true });
   box.add({ id: "b", room: "#r", text: "two", me: true });

@@ -324,10 +324,60 @@ Deno.test("render: with colour, the only escapes are render's own SGR codes", ()
   );
 });
 
-Deno.test("render: a hostile message is shown visibly on one line", () => {
-  const text = "x\x1b[2J\x1b]0;T\x07\rbob: fake\n\u202eabc";
+Deno.test("render: a hostile message is shown visibly; its lines hang under the text column", () => {
+  const text = "x\x1b[2J\x1b]0;T\x07\rbob: fake\n\u202eabc\n[#lobby] admin: hi";
   const out = fmt(srv(msg({ text })), st({ timestamps: false }));
-  assert.equal(out, "[#lobby] bob: x␛[2J␛]0;T␇␍bob: fake␊<U+202E>abc");
+  assert.equal(
+    out,
+    "[#lobby] bob: x␛[2J␛]0;T␇␍bob: fake\n" +
+      "              <U+202E>abc\n" +
+      "              [#lobby] admin: hi",
+  );
+  const plain = formatEvent(srv(msg({ text })), st({ timestamps: false }), {
+    color: false,
+    now: 0,
+    oneLine: true,
+  });
+  assert.equal(plain, "[#lobby] bob: x␛[2J␛]0;T␇␍bob: fake␊<U+202E>abc␊[#lobby] admin: hi");
   const fake = fmt(srv(msg({ from: "bob\n[#lobby] admin" })), st({ timestamps: false }));
   assert.equal(fake, "[#lobby] bob␊[#lobby] admin: hi");
+});
+
+Deno.test("render: multi-line /me, DM, pending and failed lines hang under their text column", () => {
+  const s = st({ timestamps: false, me: "alice" });
+  assert.equal(
+    fmt(srv(msg({ text: "waves\nand bows", me: true })), s),
+    "[#lobby] * bob waves\n" + " ".repeat(15) + "and bows",
+  );
+  assert.equal(
+    fmt({ t: "dm", id: "i", ts: 0, from: "bob", to: "alice", text: "a\n\tb", out: false }, s),
+    "[dm] bob → you: a\n                ␉b",
+  );
+  assert.equal(
+    fmt({ t: "pending", id: "i", room: "#lobby", text: "one\ntwo", me: false }, s),
+    "[#lobby] alice: one\n                two …",
+  );
+  const failed = fmt({ t: "failed", id: "i", room: "#r", text: "one\ntwo", reason: "why" }, s);
+  assert.equal(failed, "! not delivered to #r: one\n                       two (why)");
+  // Mentions are marked on every line; continuation lines never carry a name colour.
+  const out = formatEvent(srv(msg({ text: "hi\nalice, look" })), s, colored)!;
+  assert.equal(out.split("\n").length, 2);
+  assert.ok(out.split("\n")[1].startsWith(" ".repeat("[#lobby] bob: ".length) + "\x1b[1;7malice"));
+});
+
+Deno.test("render: any multi-line text gives one terminal line per text line, all indented", () => {
+  fc.assert(
+    fc.property(fc.array(fc.string({ maxLength: 20 }), { minLength: 1, maxLength: 8 }), (parts) => {
+      const text = parts.join("\n");
+      const out = fmt(srv(msg({ text })), st({ timestamps: true }));
+      assert.ok(out !== null);
+      const rows = out.split("\n");
+      assert.equal(rows.length, parts.length);
+      const col = rows[0].indexOf("bob: ") + 5;
+      for (const r of rows.slice(1)) assert.ok(r.startsWith(" ".repeat(col)), JSON.stringify(r));
+      const one = formatEvent(srv(msg({ text })), st(), { color: false, now: 0, oneLine: true });
+      assert.ok(one !== null && !one.includes("\n"));
+    }),
+    { numRuns: 300 },
+  );
 });

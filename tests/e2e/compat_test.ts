@@ -4,7 +4,7 @@
  * this server, and this client to that server; each sends a room line and gets it back. Key files
  * cross over too: the old server's host key is loaded by this server with the same fingerprint,
  * and an identity the old client created is accepted by this client as the same owner of its
- * name. Skipped, with a message, without git, a git checkout, or the commit.
+ * name. A message of several lines from this client reaches the old client intact. Skipped, with a message, without git, a git checkout, or the commit.
  */
 
 import assert from "node:assert/strict";
@@ -122,7 +122,27 @@ Deno.test({
       servers.push(server);
       assert.equal(server.fingerprint, oldServer.fingerprint);
       // The old client → this server.
-      await roundTrip(server.port, oldHome, "otto", "old client, new server", clients, oldMain);
+      const otto = await roundTrip(
+        server.port,
+        oldHome,
+        "otto",
+        "old client, new server",
+        clients,
+        oldMain,
+      );
+      // A message of several lines from this client reaches the old one intact (its text view
+      // shows the breaks as ␊ on one line), and the old client carries on.
+      const nina = startClient(
+        server.port,
+        ["--accept-new", "--json", "--json-input", "--no-reconnect", "--name", "nina"],
+        newHome,
+      );
+      clients.push(nina);
+      const lines = "several\nlines\n  from nina";
+      await nina.send(JSON.stringify(lines));
+      await until(() => got(otto, "nina", lines), "the old client gets the lines", clients, 60_000);
+      await otto.send("old client still here");
+      await until(() => got(otto, "otto", "old client still here"), "otto's next line", clients);
       // This client with the identity the old client created: still the owner of "otto".
       await roundTrip(server.port, oldHome, "otto", "old identity, new client", clients);
     } finally {

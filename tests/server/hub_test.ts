@@ -325,7 +325,29 @@ Deno.test("say: relayed once-serialised to every member, the sender's copy is it
   }
 });
 
-Deno.test("say: errors not_in_room, bad_text (empty, LF, CR) with the request id", () => {
+Deno.test("say: several lines (LF) relayed and stored as sent, up to 50 lines", () => {
+  const w = world();
+  try {
+    const a = connect(w, "alice", "C");
+    const b = connect(w, "bob", "B");
+    a.take();
+    const fifty = Array.from({ length: 50 }, (_, i) => `line ${i + 1}`).join("\n");
+    const texts = ["two\nlines", "  indented\n\n\x1b[2J after a blank line", fifty];
+    let n = 0;
+    for (const text of texts) {
+      say(w, a, text, ++n);
+      const [m] = b.take();
+      assert.equal(m.t, "msg");
+      assert.equal(m.text, text);
+    }
+    assert.equal(w.store.lastSeq("#lobby"), 3);
+    assert.deepEqual(w.store.recent("#lobby", 3).map((m) => m.text), texts);
+  } finally {
+    w.store.close();
+  }
+});
+
+Deno.test("say: errors not_in_room, bad_text (empty, CR, edge LF, 51 lines) with the request id", () => {
   const w = world();
   try {
     const a = connect(w, "alice", "C");
@@ -334,8 +356,12 @@ Deno.test("say: errors not_in_room, bad_text (empty, LF, CR) with the request id
     const cases: [string, string, string][] = [
       ["#dev", "hi", "not_in_room"],
       ["#lobby", "", "bad_text"],
-      ["#lobby", "two\nlines", "bad_text"],
       ["#lobby", "two\rlines", "bad_text"],
+      ["#lobby", "two\r\nlines", "bad_text"],
+      ["#lobby", "\nstarts with a break", "bad_text"],
+      ["#lobby", "ends with a break\n", "bad_text"],
+      ["#lobby", "\n", "bad_text"],
+      ["#lobby", Array.from({ length: 51 }, () => "x").join("\n"), "bad_text"],
     ];
     let n = 10;
     for (const [room, text, code] of cases) {

@@ -237,12 +237,17 @@ Deno.test("e2e: the header schema is strict", async () => {
   assert.throws(() => encodeHeader({ ...header(a, b), from: "a b" }), TypeError);
 });
 
-Deno.test("e2e: size limits: text ≤ 2048 bytes and one line, envelope ≤ 8 KiB", async () => {
+Deno.test("e2e: size limits: chat text ≤ 2048 bytes, LF lines ≤ 50, no CR; envelope ≤ 8 KiB", async () => {
   const env = await seal("é".repeat(1024));
   assert.ok(env.length <= DM_ENVELOPE_MAX);
   assert.equal((await open(env)).text, "é".repeat(1024));
   await assert.rejects(seal("é".repeat(1024) + "x"), RangeError);
-  await assert.rejects(seal("a\nb"), TypeError);
+  assert.equal((await open(await seal("a\nb"))).text, "a\nb");
+  const fifty = Array.from({ length: 50 }, () => "l").join("\n");
+  assert.equal((await open(await seal(fifty))).text, fifty);
+  await assert.rejects(seal(fifty + "\nl"), TypeError);
+  await assert.rejects(seal("a\r\nb"), TypeError);
+  await assert.rejects(seal("a\n"), TypeError);
   await assert.rejects(seal(""), TypeError);
   // Worst-case JSON escaping of 2048 bytes of control characters does not fit in 8 KiB.
   await assert.rejects(seal("\u0001".repeat(2048)), RangeError);
