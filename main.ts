@@ -63,6 +63,10 @@ const SERVER_USAGE = `Usage: chat server [options]
   --log-max-size N   rotate the log at N bytes (suffix K, M or G; default 100M)
   --log-keep N       rotated logs kept as FILE.1 … FILE.N (default 5; 0 keeps none)
   --limit KEY=N      override a limit, e.g. --limit textBytes=1024 (repeatable)
+  --cluster nats://HOST:PORT[,nats://…]
+                     be a node of a cluster: rooms, history, names, bans and operators live
+                     in NATS JetStream, shared by every node with the same --cluster-name
+  --cluster-name NAME  the cluster to join on that NATS (default "chat"; A-Z a-z 0-9 _ -)
   --verbose          log connections and errors to stderr
 `;
 
@@ -161,6 +165,34 @@ function parse<T extends Record<string, { type: "string" | "boolean"; multiple?:
   }
 }
 
+/** `--cluster` URLs and `--cluster-name`; undefined without `--cluster`. */
+function parseCluster(
+  urls: string | undefined,
+  name: string | undefined,
+): { servers: string[]; name: string } | undefined {
+  if (urls === undefined) {
+    if (name !== undefined) throw new UsageError("--cluster-name needs --cluster", SERVER_USAGE);
+    return undefined;
+  }
+  const servers = urls.split(",");
+  for (const u of servers) {
+    if (!/^nats:\/\/(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::\d{1,5})?$/.test(u)) {
+      throw new UsageError(
+        `bad --cluster "${u}": expected nats://HOST[:PORT], several separated by commas`,
+        SERVER_USAGE,
+      );
+    }
+  }
+  if (servers.length > 32) throw new UsageError("--cluster takes at most 32 URLs", SERVER_USAGE);
+  if (name !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(name)) {
+    throw new UsageError(
+      `bad --cluster-name "${name}": 1 to 32 of A-Z, a-z, 0-9, _ and -`,
+      SERVER_USAGE,
+    );
+  }
+  return { servers, name: name ?? "chat" };
+}
+
 function parseLimits(items: string[] | undefined): Partial<Limits> {
   const out: Partial<Limits> = {};
   for (const item of items ?? []) {
@@ -235,6 +267,8 @@ async function serverMain(args: string[]): Promise<number> {
     "log-max-size": { type: "string" },
     "log-keep": { type: "string" },
     limit: { type: "string", multiple: true },
+    cluster: { type: "string" },
+    "cluster-name": { type: "string" },
     verbose: { type: "boolean" },
   }, SERVER_USAGE);
   if (values.help) return print(SERVER_USAGE);
@@ -246,6 +280,7 @@ async function serverMain(args: string[]): Promise<number> {
   for (const a of values.admin ?? []) {
     if (!isFingerprint(a)) throw new UsageError(`bad --admin "${a}"`, SERVER_USAGE);
   }
+  const cluster = parseCluster(values.cluster, values["cluster-name"]);
   // Loaded on demand: the server never loads the client's terminal code, nor the client the server's.
   const { ChatServer } = await import("./server/server.ts");
   const { NODE_NAME } = await import("./server/nodes.ts");
@@ -295,6 +330,7 @@ async function serverMain(args: string[]): Promise<number> {
     logMaxBytes: parseSize(values["log-max-size"], "--log-max-size"),
     logKeep: parseCount(values["log-keep"], "--log-keep", 1000),
     limits: parseLimits(values.limit),
+    cluster,
   });
   // Signals are handled before the address is printed: whoever sees it may stop the server.
   const stop = new AbortController();

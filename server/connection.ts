@@ -28,6 +28,11 @@ import { type Limits, MIN_RECORD_FRAME, type TokenBucket } from "../shared/limit
 export interface HubPort {
   /** Handles `auth`; sends welcome or error through the peer. */
   authenticate(peer: Peer, auth: AuthMessage): "ok" | "retry" | "fatal";
+  /**
+   * What must be settled before `msg` is handed to `authenticate` or `handle` (a cluster's
+   * name owner); undefined when nothing. Optional.
+   */
+  prepare?(peer: Peer, msg: ClientMessage): Promise<void> | undefined;
   /** A request from an authenticated peer. */
   handle(peerId: number, msg: Exclude<ClientMessage, AuthMessage>): void;
   /** The peer is gone. */
@@ -403,7 +408,18 @@ export class Connection implements Peer {
       if (!this.open) return;
       const msg = parseClientMessage(lines[i]);
       if (this.#phase === "auth") return this.#onAuthRecord(msg, lines, i + 1);
-      this.#onChat(msg);
+      const waiting = this.#onChat(msg);
+      if (waiting !== undefined) return this.#rest(waiting, lines, i + 1);
+    }
+  }
+
+  /** Once `waiting` settled, the rest of its record from `from` on, in order. */
+  async #rest(waiting: Promise<void>, lines: string[], from: number): Promise<void> {
+    await waiting;
+    for (let i = from; i < lines.length; i++) {
+      if (!this.open) return;
+      const w = this.#onChat(parseClientMessage(lines[i]));
+      if (w !== undefined) await w;
     }
   }
 
@@ -414,7 +430,7 @@ export class Connection implements Peer {
       if (!this.open) return;
       const next = parseClientMessage(lines[i]);
       if (this.#phase === "auth") await this.#onAuth(next);
-      else this.#onChat(next);
+      else await this.#onChat(next);
     }
   }
 
@@ -434,6 +450,9 @@ export class Connection implements Peer {
       }));
       return this.close("bad_auth");
     }
+    if (!this.open) return;
+    const waiting = this.#ctx.hub.prepare?.(this, msg);
+    if (waiting !== undefined) await waiting;
     if (!this.open) return;
     this.#charges.automatic(); // resume and join replay are the client's own requests
     const r = this.#ctx.hub.authenticate(this, msg);
@@ -494,7 +513,8 @@ export class Connection implements Peer {
     return true;
   }
 
-  #onChat(msg: ClientMessage): void {
+  /** Handles one request; a promise while what it needs is settled first (hub `prepare`). */
+  #onChat(msg: ClientMessage): Promise<void> | undefined {
     switch (msg.t) {
       case "pong":
         return;
@@ -506,13 +526,23 @@ export class Connection implements Peer {
         return;
       case "bye":
         this.#ctx.hub.disconnect(this.id, "quit");
-        return this.close("quit");
+        this.close("quit");
+        return;
       case "auth":
         throw new ProtocolError("bad_message", "already authenticated");
       default: {
         const verdict = this.#charges.request(msg);
-        if (verdict !== "ok") return this.#rateLimited(msg.id, verdict);
-        this.#ctx.hub.handle(this.id, msg);
+        if (verdict !== "ok") {
+          this.#rateLimited(msg.id, verdict);
+          return;
+        }
+        const waiting = this.#ctx.hub.prepare?.(this, msg);
+        if (waiting === undefined) this.#ctx.hub.handle(this.id, msg);
+        else {
+          return waiting.then(() => {
+            if (this.open) this.#ctx.hub.handle(this.id, msg);
+          });
+        }
       }
     }
   }

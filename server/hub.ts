@@ -11,7 +11,14 @@
  */
 
 import { ProtocolError } from "../shared/errors.ts";
-import type { AuthMessage, CmdMessage, DmRequest, SayMessage } from "../shared/messages.ts";
+import type {
+  AuthMessage,
+  ClientMessage,
+  CmdMessage,
+  DmRequest,
+  SayMessage,
+} from "../shared/messages.ts";
+import { checkName } from "../shared/names.ts";
 import { ipBanned } from "./ban_match.ts";
 import type { CommandContext, CommandHost } from "./command_host.ts";
 import { runCommand } from "./commands.ts";
@@ -50,6 +57,23 @@ export class Hub {
    */
   authenticate(peer: Peer, auth: AuthMessage): AuthResult {
     return authenticate(this.#core, peer, auth);
+  }
+
+  /**
+   * What must be settled with the rest of a cluster before `msg` from `peer` can be handled
+   * (who owns the name an `auth` or `/nick` asks for); undefined when nothing. The connection
+   * waits for it before handing `msg` to {@linkcode authenticate} or {@linkcode handle}.
+   */
+  prepare(peer: Peer, msg: ClientMessage): Promise<void> | undefined {
+    const o = this.#core.o;
+    if (o.store.reserveName === undefined) return undefined;
+    let name: string | undefined;
+    if (msg.t === "auth") name = msg.name;
+    else if (msg.t === "cmd" && msg.name === "nick" && msg.args.length === 1) name = msg.args[0];
+    if (name === undefined || peer.fingerprint === "") return undefined;
+    const check = checkName(name, o.blacklist());
+    if (!check.ok) return undefined;
+    return o.store.reserveName(check.key, name, peer.fingerprint);
   }
 
   /** A request from an authenticated peer; unknown peers are ignored. */

@@ -13,6 +13,7 @@ import { checkText, plural } from "./commands/common.ts";
 import { NODES_SHOWN } from "./commands/info.ts";
 import { formatDuration } from "./duration.ts";
 import type { HubCore } from "./hub_core.ts";
+import type { AppendResult } from "./store.ts";
 
 /** Runs one console line against `core` through `host`; returns the text to print. */
 export function consoleLine(core: HubCore, host: CommandHost, line: string): string {
@@ -54,7 +55,8 @@ function consoleSay(core: HubCore, args: string[]): string {
   if (!ok.ok) return `error (bad_args): ${ok.reason}`;
   const text = args.slice(1).join(" ");
   checkText(text, core.o.limits.textBytes, "message");
-  const stored = core.o.store.appendMessage({
+  let said: AppendResult | undefined;
+  core.o.store.append({
     room,
     ts: core.o.now(),
     from: "server",
@@ -62,10 +64,18 @@ function consoleSay(core: HubCore, args: string[]): string {
     me: false,
     id: "",
     senderFp: "",
+  }, (r) => {
+    said = r;
+    if (r.ok) core.fanout.relay(r.message);
   });
-  core.fanout.relay(stored);
+  core.settle(); // the embedded store commits here; a cluster's answers later
   const n = core.rooms.sessionsIn(room)?.size ?? 0;
-  return `Said in ${room} (seq ${stored.seq}) to ${n} members.`;
+  if (said === undefined) return `Saying in ${room} to ${n} members here.`;
+  if (!said.ok) {
+    const e = said.error;
+    return e instanceof ProtocolError ? `error (${e.code}): ${e.message}` : `error: ${e.message}`;
+  }
+  return `Said in ${room} (seq ${said.message.seq}) to ${n} members.`;
 }
 
 function stats(core: HubCore): string {

@@ -6,11 +6,13 @@
  */
 
 import type { ServiceInfo } from "./command_host.ts";
-import { Fanout } from "./fanout.ts";
+import { banCovers } from "./ban_match.ts";
+import { type EventFields, Fanout } from "./fanout.ts";
 import type { HubOptions } from "./hub_options.ts";
 import type { NodeStatus } from "./nodes.ts";
 import { RoomTable } from "./rooms.ts";
 import { type Session, SessionRegistry } from "./sessions.ts";
+import type { Ban } from "./store.ts";
 
 /** What the login, relay, command and console parts of the hub act on. */
 export class HubCore {
@@ -35,6 +37,46 @@ export class HubCore {
       members: (room) => this.rooms.sessionsIn(room),
     });
     this.rooms = new RoomTable(o, this.sessions, this.fanout);
+    o.bus?.attach({
+      message: (m) => this.fanout.relay(m),
+      banned: (b) => this.enforceBan(b),
+    });
+  }
+
+  /**
+   * Closes the sessions here that ban `b` covers, announcing it once per room and name;
+   * returns how many were closed.
+   */
+  enforceBan(b: Ban): number {
+    let closed = 0;
+    const tell = this.onceAName();
+    for (const s of [...this.sessions.byId.values()]) {
+      if (!banCovers(b, s.key, s.fingerprint, s.peer.ip)) continue;
+      tell(s, "ban", {
+        name: s.name,
+        by: b.by,
+        ...(b.reason === "" ? {} : { reason: b.reason }),
+      });
+      this.drop(s, "banned");
+      s.peer.close("banned");
+      closed++;
+    }
+    return closed;
+  }
+
+  /**
+   * A teller that announces a moderation event in each room of a session, once per room and
+   * name however many sessions of the name are in it.
+   */
+  onceAName(): (s: Session, kind: "ban" | "mute", f: EventFields) => void {
+    const told = new Set<string>(); // room and name, once for a name connected twice
+    return (s, kind, f) => {
+      for (const room of s.rooms) {
+        if (told.has(`${room} ${s.key}`)) continue;
+        told.add(`${room} ${s.key}`);
+        this.fanout.event(room, kind, f);
+      }
+    };
   }
 
   /** Commits the messages said so far and relays them (see `Hub.settle`). */

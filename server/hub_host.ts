@@ -7,13 +7,11 @@
 
 import { ProtocolError } from "../shared/errors.ts";
 import { nameKey } from "../shared/names.ts";
-import { banCovers } from "./ban_match.ts";
 import type { CommandHost } from "./command_host.ts";
-import type { EventFields } from "./fanout.ts";
 import { recent, recentBefore } from "./history.ts";
 import type { HubCore } from "./hub_core.ts";
 import { nick, releaseName } from "./name_claims.ts";
-import { roomsOf, type Session } from "./sessions.ts";
+import { roomsOf } from "./sessions.ts";
 
 /** The command host over `core`. */
 export function makeHost(core: HubCore): CommandHost {
@@ -93,26 +91,13 @@ export function makeHost(core: HubCore): CommandHost {
     },
     ban: (b) => {
       o.store.addBan(b);
-      let closed = 0;
-      const tell = onceAName(core);
-      for (const s of [...sessions.byId.values()]) {
-        if (!banCovers(b, s.key, s.fingerprint, s.peer.ip)) continue;
-        tell(s, "ban", {
-          name: s.name,
-          by: b.by,
-          ...(b.reason === "" ? {} : { reason: b.reason }),
-        });
-        core.drop(s, "banned");
-        s.peer.close("banned");
-        closed++;
-      }
-      return closed;
+      return core.enforceBan(b);
     },
     unban: (target) => o.store.removeBan(target),
     bans: () => o.store.bans(),
     mute: (fp, by) => {
       core.muted.add(fp);
-      const tell = onceAName(core);
+      const tell = core.onceAName();
       for (const s of sessions.byFp.get(fp) ?? []) tell(s, "mute", { name: s.name, by });
     },
     unmute: (fp) => core.muted.delete(fp),
@@ -137,20 +122,5 @@ export function makeHost(core: HubCore): CommandHost {
         s.peer.send(JSON.stringify({ t: "event", ts: o.now(), kind, name: s.name, by }));
       }
     },
-  };
-}
-
-/**
- * A teller that announces a moderation event in each room of a session, once per room and
- * name however many sessions of the name are in it.
- */
-function onceAName(core: HubCore): (s: Session, kind: "ban" | "mute", f: EventFields) => void {
-  const told = new Set<string>(); // room and name, once for a name connected twice
-  return (s, kind, f) => {
-    for (const room of s.rooms) {
-      if (told.has(`${room} ${s.key}`)) continue;
-      told.add(`${room} ${s.key}`);
-      core.fanout.event(room, kind, f);
-    }
   };
 }

@@ -9,7 +9,9 @@ import { Connection, type ConnectionContext, VerifiedIdentities } from "./connec
 import { Hub } from "./hub.ts";
 import { auditTrail } from "./audit.ts";
 import { StorageError, Store } from "./store.ts";
-import { DAY_MS } from "./upkeep.ts";
+import { DAY_MS, type Expired, type ExpireOptions } from "./upkeep.ts";
+import type { HubStore, HubUpkeep } from "./hub_options.ts";
+import type { ClusterStore } from "./cluster/cluster_store.ts";
 import { Transcript } from "./transcript.ts";
 import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
 import { loadHostKey, loadOrCreateHostKey } from "../shared/keys.ts";
@@ -64,7 +66,25 @@ export interface ServerOptions {
   nodeName?: string;
   /** Clock (ms). */
   now?: () => number;
+  /**
+   * Join a cluster: NATS server URLs and the cluster's name (default `chat`). Without it the
+   * server keeps its own database in the data directory.
+   */
+  cluster?: { servers: string[]; name?: string };
 }
+
+/** What the server asks of its store besides the hub's calls (upkeep, pruning, closing). */
+type ServerStore = HubStore & {
+  /** Commits what is pending and closes. */
+  close(): void | Promise<void>;
+  /** Removes the `n` oldest messages anywhere; how many there were. */
+  pruneOldest(n: number): number;
+  /** Quotas, expiry and the size cap. */
+  readonly upkeep: HubUpkeep & {
+    expire(o: ExpireOptions): Expired;
+    readonly atCap: boolean;
+  };
+};
 
 /** A running server. */
 export class ChatServer {
@@ -78,7 +98,7 @@ export class ChatServer {
   readonly hub: Hub;
 
   #listener: Deno.TcpListener;
-  #store: Store;
+  #store: ServerStore;
   #transcript?: Transcript;
   #limits: Limits;
   #conns = new Map<number, Connection>();
@@ -99,7 +119,7 @@ export class ChatServer {
 
   private constructor(
     listener: Deno.TcpListener,
-    store: Store,
+    store: ServerStore,
     transcript: Transcript | undefined,
     limits: Limits,
     hub: Hub,
@@ -166,26 +186,52 @@ export class ChatServer {
       : Blacklist.empty();
     const ref: { server?: ChatServer } = {};
     const dbPath = `${opts.dataDir}/chat.db`;
-    let store: Store;
-    try {
-      store = Store.open(dbPath, {
-        historyKept: limits.historyKept,
-        historyTotal: limits.historyTotal,
-        maxBytes: limits.dbBytes,
-        now,
-        onError: storageWarning(
-          (text) => storageLog.error(text),
-          "database",
-          () =>
-            ref.server?.atCap
-              ? ` (the database has reached its cap, --limit dbBytes=${limits.dbBytes})`
-              : "",
-        ),
-      });
-    } catch (e) {
-      if (e instanceof TypeError || e instanceof RangeError) throw e;
-      const why = e instanceof Error ? e.message : String(e);
-      throw new Error(`cannot open the database ${dbPath}: ${why}`, { cause: e });
+    let store: ServerStore;
+    let cluster: ClusterStore | undefined;
+    if (opts.cluster !== undefined) {
+      const { ClusterStore } = await import("./cluster/cluster_store.ts");
+      const clusterLog = getLogger(["chat", "cluster"]);
+      try {
+        store = cluster = await ClusterStore.open({
+          servers: opts.cluster.servers,
+          name: opts.cluster.name ?? "chat",
+          historyKept: limits.historyKept,
+          cached: Math.min(
+            limits.historyKept,
+            Math.max(limits.resumeMax, limits.historyMax, limits.historyOnJoin),
+          ),
+          namesPerIdentity: limits.namesPerIdentity,
+          now,
+          log: (level, message, props) => clusterLog[level](message, props),
+        });
+      } catch (e) {
+        if (e instanceof TypeError || e instanceof RangeError) throw e;
+        const why = e instanceof Error ? e.message : String(e);
+        throw new Error(`cannot join the cluster at ${opts.cluster.servers.join(",")}: ${why}`, {
+          cause: e,
+        });
+      }
+    } else {
+      try {
+        store = Store.open(dbPath, {
+          historyKept: limits.historyKept,
+          historyTotal: limits.historyTotal,
+          maxBytes: limits.dbBytes,
+          now,
+          onError: storageWarning(
+            (text) => storageLog.error(text),
+            "database",
+            () =>
+              ref.server?.atCap
+                ? ` (the database has reached its cap, --limit dbBytes=${limits.dbBytes})`
+                : "",
+          ),
+        });
+      } catch (e) {
+        if (e instanceof TypeError || e instanceof RangeError) throw e;
+        const why = e instanceof Error ? e.message : String(e);
+        throw new Error(`cannot open the database ${dbPath}: ${why}`, { cause: e });
+      }
     }
     let transcript: Transcript | undefined;
     let listener: Deno.TcpListener | undefined;
@@ -200,13 +246,14 @@ export class ChatServer {
       if (transcript?.warning !== undefined) log.warn(`WARNING: log ${transcript.warning}`);
       listener = Deno.listen({ hostname: opts.host ?? "0.0.0.0", port: opts.port });
     } catch (e) {
-      store.close();
+      await store.close();
       await transcript?.close();
       throw e;
     }
     const startedAt = now();
     const hub = new Hub({
       store,
+      bus: cluster,
       limits,
       now,
       serverName: opts.name ?? "chat",
@@ -420,7 +467,7 @@ export class ChatServer {
     } catch {
       // already reported by onError; the database is closed all the same
     } finally {
-      this.#store.close();
+      await this.#store.close();
     }
   }
 }
