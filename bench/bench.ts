@@ -8,7 +8,8 @@
  */
 
 import { parseCommonArgs, type UsageError } from "./bench_args.ts";
-import { pool, Reservoir, sampleProc, sleep, type Spread, spread, Tally } from "./measure.ts";
+import { pool, Reservoir, sampleProc, sampleProcs, sleep, spread, Tally } from "./measure.ts";
+import { formatReport, type HandshakeReport, type LoadReport } from "./bench_report.ts";
 import { checkRoom } from "../shared/names.ts";
 import { fromBase64 } from "../shared/encoding.ts";
 import type { ServerMessage } from "../shared/messages.ts";
@@ -23,7 +24,8 @@ import {
 
 /** Usage text of `chat bench`. */
 export const BENCH_USAGE =
-  `Usage: chat bench HOST[:PORT] (--accept-new | --fingerprint SHA256:…) [options]
+  `Usage: chat bench HOST[:PORT][,HOST[:PORT]…] (--accept-new | --fingerprint SHA256:…) [options]
+  Several addresses (the nodes of a cluster): client i connects to address i mod N.
   --clients N        clients to connect, named bench0001… (default 100)
   --senders N        how many of them send (default 10)
   --messages N       messages in total, split over the senders (default 1000)
@@ -44,7 +46,8 @@ export const BENCH_USAGE =
   --hold SECONDS     keep every connection open this long after the run (default 0)
   --drain SECONDS    wait this long for outstanding deliveries (default 10)
   --timeout SECONDS  deadline for connect + handshake + auth (default 10)
-  --server-pid PID   read the server's CPU time and memory from /proc/PID (Linux)
+  --server-pid PID[,PID…]  read the servers' CPU time and memory from /proc (Linux), summed
+  --nats-pid PID     also read the NATS server's CPU time (a cluster), reported apart
   --json             print one JSON object instead of text
 The bench names' keys are derived from the names: run it against test servers only.
 Exit codes: 0 ok, 1 losses or failed clients, 2 usage, 3 server key mismatch, 5 no connection.
@@ -52,10 +55,12 @@ Exit codes: 0 ok, 1 losses or failed clients, 2 usage, 3 server key mismatch, 5 
 
 /** Parsed `chat bench` options. */
 export interface BenchConfig {
-  /** Server host. */
+  /** Server host (the first address). */
   host: string;
-  /** Server port. */
+  /** Server port (the first address). */
   port: number;
+  /** Every address; client i connects to address i mod N. */
+  targets: { host: string; port: number }[];
   /** Expected host-key fingerprint; undefined with --accept-new. */
   fingerprint?: string;
   /** Clients to connect. */
@@ -86,8 +91,10 @@ export interface BenchConfig {
   drainMs: number;
   /** Connect + handshake + auth deadline (ms). */
   timeoutMs: number;
-  /** Server process to observe. */
-  serverPid?: number;
+  /** Server processes to observe (their figures are summed). */
+  serverPids: number[];
+  /** The NATS server's process, observed apart. */
+  natsPid?: number;
   /** JSON output. */
   json: boolean;
 }
@@ -114,9 +121,11 @@ export function parseBenchArgs(
       hold: { type: "string" },
       drain: { type: "string" },
       timeout: { type: "string" },
+      "nats-pid": { type: "string" },
     },
     BENCH_USAGE,
     usage,
+    true,
   );
   if (a === "help") return "help";
   const { int, str } = a;
@@ -129,9 +138,11 @@ export function parseBenchArgs(
   if (rooms !== undefined && room.length + 1 + rooms.length > 33) {
     throw a.fail(`--room "${room}" is too long for --rooms ${rooms}`);
   }
+  const natsPid = str("nats-pid");
   return {
     host: a.host,
     port: a.port,
+    targets: a.targets,
     fingerprint: a.fingerprint,
     clients,
     senders,
@@ -147,50 +158,10 @@ export function parseBenchArgs(
     holdMs: int("hold", str("hold"), 0, 0, 86_400) * 1000,
     drainMs: int("drain", str("drain"), 10, 0, 3600) * 1000,
     timeoutMs: int("timeout", str("timeout"), 10, 1, 3600) * 1000,
-    serverPid: a.serverPid,
+    serverPids: a.serverPids,
+    natsPid: natsPid === undefined ? undefined : int("nats-pid", natsPid, 0, 1, 2 ** 31),
     json: a.json,
   };
-}
-
-/** Result of the handshake mode. */
-export interface HandshakeReport {
-  mode: "handshakes";
-  handshakes: number;
-  ok: number;
-  seconds: number;
-  perSecond: number;
-  handshakeMs: Spread;
-  serverCpuMsPerHandshake?: number;
-  errors: Record<string, number>;
-}
-
-/** Result of the load mode. */
-export interface LoadReport {
-  mode: "load";
-  clients: number;
-  connected: number;
-  senders: number;
-  room: string;
-  rooms: number;
-  size: number;
-  rate: number;
-  connectSeconds: number;
-  handshakeMs: Spread;
-  sent: number;
-  acknowledged: number;
-  messagesPerSecond: number;
-  expectedDeliveries: number;
-  deliveries: number;
-  deliveriesPerSecond: number;
-  duplicates: number;
-  latencyMs: Spread;
-  losses: number;
-  errors: Record<string, number>;
-  serverCpuMsPerConnection?: number;
-  serverCpuMsRun?: number;
-  serverRssBytes?: number;
-  serverRssJoinedBytes?: number;
-  benchCpuMsRun?: number;
 }
 
 /**
@@ -221,13 +192,12 @@ async function runHandshakes(c: BenchConfig): Promise<HandshakeReport> {
     ids.push(spki === undefined ? id : await withDmKey(id, spki));
   }
   const times: number[] = [];
-  const before = await sampleProc(c.serverPid);
+  const before = await sampleProcs(c.serverPids);
   const t0 = performance.now();
-  for (const id of ids) {
+  for (const [i, id] of ids.entries()) {
     try {
       const client = await LoadClient.connect({
-        host: c.host,
-        port: c.port,
+        ...c.targets[i % c.targets.length],
         identity: id,
         rooms: [c.room],
         fingerprint: c.fingerprint,
@@ -242,7 +212,7 @@ async function runHandshakes(c: BenchConfig): Promise<HandshakeReport> {
     }
   }
   const seconds = (performance.now() - t0) / 1000;
-  const after = await sampleProc(c.serverPid);
+  const after = await sampleProcs(c.serverPids);
   const r: HandshakeReport = {
     mode: "handshakes",
     handshakes: c.handshakes,
@@ -330,7 +300,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
   };
 
   // Connect.
-  const before = await sampleProc(c.serverPid);
+  const before = await sampleProcs(c.serverPids);
   const times: number[] = [];
   let pinError: LoadClientError | undefined;
   const tc = performance.now();
@@ -339,8 +309,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     got[i] = new Uint8Array(c.messages);
     try {
       const client = await LoadClient.connect({
-        host: c.host,
-        port: c.port,
+        ...c.targets[i % c.targets.length],
         identity: ids[i],
         rooms: [roomOf(c, i)],
         fingerprint: c.fingerprint,
@@ -355,7 +324,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     }
   });
   const connectSeconds = (performance.now() - tc) / 1000;
-  const afterConnect = await sampleProc(c.serverPid);
+  const afterConnect = await sampleProcs(c.serverPids);
   try {
     if (pinError) throw pinError;
     const live = clients.filter((x): x is LoadClient => x !== undefined);
@@ -381,7 +350,8 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     const n = senders.length;
     let sent = 0;
     measuring = true;
-    const selfBefore = c.serverPid === undefined ? undefined : await sampleProc("self");
+    const selfBefore = c.serverPids.length === 0 ? undefined : await sampleProc("self");
+    const natsBefore = await sampleProc(c.natsPid);
     const t0 = performance.now();
     const perSender = (k: number) => Math.floor(c.messages / n) + (k < c.messages % n ? 1 : 0);
     let firstIndex = 0;
@@ -462,8 +432,11 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       latencyMs: { ...spread(latency.values), max: latency.values.length ? latency.max : NaN },
       losses: Math.max(0, exp - deliveries),
       errors: errors.counts,
+      nodes: c.targets.length,
     };
-    const afterRun = await sampleProc(c.serverPid);
+    const afterRun = await sampleProcs(c.serverPids);
+    const natsAfter = natsBefore && await sampleProc(c.natsPid);
+    if (natsBefore && natsAfter) report.natsCpuMsRun = natsAfter.cpuMs - natsBefore.cpuMs;
     const selfAfter = selfBefore && await sampleProc("self");
     if (selfBefore && selfAfter) report.benchCpuMsRun = selfAfter.cpuMs - selfBefore.cpuMs;
     if (before && afterConnect && afterRun && live.length > 0) {
@@ -472,7 +445,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     }
     if (afterConnect) report.serverRssJoinedBytes = afterConnect.rssBytes;
     if (c.holdMs > 0) await sleep(c.holdMs);
-    const held = await sampleProc(c.serverPid);
+    const held = await sampleProcs(c.serverPids);
     if (held) report.serverRssBytes = held.rssBytes;
     for (const x of live) if (!x.open) errors.add(`disconnected: ${x.endReason}`);
     return report;
@@ -482,70 +455,6 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       await clients[i]?.bye();
     });
   }
-}
-
-const f1 = (x: number) => Number.isFinite(x) ? x.toFixed(1) : "-";
-const f0 = (x: number) => Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-";
-const f2 = (x: number) => Number.isFinite(x) ? x.toFixed(2) : "-";
-
-function errorsText(e: Record<string, number>): string {
-  const parts = Object.entries(e).map(([k, v]) => `${k} ${v}`);
-  return parts.length === 0 ? "0" : parts.join(", ");
-}
-
-/** Renders a report as text lines. */
-export function formatReport(r: LoadReport | HandshakeReport, target: string): string {
-  const out: string[] = [];
-  if (r.mode === "handshakes") {
-    out.push(`chat bench ${target}: ${r.handshakes} sequential handshakes`);
-    out.push(`handshakes  ${r.ok} ok in ${f2(r.seconds)} s: ${f1(r.perSecond)} handshakes/s`);
-    out.push(
-      `handshake   p50 ${f2(r.handshakeMs.p50)} ms  p99 ${f2(r.handshakeMs.p99)} ms  ` +
-        `max ${f2(r.handshakeMs.max)} ms`,
-    );
-    if (r.serverCpuMsPerHandshake !== undefined) {
-      out.push(`server cpu  ${f2(r.serverCpuMsPerHandshake)} ms per handshake`);
-    }
-    out.push(`errors      ${errorsText(r.errors)}`);
-    return out.join("\n");
-  }
-  out.push(
-    `chat bench ${target}: ${r.clients} clients, ${r.senders} senders in ${r.room}` +
-      `${r.rooms > 1 ? ` (spread over ${r.rooms} rooms)` : ""}, ` +
-      `${r.size}-byte messages, rate ${r.rate === 0 ? "max" : `${r.rate}/s`}`,
-  );
-  out.push(
-    `connect     ${r.connected} of ${r.clients} in ${f2(r.connectSeconds)} s; handshake+auth ` +
-      `p50 ${f2(r.handshakeMs.p50)} ms  p99 ${f2(r.handshakeMs.p99)} ms`,
-  );
-  out.push(
-    `messages    ${r.sent} sent, ${r.acknowledged} acknowledged: ${f0(r.messagesPerSecond)} msgs/s`,
-  );
-  out.push(
-    `deliveries  ${r.deliveries} of ${r.expectedDeliveries} expected: ` +
-      `${f0(r.deliveriesPerSecond)} deliveries/s`,
-  );
-  out.push(
-    `latency     p50 ${f2(r.latencyMs.p50)} ms  p99 ${f2(r.latencyMs.p99)} ms  ` +
-      `max ${f2(r.latencyMs.max)} ms`,
-  );
-  if (r.serverCpuMsPerConnection !== undefined) {
-    out.push(
-      `server cpu  ${f2(r.serverCpuMsPerConnection)} ms per connection, ` +
-        `${f0(r.serverCpuMsRun ?? NaN)} ms during the run (bench process ` +
-        `${f0(r.benchCpuMsRun ?? NaN)} ms)`,
-    );
-  }
-  if (r.serverRssBytes !== undefined) {
-    const joined = r.serverRssJoinedBytes === undefined
-      ? ""
-      : `${f1(r.serverRssJoinedBytes / 1024 / 1024)} MiB right after joining, `;
-    out.push(`server rss  ${joined}${f1(r.serverRssBytes / 1024 / 1024)} MiB at the end`);
-  }
-  out.push(`duplicates  ${r.duplicates}`);
-  out.push(`losses      ${r.losses}`);
-  out.push(`errors      ${errorsText(r.errors)}`);
-  return out.join("\n");
 }
 
 /** Runs `chat bench`; returns the exit code (usage mistakes are thrown as `usage(...)`). */
@@ -558,7 +467,10 @@ export async function runBench(
     console.log(BENCH_USAGE.trimEnd());
     return 0;
   }
-  const target = c.host.includes(":") ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`;
+  const target = c.targets.map((t) =>
+    t.host.includes(":") ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`
+  )
+    .join(",");
   let report: LoadReport | HandshakeReport;
   try {
     report = c.handshakes > 0 ? await runHandshakes(c) : await runLoad(c);

@@ -25,16 +25,23 @@ const COMMON: OptionSpec = {
 /** `HOST`, `HOST:PORT` or `[IPv6]:PORT`. */
 const TARGET = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/;
 
+/** Most addresses and process ids one run takes. */
+export const BENCH_TARGETS_MAX = 16;
+
 /** What every mode's arguments hold, with checked readers for the mode's own options. */
 export interface BenchArgs {
-  /** Server host. */
+  /** Server host (the first address). */
   host: string;
   /** Server port (5000 when not given). */
   port: number;
+  /** Every address (a list only where the mode takes one: the nodes of a cluster). */
+  targets: { host: string; port: number }[];
   /** Pinned host key; undefined with `--accept-new`. */
   fingerprint?: string;
-  /** Server process to observe. */
+  /** Server process to observe (the first of `serverPids`). */
   serverPid?: number;
+  /** Every server process to observe (a list only where the mode takes one). */
+  serverPids: number[];
   /** JSON output. */
   json: boolean;
   /** The text of a string option, or undefined. */
@@ -50,7 +57,8 @@ export interface BenchArgs {
 }
 
 /**
- * Parses one bench mode's arguments: its `own` options plus the common ones, exactly one target,
+ * Parses one bench mode's arguments: its `own` options plus the common ones, exactly one target
+ * (with `lists`: up to {@linkcode BENCH_TARGETS_MAX} comma-separated targets and server pids),
  * and exactly one of `--accept-new` and `--fingerprint`. Returns "help" for `--help`; throws what
  * `usage` builds (with `usageText`) for any mistake.
  */
@@ -59,6 +67,7 @@ export function parseCommonArgs(
   own: OptionSpec,
   usageText: string,
   usage: UsageError,
+  lists = false,
 ): BenchArgs | "help" {
   const fail = (message: string) => usage(message, usageText);
   let parsed;
@@ -75,11 +84,16 @@ export function parseCommonArgs(
   const v = parsed.values as Record<string, string | boolean | undefined>;
   if (v.help === true) return "help";
   if (parsed.positionals.length !== 1) throw fail("expected one HOST[:PORT]");
-  const target = TARGET.exec(parsed.positionals[0]);
-  const port = target?.[3] === undefined ? 5000 : Number(target[3]);
-  if (!target || port < 1 || port > 65535) {
-    throw fail(`bad address "${parsed.positionals[0]}": expected HOST[:PORT]`);
+  const parts = parsed.positionals[0].split(",", BENCH_TARGETS_MAX + 1);
+  if (parts.length > (lists ? BENCH_TARGETS_MAX : 1)) {
+    throw fail(lists ? `at most ${BENCH_TARGETS_MAX} addresses` : "expected one HOST[:PORT]");
   }
+  const targets = parts.map((text) => {
+    const t = TARGET.exec(text);
+    const port = t?.[3] === undefined ? 5000 : Number(t[3]);
+    if (!t || port < 1 || port > 65535) throw fail(`bad address "${text}": expected HOST[:PORT]`);
+    return { host: t[1] ?? t[2], port };
+  });
   const number =
     (whole: boolean) =>
     (name: string, text: string | undefined, def: number, min: number, max: number) => {
@@ -105,12 +119,21 @@ export function parseCommonArgs(
   if (fingerprint !== undefined && !isFingerprint(fingerprint)) {
     throw fail(`bad --fingerprint "${fingerprint}"`);
   }
-  const pid = str("server-pid");
+  const pidText = str("server-pid");
+  const pidParts = pidText === undefined ? [] : pidText.split(",", BENCH_TARGETS_MAX + 1);
+  if (pidParts.length > (lists ? BENCH_TARGETS_MAX : 1)) {
+    throw fail(
+      lists ? `at most ${BENCH_TARGETS_MAX} server pids` : `bad --server-pid "${pidText}"`,
+    );
+  }
+  const serverPids = pidParts.map((p) => int("server-pid", p, 0, 1, 2 ** 31));
   return {
-    host: target[1] ?? target[2],
-    port,
+    host: targets[0].host,
+    port: targets[0].port,
+    targets,
     fingerprint,
-    serverPid: pid === undefined ? undefined : int("server-pid", pid, 0, 1, 2 ** 31),
+    serverPid: serverPids[0],
+    serverPids,
     json: v.json === true,
     str,
     flag: (name) => v[name] === true,

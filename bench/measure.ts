@@ -67,6 +67,20 @@ export async function sampleProc(
   return parseProc(stat, status);
 }
 
+/**
+ * CPU time and memory of several processes added up (the nodes of a cluster); undefined when
+ * `pids` is empty.
+ */
+export async function sampleProcs(pids: readonly number[]): Promise<ProcSample | undefined> {
+  if (pids.length === 0) return undefined;
+  const sum: ProcSample = { cpuMs: 0, rssBytes: 0 };
+  for (const s of await Promise.all(pids.map((p) => sampleProc(p)))) {
+    sum.cpuMs += s!.cpuMs;
+    sum.rssBytes += s!.rssBytes;
+  }
+  return sum;
+}
+
 /** Counts errors by kind. */
 export class Tally {
   /** Count per kind. */

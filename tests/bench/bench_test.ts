@@ -23,8 +23,11 @@ const LIMITS = [
   "maxConnections=5000",
 ];
 
-async function bench(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const r = await runChat(["bench", ...args], { ms: 30_000 });
+async function bench(
+  args: string[],
+  all = false,
+): Promise<{ code: number; out: string[]; err: string[] }> {
+  const r = await runChat(["bench", ...args], { ms: 30_000, all });
   const lines = (t: string) => t.split("\n").filter((l) => l !== "");
   return { code: r.code, out: lines(r.stdout), err: lines(r.stderr) };
 }
@@ -86,6 +89,36 @@ Deno.test("chat bench: 5 clients, 2 senders, 20 messages: 100 deliveries, 0 loss
   }
 });
 
+Deno.test("chat bench: clients spread over an address list; CPU per delivery and NATS CPU", async () => {
+  // One server reached at two addresses stands in for two nodes (one room, every delivery made).
+  const server = await startServer({ args: [...LIMITS, "--host", "0.0.0.0"] });
+  try {
+    const r = await bench([
+      `127.0.0.1:${server.port},127.0.0.2:${server.port}`,
+      "--fingerprint",
+      server.fingerprint,
+      "--clients",
+      "4",
+      "--senders",
+      "2",
+      "--messages",
+      "10",
+      "--server-pid",
+      `${server.child.pid},${server.child.pid}`,
+      "--nats-pid",
+      String(server.child.pid),
+    ], true); // /proc needs -A
+    const text = r.out.join("\n");
+    assert.equal(r.code, 0, text + r.err.join("\n"));
+    assert.match(text, /^chat bench 127\.0\.0\.1:\d+,127\.0\.0\.2:\d+: 4 clients/m);
+    assert.match(text, /^deliveries\s+40 of 40 expected/m);
+    assert.match(text, /^ {12}[\d.]+ µs per delivery, summed over 2 servers$/m);
+    assert.match(text, /^nats cpu\s+[\d,]+ ms during the run, [\d.]+ µs per delivery$/m);
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("chat bench: a wrong --fingerprint exits 3", async () => {
   const server = await startServer({ args: LIMITS });
   try {
@@ -112,6 +145,17 @@ Deno.test("chat bench: usage errors exit 2", async () => {
   const tooMany = await bench(["127.0.0.1:1", "--accept-new", "--clients", "2", "--senders", "3"]);
   assert.equal(tooMany.code, 2);
   assert.match(tooMany.err.join("\n"), /--senders cannot exceed --clients/);
+  const list = "127.0.0.1:1,127.0.0.1:2";
+  const soakList = await bench([list, "--accept-new", "--soak", "1"]);
+  assert.equal(soakList.code, 2);
+  assert.match(soakList.err.join("\n"), /expected one HOST\[:PORT\]/);
+  const pids = await bench(["127.0.0.1:1", "--accept-new", "--server-pid", "1,x"]);
+  assert.equal(pids.code, 2);
+  assert.match(pids.err.join("\n"), /bad --server-pid "x"/);
+  const far = Array.from({ length: 17 }, (_, i) => `127.0.0.1:${i + 1}`).join(",");
+  const tooFar = await bench([far, "--accept-new"]);
+  assert.equal(tooFar.code, 2);
+  assert.match(tooFar.err.join("\n"), /at most 16 addresses/);
 });
 
 Deno.test("percentile: nearest rank; NaN when empty", () => {
