@@ -1,17 +1,35 @@
 /**
- * The interactive terminal view: line editing with `node:readline` (history, Tab completion),
- * incoming lines printed above the input line without disturbing what is being typed, colours
- * unless disabled, the bell on mentions, Ctrl-C once to clear the line and twice to quit.
- * The terminal is restored on close and at process unload.
+ * The interactive terminal view: raw-mode input decoded by key_decoder.ts and edited by
+ * line_editor.ts (history, Tab completion, whole grapheme clusters, Alt+Enter, bracketed paste as
+ * one message with a question before a long one), an input area at the bottom that incoming
+ * lines are printed above, colours unless disabled, the bell on mentions, Ctrl-C once to clear
+ * the input and twice to quit. A message over the server's limit is refused before sending and
+ * stays in the input. The terminal is restored on close and at process unload.
  * @module
  */
 
 import process from "node:process";
-import readline from "node:readline";
 import { complete } from "./completion.ts";
+import { parseInput } from "./input.ts";
+import {
+  decodeKeys,
+  type DecoderState,
+  flushKeys,
+  type Key,
+  newDecoderState,
+} from "./key_decoder.ts";
+import { type EditorResult, LineEditor } from "./line_editor.ts";
 import { formatEvent, shouldBell } from "./render.ts";
+import { rowsOf } from "./text_width.ts";
+import { DEFAULT_LIMITS } from "../shared/limits.ts";
+import { utf8Length } from "../shared/encoding.ts";
 import { sanitize } from "../shared/sanitize.ts";
 import type { Completions, RenderState, View, ViewEvent } from "./view.ts";
+
+/** The terminal input stream (a TTY stream in raw mode, or any readable stream in tests). */
+type Input = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
+/** The terminal output stream. */
+type Output = NodeJS.WritableStream & { columns?: number; rows?: number };
 
 /** Settings for {@link TerminalView}. */
 export interface TerminalViewOptions {
@@ -35,105 +53,139 @@ export const DOUBLE_CTRL_C_MS = 2_000;
 /** A message still unacknowledged after this long is shown as pending. */
 export const PENDING_SHOWN_AFTER_MS = 400;
 
-/** Parts of the readline interface used here beyond its typed API (present in Node and Deno). */
-interface ReadlineInternals {
-  prevRows?: number;
-  line: string;
-  cursor: number;
-  _getDisplayPos?: (s: string) => { rows: number; cols: number };
+/** After an ESC with nothing behind it for this long, it is the Escape key. */
+const ESCAPE_WAIT_MS = 30;
+
+const PASTE_ON = "\x1b[?2004h";
+const PASTE_OFF = "\x1b[?2004l";
+
+/** `n` with thousands separators (5,012). */
+function count(n: number): string {
+  return n.toLocaleString("en-US");
 }
 
 /** A line-editing chat view on a terminal. */
 export class TerminalView implements View {
   /** Always true. */
   readonly interactive = true;
-  readonly #rl: readline.Interface;
-  readonly #out: NodeJS.WritableStream;
+  readonly #in: Input;
+  readonly #out: Output;
   readonly #color: boolean;
   readonly #now: () => number;
   readonly #hostPort: string | undefined;
+  readonly #editor: LineEditor;
+  readonly #decoder: DecoderState = newDecoderState();
+  #escapeTimer: ReturnType<typeof setTimeout> | undefined;
   #completions: Completions = { commands: [], names: [], rooms: [] };
   #roomPrompt = "> ";
+  #prompt = "> ";
   #queue: string[] = [];
   #wake: (() => void) | undefined;
   #ended = false;
   #closed = false;
   #offline = false;
+  #textBytes = DEFAULT_LIMITS.textBytes;
   /** Pending lines not shown yet, by message id. */
   readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
   /** The pending line printed last, while nothing was printed after it: its id and rows. */
   #lastPending: { id: string; rows: number } | undefined;
   #active = false;
+  /** The input area on the screen: the row the terminal cursor is on, counted from its top. */
+  #drawn: { cursorRow: number } | undefined;
   #asking: { resolve: (s: string) => void; reject: (e: Error) => void } | undefined;
   #lastCtrlC = -Infinity;
   readonly #restore = () => this.#restoreTerminal();
+  readonly #onData = (chunk: Uint8Array | string) => this.#input(chunk);
+  readonly #onEnd = () => this.#end();
+  readonly #onResize = () => this.#redraw();
+  #resizeListening = false;
 
-  /** Takes over the terminal (raw mode, line editing) until {@link TerminalView.close}. */
+  /** Takes over the terminal (raw mode, bracketed paste, line editing) until {@link close}. */
   constructor(opts: TerminalViewOptions) {
     this.#color = opts.color;
     this.#now = opts.now ?? Date.now;
     this.#hostPort = opts.hostPort;
-    this.#out = opts.output ?? process.stdout;
-    this.#rl = readline.createInterface({
-      input: opts.input ?? process.stdin,
-      output: this.#out,
-      terminal: true,
+    this.#out = (opts.output ?? process.stdout) as Output;
+    this.#in = (opts.input ?? process.stdin) as Input;
+    this.#editor = new LineEditor({
       historySize: opts.historySize ?? 1000,
-      removeHistoryDuplicates: true,
-      tabSize: 4,
-      completer: (line: string) => complete(line, this.#completions),
-      prompt: this.#roomPrompt,
+      complete: (before) => complete(before, this.#completions),
+      check: (text) => this.#refusal(text),
     });
-    this.#rl.on("line", (line: string) => this.#onLine(line));
-    this.#rl.on("close", () => this.#end());
-    this.#rl.on("SIGINT", () => this.#onCtrlC());
+    if (this.#in.isTTY) this.#in.setRawMode?.(true);
+    this.#in.on("data", this.#onData);
+    this.#in.on("end", this.#onEnd);
+    this.#in.resume();
+    this.#out.write(PASTE_ON);
+    try {
+      Deno.addSignalListener("SIGWINCH", this.#onResize);
+      this.#resizeListening = true;
+    } catch {
+      // No such signal here (Windows): the size is read again at every redraw anyway.
+    }
     globalThis.addEventListener("unload", this.#restore);
-  }
-
-  get #internals(): ReadlineInternals {
-    return this.#rl as unknown as ReadlineInternals;
   }
 
   #dim(text: string): string {
     return this.#color ? `\x1b[2m${text}\x1b[22m` : text;
   }
 
-  /** Removes the prompt and the input from the screen; the cursor ends where the prompt began. */
-  #erasePrompt(): void {
-    const rows = this.#rl.getCursorPos().rows;
-    if (rows > 0) readline.moveCursor(this.#out, 0, -rows);
-    readline.cursorTo(this.#out, 0);
-    readline.clearScreenDown(this.#out);
+  #red(text: string): string {
+    return this.#color ? `\x1b[31m${text}\x1b[39m` : text;
   }
 
-  /** Draws the prompt and the partial input again, cursor where it was in the line. */
-  #redrawPrompt(): void {
-    this.#internals.prevRows = 0;
-    this.#rl.prompt(true);
+  /** Columns and rows of the terminal. */
+  #size(): { columns: number; rows: number } {
+    if (this.#out === (process.stdout as unknown)) {
+      try {
+        return Deno.consoleSize();
+      } catch {
+        // Not a terminal: fall through.
+      }
+    }
+    return { columns: this.#out.columns ?? 80, rows: this.#out.rows ?? 24 };
   }
 
-  /** Prints `text` (already safe) above the input line. */
+  /** Why `text` may not be sent: a room message over the server's limit. */
+  #refusal(text: string): string | undefined {
+    if (this.#asking !== undefined) return undefined;
+    const a = parseInput(text, "#lobby", true);
+    if (a.kind !== "say") return undefined;
+    if (a.text.length * 3 <= this.#textBytes) return undefined;
+    const bytes = utf8Length(a.text);
+    if (bytes <= this.#textBytes) return undefined;
+    return `message is ${count(bytes)} bytes; the limit is ${count(this.#textBytes)}`;
+  }
+
+  /** The escape sequence that removes the input area; the cursor ends where it began. */
+  #eraseSeq(): string {
+    const d = this.#drawn;
+    if (d === undefined) return "";
+    this.#drawn = undefined;
+    return (d.cursorRow > 0 ? `\x1b[${d.cursorRow}A` : "") + "\r\x1b[J";
+  }
+
+  /** The escape sequence that draws the input area, leaving the cursor at the editing point. */
+  #drawSeq(): string {
+    if (!this.#active || this.#closed) return "";
+    const { columns, rows } = this.#size();
+    const maxRows = Math.max(1, Math.min(rows - 1, Math.max(3, Math.floor(rows / 2))));
+    const v = this.#editor.render(columns, this.#prompt, maxRows);
+    const up = v.rows.length - 1 - v.cursorRow;
+    this.#drawn = { cursorRow: v.cursorRow };
+    return v.rows.join("\r\n") + (up > 0 ? `\x1b[${up}A` : "") + "\r" +
+      (v.cursorCol > 0 ? `\x1b[${v.cursorCol}C` : "");
+  }
+
+  #redraw(): void {
+    if (this.#closed) return;
+    this.#out.write(this.#eraseSeq() + this.#drawSeq());
+  }
+
+  /** Prints `text` (already safe) above the input area. */
   #print(text: string): void {
     this.#lastPending = undefined;
-    if (this.#closed || !this.#active) {
-      this.#out.write(text.replaceAll("\n", "\r\n") + "\r\n");
-      return;
-    }
-    this.#erasePrompt();
-    this.#out.write(text.replaceAll("\n", "\r\n") + "\r\n");
-    this.#redrawPrompt();
-  }
-
-  /** Terminal rows `text` takes once printed (each of its lines wraps at the width). */
-  #rowsOfText(text: string): number | undefined {
-    let rows = 0;
-    for (const line of text.split("\n")) {
-      const pos = this.#internals._getDisplayPos?.call(this.#rl, line);
-      if (pos === undefined) return undefined;
-      // A line that fills its last row exactly leaves the cursor on that row.
-      rows += pos.cols === 0 && pos.rows > 0 ? pos.rows : pos.rows + 1;
-    }
-    return rows;
+    this.#out.write(this.#eraseSeq() + text.replaceAll("\n", "\r\n") + "\r\n" + this.#drawSeq());
   }
 
   /**
@@ -144,43 +196,69 @@ export class TerminalView implements View {
     const last = this.#lastPending;
     this.#lastPending = undefined;
     if (last === undefined || last.id !== id || this.#closed || !this.#active) return false;
-    this.#erasePrompt();
-    readline.moveCursor(this.#out, 0, -last.rows);
-    readline.cursorTo(this.#out, 0);
-    readline.clearScreenDown(this.#out);
-    this.#out.write(text.replaceAll("\n", "\r\n") + "\r\n");
-    this.#redrawPrompt();
+    this.#out.write(
+      this.#eraseSeq() + `\x1b[${last.rows}A\r\x1b[J` + text.replaceAll("\n", "\r\n") + "\r\n" +
+        this.#drawSeq(),
+    );
     return true;
   }
 
-  /** Rows taken by `prompt + line` once submitted (readline left the cursor below them). */
-  #rowsOf(line: string): number {
-    const pos = this.#internals._getDisplayPos?.call(this.#rl, this.#rl.getPrompt() + line);
-    if (pos !== undefined) return pos.rows + 1;
-    const cols = (this.#out as { columns?: number }).columns ?? 80;
-    return Math.floor((this.#rl.getPrompt().length + line.length) / Math.max(cols, 1)) + 1;
+  #input(chunk: Uint8Array | string): void {
+    if (this.#closed) return;
+    clearTimeout(this.#escapeTimer);
+    this.#escapeTimer = undefined;
+    for (const key of decodeKeys(chunk, this.#decoder)) this.#key(key);
+    if (this.#decoder.pending !== "" && this.#decoder.paste === undefined) {
+      this.#escapeTimer = setTimeout(() => {
+        this.#escapeTimer = undefined;
+        for (const key of flushKeys(this.#decoder)) this.#key(key);
+      }, ESCAPE_WAIT_MS);
+    }
   }
 
-  #onLine(line: string): void {
+  #key(key: Key): void {
+    if (this.#closed || this.#ended) return;
+    if (key.ctrl && !key.alt && key.name === "l") return this.clear();
+    const r: EditorResult = this.#editor.feed(key);
+    switch (r.kind) {
+      case "handled":
+        if (r.notice !== undefined) this.#print(this.#dim(`(${r.notice})`));
+        else this.#redraw();
+        return;
+      case "submit":
+        return this.#submit(r.text);
+      case "refused":
+        return this.#print(this.#red(`! ${r.reason}`));
+      case "candidates":
+        return this.#print(r.items.map(sanitize).join("  "));
+      case "interrupt":
+        return this.#onCtrlC();
+      case "eof":
+        return this.#end();
+      case "unhandled":
+        return;
+    }
+  }
+
+  #submit(line: string): void {
     const asking = this.#asking;
     if (asking !== undefined) {
       this.#asking = undefined;
-      this.#rl.setPrompt(this.#roomPrompt);
+      this.#prompt = this.#roomPrompt;
+      this.#redraw();
       asking.resolve(line.trim());
-      this.#rl.prompt();
       return;
     }
-    // Chat lines are shown again by the application (pending, then acknowledged), so their
-    // echo is removed; commands stay visible as typed.
+    // Chat lines are shown by the application (pending, then acknowledged); commands stay
+    // visible as typed.
     const command = /^\s*\/(?!\/|me\s)/.test(line);
-    if (!command && this.#active) {
-      readline.moveCursor(this.#out, 0, -this.#rowsOf(line));
-      readline.cursorTo(this.#out, 0);
-      readline.clearScreenDown(this.#out);
+    if (command && this.#active) {
+      this.#print(sanitize(this.#prompt) + line.split("\n").map(sanitize).join("\n"));
+    } else {
+      this.#redraw();
     }
     this.#queue.push(line);
     this.#wake?.();
-    this.#redrawPrompt();
   }
 
   #onCtrlC(): void {
@@ -190,8 +268,7 @@ export class TerminalView implements View {
       return;
     }
     this.#lastCtrlC = now;
-    this.#rl.write(null, { ctrl: true, name: "e" });
-    this.#rl.write(null, { ctrl: true, name: "u" });
+    this.#editor.clear();
     this.#print(this.#dim(`(Ctrl-C again within ${DOUBLE_CTRL_C_MS / 1000} s to quit)`));
   }
 
@@ -205,18 +282,21 @@ export class TerminalView implements View {
   }
 
   #restoreTerminal(): void {
-    const input = process.stdin as { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
     try {
-      if (input.isTTY) input.setRawMode?.(false);
+      this.#out.write(PASTE_OFF);
+      if (this.#in.isTTY) this.#in.setRawMode?.(false);
     } catch {
       // The terminal is gone; nothing to restore.
     }
   }
 
-  /** Prints the event above the input line, and rings the bell when the bell mode says so. */
+  /** Prints the event above the input area, and rings the bell when the bell mode says so. */
   show(ev: ViewEvent, state: RenderState): void {
     if (ev.t === "status") this.#offline = ev.state === "lost" || ev.state === "reconnecting";
-    if (ev.t === "welcome") this.#offline = false;
+    if (ev.t === "welcome") {
+      this.#offline = false;
+      this.#textBytes = ev.msg.limits.textBytes ?? DEFAULT_LIMITS.textBytes;
+    }
     if ((ev.t === "acked" || ev.t === "failed") && this.#held.has(ev.id)) {
       clearTimeout(this.#held.get(ev.id));
       this.#held.delete(ev.id);
@@ -244,8 +324,7 @@ export class TerminalView implements View {
     if (ev.t === "server" && ev.msg.t === "msg" && this.#replacePending(ev.msg.id, text)) return;
     this.#print(text);
     if (ev.t === "pending") {
-      const rows = this.#rowsOfText(text);
-      if (rows !== undefined) this.#lastPending = { id: ev.id, rows };
+      this.#lastPending = { id: ev.id, rows: rowsOf(text, this.#size().columns) };
     }
     if (shouldBell(ev, state)) this.#out.write("\x07");
   }
@@ -253,10 +332,7 @@ export class TerminalView implements View {
   /** Prompts for a name; rejects when input ends first. */
   askName(reason?: string): Promise<string> {
     if (this.#ended) return Promise.reject(new Error("input ended before a name was chosen"));
-    if (reason !== undefined && reason !== "") {
-      const msg = `! ${sanitize(reason)}`;
-      this.#print(this.#color ? `\x1b[31m${msg}\x1b[39m` : msg);
-    }
+    if (reason !== undefined && reason !== "") this.#print(this.#red(`! ${sanitize(reason)}`));
     const where = this.#hostPort !== undefined ? ` on ${sanitize(this.#hostPort)}` : "";
     this.#print(
       `Choose a name${where} (2–16 ASCII letters, digits, _ or -, starting with a letter):`,
@@ -264,8 +340,8 @@ export class TerminalView implements View {
     this.#active = true;
     return new Promise<string>((resolve, reject) => {
       this.#asking = { resolve, reject };
-      this.#rl.setPrompt("name> ");
-      this.#rl.prompt();
+      this.#prompt = "name> ";
+      this.#redraw();
     });
   }
 
@@ -273,7 +349,7 @@ export class TerminalView implements View {
   async *lines(): AsyncGenerator<string, void, void> {
     if (!this.#active) {
       this.#active = true;
-      if (this.#asking === undefined) this.#rl.prompt();
+      this.#redraw();
     }
     for (;;) {
       const line = this.#queue.shift();
@@ -298,27 +374,30 @@ export class TerminalView implements View {
     if (prompt === this.#roomPrompt) return;
     this.#roomPrompt = prompt;
     if (this.#asking !== undefined || this.#closed) return;
-    if (this.#active) this.#erasePrompt();
-    this.#rl.setPrompt(prompt);
-    if (this.#active) this.#redrawPrompt();
+    this.#prompt = prompt;
+    this.#redraw();
   }
 
-  /** Clears the screen and draws the prompt at the top. */
+  /** Clears the screen and draws the input area at the top. */
   clear(): void {
     if (this.#closed) return;
-    this.#out.write("\x1b[2J\x1b[3J\x1b[H");
-    if (this.#active) this.#redrawPrompt();
+    this.#drawn = undefined;
+    this.#out.write("\x1b[2J\x1b[3J\x1b[H" + this.#drawSeq());
   }
 
-  /** Ends input, removes the prompt and gives the terminal back in its normal mode. */
+  /** Ends input, removes the input area and gives the terminal back in its normal mode. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     for (const timer of this.#held.values()) clearTimeout(timer);
     this.#held.clear();
-    if (this.#active) this.#erasePrompt();
+    clearTimeout(this.#escapeTimer);
+    this.#out.write(this.#eraseSeq());
     this.#closed = true;
     this.#end();
-    this.#rl.close();
+    this.#in.off("data", this.#onData);
+    this.#in.off("end", this.#onEnd);
+    this.#in.pause();
+    if (this.#resizeListening) Deno.removeSignalListener("SIGWINCH", this.#onResize);
     this.#restoreTerminal();
     globalThis.removeEventListener("unload", this.#restore);
     return Promise.resolve();
