@@ -1,5 +1,5 @@
 /**
- * Tab completion for the chat input line, in the shape `node:readline` expects from a completer:
+ * Tab completion for the chat input line, as the line editor (line_editor.ts) asks for it:
  * `[candidates, substring]`, where `substring` is the end of the line the candidates complete.
  * Pure; the candidates come from the caller.
  * @module

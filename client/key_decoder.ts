@@ -40,6 +40,8 @@ export interface DecoderState {
   paste: string | undefined;
   /** The paste being read went over the bound (the rest was dropped). */
   pasteTruncated: boolean;
+  /** Inside an over-long escape sequence: its bytes are dropped up to its final byte. */
+  skipping: boolean;
   /** Longest paste kept, in UTF-16 code units. */
   readonly maxPaste: number;
   /** UTF-8 decoding of byte chunks (a character may be split across chunks). */
@@ -59,6 +61,7 @@ export function newDecoderState(maxPaste: number = MAX_PASTE): DecoderState {
     pending: "",
     paste: undefined,
     pasteTruncated: false,
+    skipping: false,
     maxPaste,
     utf8: new TextDecoder("utf-8"),
   };
@@ -72,6 +75,10 @@ export function decodeKeys(chunk: Uint8Array | string, state: DecoderState): Key
   state.pending = "";
   let i = 0;
   while (i < s.length) {
+    if (state.skipping) {
+      i = skipSequence(s, i, state);
+      continue;
+    }
     if (state.paste !== undefined) {
       const end = s.indexOf(PASTE_END, i);
       const stop = end >= 0 ? end : s.length - partialSuffix(s, i, PASTE_END);
@@ -100,6 +107,10 @@ export function decodeKeys(chunk: Uint8Array | string, state: DecoderState): Key
       continue;
     }
     if (r.key.name === "paste-end") continue;
+    if (r.key.name === "too-long") {
+      state.skipping = true;
+      r.key.name = "unknown";
+    }
     pushKey(keys, r.key);
   }
   return keys;
@@ -116,11 +127,33 @@ export function flushKeys(state: DecoderState): Key[] {
   const keys: Key[] = [];
   let i = 0;
   while (i < s.length) {
+    if (state.skipping) {
+      i = skipSequence(s, i, state);
+      continue;
+    }
     const r = parseOne(s, i, true)!;
     i = r.next;
-    if (r.key.name !== "paste-start" && r.key.name !== "paste-end") pushKey(keys, r.key);
+    if (r.key.name === "paste-start" || r.key.name === "paste-end") continue;
+    if (r.key.name === "too-long") {
+      state.skipping = true;
+      r.key.name = "unknown";
+    }
+    pushKey(keys, r.key);
   }
   return keys;
+}
+
+/** Drops the rest of an over-long sequence from `s[i]` on; returns where reading goes on. */
+function skipSequence(s: string, i: number, state: DecoderState): number {
+  while (i < s.length) {
+    const code = s.charCodeAt(i++);
+    if (code < 0x20 || code > 0x3f) {
+      state.skipping = false;
+      // A final byte ends the sequence; anything else is read again as input.
+      return code >= 0x40 && code <= 0x7e ? i : i - 1;
+    }
+  }
+  return i;
 }
 
 /** Appends `key`, merging runs of typed text into one key. */
@@ -296,7 +329,7 @@ function parseCsi(s: string, i: number, final: boolean): { key: Key; next: numbe
     if (!final) return undefined;
     return { key: { name: "unknown", seq: s.slice(i) }, next: s.length };
   }
-  if (j - i >= MAX_SEQUENCE) return { key: { name: "unknown", seq: s.slice(i, j) }, next: j };
+  if (j - i >= MAX_SEQUENCE) return { key: { name: "too-long", seq: s.slice(i, j) }, next: j };
   const seq = s.slice(i, j + 1);
   const params = s.slice(i + 2, j).split(";").map((p) => p === "" ? undefined : Number(p));
   const fin = s[j];

@@ -49,6 +49,28 @@ export class Pane {
     }
   }
 
+  /** Types `text` literally, in one burst (no key names). */
+  async literal(text: string): Promise<void> {
+    await this.tmux("send-keys", "-t", "t", "-l", "--", text);
+    await new Promise((r) => setTimeout(r, 60));
+  }
+
+  /**
+   * Pastes `text` as a terminal does: wrapped in bracketed-paste markers when the program asked
+   * for them (`ESC[?2004h`), line feeds sent as carriage returns.
+   */
+  async paste(text: string): Promise<void> {
+    await this.tmux("set-buffer", "-b", "chat-test", "--", text);
+    await this.tmux("paste-buffer", "-p", "-d", "-b", "chat-test", "-t", "t");
+    await new Promise((r) => setTimeout(r, 60));
+  }
+
+  /** The cursor's column and row in the pane. */
+  async cursor(): Promise<{ x: number; y: number }> {
+    const [x, y] = (await this.display("#{cursor_x} #{cursor_y}")).split(" ").map(Number);
+    return { x, y };
+  }
+
   /** Waits until the pane text satisfies `pred`; returns that text. */
   async until(pred: (text: string) => boolean, what: string, ms = 20_000): Promise<string> {
     const end = Date.now() + ms;

@@ -1,0 +1,201 @@
+/**
+ * The input area of the interactive client in a real terminal (tmux, 100×30): long input,
+ * editing on whole grapheme clusters, bracketed paste, Alt+Enter and the message limit, against
+ * a real server with a plain `--json` client as the other user. Skips with a message without tmux.
+ */
+import assert from "node:assert/strict";
+import {
+  type ClientProcess,
+  MAIN,
+  RUN_FLAGS,
+  type ServerProcess,
+  startClient,
+  startServer,
+  until,
+} from "../support/procs.ts";
+import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+
+const TMUX = hasTmux();
+if (!TMUX) console.warn("tmux_input_test: tmux is not installed; terminal tests skipped");
+
+const COLS = 100;
+const ROWS = 30;
+/** Rows the input area may take in a 30-row pane (half of it). */
+const AREA = 15;
+const PROMPT = "#lobby> ";
+
+/** `line` cut into rows of the pane's width (the last one possibly empty when full). */
+function rowsOf(line: string): string[] {
+  const rows: string[] = [];
+  for (let i = 0; i <= line.length; i += COLS) rows.push(line.slice(i, i + COLS));
+  return rows;
+}
+
+/** The index of the last non-blank row of `text`. */
+function lastRow(text: string): number {
+  return text.split("\n").length - 1;
+}
+
+/** Asserts that the cursor is at column `x` of the last non-blank row. */
+async function atLastRow(pane: Pane, x: number): Promise<void> {
+  assert.deepEqual(await pane.cursor(), { x, y: lastRow(await pane.text()) });
+}
+
+async function openPane(pane: Pane, port: number, home: string, name: string): Promise<void> {
+  const cmd = [
+    Deno.execPath(),
+    ...RUN_FLAGS,
+    MAIN,
+    "client",
+    `127.0.0.1:${port}`,
+    "--name",
+    name,
+    "--accept-new",
+    "--home",
+    home,
+  ].map(shellQuote).join(" ");
+  await pane.tmux(
+    "new-session",
+    "-d",
+    "-s",
+    "t",
+    "-x",
+    String(COLS),
+    "-y",
+    String(ROWS),
+    `${cmd}; echo EXIT=$?; sleep 60`,
+  );
+}
+
+/** Whether `c` received a room message with exactly `text`. */
+function received(c: ClientProcess, text: string): boolean {
+  return c.lines.some((l) => {
+    const m = JSON.parse(l) as { t?: string; text?: string };
+    return m.t === "msg" && m.text === text;
+  });
+}
+
+Deno.test({
+  name: "tmux input: long input, graphemes, paste, Alt+Enter, the message limit",
+  ignore: !TMUX,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "chat-tmuxi-" });
+    let server: ServerProcess | undefined;
+    let bob: ClientProcess | undefined;
+    const pane = new Pane();
+    try {
+      server = await startServer({ dataDir: `${dir}/srv`, args: ["--limit", "textBytes=4096"] });
+      bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], `${dir}/bob`);
+      const b = bob;
+      await until(() => b.lines.some((l) => l.includes('"t":"welcome"')), "bob welcome", [b]);
+      await openPane(pane, server.port, `${dir}/alice`, "alice");
+      await pane.until((s) => s.endsWith(`\n${PROMPT.trimEnd()}`), "prompt");
+
+      await t.step(
+        "a 3,000-character paste, Ctrl-U, typing and Backspace on wrapped rows",
+        async () => {
+          let text = "";
+          for (let i = 0; i < 3000; i++) text += String.fromCharCode(97 + Math.floor(i / 100) % 26);
+          await pane.paste(text);
+          const all = rowsOf(PROMPT + text);
+          assert.equal(all.length, 31);
+          const shown = all.slice(all.length - AREA).join("\n");
+          const before = await pane.until((s) => s.endsWith(`\n${shown}`), "the end of the paste");
+          assert.match(
+            before,
+            /alice joined #lobby\n[a-z]{100}\n/,
+            "the area starts under the chat",
+          );
+          await atLastRow(pane, 8);
+
+          // An incoming line goes above the input area and leaves it as it was.
+          await b.send("said during the paste");
+          await pane.until(
+            (s) => s.endsWith(`bob: said during the paste\n${shown}`),
+            "incoming line above the input",
+          );
+          await atLastRow(pane, 8);
+
+          await pane.keys("C-u");
+          const cleared = await pane.until((s) => s.endsWith(`\n${PROMPT.trimEnd()}`), "cleared");
+          assert.doesNotMatch(cleared, /[a-z]{30}/, "no row of the paste is left");
+          assert.match(cleared, /bob: said during the paste\n#lobby>$/);
+          await atLastRow(pane, PROMPT.length);
+
+          await pane.keys("hello");
+          await pane.until((s) => s.endsWith(`\n${PROMPT}hello`), "typed text visible");
+          await atLastRow(pane, PROMPT.length + 5);
+
+          const more = "0123456789".repeat(19).slice(0, 187);
+          await pane.literal(more);
+          let expect = rowsOf(`${PROMPT}hello${more}`);
+          assert.equal(expect.length, 3);
+          await pane.until((s) => s.endsWith(`paste\n${expect.slice(0, 2).join("\n")}`), "wraps");
+          assert.deepEqual(await pane.cursor(), { x: 0, y: lastRow(await pane.text()) + 1 });
+
+          await pane.tmux("send-keys", "-t", "t", "-N", "3", "BSpace");
+          expect = rowsOf(`${PROMPT}hello${more.slice(0, -3)}`);
+          await pane.until((s) => s.endsWith(`paste\n${expect.join("\n")}`), "back one row up");
+          await atLastRow(pane, 97);
+
+          await pane.tmux("send-keys", "-t", "t", "-N", "100", "BSpace");
+          expect = rowsOf(`${PROMPT}hello${more.slice(0, -103)}`);
+          assert.equal(expect.length, 1);
+          await pane.until((s) => s.endsWith(`paste\n${expect[0]}`), "back over two rows");
+          await atLastRow(pane, expect[0].length);
+
+          await pane.keys("C-u");
+          await pane.until((s) => s.endsWith(`\n${PROMPT.trimEnd()}`), "cleared again");
+        },
+      );
+
+      await t.step("editing works on whole grapheme clusters", async () => {
+        await pane.literal("x👨‍👩‍👧y");
+        await pane.keys("Left", "BSpace");
+        await pane.until((s) => s.endsWith(`\n${PROMPT}xy`), "the family deleted whole");
+        assert.equal((await pane.cursor()).x, PROMPT.length + 1);
+        await pane.literal("中");
+        await pane.until((s) => s.endsWith(`\n${PROMPT}x中y`), "a wide character");
+        assert.equal((await pane.cursor()).x, PROMPT.length + 3);
+        await pane.keys("End");
+        await pane.literal("🇫🇷");
+        await pane.keys("Left", "DC");
+        await pane.literal("e\u0301");
+        await pane.until((s) => s.endsWith(`\n${PROMPT}x中ye\u0301`), "the flag deleted whole");
+        await pane.keys("BSpace");
+        await pane.until(
+          (s) => s.endsWith(`\n${PROMPT}x中y`),
+          "the accent deleted with its letter",
+        );
+        assert.equal((await pane.cursor()).x, PROMPT.length + 4);
+        await pane.keys("Home", "C-Right");
+        assert.equal((await pane.cursor()).x, PROMPT.length + 4);
+        await pane.keys("Enter");
+        await until(() => received(b, "x中y"), "bob gets x中y", [b]);
+      });
+
+      await t.step("a message over the limit is refused, not echoed, and kept", async () => {
+        const long = "z".repeat(5012);
+        await pane.paste(long);
+        await pane.until((s) => s.endsWith("zzzz"), "the long line in the input");
+        await pane.keys("Enter");
+        const text = await pane.until(
+          (s) => s.includes("! message is 5,012 bytes; the limit is 4,096"),
+          "the refusal",
+        );
+        assert.ok(text.endsWith("z".repeat(20)), "the text stays in the input");
+        assert.doesNotMatch(text, /alice: z/, "not echoed");
+        await pane.keys("BSpace");
+        await pane.tmux("send-keys", "-t", "t", "-N", "40", "M-BSpace");
+        await pane.keys("C-u", "short", "Enter");
+        await until(() => received(b, "short"), "bob gets the short line", [b]);
+        assert.ok(!b.lines.some((l) => l.includes("zzzz")), "the long line was never sent");
+      });
+    } finally {
+      await pane.tmux("kill-server").catch(() => "");
+      await bob?.kill();
+      await server?.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
