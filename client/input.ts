@@ -5,7 +5,8 @@
  * @module
  */
 
-import { normalizeChatText } from "../shared/chat_text.ts";
+import { lineCount, MAX_TEXT_LINES, normalizeChatText } from "../shared/chat_text.ts";
+import { utf8Length } from "../shared/encoding.ts";
 import { checkRoom } from "../shared/names.ts";
 import type { BellMode } from "./view.ts";
 
@@ -251,4 +252,29 @@ export function parseInput(line: string, room: string, dm = false): Action {
   }
   if (args.length > MAX_ARGS) return { kind: "error", text: `at most ${MAX_ARGS} arguments` };
   return { kind: "command", name, args };
+}
+
+/** `n` with thousands separators (5,012). */
+function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/**
+ * Why `line` is refused before anything is sent, or undefined: a room message (text or `/me`)
+ * over `textBytes` UTF-8 bytes, or a room or private message of more than
+ * {@link MAX_TEXT_LINES} lines. The message names the size and the limit
+ * (`message is 5,012 bytes; the limit is 4,096`).
+ */
+export function inputRefusal(line: string, textBytes: number): string | undefined {
+  const a = parseInput(line, "#x", true);
+  if (a.kind !== "say" && a.kind !== "dm") return undefined;
+  const lines = lineCount(a.text);
+  if (lines > MAX_TEXT_LINES) {
+    return `message has ${count(lines)} lines; the limit is ${MAX_TEXT_LINES}`;
+  }
+  if (a.kind === "dm" || a.text.length * 3 <= textBytes) return undefined;
+  const bytes = utf8Length(a.text);
+  return bytes > textBytes
+    ? `message is ${count(bytes)} bytes; the limit is ${count(textBytes)}`
+    : undefined;
 }

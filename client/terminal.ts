@@ -10,7 +10,7 @@
 
 import process from "node:process";
 import { complete } from "./completion.ts";
-import { parseInput } from "./input.ts";
+import { inputRefusal } from "./input.ts";
 import {
   decodeKeys,
   type DecoderState,
@@ -22,7 +22,6 @@ import { type EditorResult, LineEditor } from "./line_editor.ts";
 import { formatEvent, shouldBell } from "./render.ts";
 import { rowsOf } from "./text_width.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
-import { utf8Length } from "../shared/encoding.ts";
 import { sanitize } from "../shared/sanitize.ts";
 import type { Completions, RenderState, View, ViewEvent } from "./view.ts";
 
@@ -58,11 +57,6 @@ const ESCAPE_WAIT_MS = 30;
 
 const PASTE_ON = "\x1b[?2004h";
 const PASTE_OFF = "\x1b[?2004l";
-
-/** `n` with thousands separators (5,012). */
-function count(n: number): string {
-  return n.toLocaleString("en-US");
-}
 
 /** A line-editing chat view on a terminal. */
 export class TerminalView implements View {
@@ -146,15 +140,9 @@ export class TerminalView implements View {
     return { columns: this.#out.columns ?? 80, rows: this.#out.rows ?? 24 };
   }
 
-  /** Why `text` may not be sent: a room message over the server's limit. */
+  /** Why `text` may not be sent: a message over the server's limit (bytes or lines). */
   #refusal(text: string): string | undefined {
-    if (this.#asking !== undefined) return undefined;
-    const a = parseInput(text, "#lobby", true);
-    if (a.kind !== "say") return undefined;
-    if (a.text.length * 3 <= this.#textBytes) return undefined;
-    const bytes = utf8Length(a.text);
-    if (bytes <= this.#textBytes) return undefined;
-    return `message is ${count(bytes)} bytes; the limit is ${count(this.#textBytes)}`;
+    return this.#asking === undefined ? inputRefusal(text, this.#textBytes) : undefined;
   }
 
   /** The escape sequence that removes the input area; the cursor ends where it began. */

@@ -191,6 +191,59 @@ Deno.test({
         await until(() => received(b, "short"), "bob gets the short line", [b]);
         assert.ok(!b.lines.some((l) => l.includes("zzzz")), "the long line was never sent");
       });
+      await t.step(
+        "Alt+Enter inserts a line break; Enter sends both lines as one message",
+        async () => {
+          await pane.keys("first line", "M-Enter", "second line");
+          await pane.until(
+            (s) => s.endsWith(`\n${PROMPT}first line\n${" ".repeat(PROMPT.length)}second line`),
+            "two lines in the input",
+          );
+          await atLastRow(pane, PROMPT.length + "second line".length);
+          await pane.keys("Enter");
+          await until(() => received(b, "first line\nsecond line"), "bob gets one message", [b]);
+          await pane.until(
+            (s) => /alice: first line\n +second line\n#lobby>$/.test(s),
+            "shown once",
+          );
+        },
+      );
+
+      await t.step("a pasted block of lines is one message", async () => {
+        await pane.paste("one\ntwo\nthree\n");
+        const pad = " ".repeat(PROMPT.length);
+        await pane.until(
+          (s) => s.endsWith(`\n${PROMPT}one\n${pad}two\n${pad}three`),
+          "the block in the input, not sent yet",
+        );
+        assert.ok(!received(b, "one"), "not sent line by line");
+        await pane.keys("Enter");
+        await until(() => received(b, "one\ntwo\nthree"), "bob gets the block", [b]);
+        assert.equal(
+          b.lines.filter((l) => l.includes('"t":"msg"') && l.includes('"from":"alice"')).length,
+          4,
+          "one message per Enter: x中y, the two lines, short, the block",
+        );
+      });
+
+      await t.step("a paste of more than 5 lines asks first", async () => {
+        const seven = "l1\nl2\nl3\nl4\nl5\nl6\nl7";
+        await pane.paste(seven);
+        await pane.until((s) => s.endsWith("\npaste 7 lines as one message? (y/n)"), "question");
+        await pane.keys("x", "Enter");
+        await pane.until(
+          (s) => s.endsWith("\npaste 7 lines as one message? (y/n)"),
+          "still asking",
+        );
+        await pane.keys("n");
+        await pane.until((s) => s.endsWith(`(paste dropped)\n${PROMPT.trimEnd()}`), "dropped");
+        await pane.paste(seven);
+        await pane.until((s) => s.endsWith("(y/n)"), "asked again");
+        await pane.keys("y");
+        await pane.until((s) => s.endsWith(`${" ".repeat(PROMPT.length)}l7`), "the lines taken");
+        await pane.keys("Enter");
+        await until(() => received(b, seven), "bob gets the 7 lines as one message", [b]);
+      });
     } finally {
       await pane.tmux("kill-server").catch(() => "");
       await bob?.kill();
