@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { events, startClient, startServer, until } from "../support/procs.ts";
-import { haveChromium, launchChromium, openPage, startGui } from "../support/gui.ts";
+import { haveChromium, launchChromium, makeHomes, openPage, startGui } from "../support/gui.ts";
 
 const ignore = !haveChromium();
 
@@ -12,7 +12,7 @@ Deno.test({
   ignore,
   async fn() {
     const server = await startServer();
-    const homes = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+    const homes = await makeHomes(2);
     const gui = await startGui(server.port, homes[0], []);
     const bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], homes[1]);
     const browser = await launchChromium();

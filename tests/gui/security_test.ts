@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { startServer } from "../support/procs.ts";
-import { rawStatus, startGui } from "../support/gui.ts";
+import { makeHomes, rawStatus, startGui } from "../support/gui.ts";
 
 function get(port: number, target: string, headers: Record<string, string>): string {
   const lines = [`GET ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`];
@@ -23,7 +23,7 @@ function upgrade(port: number, headers: Record<string, string>): string {
 
 Deno.test("gui: the page needs its token, then its cookie; Host and Origin are checked", async () => {
   const server = await startServer();
-  const home = await Deno.makeTempDir({ prefix: "chat-gui-" });
+  const [home] = await makeHomes(1);
   const gui = await startGui(server.port, home, ["--accept-new", "--name", "alice"]);
   try {
     const p = gui.port;

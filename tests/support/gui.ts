@@ -6,6 +6,7 @@
 
 import { type Browser, chromium, type Page } from "playwright-core";
 import { collectLines, MAIN, RUN_FLAGS, waitFor } from "./procs.ts";
+import { loadOrCreateIdentity } from "../../client/identity.ts";
 
 /** Where Debian installs Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -115,4 +116,35 @@ export async function rawStatus(port: number, request: string): Promise<number> 
   } finally {
     conn.close();
   }
+}
+
+/** Types `text` into the page's message input and presses Enter. */
+export async function say(page: Page, text: string): Promise<void> {
+  const input = page.getByRole("textbox", { name: /^Message/ });
+  await input.fill(text);
+  await input.press("Enter");
+}
+
+/** The button of conversation `id` (`#room` or `@name`) in the list. */
+export function convButton(page: Page, id: string) {
+  return page.locator(`button.conv[data-conv="${id}"]`);
+}
+
+/** Waits until the shown conversation has a line containing `text`. */
+export async function seeLine(page: Page, text: string, ms = 15_000): Promise<void> {
+  await page.locator("#messages .line", { hasText: text }).first().waitFor({ timeout: ms });
+}
+
+/**
+ * Makes `n` home directories, each with an identity already created: the slow key generation
+ * happens here, before any process starts, not under the deadlines of the waits that follow.
+ */
+export async function makeHomes(n: number): Promise<string[]> {
+  const homes: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const home = await Deno.makeTempDir({ prefix: "chat-gui-home-" });
+    await loadOrCreateIdentity(home, () => {});
+    homes.push(home);
+  }
+  return homes;
 }

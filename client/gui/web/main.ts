@@ -69,7 +69,14 @@ function onMessage(m: ToPage): void {
   switch (m.k) {
     case "state": {
       const before = model.state.rooms.join(" ");
+      const moved = m.state.room !== model.state.room;
       model.setState(m.state);
+      // The application moved to another room (after /join, or leaving one): show it.
+      if (moved && m.state.rooms.includes(m.state.room) && model.active !== m.state.room) {
+        model.open(m.state.room);
+        redraw();
+        return;
+      }
       redraw(before !== m.state.rooms.join(" "));
       return;
     }

@@ -1,0 +1,82 @@
+/**
+ * A private conversation between a GUI user and a terminal user: its own tab, end-to-end
+ * encrypted both ways, and the same safety number on both sides; Trust marks the key verified.
+ */
+import assert from "node:assert/strict";
+import { events, startClient, startServer, until } from "../support/procs.ts";
+import {
+  convButton,
+  haveChromium,
+  launchChromium,
+  makeHomes,
+  openPage,
+  say,
+  seeLine,
+  startGui,
+} from "../support/gui.ts";
+
+Deno.test({
+  name: "gui: a private conversation with a terminal user, with matching safety numbers",
+  ignore: !haveChromium(),
+  async fn() {
+    const server = await startServer();
+    const homes = await makeHomes(2);
+    const gui = await startGui(server.port, homes[0], ["--accept-new", "--name", "alice"]);
+    const bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], homes[1]);
+    const browser = await launchChromium();
+    try {
+      const page = await openPage(browser, gui);
+      await page.locator("#me").getByText("alice on").waitFor();
+      await until(() => events(bob).some((e) => e.t === "welcome"), "bob welcomed", [bob]);
+
+      await page.getByRole("textbox", { name: "Private conversation with" }).fill("bob");
+      await page.getByRole("button", { name: "Open", exact: true }).click();
+      await page.locator("#title", { hasText: "bob" }).waitFor();
+      await say(page, "only for you, bob");
+      await until(
+        () =>
+          events(bob).some((e) =>
+            e.t === "dm" && e.from === "alice" && e.text === "only for you, bob"
+          ),
+        "bob gets the private message",
+        [bob],
+      );
+      await seeLine(page, "only for you, bob");
+      await bob.send("/msg alice and only for you, alice");
+      await seeLine(page, "and only for you, alice");
+      // Not in the room.
+      await convButton(page, "#lobby").click();
+      assert.equal(await page.locator("#messages .line", { hasText: "only for you" }).count(), 0);
+      await convButton(page, "@bob").click();
+
+      // Safety numbers: the page's and the terminal's /verify agree.
+      await bob.send("/verify alice");
+      await until(
+        () => events(bob).some((e) => e.t === "local" && String(e.text).includes("safety number")),
+        "bob's safety number",
+        [bob],
+      );
+      const bobText = String(
+        events(bob).find((e) => e.t === "local" && String(e.text).includes("safety number"))!.text,
+      );
+      const bobNumber = bobText.split("\n").slice(1, 3).join(" ").replace(/\s+/g, " ").trim();
+      assert.match(bobNumber, /^(\d{5} ){11}\d{5}$/);
+      const safety = page.locator("#safety");
+      await page.locator("#safety", { hasText: /^\d{5}/ }).waitFor();
+      assert.equal((await safety.textContent())?.replace(/\s+/g, " ").trim(), bobNumber);
+      assert.match((await page.locator("#peer-status").textContent()) ?? "", /not verified/);
+      // Trust: the key is pinned as verified.
+      await page.getByRole("button", { name: "Trust" }).click();
+      await page.locator("#peer-status", { hasText: /^verified$/ }).waitFor();
+      const pins = await Deno.readTextFile(`${homes[0]}/known_users`);
+      assert.match(pins, /bob .*verified/);
+    } finally {
+      await browser.close();
+      await bob.end();
+      await bob.kill();
+      await gui.stop();
+      await server.stop();
+      for (const h of homes) await Deno.remove(h, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,106 @@
+/**
+ * Two GUI users and one terminal user in two rooms: messages reach the right conversation, unread
+ * counts and mention marks appear on the others, names and commands complete with Tab.
+ */
+import assert from "node:assert/strict";
+import { events, startClient, startServer, until } from "../support/procs.ts";
+import {
+  convButton,
+  haveChromium,
+  launchChromium,
+  makeHomes,
+  openPage,
+  say,
+  seeLine,
+  startGui,
+} from "../support/gui.ts";
+
+Deno.test({
+  name: "gui: two GUI users and a terminal user chat in #lobby and #dev",
+  ignore: !haveChromium(),
+  async fn() {
+    const server = await startServer();
+    const homes = await makeHomes(3);
+    const guis = await Promise.all([
+      startGui(server.port, homes[0], ["--accept-new", "--name", "alice"]),
+      startGui(server.port, homes[1], ["--accept-new", "--name", "carol"]),
+    ]);
+    const bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], homes[2]);
+    const browser = await launchChromium();
+    try {
+      const [alice, carol] = await Promise.all(guis.map((g) => openPage(browser, g)));
+      await alice.locator("#me").getByText("alice on").waitFor();
+      await carol.locator("#me").getByText("carol on").waitFor();
+      await until(() => events(bob).some((e) => e.t === "welcome"), "bob welcomed", [bob]);
+
+      // Everyone joins #dev; the GUIs show it in the list and switch to it.
+      await say(alice, "/join #dev");
+      await say(carol, "/join #dev");
+      await bob.send("/join #dev");
+      await convButton(alice, "#dev").waitFor();
+      await alice.locator("#title", { hasText: "#dev" }).waitFor();
+      await convButton(carol, "#dev").waitFor();
+
+      await say(alice, "dev talk from alice");
+      await seeLine(carol, "dev talk from alice");
+      await until(
+        () => events(bob).some((e) => e.room === "#dev" && e.text === "dev talk from alice"),
+        "bob sees alice in #dev",
+        [bob],
+      );
+
+      // bob writes in #lobby, mentioning carol: on the GUIs #lobby gets a count, carol's a mark.
+      await bob.send("/join #lobby");
+      await bob.send("hello carol, lobby here");
+      await convButton(alice, "#lobby").locator(".badge", { hasText: "1" }).waitFor();
+      await convButton(carol, "#lobby").locator(".mark").waitFor();
+      assert.equal(await convButton(alice, "#lobby").locator(".mark").count(), 0);
+      assert.match(
+        (await convButton(carol, "#lobby").getAttribute("aria-label")) ?? "",
+        /mentions you, 1 unread/,
+      );
+      // It is not in #dev.
+      assert.equal(await carol.locator("#messages .line", { hasText: "lobby here" }).count(), 0);
+      await convButton(carol, "#lobby").click();
+      await seeLine(carol, "hello carol, lobby here");
+      assert.equal(await convButton(carol, "#lobby").locator(".badge").count(), 0);
+      await carol.locator("#messages .line.mention mark", { hasText: "carol" }).waitFor();
+
+      // Tab completes a name in the room and a command.
+      const input = carol.getByRole("textbox", { name: /^Message/ });
+      await input.fill("bo");
+      await input.press("Tab");
+      assert.equal(await input.inputValue(), "bob: ");
+      await input.fill("/whoi");
+      await input.press("Tab");
+      assert.equal(await input.inputValue(), "/whois ");
+      // carol answers in #lobby from its tab: it goes to #lobby, not to #dev.
+      await input.fill("hi bob, carol in the lobby");
+      await input.press("Enter");
+      await until(
+        () =>
+          events(bob).some((e) =>
+            e.t === "msg" && e.room === "#lobby" && e.text === "hi bob, carol in the lobby"
+          ),
+        "bob sees carol in #lobby",
+        [bob],
+      );
+      // alice's #dev line went to #dev only; alice's #lobby shows carol's answer with a time.
+      await convButton(alice, "#lobby").click();
+      await seeLine(alice, "hi bob, carol in the lobby");
+      assert.match(
+        (await alice.locator(".line", { hasText: "carol in the lobby" }).locator("time")
+          .textContent()) ?? "",
+        /^\d\d:\d\d$/,
+      );
+      assert.equal(await alice.locator("#messages .line", { hasText: "dev talk" }).count(), 0);
+    } finally {
+      await browser.close();
+      await bob.end();
+      await bob.kill();
+      await Promise.all(guis.map((g) => g.stop()));
+      await server.stop();
+      for (const h of homes) await Deno.remove(h, { recursive: true });
+    }
+  },
+});
