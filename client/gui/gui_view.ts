@@ -57,6 +57,8 @@ export class GuiView implements View {
   #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #room = "";
+  /** The conversation the user last typed in (where answers without a room are shown). */
+  #where = "";
   /** The room the last queued line was typed in (the current room once the queue is empty). */
   #planned = "";
   #lastState = "";
@@ -147,16 +149,20 @@ export class GuiView implements View {
         const lines: string[] = [];
         const st = this.#deps.state();
         const at = this.#queue.length === 0 ? this.#room : this.#planned;
-        if (m.room !== null && m.room !== at && st.rooms.includes(m.room)) {
-          lines.push(`/join ${m.room}`);
-          this.#quietSwitch = `now talking in ${m.room}`;
+        const room = m.conv?.startsWith("#") ? m.conv : null;
+        if (room !== null && room !== at && st.rooms.includes(room)) {
+          lines.push(`/join ${room}`);
+          this.#quietSwitch = `now talking in ${room}`;
         }
-        if (m.room !== null) this.#planned = m.room;
+        if (room !== null) this.#planned = room;
+        if (m.conv !== null) this.#where = m.conv;
         lines.push(m.text);
         if (this.#queue.length + lines.length > INPUT_QUEUE_MAX) {
           this.#send(ws, {
             k: "ev",
             ev: { t: "local", level: "error", text: "too much input waiting: not sent" },
+            at: Date.now(),
+            where: this.#where || this.#room,
           });
           return;
         }
@@ -211,7 +217,7 @@ export class GuiView implements View {
       this.#pushState();
       return;
     }
-    this.#broadcast({ k: "ev", ev }, true);
+    this.#broadcast({ k: "ev", ev, at: Date.now(), where: this.#where || this.#room }, true);
     this.#pushState();
   }
 
@@ -244,6 +250,7 @@ export class GuiView implements View {
   /** Remembers the current room and sends the new state. */
   setRoom(room: string): void {
     this.#room = room;
+    if (this.#where.startsWith("#")) this.#where = room;
     this.#pushState();
   }
 

@@ -50,7 +50,14 @@ export type Prompt =
 
 /** What the process sends. */
 export type ToPage =
-  | { k: "ev"; ev: ViewEvent }
+  | {
+    k: "ev";
+    ev: ViewEvent;
+    /** When the process saw it (ms since the epoch). */
+    at: number;
+    /** The conversation it belongs to when the event names none: where the user last typed. */
+    where: string;
+  }
   | { k: "state"; state: GuiState }
   | { k: "prompt"; id: number; prompt: Prompt }
   | { k: "prompt_done"; id: number }
@@ -60,7 +67,7 @@ export type ToPage =
 
 /** What the page sends. */
 export type FromPage =
-  | { k: "line"; room: string | null; text: string }
+  | { k: "line"; conv: string | null; text: string }
   | { k: "answer"; id: number; value: string }
   | { k: "history"; room: string; n: number }
   | { k: "peer"; name: string };
@@ -73,6 +80,7 @@ export const MAX_HISTORY = 500;
 
 const ROOMISH = /^#[^\s]{1,64}$/;
 const NAMEISH = /^[^\s]{1,64}$/;
+const CONVISH = /^[#@][^\s]{1,64}$/;
 
 /**
  * Parses one message from the page; throws `RangeError` when it is too long and `TypeError`
@@ -88,8 +96,8 @@ export function parseFromPage(data: string): FromPage {
   switch (o.k) {
     case "line":
       if (typeof o.text !== "string") break;
-      if (o.room !== null && !(typeof o.room === "string" && ROOMISH.test(o.room))) break;
-      return { k: "line", room: o.room, text: o.text };
+      if (o.conv !== null && !(typeof o.conv === "string" && CONVISH.test(o.conv))) break;
+      return { k: "line", conv: o.conv, text: o.text };
     case "answer":
       if (!Number.isSafeInteger(o.id) || typeof o.value !== "string") break;
       if (o.value.length > 1024) break;

@@ -148,12 +148,13 @@ Deno.test("guard: helpers", () => {
 });
 
 Deno.test("wire: messages from the page are checked before they are used", () => {
-  assertEquals(parseFromPage('{"k":"line","room":"#a","text":"hi"}'), {
+  assertEquals(parseFromPage('{"k":"line","conv":"#a","text":"hi"}'), {
     k: "line",
-    room: "#a",
+    conv: "#a",
     text: "hi",
   });
-  assertEquals(parseFromPage('{"k":"line","room":null,"text":"/msg b x"}').k, "line");
+  assertEquals(parseFromPage('{"k":"line","conv":"@b","text":"/msg b x"}').k, "line");
+  assertEquals(parseFromPage('{"k":"line","conv":null,"text":"x"}').k, "line");
   assertEquals(parseFromPage('{"k":"history","room":"#a","n":9999}'), {
     k: "history",
     room: "#a",
@@ -165,8 +166,9 @@ Deno.test("wire: messages from the page are checked before they are used", () =>
     const bad of [
       "[]",
       "null",
-      '{"k":"line","room":"lobby","text":"x"}',
-      '{"k":"line","room":"#a"}',
+      '{"k":"line","conv":"lobby","text":"x"}',
+      '{"k":"line","conv":"#a"}',
+      '{"k":"line","conv":"#a b","text":"x"}',
       '{"k":"history","room":"#a","n":0}',
       '{"k":"answer","id":"1","value":"x"}',
       '{"k":"peer","name":"a b"}',

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Two GUI users and one terminal user in two rooms: messages reach the right conversation, unread
  * counts and mention marks appear on the others, names and commands complete with Tab.
@@ -94,6 +95,29 @@ Deno.test({
         /^\d\d:\d\d$/,
       );
       assert.equal(await alice.locator("#messages .line", { hasText: "dev talk" }).count(), 0);
+
+      // /me lines and topics; then the main view in both themes (kept for the README when
+      // CHAT_GUI_SHOTS names a directory, e.g. docs).
+      await bob.send("/topic #lobby Everything about the release, alice");
+      await bob.send("/me waves at alice and carol");
+      await alice.locator(".line.action", { hasText: "waves at alice" }).waitFor();
+      await alice.locator("#topic", { hasText: "Everything about the release" }).waitFor();
+      await say(carol, "/join #dev");
+      await say(carol, "one more in #dev, for the unread count");
+      await convButton(alice, "#dev").locator(".badge").waitFor();
+      const dir = Deno.env.get("CHAT_GUI_SHOTS") ?? await Deno.makeTempDir();
+      const dark = await openPage(browser, guis[0], "dark");
+      await convButton(dark, "#lobby").click();
+      await dark.locator(".line.action", { hasText: "waves at alice" }).waitFor();
+      for (const [page, scheme] of [[alice, "light"], [dark, "dark"]] as const) {
+        const path = `${dir}/gui-${scheme}.png`;
+        await page.getByRole("textbox", { name: /^Message/ }).fill("see you at the release @bo");
+        await page.screenshot({ path });
+        const png = await Deno.readFile(path);
+        assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
+        const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        assert.equal(bg, scheme === "light" ? "rgb(255, 255, 255)" : "rgb(21, 23, 26)");
+      }
     } finally {
       await browser.close();
       await bob.end();

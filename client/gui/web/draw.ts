@@ -42,7 +42,8 @@ export function drawList(model: Model, onOpen: (id: string) => void): void {
   rooms.replaceChildren();
   dms.replaceChildren();
   let n = 0;
-  for (const c of model.convs.values()) {
+  for (const id of model.order()) {
+    const c = model.conv(id);
     n++;
     const li = el("li");
     const b = el("button", "conv");

@@ -81,7 +81,7 @@ function onMessage(m: ToPage): void {
       return;
     }
     case "ev": {
-      const fx = model.apply(m.ev, !document.hidden);
+      const fx = model.apply(m.ev, { visible: !document.hidden, at: m.at, where: m.where });
       if (fx.notify !== undefined) notify(fx.notify);
       if (m.ev.t === "dm" || m.ev.t === "local") {
         // A private conversation's key may have been pinned or trusted just now.
@@ -176,9 +176,9 @@ function submit(): void {
     const line = text.startsWith("/") && !text.startsWith("//")
       ? text
       : `/msg ${conv.slice(1)} ${text}`;
-    send({ k: "line", room: null, text: line });
+    send({ k: "line", conv, text: line });
   } else {
-    send({ k: "line", room: conv.startsWith("#") ? conv : null, text });
+    send({ k: "line", conv: conv === "" ? null : conv, text });
   }
   input.value = "";
   hint.textContent = "";
@@ -232,7 +232,7 @@ byId("send").addEventListener("click", submit);
 
 document.addEventListener("keydown", (e) => {
   if (e.altKey && /^[1-9]$/.test(e.key)) {
-    const id = [...model.convs.keys()][Number(e.key) - 1];
+    const id = model.order()[Number(e.key) - 1];
     if (id !== undefined) {
       e.preventDefault();
       openConv(id);
@@ -247,12 +247,12 @@ document.addEventListener("keydown", (e) => {
 
 byId("verify").addEventListener("click", () => {
   if (model.active.startsWith("@")) {
-    send({ k: "line", room: null, text: `/verify ${model.active.slice(1)}` });
+    send({ k: "line", conv: model.active, text: `/verify ${model.active.slice(1)}` });
   }
 });
 byId("trust").addEventListener("click", () => {
   if (model.active.startsWith("@")) {
-    send({ k: "line", room: null, text: `/trust ${model.active.slice(1)}` });
+    send({ k: "line", conv: model.active, text: `/trust ${model.active.slice(1)}` });
   }
 });
 byId("dm-open").addEventListener("click", () => {

@@ -164,17 +164,38 @@ export class Model {
     if (mention) c.mentioned = true;
   }
 
+  /** Conversation ids in list order: joined rooms by name, then private ones as they came. */
+  order(): string[] {
+    const ids = [...this.convs.keys()];
+    return [
+      ...ids.filter((i) => i.startsWith("#")).sort(),
+      ...ids.filter((i) => !i.startsWith("#")),
+    ];
+  }
+
   /**
-   * Applies one event; `visible` says whether the page is in view (unread counts and
-   * notifications are for what the user has not seen).
+   * Applies one event. `visible` says whether the page is in view (unread counts and
+   * notifications are for what the user has not seen); `at` is when the process saw it;
+   * `where` is the conversation for events that name none (answers, notices).
    */
-  apply(ev: ViewEvent, visible = true): Effects {
+  apply(
+    ev: ViewEvent,
+    o: { visible?: boolean; at?: number; where?: string } = {},
+  ): Effects {
     const fx: Effects = { changed: new Set() };
+    const visible = o.visible ?? true;
+    const now = o.at ?? this.#now();
     const me = this.state.me;
-    const here = this.active !== "" ? this.active : this.state.room;
-    const info = (conv: string, kind: "event" | "info" | "error", ts = this.#now()) => {
+    const here = o.where || this.active || this.state.room;
+    const info = (conv: string, kind: "event" | "info" | "error", ts = now) => {
       const text = formatEvent(ev, this.#render(), { ...RENDER_PLAIN, now: ts });
-      if (text !== null) this.#add(conv, { key: this.#key(), kind, ts, text }, fx);
+      if (text === null) return;
+      // The terminal's line markers ("-- ", "! ", indent) are drawn by style here.
+      const n = /^(-- |! | {2})/.exec(text)?.[0].length ?? 0;
+      const pad = " ".repeat(n);
+      const shown = text.split("\n").map((l, i) => i === 0 || l.startsWith(pad) ? l.slice(n) : l)
+        .join("\n");
+      this.#add(conv, { key: this.#key(), kind, ts, text: shown }, fx);
     };
     switch (ev.t) {
       case "server": {
@@ -234,7 +255,7 @@ export class Model {
         this.#add(ev.room, {
           key: `p:${ev.id}`,
           kind: "msg",
-          ts: this.#now(),
+          ts: now,
           from: me,
           text: ev.text,
           me: ev.me,
