@@ -27,8 +27,8 @@ export interface GuiViewDeps {
   state(): GuiState;
   /** A peer's pinned key and safety number. */
   peer(name: string): Promise<PeerInfo>;
-  /** Fetches the last `n` messages of `room` (they arrive as replayed events). */
-  history(room: string, n: number): void;
+  /** Fetches the last `n` messages of `room` before seq `before` (they arrive as replays). */
+  history(room: string, n: number, before: number | null): void;
   /** Grace period after the last tab closed (default {@link LINGER_MS}). */
   lingerMs?: number;
   /** Wait for the first tab (default {@link FIRST_TAB_MS}). */
@@ -179,7 +179,7 @@ export class GuiView implements View {
         return;
       }
       case "history":
-        return this.#deps.history(m.room, m.n);
+        return this.#deps.history(m.room, m.n, m.before);
       case "peer":
         this.#deps.peer(m.name).then((peer) => this.#send(ws, { k: "peer", peer }), () => {});
         return;

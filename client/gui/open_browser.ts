@@ -2,8 +2,8 @@
  * Opens the user's browser on the local page. The address carries the page's token, so it is
  * not put on a command line (other local users can read those): a private file (mode 0600)
  * that redirects to it is opened instead, and removed a little later. Needs the permission to
- * run the platform's opener (`xdg-open`, `open`, or `explorer` on Windows); without it nothing
- * is opened and the caller prints the address.
+ * run the platform's opener (`xdg-open`, `open` on macOS, `explorer` on Windows); without it
+ * nothing is opened and the caller prints the address.
  * @module
  */
 

@@ -85,7 +85,12 @@ export async function runGui(o: GuiOptions): Promise<number> {
   const view = new GuiView({
     state,
     peer,
-    history: (room, n) => void client?.command("history", [room, String(n)], true),
+    history: (room, n, before) =>
+      void client?.command(
+        "history",
+        [room, String(n), ...(before === null ? [] : [String(before)])],
+        true,
+      ),
     lingerMs: o.lingerMs,
   });
   view.setServer(hostPort);

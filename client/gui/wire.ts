@@ -69,7 +69,7 @@ export type ToPage =
 export type FromPage =
   | { k: "line"; conv: string | null; text: string }
   | { k: "answer"; id: number; value: string }
-  | { k: "history"; room: string; n: number }
+  | { k: "history"; room: string; n: number; before: number | null }
   | { k: "peer"; name: string };
 
 /** Longest message the page may send, in UTF-16 code units (checked before parsing). */
@@ -105,7 +105,15 @@ export function parseFromPage(data: string): FromPage {
     case "history":
       if (typeof o.room !== "string" || !ROOMISH.test(o.room)) break;
       if (!Number.isSafeInteger(o.n) || (o.n as number) < 1) break;
-      return { k: "history", room: o.room, n: Math.min(o.n as number, MAX_HISTORY) };
+      if (o.before !== null && !(Number.isSafeInteger(o.before) && (o.before as number) > 0)) {
+        break;
+      }
+      return {
+        k: "history",
+        room: o.room,
+        n: Math.min(o.n as number, MAX_HISTORY),
+        before: o.before as number | null,
+      };
     case "peer":
       if (typeof o.name !== "string" || !NAMEISH.test(o.name)) break;
       return { k: "peer", name: o.name };

@@ -61,6 +61,8 @@ Deno.test({
     const browser = await launchChromium();
     try {
       const page = await openPage(browser, gui);
+      // The token was exchanged for the cookie: it is gone from the address bar.
+      assert.equal(new URL(page.url()).search, "");
       // Trust dialog: the safe answer has the focus; Tab reaches the other, Enter presses it.
       await page.getByRole("dialog").getByText(server.fingerprint).waitFor();
       assert.equal(await focused(page), "dialog-no");

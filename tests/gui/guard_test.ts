@@ -155,11 +155,13 @@ Deno.test("wire: messages from the page are checked before they are used", () =>
   });
   assertEquals(parseFromPage('{"k":"line","conv":"@b","text":"/msg b x"}').k, "line");
   assertEquals(parseFromPage('{"k":"line","conv":null,"text":"x"}').k, "line");
-  assertEquals(parseFromPage('{"k":"history","room":"#a","n":9999}'), {
+  assertEquals(parseFromPage('{"k":"history","room":"#a","n":9999,"before":null}'), {
     k: "history",
     room: "#a",
     n: 500,
+    before: null,
   });
+  assertEquals(parseFromPage('{"k":"history","room":"#a","n":50,"before":7}').k, "history");
   assertEquals(parseFromPage('{"k":"answer","id":1,"value":"yes"}').k, "answer");
   assertThrows(() => parseFromPage("x".repeat(MAX_FROM_PAGE + 1)), RangeError);
   for (
@@ -169,7 +171,9 @@ Deno.test("wire: messages from the page are checked before they are used", () =>
       '{"k":"line","conv":"lobby","text":"x"}',
       '{"k":"line","conv":"#a"}',
       '{"k":"line","conv":"#a b","text":"x"}',
-      '{"k":"history","room":"#a","n":0}',
+      '{"k":"history","room":"#a","n":0,"before":null}',
+      '{"k":"history","room":"#a","n":5,"before":0}',
+      '{"k":"history","room":"#a","n":5}',
       '{"k":"answer","id":"1","value":"x"}',
       '{"k":"peer","name":"a b"}',
       '{"k":"eval","code":"1"}',

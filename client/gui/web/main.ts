@@ -20,7 +20,8 @@ let gone: string | undefined;
 let ended = false;
 const prompts = new Map<number, Prompt>();
 let shownPrompt: number | undefined;
-const historyAsked = new Map<string, { n: number; lines: number; at: number }>();
+/** Messages asked for per page of older history. */
+const HISTORY_PAGE = 50;
 
 const input = byId<HTMLTextAreaElement>("input");
 const list = byId<HTMLOListElement>("messages");
@@ -38,6 +39,7 @@ function pendingCount(): number {
 
 function redraw(lines = true): void {
   drawList(model, openConv);
+  drawOlder();
   drawHeader(model, peer);
   if (lines) drawLines(model.convs.get(model.active), model.state.me);
   drawBanner(model, pendingCount(), gone);
@@ -279,18 +281,40 @@ notifyButton.addEventListener("click", async () => {
   notifyButton.hidden = Notification.permission !== "default";
 });
 
-list.addEventListener("scroll", () => {
+/** Older history per room: the oldest seq asked before, and whether the start was reached. */
+const older = new Map<string, { before: number; done: boolean; at: number }>();
+
+/** Asks for the page of history before the oldest message shown (scrolling up, or the button). */
+function fetchOlder(): void {
   const room = model.active;
-  if (list.scrollTop > 40 || !room.startsWith("#")) return;
-  const lines = model.convs.get(room)?.lines.length ?? 0;
-  const last = historyAsked.get(room);
-  // Stop when the last fetch brought nothing older, or one is still on its way.
-  if (last !== undefined && (last.lines === lines || Date.now() - last.at < 1000)) return;
-  const n = Math.min(500, (last?.n ?? 0) + 100);
-  if (last !== undefined && last.n >= 500) return;
-  historyAsked.set(room, { n, lines, at: Date.now() });
-  send({ k: "history", room, n });
+  if (!room.startsWith("#")) return;
+  const oldest = model.convs.get(room)?.lines.find((l) => l.seq !== undefined)?.seq;
+  const last = older.get(room);
+  if (oldest === undefined || oldest <= 1) {
+    older.set(room, { before: 1, done: true, at: Date.now() });
+    drawOlder();
+    return;
+  }
+  // One page at a time; a page that brought nothing older ends it.
+  if (last !== undefined && (last.done || Date.now() - last.at < 1000)) return;
+  if (last !== undefined && last.before === oldest) {
+    older.set(room, { ...last, done: true });
+    drawOlder();
+    return;
+  }
+  older.set(room, { before: oldest, done: false, at: Date.now() });
+  send({ k: "history", room, n: HISTORY_PAGE, before: oldest });
+}
+
+function drawOlder(): void {
+  const b = byId<HTMLButtonElement>("older");
+  b.hidden = !model.active.startsWith("#") || older.get(model.active)?.done === true;
+}
+
+list.addEventListener("scroll", () => {
+  if (list.scrollTop <= 40) fetchOlder();
 });
+byId("older").addEventListener("click", fetchOlder);
 
 function connect(): void {
   const sock = new WebSocket(`ws://${location.host}/ws`);
