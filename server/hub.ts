@@ -27,6 +27,7 @@ import { consoleLine } from "./hub_console.ts";
 import { HubCore } from "./hub_core.ts";
 import { makeHost } from "./hub_host.ts";
 import type { HubOptions } from "./hub_options.ts";
+import type { NodeStatus } from "./nodes.ts";
 import { authenticate, type AuthResult } from "./login.ts";
 import { type Peer, sendError } from "./peer.ts";
 import { say } from "./relay.ts";
@@ -122,6 +123,11 @@ export class Hub {
   /** True while `room` has members (and always for the default room). */
   roomIsLive(room: string): boolean {
     return this.#core.rooms.has(room);
+  }
+
+  /** This node's name and figures (what it announces to the other nodes of a cluster). */
+  nodeStatus(): NodeStatus {
+    return this.#core.nodeStatus();
   }
 
   /** True if a ban in force covers the address `ip`. */

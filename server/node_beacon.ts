@@ -6,8 +6,9 @@
  * @module
  */
 
-import type { NatsConnection } from "@nats-io/transport-node";
-import type { NodeBoard } from "./nodes.ts";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { NodeBoard, type NodeStatus } from "./nodes.ts";
+import { CLUSTER_NAME } from "./cluster/subjects.ts";
 
 /** How often a node announces itself by default (ms). */
 export const ANNOUNCE_EVERY_MS = 2000;
@@ -52,6 +53,60 @@ export function startNodeBeacon(
         if (nc.isClosed()) return;
         nc.publish(subject, board.farewell());
         await nc.flush().catch(() => {});
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** The subject the nodes of cluster `name` announce themselves on. */
+export function nodesSubject(name: string): string {
+  if (!CLUSTER_NAME.test(name)) throw new RangeError("bad cluster name");
+  return `chat.${name}.nodes`;
+}
+
+/** A node's view of its cluster's nodes, kept current over its own NATS connection. */
+export interface ClusterNodes {
+  /** The other nodes as last heard (for `HubOptions.nodes`). */
+  board: NodeBoard;
+  /** Says goodbye and closes the connection. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Connects to NATS (`servers`, reconnecting by itself) and starts this node's beacon on cluster
+ * `name`'s nodes subject; `self` gives this node's figures when it announces itself. Rejects
+ * when NATS cannot be reached within `timeoutMs`.
+ */
+export async function joinClusterNodes(o: {
+  servers: string[];
+  name: string;
+  self: () => NodeStatus;
+  now: () => number;
+  timeoutMs?: number;
+}): Promise<ClusterNodes> {
+  const subject = nodesSubject(o.name);
+  const nc = await connect({
+    servers: o.servers,
+    name: `chat ${o.name} nodes`,
+    timeout: o.timeoutMs ?? 5000,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+  const board = new NodeBoard({
+    id: crypto.randomUUID(),
+    self: o.self,
+    now: o.now,
+    staleMs: NODE_STALE_MS,
+  });
+  const beacon = startNodeBeacon(nc, subject, board);
+  let stopped: Promise<void> | undefined;
+  return {
+    board,
+    stop() {
+      stopped ??= (async () => {
+        await beacon.stop();
+        await nc.close().catch(() => {});
       })();
       return stopped;
     },

@@ -12,6 +12,7 @@ import { StorageError, Store } from "./store.ts";
 import { DAY_MS, type Expired, type ExpireOptions } from "./upkeep.ts";
 import type { HubStore, HubUpkeep } from "./hub_options.ts";
 import type { ClusterStore } from "./cluster/cluster_store.ts";
+import type { ClusterNodes } from "./node_beacon.ts";
 import { Transcript } from "./transcript.ts";
 import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
 import { loadHostKey, loadOrCreateHostKey } from "../shared/keys.ts";
@@ -116,6 +117,7 @@ export class ChatServer {
   #blacklist: Blacklist;
   #now: () => number;
   #closed?: Promise<void>;
+  #nodes?: ClusterNodes;
 
   private constructor(
     listener: Deno.TcpListener,
@@ -250,6 +252,24 @@ export class ChatServer {
       await transcript?.close();
       throw e;
     }
+    let nodes: ClusterNodes | undefined;
+    if (opts.cluster !== undefined) {
+      const { joinClusterNodes } = await import("./node_beacon.ts");
+      const idle = { name: "", users: 0, connections: 0 };
+      try {
+        nodes = await joinClusterNodes({
+          servers: opts.cluster.servers,
+          name: opts.cluster.name ?? "chat",
+          self: () => ref.server?.hub.nodeStatus() ?? idle,
+          now,
+        });
+      } catch (e) {
+        listener.close();
+        await store.close();
+        await transcript?.close();
+        throw e;
+      }
+    }
     const startedAt = now();
     const hub = new Hub({
       store,
@@ -266,6 +286,7 @@ export class ChatServer {
       startedAt,
       connectionCount: () => ref.server ? ref.server.connections : 0,
       nodeName: opts.nodeName ?? defaultNodeName(hostname(), listener.addr.port),
+      nodes: nodes?.board,
       log: (level, message, props) => log[level](message, props),
       audit: auditTrail({
         log: (message, props) => modLog.info(message, props),
@@ -291,6 +312,7 @@ export class ChatServer {
         verified: new VerifiedIdentities(VERIFIED_CACHE),
       },
     );
+    ref.server.#nodes = nodes;
     return ref.server;
   }
 
@@ -454,6 +476,7 @@ export class ChatServer {
       // already closed
     }
     await this.#accepting;
+    const leaving = this.#nodes?.stop(); // the other nodes drop this one at once
     this.hub.shutdown();
     for (const c of this.#conns.values()) c.close("shutdown");
     const deadline = performance.now() + 2000; // real time, whatever clock the hub was given
@@ -467,6 +490,7 @@ export class ChatServer {
     } catch {
       // already reported by onError; the database is closed all the same
     } finally {
+      await leaving;
       await this.#store.close();
     }
   }
