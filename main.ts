@@ -467,6 +467,7 @@ async function clientRun(
     fallbacks,
     identity,
     knownServers,
+    knownUsers,
     rooms: [room],
     expectedFingerprint: values.fingerprint,
     hintArgs: values.home === undefined ? [] : ["--home", values.home],

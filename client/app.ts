@@ -130,7 +130,7 @@ export class App {
       };
       wl.onNeedHistory = (w) => this.#olderHistory(w);
     }
-    view.setRoom(this.state.room);
+    view.setRoom(this.state.room, false);
     view.setCompletions(this.state.completions());
   }
 
@@ -144,7 +144,7 @@ export class App {
 
   #refresh(): void {
     this.#syncWindows();
-    this.#view.setRoom(this.state.room);
+    this.#view.setRoom(this.state.room, this.#client?.isPrivate?.(this.state.room) === true);
     this.#view.setCompletions(this.state.completions());
   }
 
@@ -379,14 +379,14 @@ export class App {
         return this.#info(r.text, r.ok ? "info" : "error");
       }
       case "join": {
-        if (s.rooms.has(a.room)) {
+        if (s.rooms.has(a.room) && a.private !== true) {
           s.room = a.room;
           this.#refresh();
           const w = this.#windows?.room(a.room);
           if (w !== undefined) return this.#windows!.focus(w);
           return this.#info(`now talking in ${a.room}`);
         }
-        const r = await this.#command("join", [a.room]);
+        const r = await this.#command("join", a.private ? [a.room, "--private"] : [a.room]);
         this.#show({ t: "server", msg: r });
         if (r.t === "reply") {
           s.enter(a.room);

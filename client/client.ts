@@ -23,9 +23,11 @@ import {
   type ErrorMessage,
   newId,
   type ReplyMessage,
+  type RoomInfo,
   type ServerMessage,
 } from "../shared/messages.ts";
 import { DEFAULT_ROOM } from "../shared/names.ts";
+import { PrivateRooms } from "./private_rooms.ts";
 
 /** One address of a server. */
 export interface ServerAddress {
@@ -76,12 +78,16 @@ export interface ClientOptions {
   expectedFingerprint?: string;
   /** Arguments the recovery hint after a changed server key repeats (e.g. `--home DIR`). */
   hintArgs?: readonly string[];
+  /** Pinned peer keys (`known_users`), checked against private-room members' keys. */
+  knownUsers?: { lookup(hostPort: string, name: string): string | undefined };
 }
 
 /** A chat connection that survives drops (see DESIGN.md §1, Reconnection). */
 export class ChatClient implements ChatClientLike {
   #o:
-    & Required<Omit<ClientOptions, "rooms" | "expectedFingerprint" | "hintArgs" | "fallbacks">>
+    & Required<
+      Omit<ClientOptions, "rooms" | "expectedFingerprint" | "hintArgs" | "fallbacks" | "knownUsers">
+    >
     & Pick<ClientOptions, "expectedFingerprint" | "hintArgs">
     & { rooms: string[] };
   /** Every address, normalised, in the order given; `#at` is the one used last. */
@@ -108,6 +114,8 @@ export class ChatClient implements ChatClientLike {
   #connectedAt = 0;
   /** Flooding disconnects in a row, each soon after connecting (see `afterFlood`). */
   #floods = 0;
+  /** Private rooms: kinds, sender keys, sealing and opening. */
+  readonly #private: PrivateRooms;
 
   /** Creates a client; call `start()` to connect. */
   constructor(opts: ClientOptions) {
@@ -131,6 +139,20 @@ export class ChatClient implements ChatClientLike {
     }
     this.#target = this.#addrs.map((a) => a.hostPort).join(",");
     this.#done = new Promise((r) => this.#resolveDone = r);
+    const self = this;
+    this.#private = new PrivateRooms({
+      transport: {
+        get name() {
+          return self.#name;
+        },
+        command: (name, args, auto) => this.command(name, args, auto),
+      },
+      identity: opts.identity,
+      knownUsers: opts.knownUsers ?? { lookup: () => undefined },
+      hostPort: this.#addrs[0].hostPort,
+      notice: (message) =>
+        this.#emit({ t: "server", msg: { t: "error", code: "private_room", message } }),
+    });
   }
 
   /** Current name (after welcome). */
@@ -141,6 +163,16 @@ export class ChatClient implements ChatClientLike {
   /** Rooms currently joined. */
   get rooms(): string[] {
     return [...this.#rooms];
+  }
+
+  /** True when `room` is a private (end-to-end encrypted) room, as far as the client knows. */
+  isPrivate(room: string): boolean {
+    return this.#private.isPrivate(room);
+  }
+
+  /** Sender-key requests sent on the client's own so far (diagnostics and tests). */
+  get keyRequests(): number {
+    return this.#private.keyRequests;
   }
 
   /** Resolves when the client has stopped for good. */
@@ -188,6 +220,19 @@ export class ChatClient implements ChatClientLike {
     const m: Outgoing = { id, room, text, me };
     this.#outbox.add(m);
     this.#emit({ t: "pending", id, room, text, me });
+    if (this.#private.isPrivate(room)) {
+      // Sealed once (keys given first), then sent, and re-sent as is after a reconnection.
+      m.sealing = true;
+      this.#private.seal(room, id, text, me).then((sealed) => {
+        m.sealing = false;
+        m.sealed = sealed;
+        if (this.#s && this.#outbox.has(id)) this.#sendSay(this.#s, m);
+      }, (e) => {
+        if (this.#outbox.take(id) === undefined) return;
+        this.#emit({ t: "failed", id, room, text, reason: errorText(e) });
+      });
+      return id;
+    }
     if (this.#s) this.#sendSay(this.#s, m);
     return id;
   }
@@ -197,9 +242,22 @@ export class ChatClient implements ChatClientLike {
    * request the client makes on its own, not the user (a key lookup, a completion list).
    */
   command(name: string, args: string[], auto = false): Promise<ReplyMessage | ErrorMessage> {
-    return this.#request((id) =>
+    const r = this.#request<ReplyMessage>((id) =>
       auto ? { t: "cmd", id, name, args, auto } : { t: "cmd", id, name, args }
     );
+    if (name !== "join" && name !== "rooms") return r;
+    return r.then((m) => {
+      // Room kinds, so no change of kind goes unnoticed.
+      const infos = m.t !== "reply" ? [] : name === "join" ? [m.data] : m.data;
+      if (Array.isArray(infos)) this.#noteRooms(infos.filter(isRoomInfo));
+      return m;
+    });
+  }
+
+  #noteRooms(infos: RoomInfo[]): void {
+    for (const message of this.#private.noteRooms(infos)) {
+      this.#emit({ t: "server", msg: { t: "error", code: "room_kind", message } });
+    }
   }
 
   /**
@@ -273,6 +331,7 @@ export class ChatClient implements ChatClientLike {
   }
 
   #sendSay(s: Session, m: Outgoing): void {
+    if (m.sealing) return; // sent once sealed
     m.sent = true;
     s.send(sayMessage(m));
   }
@@ -358,6 +417,7 @@ export class ChatClient implements ChatClientLike {
           this.#rooms = new Set(m.rooms.map((r) => r.name));
           this.#textBytes = m.limits.textBytes ?? DEFAULT_LIMITS.textBytes;
           this.#emit({ t: "welcome", msg: m });
+          this.#noteRooms(m.rooms);
           for (const e of early) this.#dispatch(s, e);
         },
       });
@@ -422,12 +482,26 @@ export class ChatClient implements ChatClientLike {
       case "bye":
         return this.#lost(s, `server said goodbye (${m.reason})`, m.reason);
       case "msg": {
+        if (m.sealed !== undefined || m.key !== undefined) {
+          // Opened in arrival order; a key shows nothing, a line shows its text or why not.
+          const fresh = this.#resume.see(m.room, m.seq, m.replay);
+          this.#private.receive(m).then((out) => {
+            if (out === null) return;
+            if (fresh) this.#emit({ t: "server", msg: out });
+            if (this.#outbox.take(m.id) !== undefined) {
+              this.#emit({ t: "acked", id: m.id, msg: out });
+            }
+          });
+          return;
+        }
         // A live copy of a message already seen acknowledges a re-send: it is not shown again.
         if (this.#resume.see(m.room, m.seq, m.replay)) this.#emit({ t: "server", msg: m });
         if (this.#outbox.take(m.id) !== undefined) this.#emit({ t: "acked", id: m.id, msg: m });
         return;
       }
       case "event":
+        this.#private.onEvent(m);
+        if (m.kind === "keyreq") return; // answered by the client, not shown
         if (m.name === this.#name && m.room) {
           if (m.kind === "join") this.#rooms.add(m.room);
           if (m.kind === "leave" || m.kind === "kick") {
@@ -545,4 +619,9 @@ export class ChatClient implements ChatClientLike {
   get fatal(): Error | undefined {
     return this.#fatal;
   }
+}
+
+function isRoomInfo(x: unknown): x is RoomInfo {
+  const r = x as RoomInfo | null;
+  return typeof r === "object" && r !== null && typeof r.name === "string";
 }

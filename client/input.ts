@@ -61,6 +61,7 @@ export const LOCAL_HELP = [
   "  /help [command]           this list, or one command",
   "  /quit or <exit chat>      leave (also Ctrl-D, or Ctrl-C twice within 2 s)",
   "  /join #room               join a room and talk there (in its own window)",
+  "  /join #room --private     create an end-to-end encrypted room (/private: make yours one)",
   "  /win N|#room|NAME         show window N (also Alt+1…Alt+9, Alt+0 for 10, Alt+←/→,",
   "                            Ctrl+P/Ctrl+N; PgUp/PgDn scroll back, fetching older history)",
   "  /query NAME               open (or show) a private conversation with NAME; text typed",
@@ -126,7 +127,7 @@ export type Action =
   | { kind: "unignore"; name: string }
   | { kind: "timestamp"; on?: boolean }
   | { kind: "bell"; mode?: BellMode }
-  | { kind: "join"; room: string }
+  | { kind: "join"; room: string; private?: boolean }
   | { kind: "win"; spec: string }
   | { kind: "query"; name: string }
   | { kind: "close" }
@@ -220,10 +221,12 @@ export function parseInput(line: string, room: string, dm = false): Action {
     case "close":
       return words.length !== 0 ? usage("/close") : { kind: "close" };
     case "join": {
-      if (words.length !== 1) return usage("/join #room");
+      const priv = words.length === 2 && words[1] === "--private";
+      if (words.length !== 1 && !priv) return usage("/join #room [--private]");
       const target = words[0].startsWith("#") ? words[0] : `#${words[0]}`;
       const ok = checkRoom(target);
-      return ok.ok ? { kind: "join", room: target } : { kind: "error", text: ok.reason };
+      if (!ok.ok) return { kind: "error", text: ok.reason };
+      return priv ? { kind: "join", room: target, private: true } : { kind: "join", room: target };
     }
   }
   if (!COMMAND_NAME.test(name)) return { kind: "error", text: "unknown command; try /help" };

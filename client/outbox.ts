@@ -22,6 +22,10 @@ export interface Outgoing {
   me: boolean;
   /** True once it was sent on some session (it may have arrived). */
   sent?: boolean;
+  /** A private room's line: true while it is being sealed (not sent before). */
+  sealing?: boolean;
+  /** A private room's line, sealed (base64): what is sent, and sent again, instead of `text`. */
+  sealed?: string;
 }
 
 /** Room messages waiting for their acknowledgement, in the order they were typed. */
@@ -58,6 +62,11 @@ export class Outbox {
     this.#waiting.set(m.id, m);
   }
 
+  /** True while the message `id` waits. */
+  has(id: string): boolean {
+    return this.#waiting.has(id);
+  }
+
   /** Removes and returns the message `id`, if it waits. */
   take(id: string): Outgoing | undefined {
     const m = this.#waiting.get(id);
@@ -85,6 +94,7 @@ export class Outbox {
 
 /** The wire form of a room message. */
 export function sayMessage(m: Outgoing): Record<string, unknown> {
+  if (m.sealed !== undefined) return { t: "say", id: m.id, room: m.room, sealed: m.sealed };
   return m.me
     ? { t: "say", id: m.id, room: m.room, text: m.text, me: true }
     : { t: "say", id: m.id, room: m.room, text: m.text };

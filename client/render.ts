@@ -201,7 +201,11 @@ function eventText(m: EventMessage): string {
     case "deop":
       return `you are no longer an operator of this server${by}`;
     case "mode":
-      return `${s(m.by)} set${room || " the room"} ${s(m.text, "")}`;
+      return m.text === "+private"
+        ? `${s(m.by)} made${room || " the room"} private: its lines are end-to-end encrypted`
+        : `${s(m.by)} set${room || " the room"} ${s(m.text, "")}`;
+    case "keyreq":
+      return `${s(m.name)} asked for your key in${room || " a private room"}`;
   }
 }
 
@@ -214,7 +218,8 @@ function welcomeText(m: WelcomeMessage): string {
   if (m.server.motd !== "") lines.push(block("", multi(m.server.motd)));
   for (const r of m.rooms) {
     const topic = r.topic !== "" ? `: ${sanitize(r.topic)}` : "";
-    lines.push(`${sanitize(r.name)} (${r.members} here)${topic}`);
+    const kind = r.private === true ? " [private]" : "";
+    lines.push(`${sanitize(r.name)}${kind} (${r.members} here)${topic}`);
   }
   return lines.join("\n");
 }
@@ -245,6 +250,7 @@ function serverLine(
   switch (m.t) {
     case "msg": {
       const head = `${clock(m.ts)}[${sanitize(m.room)}] `;
+      if (m.undecryptable !== undefined) return `${head}-- ${sanitize(m.undecryptable)}`;
       const plain = m.me === true
         ? `${head}* ${sanitize(m.from)} `
         : `${head}${sanitize(m.from)}: `;

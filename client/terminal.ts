@@ -356,9 +356,9 @@ export class TerminalView implements View {
     this.#completions = c;
   }
 
-  /** Shows `room` in the prompt. */
-  setRoom(room: string): void {
-    const prompt = `${sanitize(room)}> `;
+  /** Shows `room` in the prompt, marked `[e2e]` when it is private. */
+  setRoom(room: string, isPrivate = false): void {
+    const prompt = `${sanitize(room)}${isPrivate ? "[e2e]" : ""}> `;
     if (prompt === this.#roomPrompt) return;
     this.#roomPrompt = prompt;
     if (this.#asking !== undefined || this.#closed) return;

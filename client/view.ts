@@ -47,6 +47,8 @@ export interface ChatClientLike {
   pendingCount(): number;
   /** Starts the next reconnection attempt now; false when not waiting to reconnect. */
   reconnectNow?(): boolean;
+  /** True when `room` is a private (end-to-end encrypted) room, as far as the client knows. */
+  isPrivate?(room: string): boolean;
   /** Sends `bye` (reason "quit" by default) and closes; no reconnection afterwards. */
   close(reason?: string): Promise<void>;
 }
@@ -130,7 +132,7 @@ export interface View {
   /** Replaces the Tab-completion candidates. */
   setCompletions(c: Completions): void;
   /** Tells the view which room the user is talking in (shown in the prompt). */
-  setRoom(room: string): void;
+  setRoom(room: string, isPrivate?: boolean): void;
   /** Clears the screen (no-op where there is none). */
   clear(): void;
   /** Ends input and restores the terminal; safe to call more than once. */

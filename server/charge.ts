@@ -28,7 +28,10 @@ export type ChargeLimits = Pick<
   | "listRowsPerToken"
 >;
 
-/** Commands a client may send on its own (`auto: true`): they only read. */
+/**
+ * Commands a client may send on its own (`auto: true`): they only read, or (`skey`, `keyreq`)
+ * carry a private room's keys, which the client sends without its user asking.
+ */
 export const AUTO_COMMANDS: ReadonlySet<string> = new Set([
   "help",
   "service",
@@ -37,6 +40,9 @@ export const AUTO_COMMANDS: ReadonlySet<string> = new Set([
   "rooms",
   "history",
   "keys",
+  "members",
+  "skey",
+  "keyreq",
 ]);
 
 /** Rows an answer is made of: replayed messages, or entries of a list answer. */

@@ -25,6 +25,35 @@ export interface Listing<T> extends Iterable<T> {
   readonly size: number;
 }
 
+/** A private room's member as `members` lists it. */
+export interface RosterEntry {
+  /** The name it used last in the room. */
+  name: string;
+  /** Identity fingerprint. */
+  fingerprint: string;
+}
+
+/** What the private-room commands act through (server/private_rooms.ts). */
+export interface PrivateRoomHost {
+  /** True when `room` is private. */
+  isPrivate(room: string): boolean;
+  /** Makes `room` private for good (the caller checks who may). */
+  makePrivate(room: string): void;
+  /** The members of `room` and when `user` became one; `not_in_room` for a non-member. */
+  roster(room: string, user: UserView): { since: number; members: RosterEntry[] };
+  /** The member of `room` owning `name`, with its stored keys, if it is one. */
+  memberKeys(
+    room: string,
+    name: string,
+  ):
+    | { name: string; fingerprint: string; sigPub: string; kemPub: string; kemSig: string }
+    | undefined;
+  /** Stores and relays a sender key from `user` to the member `to` (`not_in_room` otherwise). */
+  sendKey(user: UserView, room: string, to: string, id: string, envelope: string): void;
+  /** Tells the sessions of member `to` in `room` that `user` asks for its sender key. */
+  keyRequest(user: UserView, room: string, to: string): void;
+}
+
 /** A history answer: the replay source and how many of the messages asked for it carries. */
 export interface HistoryAnswer {
   /** The messages, oldest first, marked replay. */
@@ -117,7 +146,9 @@ export interface CommandHost {
   /** Gives up a name `user`'s identity owns and is not using (ProtocolError otherwise). */
   releaseName(user: UserView, name: string): void;
   /** Joins `user` to `room`: history (replay) then a join event. */
-  join(user: UserView, room: string): RoomInfo;
+  join(user: UserView, room: string, makePrivate?: boolean): RoomInfo;
+  /** True when `room` is live or stored (a topic or a history). */
+  roomExists(room: string): boolean;
   /** Takes `user` out of `room` with a leave event giving `reason`. */
   leave(user: UserView, room: string, reason: string): void;
   /** The room's topic. */
@@ -156,6 +187,8 @@ export interface CommandHost {
   removeOp(fingerprint: string): boolean;
   /** Room operators and room modes. */
   readonly roomModes: RoomModes;
+  /** Private rooms. */
+  readonly privateRooms: PrivateRoomHost;
   /** Removes every session of `user`'s name from `room`: kick event, leave "kicked by X". */
   kickFromRoom(user: UserView, room: string, by: string, reason: string): void;
   /** Announces a change of `room`'s modes (`text`, e.g. `+i`) to its members. */

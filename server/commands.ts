@@ -23,6 +23,7 @@ import {
 } from "./commands/moderation.ts";
 import { historyCmd, joinCmd, leaveCmd, topicCmd } from "./commands/rooms.ts";
 import { inviteCmd, modeCmd } from "./commands/room_ops.ts";
+import { keyreqCmd, membersCmd, privateCmd, skeyCmd } from "./commands/private.ts";
 import { awayCmd, backCmd, nickCmd } from "./commands/self.ts";
 
 const helpCommand = cmd(
@@ -48,6 +49,10 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   backCmd,
   historyCmd,
   keysCmd,
+  privateCmd,
+  membersCmd,
+  skeyCmd,
+  keyreqCmd,
   modeCmd,
   inviteCmd,
   kickCmd,

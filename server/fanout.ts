@@ -73,9 +73,26 @@ export class Fanout {
     const line = utf8.encode(JSON.stringify(toMsg(stored))); // once for every member
     const members = this.#to.members(stored.room);
     this.messages++;
-    if (members !== undefined) {
+    if (members !== undefined && stored.to !== undefined) {
+      // A sender key goes only to the sessions of the identity it is addressed to.
+      for (const member of members) {
+        if (member.fingerprint !== stored.to) continue;
+        member.peer.send(line);
+        this.deliveries++;
+      }
+    } else if (members !== undefined) {
       for (const member of members) member.peer.send(line);
       this.deliveries += members.size;
+    }
+    if (stored.sealed !== undefined) {
+      // Ciphertext only: the transcript notes that a sealed line or key passed, not its bytes.
+      this.#o.transcript?.write({
+        ts: stored.ts,
+        room: stored.room,
+        kind: stored.sealed === "line" ? "sealed" : "key",
+        from: stored.from,
+      });
+      return;
     }
     this.#o.transcript?.write({
       ts: stored.ts,

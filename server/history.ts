@@ -69,7 +69,10 @@ export function history(
           left = 0;
           break;
         }
-        out.push(JSON.stringify(toMsg(m, true)));
+        // A sender key is replayed only to the identity it is addressed to.
+        if (m.to === undefined || m.to === peer?.fingerprint) {
+          out.push(JSON.stringify(toMsg(m, true)));
+        }
         cursor = m.seq;
         left--;
       }

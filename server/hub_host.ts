@@ -11,6 +11,7 @@ import type { CommandHost } from "./command_host.ts";
 import { recent, recentBefore } from "./history.ts";
 import type { HubCore } from "./hub_core.ts";
 import { nick, releaseName } from "./name_claims.ts";
+import { makePrivateHost } from "./private_rooms.ts";
 import { roomsOf } from "./sessions.ts";
 
 /** The command host over `core`. */
@@ -36,9 +37,20 @@ export function makeHost(core: HubCore): CommandHost {
     isAdmin: (fp) => o.admins.has(fp),
     nick: (u, name) => nick(core, session(u), name),
     releaseName: (u, name) => releaseName(core, session(u), name, nameKey(name)),
-    join: (u, room) => {
+    roomExists: (room) => rooms.has(room) || o.store.upkeep.roomExists(room),
+    join: (u, room, makePrivate = false) => {
       const s = session(u);
       rooms.mayCreate(s.fingerprint, room);
+      if (makePrivate && !rooms.has(room)) {
+        if (s.kemPub === undefined) {
+          throw new ProtocolError(
+            "dm_key_required",
+            "Your client has no private-message key, so it cannot be in a private room.",
+          );
+        }
+        o.store.members.makePrivate(room);
+      }
+      rooms.mayEnterPrivate(s, room);
       rooms.enter(s, room, recent(o.store, s.peer, room, o.limits.historyOnJoin).replay);
       return rooms.info(room);
     },
@@ -110,6 +122,7 @@ export function makeHost(core: HubCore): CommandHost {
     removeOp: (fp) => o.store.removeOp(fp),
     audit: (r) => o.audit?.(r),
     roomModes: rooms.modes,
+    privateRooms: makePrivateHost(core),
     kickFromRoom: (u, room, by, reason) => {
       const sibs = sessions.siblings(session(u)).filter((x) => x.rooms.has(room));
       if (sibs.length === 0) return;

@@ -9,8 +9,15 @@ import type { Blacklist } from "../shared/names.ts";
 import type { ModerationRecord } from "./audit.ts";
 import type { Ban, Store, StoredMessage } from "./store.ts";
 import type { Upkeep } from "./upkeep.ts";
+import type { RoomMembers } from "./room_members.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 import type { NodeDirectory } from "./nodes.ts";
+
+/** The private-room calls the hub makes on the store. */
+export type HubMembers = Pick<
+  RoomMembers,
+  "isPrivate" | "makePrivate" | "add" | "remove" | "get" | "list" | "count"
+>;
 
 /** The quota and bookkeeping calls the hub makes on the store. */
 export type HubUpkeep = Pick<Upkeep, "touchName" | "roomExists" | "charge">;
@@ -45,6 +52,8 @@ export type HubStore =
   & {
     /** Quotas and bookkeeping. */
     readonly upkeep: HubUpkeep;
+    /** Room kinds and private-room members (server/room_members.ts). */
+    readonly members: HubMembers;
     /**
      * Settles, before a login or `/nick` asks `claimName`, who owns the name with case-folded
      * `key` where that takes a round trip (a shared store: one winner in a race), claiming it

@@ -88,6 +88,7 @@ function login(core: HubCore, peer: Peer, auth: AuthMessage): AuthResult {
     }
     try {
       table.mayCreate(peer.fingerprint, r);
+      table.mayEnterPrivate(peer, r);
       rooms.push(r);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
@@ -108,8 +109,7 @@ function login(core: HubCore, peer: Peer, auth: AuthMessage): AuthResult {
     version: o.version,
     motd,
     rooms: rooms.map((r) => ({
-      name: r,
-      topic: o.store.topic(r),
+      ...table.info(r),
       members: table.count(r) + (sessions.sibling(s, r) === undefined ? 1 : 0),
     })),
   }, o.limits));

@@ -15,6 +15,17 @@ import { RoomModes } from "./room_modes.ts";
 import type { Session, SessionRegistry } from "./sessions.ts";
 import { SortedNames } from "./sorted_names.ts";
 
+/** Most member identities of one private room. */
+export const PRIVATE_ROOM_MEMBERS = 100;
+
+/**
+ * True for the leave reasons that end a private room's membership (`left`, `kicked by NAME`,
+ * `banned`); losing the connection or quitting ends only presence.
+ */
+export function endsMembership(reason: string): boolean {
+  return reason === "left" || reason === "banned" || reason.startsWith("kicked by ");
+}
+
 /** The live rooms and their members; `#lobby` always exists. */
 export class RoomTable {
   readonly #o: Pick<HubOptions, "store" | "limits">;
@@ -58,7 +69,38 @@ export class RoomTable {
 
   /** `room` as `/rooms` and `welcome` show it. */
   info(room: string): RoomInfo {
-    return { name: room, topic: this.#o.store.topic(room), members: this.count(room) };
+    const info: RoomInfo = {
+      name: room,
+      topic: this.#o.store.topic(room),
+      members: this.count(room),
+    };
+    if (this.#o.store.members.isPrivate(room)) info.private = true;
+    return info;
+  }
+
+  /**
+   * Allows `s` into `room` when it is private: the session has a `kem_pub`
+   * (`dm_key_required`), and the identity is a member already or the room has fewer than
+   * `privateRoomMembers` members (`room_full`).
+   */
+  mayEnterPrivate(
+    s: { fingerprint: string; kemPub?: string; kemSig?: string },
+    room: string,
+  ): void {
+    const m = this.#o.store.members;
+    if (!m.isPrivate(room)) return;
+    if (s.kemPub === undefined || s.kemSig === undefined) {
+      throw new ProtocolError(
+        "dm_key_required",
+        `${room} is a private room: your client has no private-message key to receive its keys.`,
+      );
+    }
+    if (m.get(room, s.fingerprint) === undefined && m.count(room) >= PRIVATE_ROOM_MEMBERS) {
+      throw new ProtocolError(
+        "room_full",
+        `${room} has ${PRIVATE_ROOM_MEMBERS} members, the most.`,
+      );
+    }
   }
 
   /** Every live room, by name, read lazily. */
@@ -124,6 +166,17 @@ export class RoomTable {
       this.modes.open(room, s.fingerprint); // the first member of a new room is its operator
     }
     const present = this.#sessions.sibling(s, room) !== undefined;
+    const pm = this.#o.store.members;
+    if (pm.isPrivate(room) && s.kemPub !== undefined && s.kemSig !== undefined) {
+      pm.add(room, {
+        name: s.name,
+        fingerprint: s.fingerprint,
+        sigPub: s.sigPub,
+        kemPub: s.kemPub,
+        kemSig: s.kemSig,
+        since: this.#o.store.lastSeq(room),
+      });
+    }
     members.add(s);
     s.rooms.add(room);
     if (present) this.#doubles.set(room, (this.#doubles.get(room) ?? 0) + 1);
@@ -146,6 +199,9 @@ export class RoomTable {
       return;
     }
     if (reason !== undefined) this.#fanout.event(room, "leave", { name: s.name, reason }, to);
+    if (reason !== undefined && endsMembership(reason)) {
+      this.#o.store.members.remove(room, s.fingerprint);
+    }
     if (members.size === 0 && room !== DEFAULT_ROOM) {
       this.#rooms.delete(room);
       this.#names.delete(room);

@@ -6,7 +6,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** The schema version this code writes (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA_V1 = `
 CREATE TABLE names (
@@ -67,6 +67,29 @@ CREATE TABLE usage (
 `;
 
 /**
+ * Version 3: private rooms (docs/protocol.md §8). `rooms.private` marks a room's kind (it only
+ * ever goes from 0 to 1); `messages.kind` is 0 for a text line, 1 for a sealed line and 2 for a
+ * sender key, whose `text` is the base64 envelope; `messages.to_fp` addresses a sender key to one
+ * identity (`''`: the whole room); `room_members` keeps the member identities of private rooms
+ * with the public keys they logged in with, and the room's `seq` when each became a member.
+ */
+const SCHEMA_V3 = `
+ALTER TABLE rooms ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN to_fp TEXT NOT NULL DEFAULT '';
+CREATE TABLE room_members (
+  room TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  name TEXT NOT NULL,
+  sig_pub TEXT NOT NULL,
+  kem_pub TEXT NOT NULL,
+  kem_sig TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  PRIMARY KEY (room, fingerprint)
+) WITHOUT ROWID;
+`;
+
+/**
  * Brings the schema to {@linkcode SCHEMA_VERSION} in one transaction; refuses a newer one.
  * `now` (ms) dates the rooms that existed before version 2.
  */
@@ -84,6 +107,7 @@ export function migrate(db: DatabaseSync, now: number): void {
       db.exec(SCHEMA_V2);
       db.prepare("UPDATE rooms SET updated = ?").run(now);
     }
+    if (version < 3) db.exec(SCHEMA_V3);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");
   } catch (e) {

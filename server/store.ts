@@ -9,6 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { ProtocolError } from "../shared/errors.ts";
 import { migrate } from "./schema.ts";
 import { Upkeep } from "./upkeep.ts";
+import { RoomMembers } from "./room_members.ts";
 import {
   execGuarded,
   guardStatement,
@@ -37,6 +38,10 @@ export interface StoredMessage {
   me: boolean;
   /** The client-chosen message id (`""` for messages that carry none). */
   id: string;
+  /** A private room's sealed line or sender key (`text` is then its base64 envelope). */
+  sealed?: "line" | "key";
+  /** A sender key's recipient identity: only it is sent the message. */
+  to?: string;
 }
 
 /** A ban on a name key, an identity fingerprint or an IP address. */
@@ -115,7 +120,8 @@ interface Pending {
 /** Topics cached in memory at most (the cache is emptied when full). */
 const TOPIC_CACHE = 4096;
 
-const MESSAGE_COLUMNS = "room, seq, ts, sender, text, me, id";
+const MESSAGE_COLUMNS = "room, seq, ts, sender, text, me, id, kind, to_fp";
+const KINDS = { line: 1, key: 2 } as const;
 const BAN_KINDS: ReadonlySet<string> = new Set(["name", "fingerprint", "ip"]);
 
 type Row = Record<string, unknown>;
@@ -141,7 +147,7 @@ function count(value: unknown, what: string): number {
 }
 
 function toMessage(r: Row): StoredMessage {
-  return {
+  const m: StoredMessage = {
     room: r.room as string,
     seq: r.seq as number,
     ts: r.ts as number,
@@ -150,6 +156,10 @@ function toMessage(r: Row): StoredMessage {
     me: r.me === 1,
     id: r.id as string,
   };
+  if (r.kind === 1) m.sealed = "line";
+  if (r.kind === 2) m.sealed = "key";
+  if (r.to_fp !== "") m.to = r.to_fp as string;
+  return m;
 }
 
 function toBan(r: Row): Ban {
@@ -186,6 +196,8 @@ export class Store {
   readonly #topics = new Map<string, string>(); // bounded by TOPIC_CACHE
   /** Quotas and expiry on this database (see server/upkeep.ts). */
   readonly upkeep: Upkeep;
+  /** Room kinds and the members of private rooms (see server/room_members.ts). */
+  readonly members: RoomMembers;
   readonly #schedule: (commit: () => void) => void;
   #batch: Pending[] = []; // appends waiting for the next commit, at most BATCH_MAX
   #scheduled = false;
@@ -213,6 +225,7 @@ export class Store {
       },
     });
     this.#now = now;
+    this.members = new RoomMembers(db, now, (e) => this.#fail(e));
     const p = (sql: string) => guardStatement(db.prepare(sql), (e) => this.#fail(e));
     this.#q = {
       ownerOf: p("SELECT display, fingerprint, created, last_used FROM names WHERE key = ?"),
@@ -228,8 +241,9 @@ export class Store {
       ),
       // A kept (sender_fp, id) makes this a no-op: the duplicate check costs no extra query.
       insertMessage: p(
-        "INSERT INTO messages (room, seq, ts, sender, text, me, id, sender_fp) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_fp, id) WHERE id <> '' DO NOTHING",
+        "INSERT INTO messages (room, seq, ts, sender, text, me, id, sender_fp, kind, to_fp) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " +
+          "ON CONFLICT (sender_fp, id) WHERE id <> '' DO NOTHING",
       ),
       prune: p("DELETE FROM messages WHERE room = ? AND seq <= ?"),
       pruneOldest: p(
@@ -439,6 +453,8 @@ export class Store {
             m.me ? 1 : 0,
             m.id,
             m.senderFp,
+            m.sealed === undefined ? 0 : KINDS[m.sealed],
+            m.to ?? "",
           );
           if (r.changes === 0) {
             const prev = this.#q.findById.get(m.senderFp, m.id) as Row;
@@ -453,7 +469,7 @@ export class Store {
           if (count > this.#total) {
             count -= Number(this.#q.pruneOldest.run(count - this.#total).changes);
           }
-          const message = {
+          const message: StoredMessage = {
             room: m.room,
             seq,
             ts: m.ts,
@@ -462,6 +478,8 @@ export class Store {
             me: m.me,
             id: m.id,
           };
+          if (m.sealed !== undefined) message.sealed = m.sealed;
+          if (m.to !== undefined) message.to = m.to;
           p.result = { ok: true, message, duplicate: false };
         }
         for (const [room, seq] of seqs) this.#q.setSeq.run(room, seq);
@@ -488,6 +506,11 @@ export class Store {
       id: str(m.id, "id"),
       senderFp: str(m.senderFp, "senderFp"),
     };
+    if (m.sealed !== undefined) {
+      if (m.sealed !== "line" && m.sealed !== "key") throw new TypeError("bad sealed kind");
+      copy.sealed = m.sealed;
+    }
+    if (m.to !== undefined) copy.to = str(m.to, "to");
     this.#batch.push({ m: copy, done });
   }
 

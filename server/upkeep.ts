@@ -75,11 +75,13 @@ export class Upkeep {
       deleteName: p("DELETE FROM names WHERE key = ? AND last_used < ?"),
       staleRooms: p(
         "SELECT room FROM rooms r WHERE updated < ? AND " +
-          "NOT EXISTS (SELECT 1 FROM messages m WHERE m.room = r.room) LIMIT ?",
+          "NOT EXISTS (SELECT 1 FROM messages m WHERE m.room = r.room) AND " +
+          "NOT EXISTS (SELECT 1 FROM room_members p WHERE p.room = r.room) LIMIT ?",
       ),
       deleteRoom: p(
         "DELETE FROM rooms WHERE room = ? AND updated < ? AND " +
-          "NOT EXISTS (SELECT 1 FROM messages m WHERE m.room = rooms.room)",
+          "NOT EXISTS (SELECT 1 FROM messages m WHERE m.room = rooms.room) AND " +
+          "NOT EXISTS (SELECT 1 FROM room_members p WHERE p.room = rooms.room)",
       ),
       expiredBans: p("DELETE FROM bans WHERE expires IS NOT NULL AND expires <= ?"),
       oldUsage: p("DELETE FROM usage WHERE day < ?"),

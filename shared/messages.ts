@@ -29,6 +29,11 @@ export interface SayMessage {
   room: string;
   text: string;
   me?: boolean;
+  /**
+   * A private room's sealed line (base64 `rm1` envelope, docs/protocol.md §8); on the wire it
+   * replaces `text` and `me`, and parsing sets `text` to `""`.
+   */
+  sealed?: string;
 }
 /** An end-to-end private message (the envelope is opaque to the server). */
 export interface DmRequest {
@@ -71,6 +76,8 @@ export interface RoomInfo {
   name: string;
   topic: string;
   members: number;
+  /** An end-to-end encrypted private room (docs/protocol.md §8). */
+  private?: boolean;
 }
 /** Successful authentication. */
 export interface WelcomeMessage {
@@ -92,6 +99,14 @@ export interface MsgMessage {
   me?: boolean;
   id: string;
   replay?: boolean;
+  /** A private room's sealed line (base64); `text` is then `""`. */
+  sealed?: string;
+  /** A sender key addressed to this identity (base64); `text` is then `""`. */
+  key?: string;
+  /** Set by the client (never read from the wire): a private room's line it opened. */
+  e2e?: boolean;
+  /** Set by the client (never read from the wire): why a private line shows no text. */
+  undecryptable?: string;
 }
 /** Kinds of system event. */
 export type EventKind =
@@ -108,7 +123,8 @@ export type EventKind =
   | "motd"
   | "op"
   | "deop"
-  | "mode";
+  | "mode"
+  | "keyreq";
 /** A system event. */
 export interface EventMessage {
   t: "event";
@@ -177,6 +193,7 @@ const EVENT_KINDS: ReadonlySet<string> = new Set([
   "op",
   "deop",
   "mode",
+  "keyreq",
 ]);
 
 /** Largest string field accepted anywhere (bytes are bounded by the record anyway). */
@@ -291,7 +308,17 @@ export function parseClientMessage(text: string): ClientMessage {
       return m;
     }
     case "say": {
-      only(o, ["t", "id", "room", "text", "me"]);
+      only(o, ["t", "id", "room", "text", "me", "sealed"]);
+      if (o.sealed !== undefined) {
+        if (o.text !== undefined || o.me !== undefined) bad("a sealed say has no text or me");
+        return {
+          t: "say",
+          id: id(o),
+          room: str(o, "room", 33),
+          text: "",
+          sealed: str(o, "sealed"),
+        };
+      }
       const m: SayMessage = { t: "say", id: id(o), room: str(o, "room", 33), text: str(o, "text") };
       const me = optBool(o, "me");
       if (me !== undefined) m.me = me;
@@ -348,7 +375,13 @@ export function parseServerMessage(text: string): ServerMessage {
         limits: lim,
         rooms: rooms.map((r: Record<string, unknown>) => {
           if (typeof r !== "object" || r === null) bad("room must be an object");
-          return { name: str(r, "name", 33), topic: str(r, "topic"), members: int(r, "members") };
+          const info: RoomInfo = {
+            name: str(r, "name", 33),
+            topic: str(r, "topic"),
+            members: int(r, "members"),
+          };
+          if (optBool(r, "private") === true) info.private = true;
+          return info;
         }),
       };
     }
@@ -359,9 +392,14 @@ export function parseServerMessage(text: string): ServerMessage {
         seq: int(o, "seq"),
         ts: int(o, "ts"),
         from: str(o, "from", 64),
-        text: str(o, "text"),
+        text: "",
         id: str(o, "id", 64),
       };
+      const sealed = optStr(o, "sealed");
+      const key = optStr(o, "key");
+      if (sealed !== undefined) m.sealed = sealed;
+      else if (key !== undefined) m.key = key;
+      else m.text = str(o, "text");
       const me = optBool(o, "me");
       if (me) m.me = true;
       const replay = optBool(o, "replay");

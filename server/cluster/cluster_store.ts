@@ -17,6 +17,7 @@ import { DAY_MS, type Expired, type QuotaKind } from "../upkeep.ts";
 import { type Decode, KvReplica } from "./kv_replica.ts";
 import { RoomLog, unavailable } from "./room_log.ts";
 import { clusterSubjects } from "./subjects.ts";
+import { NO_PRIVATE_ROOMS } from "../room_members.ts";
 
 /** What {@linkcode ClusterStore.open} needs. */
 export interface ClusterOptions {
@@ -94,6 +95,8 @@ export class ClusterStore implements HubStore, Bus {
   #closed = false;
 
   /** Quotas and bookkeeping (quotas are counted per node; nothing expires in a cluster yet). */
+  /** Private rooms are not kept by a cluster yet: every room is plain, `/private` refused. */
+  readonly members = NO_PRIVATE_ROOMS;
   readonly upkeep: {
     touchName(key: string, lastUsed?: number): void;
     roomExists(room: string): boolean;

@@ -7,7 +7,17 @@
 import type { Command, Listing, UserView } from "../command_host.ts";
 import type { NodeStatus } from "../nodes.ts";
 import { formatDuration } from "../duration.ts";
-import { andMore, cmd, fail, liveUser, mapListing, page, plural, validRoom } from "./common.ts";
+import {
+  andMore,
+  cmd,
+  fail,
+  liveUser,
+  mapListing,
+  member,
+  page,
+  plural,
+  validRoom,
+} from "./common.ts";
 
 /** The cipher suite `/service` reports. */
 export const CIPHER_SUITE =
@@ -163,7 +173,9 @@ export const roomsCmd: Command = cmd(
     const all = ctx.host.rooms();
     const { shown: rooms, more, cut } = page(ctx, all);
     const lines = rooms.map((r) =>
-      `${r.name} (${plural(r.members, "member")})${r.topic === "" ? "" : `: ${r.topic}`}`
+      `${r.name}${r.private === true ? " [private]" : ""} (${plural(r.members, "member")})${
+        r.topic === "" ? "" : `: ${r.topic}`
+      }`
     );
     if (more > 0) lines.push(andMore(more, cut));
     return { text: [`${plural(all.size, "room")}:`, ...lines].join("\n"), data: rooms };
@@ -173,13 +185,30 @@ export const roomsCmd: Command = cmd(
 /** `/keys NAME`: a connected user's public keys, for private messages. */
 export const keysCmd: Command = cmd(
   "keys",
-  "NAME",
-  "Get a connected user's public keys (for private messages)",
+  "NAME [#room]",
+  "Get a connected user's public keys (or a private room member's, with #room)",
   {
     min: 1,
-    max: 1,
+    max: 2,
   },
-  (ctx, [name]) => {
+  (ctx, [name, room]) => {
+    if (room !== undefined) {
+      // A member of a private room, connected or not, as it last joined (protocol §8).
+      validRoom(room);
+      member(ctx, room);
+      const m = ctx.host.privateRooms.memberKeys(room, name);
+      if (m === undefined) fail("not_in_room", `${name} is not a member of ${room}.`);
+      return {
+        text: `${m.name} ${m.fingerprint}`,
+        data: {
+          name: m.name,
+          fingerprint: m.fingerprint,
+          sig_pub: m.sigPub,
+          kem_pub: m.kemPub,
+          kem_sig: m.kemSig,
+        },
+      };
+    }
     const u = liveUser(ctx, name);
     if (u.kemPub === undefined || u.kemSig === undefined) {
       fail("no_kem_key", `${u.name} cannot receive private messages.`);

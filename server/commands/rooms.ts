@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { Command } from "../command_host.ts";
+import type { Command, CommandContext, CommandResult, UserView } from "../command_host.ts";
 import { isRoomOp } from "./room_ops.ts";
 import {
   audit,
@@ -21,16 +21,36 @@ import {
 export const MAX_ROOMS_PER_USER = 32;
 
 /** `/join #room`: join (creating) a room. */
-export const joinCmd: Command = cmd("join", "#room", "Join a room (creating it)", {
-  user: true,
-  min: 1,
-  max: 1,
-}, (
-  ctx,
-  [room],
-) => {
-  const u = needUser(ctx);
-  validRoom(room);
+export const joinCmd: Command = cmd(
+  "join",
+  "#room [--private]",
+  "Join a room (creating it; --private: end-to-end encrypted)",
+  { user: true, min: 1, max: 2 },
+  (ctx, [room, flag]) => {
+    const u = needUser(ctx);
+    validRoom(room);
+    if (flag !== undefined && flag !== "--private") {
+      fail("bad_args", "usage: /join #room [--private]");
+    }
+    const pr = ctx.host.privateRooms;
+    if (flag === "--private" && !pr.isPrivate(room)) {
+      if (room === "#lobby" || ctx.host.roomExists(room)) {
+        fail(
+          "not_private",
+          `${room} exists and is not private; pick another name, or /private it when alone in it.`,
+        );
+      }
+    }
+    return joinRoom(ctx, u, room, flag === "--private");
+  },
+);
+
+function joinRoom(
+  ctx: CommandContext,
+  u: UserView,
+  room: string,
+  makePrivate: boolean,
+): CommandResult {
   if (u.rooms.has(room)) return { text: `You are already in ${room}.` };
   if (!ctx.operator && !ctx.host.roomModes.mayJoin(room, u.fingerprint)) {
     fail("invite_only", `${room} is invite-only; ask one of its operators for /invite.`);
@@ -38,9 +58,10 @@ export const joinCmd: Command = cmd("join", "#room", "Join a room (creating it)"
   if (u.rooms.size >= MAX_ROOMS_PER_USER) {
     fail("too_many_rooms", `You can be in at most ${MAX_ROOMS_PER_USER} rooms.`);
   }
-  const info = ctx.host.join(u, room);
-  return { text: `You joined ${room}.`, data: info };
-});
+  const info = ctx.host.join(u, room, makePrivate);
+  const kind = info.private === true ? " (private: end-to-end encrypted)" : "";
+  return { text: `You joined ${room}${kind}.`, data: info };
+}
 
 /** `/leave [#room]`: leave a room. */
 export const leaveCmd: Command = cmd(
