@@ -353,7 +353,7 @@ export class PrivateRooms {
    */
   receive(m: MsgMessage): Promise<MsgMessage | null> {
     if (this.#queued >= RECEIVE_QUEUE_MAX) {
-      return Promise.resolve(m.key !== undefined ? null : this.#failed(m, false));
+      return Promise.resolve(m.key !== undefined ? null : this.#failed(m, false, "queue_full"));
     }
     this.#queued++;
     const run = this.#receiving.then(() => this.#receive(m)).finally(() => this.#queued--);
@@ -391,21 +391,22 @@ export class PrivateRooms {
       return shown;
     } catch (e) {
       const code = e instanceof ProtocolError ? e.code : "room_malformed";
-      if (code === "room_before_join") return this.#failed(m, true);
+      if (code === "room_before_join") return this.#failed(m, true, code);
       if (code === "room_unknown_key") {
         const st = this.#state(m.room);
         if (st.since === undefined) await this.#readRoster(m.room, st).catch(() => {});
-        if (st.since !== undefined && m.seq <= st.since) return this.#failed(m, true);
+        if (st.since !== undefined && m.seq <= st.since) return this.#failed(m, true, code);
         this.#request(m.room, m.from);
       }
-      return this.#failed(m, false);
+      return this.#failed(m, false, code);
     }
   }
 
-  #failed(m: MsgMessage, beforeJoin: boolean): MsgMessage {
+  #failed(m: MsgMessage, beforeJoin: boolean, refused: string): MsgMessage {
     const shown: MsgMessage = {
       ...m,
       text: "",
+      refused,
       undecryptable: beforeJoin
         ? "sent before you joined"
         : `cannot decrypt message from ${m.from}`,

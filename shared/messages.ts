@@ -107,6 +107,8 @@ export interface MsgMessage {
   e2e?: boolean;
   /** Set by the client (never read from the wire): why a private line shows no text. */
   undecryptable?: string;
+  /** Set by the client: the check that refused a private line (e.g. `room_replayed`). */
+  refused?: string;
 }
 /** Kinds of system event. */
 export type EventKind =

@@ -189,14 +189,35 @@ Deno.test("e2e private room: three members, no plaintext on the server, resume, 
       }
     };
     let last = 0;
-    for (const m of rowsOf(0)) {
+    const all = rowsOf(0);
+    const lines = all.filter((m) => m.sealed !== undefined && m.from === "alice");
+    const [l1, l2] = lines.slice(-2); // held back to be delivered out of order
+    for (const m of all) {
+      last = m.seq;
+      if (m === l1 || m === l2) continue;
       const out = await carolKeys.receive(m);
       if (out !== null) raw.push(out);
-      last = m.seq;
     }
     assert.ok(
       raw.some((m) => m.text === `first words ${canary}`),
       `the harness opens the lines carol may read: ${JSON.stringify(raw)}`,
+    );
+    assert.ok(raw.every((m) => m.e2e === true), JSON.stringify(raw));
+    // A server that alters, replays or reorders a line gets it refused, with the check named.
+    const first = lines[0];
+    const flipped = atob(first.sealed!).split("").map((c) => c.charCodeAt(0));
+    flipped[flipped.length - 70] ^= 1; // in the ciphertext
+    const tampered = { ...first, sealed: btoa(String.fromCharCode(...flipped)) };
+    assert.equal((await carolKeys.receive(tampered))!.refused, "room_bad_signature");
+    assert.equal((await carolKeys.receive(first))!.refused, "room_replayed");
+    assert.ok((await carolKeys.receive(l2))!.e2e);
+    const reordered = (await carolKeys.receive(l1))!;
+    assert.equal(reordered.refused, "room_out_of_order");
+    assert.equal(reordered.undecryptable, "cannot decrypt message from alice");
+    assert.equal(reordered.text, "");
+    assert.equal(
+      (await carolKeys.receive({ ...lines[1], room: "#other" }))!.refused,
+      "room_mismatch",
     );
 
     // ... then she is kicked; the keys she holds must not open what is said afterwards.
