@@ -74,4 +74,8 @@ export function checkEnvelope(b64: string, max: number, what: string): void {
   if (b64.length === 0 || b64.length % 4 !== 0 || !B64.test(b64)) {
     throw new ProtocolError("bad_envelope", `The ${what} is not base64.`);
   }
+  const pad = b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0;
+  if ((b64.length / 4) * 3 - pad > max) {
+    throw new ProtocolError("too_long", `The ${what} is larger than ${max} bytes.`);
+  }
 }
