@@ -50,6 +50,11 @@ export interface PrivateRoomHost {
     | undefined;
   /** Stores and relays a sender key from `user` to the member `to` (`not_in_room` otherwise). */
   sendKey(user: UserView, room: string, to: string, id: string, envelope: string): void;
+  /**
+   * Ends the membership of `name` in private `room` while it is away, announced as a kick (so
+   * the others rekey); false when `name` is not a member.
+   */
+  expel(room: string, name: string, by: string, reason: string): boolean;
   /** Tells the sessions of member `to` in `room` that `user` asks for its sender key. */
   keyRequest(user: UserView, room: string, to: string): void;
 }

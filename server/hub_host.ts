@@ -103,6 +103,17 @@ export function makeHost(core: HubCore): CommandHost {
     },
     ban: (b) => {
       o.store.addBan(b);
+      const fp = b.kind === "fingerprint"
+        ? b.target
+        : b.kind === "name"
+        ? o.store.ownerOf(b.target)?.fingerprint
+        : undefined;
+      if (fp !== undefined && (sessions.byFp.get(fp)?.size ?? 0) === 0) {
+        // Away from its private rooms: its memberships end there too (the others rekey).
+        for (const m of o.store.members.removeEverywhere(fp)) {
+          fanout.event(m.room, "ban", { name: m.name, by: b.by });
+        }
+      }
       return core.enforceBan(b);
     },
     unban: (target) => o.store.removeBan(target),

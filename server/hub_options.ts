@@ -16,7 +16,7 @@ import type { NodeDirectory } from "./nodes.ts";
 /** The private-room calls the hub makes on the store. */
 export type HubMembers = Pick<
   RoomMembers,
-  "isPrivate" | "makePrivate" | "add" | "remove" | "get" | "list" | "count"
+  "isPrivate" | "makePrivate" | "add" | "remove" | "removeEverywhere" | "get" | "list" | "count"
 >;
 
 /** The quota and bookkeeping calls the hub makes on the store. */

@@ -69,6 +69,12 @@ export function makePrivateHost(core: HubCore): PrivateRoomHost {
         } else if (!r.duplicate) core.fanout.relay(r.message);
       });
     },
+    expel: (room, name, by, reason) => {
+      const m = memberOf(room, name);
+      if (m === undefined || !pm.remove(room, m.fingerprint)) return false;
+      core.fanout.event(room, "kick", { name: m.name, by, ...(reason === "" ? {} : { reason }) });
+      return true;
+    },
     keyRequest: (u, room, to) => {
       const m = memberOf(room, to);
       if (m === undefined) throw new ProtocolError("not_in_room", `${to} is not in ${room}.`);

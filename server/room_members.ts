@@ -67,6 +67,8 @@ export class RoomMembers {
       get: p("SELECT * FROM room_members WHERE room = ? AND fingerprint = ?"),
       list: p("SELECT * FROM room_members WHERE room = ? ORDER BY name LIMIT ?"),
       count: p("SELECT COUNT(*) AS n FROM room_members WHERE room = ?"),
+      roomsOf: p("SELECT room, name FROM room_members WHERE fingerprint = ? LIMIT 1000"),
+      removeAll: p("DELETE FROM room_members WHERE fingerprint = ?"),
     };
   }
 
@@ -102,6 +104,19 @@ export class RoomMembers {
     return this.#q.remove.run(room, fp).changes === 1;
   }
 
+  /**
+   * Ends every membership of `fp` (a ban); returns the rooms it was a member of, with the name
+   * it had there.
+   */
+  removeEverywhere(fp: string): { room: string; name: string }[] {
+    const rooms = (this.#q.roomsOf.all(fp) as Row[]).map((r) => ({
+      room: r.room as string,
+      name: r.name as string,
+    }));
+    this.#q.removeAll.run(fp);
+    return rooms;
+  }
+
   /** The member `fp` of `room`, if it is one. */
   get(room: string, fp: string): RoomMember | undefined {
     const r = this.#q.get.get(room, fp) as Row | undefined;
@@ -125,7 +140,7 @@ export class RoomMembers {
  */
 export const NO_PRIVATE_ROOMS: Pick<
   RoomMembers,
-  "isPrivate" | "makePrivate" | "add" | "remove" | "get" | "list" | "count"
+  "isPrivate" | "makePrivate" | "add" | "remove" | "removeEverywhere" | "get" | "list" | "count"
 > = Object.freeze({
   isPrivate: () => false,
   makePrivate: () => {
@@ -136,6 +151,7 @@ export const NO_PRIVATE_ROOMS: Pick<
   },
   add: () => 0,
   remove: () => false,
+  removeEverywhere: () => [],
   get: () => undefined,
   list: () => [],
   count: () => 0,

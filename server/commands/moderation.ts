@@ -69,6 +69,13 @@ export const kickCmd: Command = cmd(
     if (name === undefined) fail("bad_args", "usage: /kick [#room] NAME [reason]");
     if (room === undefined && !ctx.operator) fail("not_permitted", "/kick is for operators only.");
     if (room !== undefined) roomOp(ctx, room);
+    if (
+      room !== undefined && ctx.host.user(name) === undefined &&
+      ctx.host.privateRooms.expel(room, name, ctx.by, why.join(" "))
+    ) {
+      // A member of a private room who is away: its membership ends (the others rekey).
+      return { text: `${name} is no longer a member of ${room}.` };
+    }
     const u = liveUser(ctx, name);
     above(ctx, u.fingerprint, name);
     if (room !== undefined && !ctx.operator && ctx.host.isOperator(u.fingerprint)) {

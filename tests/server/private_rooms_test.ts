@@ -27,7 +27,7 @@ async function withHub(body: (w: { hub: Hub; store: Store }) => void | Promise<v
     version: "0.1.0",
     motd: () => "",
     hostFingerprint: fp("H"),
-    admins: new Set(),
+    admins: new Set([fp("A")]),
     blacklist: () => Blacklist.parse(""),
     startedAt: 0,
     connectionCount: () => 0,
@@ -203,5 +203,32 @@ Deno.test("private rooms: membership survives a lost connection; leave and kick 
     const r = cmd(hub, b2, "members", "#team");
     assert.deepEqual(r.data.members.map((m: Json) => m.name), ["alice", "bob"]);
     assert.equal(cmd(hub, b2, "rooms").text.includes("#team [private]"), true);
+  });
+});
+
+Deno.test("private rooms: a member who is away can be kicked or banned from them, announced", async () => {
+  await withHub(({ hub }) => {
+    const a = connect(hub, "alice");
+    cmd(hub, a, "join", "#team", "--private");
+    const names = () => cmd(hub, a, "members", "#team").data.members.map((m: Json) => m.name);
+    const b = connect(hub, "bob", { rooms: ["#team"] });
+    const c = connect(hub, "carol", { rooms: ["#team"] });
+    hub.disconnect(b.id, "connection lost");
+    hub.disconnect(c.id, "connection lost");
+    a.take();
+    const kid = mid();
+    hub.handle(a.id, { t: "cmd", id: kid, name: "kick", args: ["#team", "bob", "bye"] });
+    const kicked = a.take();
+    assert.deepEqual(
+      kicked.map((m) => m.t === "event" ? `${m.kind} ${m.name} ${m.reason}` : m.t),
+      ["kick bob bye", "reply"],
+    );
+    assert.deepEqual(names(), ["alice", "carol"]);
+    assert.equal(codeOf(cmd(hub, a, "kick", "#team", "bob")), "no_such_user");
+    const id = mid();
+    hub.handle(a.id, { t: "cmd", id, name: "ban", args: ["carol"] });
+    const got = a.take();
+    assert.ok(got.some((m) => m.t === "event" && m.kind === "ban" && m.name === "carol"));
+    assert.deepEqual(names(), ["alice"]);
   });
 });
