@@ -139,11 +139,11 @@ export class ChatClient implements ChatClientLike {
     }
     this.#target = this.#addrs.map((a) => a.hostPort).join(",");
     this.#done = new Promise((r) => this.#resolveDone = r);
-    const self = this;
+    const name = () => this.#name;
     this.#private = new PrivateRooms({
       transport: {
         get name() {
-          return self.#name;
+          return name();
         },
         command: (name, args, auto) => this.command(name, args, auto),
       },
