@@ -232,6 +232,40 @@ function withModifier(key: Key, param: number | undefined): Key {
   return key;
 }
 
+/** The key of code point `code` with xterm modifier `mod` (Shift+Enter, Alt+Enter, Ctrl+letter…). */
+function codeKey(code: number | undefined, mod: number | undefined, seq: string): Key {
+  if (code === undefined || !Number.isInteger(code) || code < 0 || code > 0x10ffff) {
+    return { name: "unknown", seq };
+  }
+  const special = CODE_KEYS[code];
+  if (special !== undefined) {
+    const key = withModifier({ name: special }, mod);
+    return special === "space" && !key.ctrl && !key.alt ? { name: "text", text: " " } : key;
+  }
+  if (code < 0x20 || (code >= 0x7f && code < 0xa0) || (code >= 0xd800 && code < 0xe000)) {
+    return { name: "unknown", seq };
+  }
+  let ch = String.fromCodePoint(code);
+  const key = withModifier({ name: ch.toLowerCase() }, mod);
+  if (!key.ctrl && !key.alt) {
+    if (key.shift) ch = ch.toUpperCase();
+    return { name: "text", text: ch };
+  }
+  if (key.alt && !key.ctrl && ch >= "0" && ch <= "9") {
+    return { name: "digit", alt: true, n: code - 48 };
+  }
+  return key;
+}
+
+const CODE_KEYS: Readonly<Record<number, string>> = {
+  8: "backspace",
+  9: "tab",
+  13: "enter",
+  27: "escape",
+  32: "space",
+  127: "backspace",
+};
+
 /** A key for one control character or printable character. */
 function plainKey(c: string): Key {
   const code = c.charCodeAt(0);
@@ -334,6 +368,11 @@ function parseCsi(s: string, i: number, final: boolean): { key: Key; next: numbe
   const params = s.slice(i + 2, j).split(";").map((p) => p === "" ? undefined : Number(p));
   const fin = s[j];
   const next = j + 1;
+  // A key with modifiers as a code point: `CSI code ; mod u` and `CSI 27 ; mod ; code ~`.
+  if (fin === "u") return { key: codeKey(params[0], params[1], seq), next };
+  if (fin === "~" && params[0] === 27 && params.length === 3) {
+    return { key: codeKey(params[2], params[1], seq), next };
+  }
   if (fin === "~") {
     const name = TILDE_KEYS[params[0] ?? -1];
     if (name === undefined) return { key: { name: "unknown", seq }, next };

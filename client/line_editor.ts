@@ -10,13 +10,13 @@
 
 import { sanitize } from "../shared/sanitize.ts";
 import type { Key } from "./key_decoder.ts";
-import { graphemes, textWidth } from "./text_width.ts";
+import { graphemes, graphemeWidth, textWidth } from "./text_width.ts";
 
 /** Settings for {@link LineEditor}. */
 export interface LineEditorOptions {
   /** Entries of history kept (default 1000). */
   historySize?: number;
-  /** Longest buffer in UTF-16 code units (default 65 536); more input is dropped. */
+  /** Longest buffer in UTF-16 code units (default {@link MAX_INPUT}); more input is dropped. */
   maxLength?: number;
   /** Completion of the text before the cursor: `[candidates, the word they replace]`. */
   complete?: (before: string) => [string[], string];
@@ -53,12 +53,17 @@ export interface EditorView {
   cursorCol: number;
 }
 
-/** Default longest buffer (UTF-16 code units). */
-export const MAX_INPUT = 65_536;
+/**
+ * Default longest buffer (UTF-16 code units): the largest record plaintext (16,384 bytes), so
+ * nothing longer could ever be sent.
+ */
+export const MAX_INPUT = 16_384;
 
 // deno-lint-ignore no-control-regex
 const CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
 const SPACE = /^\s$/u;
+const REGIONAL = /^\p{Regional_Indicator}/u;
+const SEGMENTER = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
 /** `text` fit for the buffer: newlines normalised, tabs as spaces, other controls dropped. */
 export function cleanInput(text: string): string {
@@ -104,6 +109,14 @@ export class LineEditor {
     return this.#cursor;
   }
 
+  /** The buffer's grapheme clusters, in order. */
+  get clusters(): string[] {
+    const b = this.#boundaries();
+    const out: string[] = [];
+    for (let k = 0; k + 1 < b.length; k++) out.push(this.#text.slice(b[k], b[k + 1]));
+    return out;
+  }
+
   /** History entries, oldest first. */
   get history(): readonly string[] {
     return this.#history;
@@ -130,6 +143,60 @@ export class LineEditor {
   #set(text: string): void {
     this.#text = text;
     this.#bounds = undefined;
+  }
+
+  /**
+   * Replaces `[from, to)` of the buffer with `ins`, updating the cluster boundaries around the
+   * change only: from one cluster before it (and the start of a run of regional indicators) up
+   * to the first boundary after it that the old text had too.
+   */
+  #replace(from: number, to: number, ins: string): void {
+    const old = this.#bounds;
+    const t = this.#text;
+    const text = t.slice(0, from) + ins + t.slice(to);
+    if (old === undefined) return this.#set(text);
+    const delta = ins.length - (to - from);
+    let ks = Math.max(0, this.#floor(from) - 1);
+    while (ks > 0 && REGIONAL.test(t.slice(old[ks - 1], old[ks]))) ks--;
+    const start = old[ks];
+    const bounds = old.slice(0, ks + 1);
+    const changedEnd = from + ins.length;
+    let synced = false;
+    for (const seg of SEGMENTER.segment(text.slice(start))) {
+      const pos = start + seg.index + seg.segment.length;
+      bounds.push(pos);
+      if (pos >= changedEnd && pos - delta >= to) {
+        const oi = this.#find(old, pos - delta);
+        if (oi >= 0) {
+          for (let k = oi + 1; k < old.length; k++) bounds.push(old[k] + delta);
+          synced = true;
+          break;
+        }
+      }
+    }
+    if (!synced && bounds.at(-1) !== text.length) bounds.push(text.length);
+    this.#text = text;
+    this.#bounds = bounds;
+  }
+
+  /** Index of `offset` in the sorted `list`, or -1. */
+  #find(list: number[], offset: number): number {
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid] < offset) lo = mid + 1;
+      else if (list[mid] > offset) hi = mid - 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /** Index of the last boundary at or before `offset`. */
+  #floor(offset: number): number {
+    const b = this.#boundaries();
+    const i = this.#index(offset);
+    return b[i] === offset ? i : i - 1;
   }
 
   #boundaries(): number[] {
@@ -172,7 +239,7 @@ export class LineEditor {
     const ins = this.#fit(clean, this.#text.length);
     if (ins !== "") {
       const at = this.#cursor;
-      this.#set(this.#text.slice(0, at) + ins + this.#text.slice(at));
+      this.#replace(at, at, ins);
       // The end of the insertion may have joined the next cluster: snap forward.
       const b = this.#boundaries();
       this.#cursor = b[this.#index(at + ins.length)];
@@ -186,7 +253,7 @@ export class LineEditor {
   #delete(from: number, to: number, kill = false): EditorResult {
     if (to > from) {
       if (kill) this.#kill = this.#text.slice(from, to);
-      this.#set(this.#text.slice(0, from) + this.#text.slice(to));
+      this.#replace(from, to, "");
       this.#cursor = from;
     }
     return { kind: "handled" };
@@ -271,7 +338,7 @@ export class LineEditor {
     }
     if (common.length > word.length || (items.length === 1 && common !== word)) {
       this.#cursor -= word.length;
-      this.#set(this.#text.slice(0, this.#cursor) + this.#text.slice(this.#cursor + word.length));
+      this.#replace(this.#cursor, this.#cursor + word.length, "");
       return this.#insert(common);
     }
     return items.length > 1 ? { kind: "candidates", items } : { kind: "handled" };
@@ -367,7 +434,8 @@ export class LineEditor {
     if (ctrl || alt) return { kind: "unhandled", key };
     switch (name) {
       case "enter":
-        return this.#submit();
+        // Shift+Enter (told apart by terminals that report modifiers) is a line break too.
+        return key.shift ? this.#insert("\n") : this.#submit();
       case "backspace":
         return this.#delete(this.#step(-1), this.#cursor);
       case "delete":
@@ -434,10 +502,11 @@ export class LineEditor {
       markCursor();
     } else {
       const indent = " ".repeat(Math.min(textWidth(head), Math.floor(w / 2)));
-      let at = 0;
-      for (const g of graphemes(this.#text)) {
-        if (at === this.#cursor) markCursor();
-        at += g.length;
+      const b = this.#boundaries();
+      const t = this.#text;
+      for (let k = 0; k + 1 < b.length; k++) {
+        if (b[k] === this.#cursor) markCursor();
+        const g = t.slice(b[k], b[k + 1]);
         if (g === "\n") {
           rows.push(row);
           row = indent;
@@ -446,7 +515,7 @@ export class LineEditor {
         }
         put(...shown(g, w));
       }
-      if (at === this.#cursor) markCursor();
+      if (t.length === this.#cursor) markCursor();
     }
     rows.push(row);
     const limit = Math.max(1, Math.floor(maxRows));
@@ -458,12 +527,24 @@ export class LineEditor {
 
 /** How a cluster is shown and its width: made safe, a lone mark on a dotted circle. */
 function shown(g: string, width: number): [string, number] {
+  if (g.length === 1) {
+    const c = g.charCodeAt(0);
+    if (c >= 0x20 && c < 0x7f) return [g, 1];
+  }
+  const hit = SHOWN.get(g);
+  if (hit !== undefined) return hit[1] > width ? ["?", 1] : hit;
   let s = sanitize(g);
-  let sw = textWidth(s);
+  let sw = /^[\x20-\x7e]+$/.test(s) ? s.length : graphemeWidth(s);
   if (sw === 0) {
     s = `\u25cc${s}`;
     sw = 1;
   }
+  if (SHOWN.size >= SHOWN_MAX) SHOWN.clear();
+  SHOWN.set(g, [s, sw]);
   if (sw > width) return ["?", 1];
   return [s, sw];
 }
+
+/** How clusters seen lately are shown (a bounded cache: cleared when full). */
+const SHOWN = new Map<string, [string, number]>();
+const SHOWN_MAX = 4096;

@@ -7,10 +7,37 @@
 
 const SEGMENTER = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
-/** The grapheme clusters of `text`, in order (their concatenation is `text`). */
+/** True for a code unit that forms a cluster on its own when an ASCII character follows. */
+function simple(c: number): boolean {
+  return c < 0x80 && c !== 0x0d;
+}
+
+/**
+ * The grapheme clusters of `text`, in order (their concatenation is `text`). ASCII between ASCII
+ * takes a fast path; the rest goes through `Intl.Segmenter`.
+ */
 export function graphemes(text: string): string[] {
   const out: string[] = [];
-  for (const s of SEGMENTER.segment(text)) out.push(s.segment);
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    if (simple(text.charCodeAt(i)) && (i + 1 >= n || simple(text.charCodeAt(i + 1)))) {
+      out.push(text[i++]);
+      continue;
+    }
+    // A stretch that is not plain ASCII, up to three ASCII characters in a row (a cluster may
+    // start with a prepended mark before an ASCII letter).
+    let j = i + 1;
+    while (
+      j < n &&
+      !(simple(text.charCodeAt(j - 1)) && simple(text.charCodeAt(j)) &&
+        (j + 1 >= n || simple(text.charCodeAt(j + 1))))
+    ) {
+      j++;
+    }
+    for (const s of SEGMENTER.segment(text.slice(i, j))) out.push(s.segment);
+    i = j;
+  }
   return out;
 }
 
@@ -60,7 +87,13 @@ const MARKS_ONLY = /^[\p{M}\u200c\u200d]+$/u;
 export function graphemeWidth(g: string): number {
   const cp = g.codePointAt(0);
   if (cp === undefined) return 0;
-  if (cp < 0x7f) return cp < 0x20 ? 0 : 1;
+  if (cp < 0x7f) {
+    if (cp < 0x20) return 0;
+    // An ASCII base with marks after it; an emoji modifier after it still shows, 2 wide.
+    let w = 1;
+    for (const ch of g.slice(1)) if (EMOJI_PRESENTATION.test(ch)) w += 2;
+    return w;
+  }
   if (cp < 0xa0) return 0;
   if (cp < 0x300) return 1;
   if (MARKS_ONLY.test(g)) return 0;
@@ -79,7 +112,8 @@ export function textWidth(text: string): number {
   for (let i = 0; i < plain.length; i++) {
     const c = plain.charCodeAt(i);
     if (c >= 0x20 && c < 0x7f) w++;
-    else return w + slowWidth(plain.slice(i));
+    // The ASCII character before may start the cluster: measure from it.
+    else return i === 0 ? slowWidth(plain) : w - 1 + slowWidth(plain.slice(i - 1));
   }
   return w;
 }

@@ -78,6 +78,18 @@ Deno.test("key decoder: CSI and SS3 keys with xterm modifiers", () => {
     ["\x1b\x1b[D", { name: "left", alt: true }],
     ["\x1b[99~", { name: "unknown", seq: "\x1b[99~" }],
     ["\x1b[?1;2c", { name: "unknown", seq: "\x1b[?1;2c" }],
+    // Keys reported as code points with modifiers (CSI u, and xterm's modifyOtherKeys).
+    ["\x1b[13;3u", { name: "enter", alt: true }],
+    ["\x1b[13;2u", { name: "enter", shift: true }],
+    ["\x1b[27;3;13~", { name: "enter", alt: true }],
+    ["\x1b[97;5u", { name: "a", ctrl: true }],
+    ["\x1b[50;3u", { name: "digit", alt: true, n: 2 }],
+    ["\x1b[97;2u", { name: "text", text: "A" }],
+    ["\x1b[32u", { name: "text", text: " " }],
+    ["\x1b[127;3u", { name: "backspace", alt: true }],
+    ["\x1b[1u", { name: "unknown", seq: "\x1b[1u" }],
+    ["\x1b[55296u", { name: "unknown", seq: "\x1b[55296u" }],
+    ["\x1b[9999999u", { name: "unknown", seq: "\x1b[9999999u" }],
   ];
   for (const [seq, key] of cases) assert.deepEqual(decodeAll([seq]), [key], JSON.stringify(seq));
 });

@@ -5,6 +5,7 @@ import { type EditorResult, LineEditor } from "../../client/line_editor.ts";
 import { graphemes, textWidth } from "../../client/text_width.ts";
 
 const FAMILY = "👨‍👩‍👧";
+const SEG = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 const FLAG = "🇫🇷";
 const ACCENT = "e\u0301";
 
@@ -99,6 +100,8 @@ Deno.test("line editor: Alt+Enter inserts a newline; Up/Down move between its li
   const ed = new LineEditor();
   type(ed, "first", k("enter", { alt: true }), "second");
   assert.equal(ed.text, "first\nsecond");
+  type(ed, k("enter", { shift: true }), k("backspace"));
+  assert.equal(ed.text, "first\nsecond", "Shift+Enter is a line break too");
   type(ed, k("up"));
   assert.equal(ed.cursor, "first".length);
   type(ed, k("home"), k("down"));
@@ -234,7 +237,26 @@ Deno.test("line editor: render wraps at the width, counts wide clusters, places 
 });
 
 const KEYS: fc.Arbitrary<Key> = fc.oneof(
-  fc.constantFrom("a", " ", "é", "e", "\u0301", "\u200d", FAMILY, FLAG, "🇩", "中", "\u202e", "x y")
+  fc.constantFrom(
+    "a",
+    " ",
+    "é",
+    "e",
+    "\u0301",
+    "\u200d",
+    FAMILY,
+    FLAG,
+    "🇩",
+    "🇪",
+    "👍",
+    "\u{1f3fd}",
+    "中",
+    "\u202e",
+    "\u0600",
+    "\u0915\u094d",
+    "\u0937",
+    "x y",
+  )
     .map((text): Key => ({ name: "text", text })),
   fc.constantFrom(
     "backspace",
@@ -268,8 +290,11 @@ Deno.test("line editor: property — whole clusters, cursor on a boundary, rows 
           // deno-lint-ignore no-control-regex
           assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(t), "no control character");
           assert.ok(t.length <= 200);
+          const clusters = graphemes(t);
+          assert.deepEqual(ed.clusters, clusters, "kept up to date as segmenting anew would");
+          assert.deepEqual(clusters, [...SEG.segment(t)].map((s) => s.segment));
           const bounds = [0];
-          for (const g of graphemes(t)) bounds.push(bounds.at(-1)! + g.length);
+          for (const g of clusters) bounds.push(bounds.at(-1)! + g.length);
           assert.ok(bounds.includes(ed.cursor), `cursor ${ed.cursor} on a boundary of ${t}`);
           const v = ed.render(width, "#room> ", 4);
           assert.ok(v.rows.length >= 1 && v.rows.length <= 4);
