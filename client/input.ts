@@ -264,12 +264,14 @@ function count(n: number): string {
 
 /**
  * Why `line` is refused before anything is sent, or undefined: a room message (text or `/me`)
- * over `textBytes` UTF-8 bytes, or a room or private message of more than
- * {@link MAX_TEXT_LINES} lines. The message names the size and the limit
+ * over `textBytes` UTF-8 bytes, a room or private message of more than
+ * {@link MAX_TEXT_LINES} lines, or a command other than `/me` and `/msg` on several lines. The message names the size and the limit
  * (`message is 5,012 bytes; the limit is 4,096`).
  */
 export function inputRefusal(line: string, textBytes: number): string | undefined {
   const a = parseInput(line, "#x", true);
+  // A command of several lines is refused here too, so that it can be fixed in place.
+  if (a.kind === "error" && line.trim().includes("\n")) return a.text;
   if (a.kind !== "say" && a.kind !== "dm") return undefined;
   const lines = lineCount(a.text);
   if (lines > MAX_TEXT_LINES) {

@@ -32,3 +32,10 @@ Deno.test("input refusal: commands and empty input are never refused here", () =
   assert.equal(inputRefusal("", 2048), undefined);
   assert.equal(inputRefusal(`/msg bob ${"z".repeat(5000)}`, 2048), undefined);
 });
+
+Deno.test("input refusal: a command of several lines is refused, so it can be fixed in place", () => {
+  assert.match(inputRefusal("/topic one\ntwo", 2048) ?? "", /^\/topic takes one line/);
+  assert.equal(inputRefusal("/me waves\nand bows", 2048), undefined);
+  assert.equal(inputRefusal("/nick bob\n", 2048), undefined, "a trailing line break is dropped");
+  assert.equal(inputRefusal("/bogus", 2048), undefined, "one-line errors are reported as before");
+});
