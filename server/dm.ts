@@ -8,6 +8,7 @@ import { ProtocolError } from "../shared/errors.ts";
 import type { DmRequest } from "../shared/messages.ts";
 import { nameKey } from "../shared/names.ts";
 import type { HubCore } from "./hub_core.ts";
+import { sendError } from "./peer.ts";
 import type { Session } from "./sessions.ts";
 
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -33,12 +34,6 @@ export function dm(core: HubCore, s: Session, m: DmRequest): void {
   }
   const key = nameKey(m.to);
   const to = core.sessions.byName.get(key);
-  if (to === undefined) {
-    if (core.o.store.ownerOf(key) !== undefined) {
-      throw new ProtocolError("offline", `${m.to} is not connected.`);
-    }
-    throw new ProtocolError("no_such_user", `There is no user called ${m.to}.`);
-  }
   const line = JSON.stringify({
     t: "dm",
     id: m.id,
@@ -46,6 +41,22 @@ export function dm(core: HubCore, s: Session, m: DmRequest): void {
     ts: core.o.now(),
     envelope: m.envelope,
   });
+  if (to === undefined) {
+    const remote = core.roster.user(key);
+    if (remote !== undefined && core.o.bus !== undefined) {
+      // On another node of the cluster: acknowledged once that node handed it on.
+      core.o.bus.dm(remote.node, key, line).then((ok) => {
+        if (!core.sessions.isLive(s)) return;
+        if (ok) s.peer.send(JSON.stringify({ t: "ack", id: m.id }));
+        else sendError(s.peer, m.id, "offline", `${m.to} is not connected.`);
+      });
+      return;
+    }
+    if (core.o.store.ownerOf(key) !== undefined) {
+      throw new ProtocolError("offline", `${m.to} is not connected.`);
+    }
+    throw new ProtocolError("no_such_user", `There is no user called ${m.to}.`);
+  }
   for (const t of core.sessions.siblings(to)) {
     t.peer.send(line);
     core.fanout.deliveries++;

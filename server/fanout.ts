@@ -25,15 +25,18 @@ export interface Audience {
 
 /** Sends events and relays stored messages; counts what it hands out. */
 export class Fanout {
-  readonly #o: Pick<HubOptions, "now" | "transcript">;
+  readonly #o: Pick<HubOptions, "now" | "transcript" | "bus">;
   readonly #to: Audience;
   /** Room messages stored and relayed since start. */
   messages = 0;
   /** Messages and events handed to connections since start. */
   deliveries = 0;
 
-  /** Fan-out with the clock and transcript of `o`, to the sessions `to` names. */
-  constructor(o: Pick<HubOptions, "now" | "transcript">, to: Audience) {
+  /**
+   * Fan-out with the clock and transcript of `o`, to the sessions `to` names; events for
+   * everyone concerned also go to the other nodes of a cluster through `o.bus`.
+   */
+  constructor(o: Pick<HubOptions, "now" | "transcript" | "bus">, to: Audience) {
     this.#o = o;
     this.#to = to;
   }
@@ -46,6 +49,17 @@ export class Fanout {
     const ts = this.#o.now();
     const ev: EventMessage = { t: "event", ts, kind, ...f };
     if (room !== undefined) ev.room = room;
+    if (only === undefined) this.#o.bus?.event(ev);
+    this.#deliver(ev, only);
+  }
+
+  /** An event said on another node of a cluster: sent to the members here (or everyone). */
+  remote(ev: EventMessage): void {
+    this.#deliver(ev, undefined);
+  }
+
+  #deliver(ev: EventMessage, only: Session | null | undefined): void {
+    const { room, ts, kind } = ev;
     const to = only !== undefined
       ? (only === null ? [] : [only])
       : room === undefined
@@ -60,11 +74,11 @@ export class Fanout {
     }
     const entry: TranscriptEntry = { ts, kind };
     if (room !== undefined) entry.room = room;
-    if (f.name !== undefined) entry.name = f.name;
-    if (f.by !== undefined) entry.by = f.by;
-    if (f.reason !== undefined) entry.reason = f.reason;
-    if (f.text !== undefined) entry.text = f.text;
-    if (f.old !== undefined) entry.from = f.old;
+    if (ev.name !== undefined) entry.name = ev.name;
+    if (ev.by !== undefined) entry.by = ev.by;
+    if (ev.reason !== undefined) entry.reason = ev.reason;
+    if (ev.text !== undefined) entry.text = ev.text;
+    if (ev.old !== undefined) entry.from = ev.old;
     this.#o.transcript?.write(entry);
   }
 

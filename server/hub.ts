@@ -24,6 +24,7 @@ import type { CommandContext, CommandHost } from "./command_host.ts";
 import { runCommand } from "./commands.ts";
 import { dm } from "./dm.ts";
 import { consoleLine } from "./hub_console.ts";
+import { attachBus } from "./hub_cluster.ts";
 import { HubCore } from "./hub_core.ts";
 import { makeHost } from "./hub_host.ts";
 import type { HubOptions } from "./hub_options.ts";
@@ -49,6 +50,7 @@ export class Hub {
   constructor(opts: HubOptions) {
     this.#core = new HubCore(opts);
     this.#host = makeHost(this.#core);
+    if (opts.bus !== undefined) attachBus(this.#core, opts.bus);
   }
 
   /**

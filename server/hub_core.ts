@@ -9,6 +9,7 @@ import type { ServiceInfo } from "./command_host.ts";
 import { banCovers } from "./ban_match.ts";
 import { type EventFields, Fanout } from "./fanout.ts";
 import type { HubOptions } from "./hub_options.ts";
+import { Roster } from "./roster.ts";
 import type { NodeStatus } from "./nodes.ts";
 import { RoomTable } from "./rooms.ts";
 import { type Session, SessionRegistry } from "./sessions.ts";
@@ -28,6 +29,11 @@ export class HubCore {
   readonly muted = new Set<string>();
   /** The message of the day set with `/motd`, overriding the configured one. */
   motd: string | undefined = undefined;
+  /** Users connected to the other nodes of a cluster. */
+  readonly roster: Roster = new Roster();
+  readonly #touched = new Set<string>(); // names to tell the other nodes about
+  /** Set by a cluster's bus (server/hub_cluster.ts): tells the other nodes about names. */
+  publishUsers: ((keys: string[]) => void) | undefined = undefined;
 
   /** A core with no users; `#lobby` exists. */
   constructor(o: HubOptions) {
@@ -36,11 +42,37 @@ export class HubCore {
       everyone: () => this.sessions.byId.values(),
       members: (room) => this.rooms.sessionsIn(room),
     });
-    this.rooms = new RoomTable(o, this.sessions, this.fanout);
-    o.bus?.attach({
-      message: (m) => this.fanout.relay(m),
-      banned: (b) => this.enforceBan(b),
-    });
+    this.rooms = new RoomTable(o, this.sessions, this.fanout, this.roster, (k) => this.touch(k));
+  }
+
+  /**
+   * Notes that the name `key` logged in or out, entered or left a room, or changed its away
+   * text: the other nodes of a cluster hear of it once this turn ends.
+   */
+  touch(key: string): void {
+    const publish = this.publishUsers;
+    if (publish === undefined) return;
+    if (this.#touched.size === 0) {
+      queueMicrotask(() => {
+        const keys = [...this.#touched];
+        this.#touched.clear();
+        publish(keys);
+      });
+    }
+    this.#touched.add(key);
+  }
+
+  /**
+   * Mutes (`on`) or unmutes the identity `fp`; a mute is announced in the rooms of its
+   * sessions here. `fromBus`: said by another node (not passed on again).
+   */
+  setMuted(fp: string, by: string, on: boolean, fromBus = false): boolean {
+    if (!fromBus) this.o.bus?.mute(fp, by, on);
+    if (!on) return this.muted.delete(fp);
+    this.muted.add(fp);
+    const tell = this.onceAName();
+    for (const s of this.sessions.byFp.get(fp) ?? []) tell(s, "mute", { name: s.name, by });
+    return true;
   }
 
   /**
@@ -91,7 +123,7 @@ export class HubCore {
 
   /** The message of the day in force. */
   currentMotd(): string {
-    return this.motd ?? this.o.motd();
+    return this.o.store.motd?.() ?? this.motd ?? this.o.motd();
   }
 
   /** This node's name and figures (what it announces to the other nodes of a cluster). */
@@ -132,5 +164,6 @@ export class HubCore {
     });
     this.sessions.remove(s);
     for (const room of [...s.rooms]) this.rooms.exit(s, room, reason);
+    this.touch(s.key);
   }
 }

@@ -12,6 +12,7 @@ import { recent, recentBefore } from "./history.ts";
 import type { HubCore } from "./hub_core.ts";
 import { nick, releaseName } from "./name_claims.ts";
 import { makePrivateHost } from "./private_rooms.ts";
+import { RemoteUser } from "./roster.ts";
 import { roomsOf } from "./sessions.ts";
 
 /** The command host over `core`. */
@@ -25,11 +26,21 @@ export function makeHost(core: HubCore): CommandHost {
     info: () => core.info(),
     users: () => {
       const byName = sessions.byName; // one session per name in use
-      return { size: byName.size, [Symbol.iterator]: () => byName.values() };
+      const roster = core.roster; // and the names on other nodes not in use here
+      if (roster.size === 0) return { size: byName.size, [Symbol.iterator]: () => byName.values() };
+      const elsewhere = [...roster.users()].filter((u) => !byName.has(u.key));
+      return {
+        size: byName.size + elsewhere.length,
+        *[Symbol.iterator]() {
+          yield* byName.values();
+          yield* elsewhere;
+        },
+      };
     },
-    user: (name) => sessions.byName.get(nameKey(name)),
+    user: (name) => sessions.byName.get(nameKey(name)) ?? core.roster.user(nameKey(name)),
     ownerFingerprint: (name) =>
       sessions.byName.get(nameKey(name))?.fingerprint ??
+        core.roster.user(nameKey(name))?.fingerprint ??
         o.store.ownerOf(nameKey(name))?.fingerprint,
     rooms: () => rooms.list(),
     members: (room) => rooms.members(room),
@@ -79,6 +90,7 @@ export function makeHost(core: HubCore): CommandHost {
       const s = session(u);
       const sibs = sessions.siblings(s);
       for (const x of sibs) x.away = text;
+      core.touch(s.key);
       for (const room of roomsOf(sibs)) {
         const to = rooms.presenceTo(rooms.sessionsIn(room) ?? new Set(), s);
         if (text === undefined) fanout.event(room, "back", { name: s.name }, to);
@@ -91,6 +103,13 @@ export function makeHost(core: HubCore): CommandHost {
         : recentBefore(o.store, u && session(u).peer, room, n, below),
     charge: (u, kind, rows) => u === undefined ? rows : session(u).peer.grant(kind, rows),
     kick: (u, by, reason) => {
+      if (u instanceof RemoteUser) {
+        for (const room of u.rooms) {
+          fanout.event(room, "kick", { name: u.name, by, ...(reason === "" ? {} : { reason }) });
+        }
+        o.bus?.kick(u.node, u.key, by, reason);
+        return;
+      }
       const s = session(u);
       const sibs = sessions.siblings(s);
       for (const room of roomsOf(sibs)) {
@@ -119,15 +138,14 @@ export function makeHost(core: HubCore): CommandHost {
     unban: (target) => o.store.removeBan(target),
     bans: () => o.store.bans(),
     mute: (fp, by) => {
-      core.muted.add(fp);
-      const tell = core.onceAName();
-      for (const s of sessions.byFp.get(fp) ?? []) tell(s, "mute", { name: s.name, by });
+      core.setMuted(fp, by, true);
     },
-    unmute: (fp) => core.muted.delete(fp),
+    unmute: (fp) => core.setMuted(fp, "", false),
     isMuted: (fp) => core.muted.has(fp),
     motd: () => core.currentMotd(),
     setMotd: (text) => {
-      core.motd = text;
+      if (o.store.setMotd !== undefined) o.store.setMotd(text);
+      else core.motd = text;
     },
     addOp: (fp) => o.store.addOp(fp),
     removeOp: (fp) => o.store.removeOp(fp),

@@ -7,6 +7,8 @@
 import type { Limits } from "../shared/limits.ts";
 import type { Blacklist } from "../shared/names.ts";
 import type { ModerationRecord } from "./audit.ts";
+import type { EventMessage } from "../shared/messages.ts";
+import type { UserCard } from "./roster.ts";
 import type { Ban, Store, StoredMessage } from "./store.ts";
 import type { Upkeep } from "./upkeep.ts";
 import type { RoomMembers } from "./room_members.ts";
@@ -60,7 +62,19 @@ export type HubStore =
      * for `fingerprint` when nobody owns it. Absent for the embedded store; never rejects.
      */
     reserveName?(key: string, name: string, fingerprint: string): Promise<void>;
+    /** The message of the day set with `/motd` and shared by a cluster; absent otherwise. */
+    motd?(): string | undefined;
+    /** Shares the message of the day set with `/motd` (a cluster); absent otherwise. */
+    setMotd?(text: string): void;
   };
+
+/** A change to one user of a node: its card, or none when the name left that node. */
+export interface UserChange {
+  /** Case-folded name. */
+  key: string;
+  /** The user as its node describes it; absent when gone. */
+  card?: UserCard;
+}
 
 /** What other nodes of a cluster tell the hub (see {@linkcode Bus}). */
 export interface BusEvents {
@@ -68,15 +82,39 @@ export interface BusEvents {
   message(m: StoredMessage): void;
   /** A ban added through another node: matching sessions here are closed. */
   banned(b: Ban): void;
+  /** A room (or server-wide) event said on another node, for the members here. */
+  event(ev: EventMessage): void;
+  /** Changes to the users of `node`; `full`: every user it has (the rest are gone). */
+  users(node: string, changes: UserChange[], full: boolean): void;
+  /** `node` stopped or went silent: its users are gone. */
+  nodeGone(node: string): void;
+  /** Every user of this node (for a node that asks). */
+  roster(): UserCard[];
+  /** A private message (its `dm` line) for the user `key` here; true when delivered. */
+  dm(key: string, line: string): boolean;
+  /** Another node kicked the user `key` connected here. */
+  kick(key: string, by: string, reason: string): void;
+  /** Another node muted (`on`) or unmuted the identity `fp`. */
+  muted(fp: string, by: string, on: boolean): void;
 }
 
 /**
  * How events reach the other nodes of a cluster. A single server has none (no bus); the
- * cluster's bus is server/cluster/cluster_store.ts.
+ * cluster's bus is server/cluster/cluster_bus.ts.
  */
 export interface Bus {
   /** Starts handing events from other nodes to `to`. */
   attach(to: BusEvents): void;
+  /** An event said here, for the members (or everyone) on the other nodes. */
+  event(ev: EventMessage): void;
+  /** Changes to this node's users. */
+  users(changes: UserChange[]): void;
+  /** Mutes (`on`) or unmutes the identity `fp` on the other nodes. */
+  mute(fp: string, by: string, on: boolean): void;
+  /** Kicks the user `key` connected to `node`. */
+  kick(node: string, key: string, by: string, reason: string): void;
+  /** Hands a private message line to the user `key` on `node`; true once delivered. */
+  dm(node: string, key: string, line: string): Promise<boolean>;
 }
 
 /** Everything the hub depends on. */

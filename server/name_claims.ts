@@ -74,12 +74,15 @@ export function nick(core: HubCore, s: Session, name: string): void {
   if (name === old) return;
   // Every session under the old name is renamed together: presence stays one name.
   const sibs = core.sessions.siblings(s);
+  const oldKey = s.key;
   byName.delete(s.key);
   for (const x of sibs) {
     x.name = name;
     x.key = key;
   }
   byName.set(key, s);
+  core.touch(key);
+  core.touch(oldKey);
   for (const room of roomsOf(sibs)) core.fanout.event(room, "nick", { name, old });
 }
 

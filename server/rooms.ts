@@ -12,6 +12,7 @@ import type { LineSource, Listing, UserView } from "./command_host.ts";
 import type { Fanout } from "./fanout.ts";
 import type { HubOptions } from "./hub_options.ts";
 import { RoomModes } from "./room_modes.ts";
+import { type RemoteUser, Roster } from "./roster.ts";
 import type { Session, SessionRegistry } from "./sessions.ts";
 import { SortedNames } from "./sorted_names.ts";
 
@@ -39,11 +40,28 @@ export class RoomTable {
   /** Room operators and modes. */
   readonly modes = new RoomModes();
 
-  /** Rooms reading topics from `o.store`, siblings from `sessions`, announcing via `fanout`. */
-  constructor(o: Pick<HubOptions, "store" | "limits">, sessions: SessionRegistry, fanout: Fanout) {
+  /** Users of the other nodes of a cluster (counted and listed with the members here). */
+  readonly #roster: Roster;
+  /** Told of every name whose rooms changed. */
+  readonly #touch: (key: string) => void;
+
+  /**
+   * Rooms reading topics from `o.store`, siblings from `sessions`, announcing via `fanout`,
+   * with the members on other nodes from `roster`; `touch` hears of each name whose rooms
+   * changed.
+   */
+  constructor(
+    o: Pick<HubOptions, "store" | "limits">,
+    sessions: SessionRegistry,
+    fanout: Fanout,
+    roster: Roster = new Roster(),
+    touch: (key: string) => void = () => {},
+  ) {
     this.#o = o;
     this.#sessions = sessions;
     this.#fanout = fanout;
+    this.#roster = roster;
+    this.#touch = touch;
     this.#names.add(DEFAULT_ROOM);
   }
 
@@ -62,9 +80,26 @@ export class RoomTable {
     return this.#rooms.get(room);
   }
 
-  /** Names present in `room` (a name connected twice counts once). */
+  /** Names present in `room`, here and on other nodes (a name connected twice counts once). */
   count(room: string): number {
+    return this.#localCount(room) + this.#remoteOnly(room).length;
+  }
+
+  #localCount(room: string): number {
     return (this.#rooms.get(room)?.size ?? 0) - (this.#doubles.get(room) ?? 0);
+  }
+
+  /** True when a session of the name `key` is in `room` here. */
+  #here(key: string, room: string): boolean {
+    const s = this.#sessions.byName.get(key);
+    return s !== undefined && (s.rooms.has(room) || this.#sessions.sibling(s, room) !== undefined);
+  }
+
+  /** Members of `room` on other nodes whose name has no session in it here. */
+  #remoteOnly(room: string): RemoteUser[] {
+    const remote = this.#roster.members(room);
+    if (remote === undefined) return [];
+    return [...remote.values()].filter((u) => !this.#here(u.key, room));
   }
 
   /** `room` as `/rooms` and `welcome` show it. */
@@ -103,24 +138,46 @@ export class RoomTable {
     }
   }
 
-  /** Every live room, by name, read lazily. */
+  /** Every live room (here or with members on other nodes), by name, read lazily. */
   list(): Listing<RoomInfo> {
     const names = this.#names;
     const info = (r: string) => this.info(r);
+    const elsewhere = [...this.#roster.rooms()].filter((r) => !names.has(r)).sort();
     return {
-      size: names.size,
+      size: names.size + elsewhere.length,
       *[Symbol.iterator]() {
-        for (const r of names) yield info(r);
+        let i = 0;
+        for (const r of names) {
+          while (i < elsewhere.length && elsewhere[i] < r) yield info(elsewhere[i++]);
+          yield info(r);
+        }
+        while (i < elsewhere.length) yield info(elsewhere[i++]);
       },
     };
   }
 
-  /** The members of `room`, a name connected twice listed once; undefined when none. */
+  /**
+   * The members of `room` here and on other nodes, a name connected twice listed once;
+   * undefined when none.
+   */
   members(room: string): Listing<UserView> | undefined {
+    const local = this.#localMembers(room);
+    const extra = this.#remoteOnly(room);
+    if (extra.length === 0) return local;
+    return {
+      size: (local?.size ?? 0) + extra.length,
+      *[Symbol.iterator]() {
+        if (local !== undefined) yield* local;
+        yield* extra;
+      },
+    };
+  }
+
+  #localMembers(room: string): Listing<UserView> | undefined {
     const m = this.#rooms.get(room);
     if (m === undefined || !this.#doubles.has(room)) return m;
     return {
-      size: this.count(room),
+      size: this.#localCount(room),
       *[Symbol.iterator]() {
         const seen = new Set<string>(); // a name connected twice is listed once
         for (const s of m) {
@@ -179,6 +236,7 @@ export class RoomTable {
     }
     members.add(s);
     s.rooms.add(room);
+    this.#touch(s.key);
     if (present) this.#doubles.set(room, (this.#doubles.get(room) ?? 0) + 1);
     // A second session of a name already present: only that session hears its join.
     this.#fanout.event(room, "join", { name: s.name }, present ? s : this.presenceTo(members, s));
@@ -191,6 +249,7 @@ export class RoomTable {
     if (members === undefined) return;
     const to = this.presenceTo(members, null);
     if (!members.delete(s)) return;
+    this.#touch(s.key);
     if (this.#sessions.sibling(s, room) !== undefined) {
       // The name stays present through another session: nobody hears a leave.
       const d = (this.#doubles.get(room) ?? 1) - 1;

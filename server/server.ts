@@ -273,7 +273,7 @@ export class ChatServer {
     const startedAt = now();
     const hub = new Hub({
       store,
-      bus: cluster,
+      bus: cluster?.bus,
       limits,
       now,
       serverName: opts.name ?? "chat",

@@ -11,7 +11,8 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { Bus, BusEvents, HubStore } from "../hub_options.ts";
+import type { HubStore } from "../hub_options.ts";
+import { ClusterBus } from "./cluster_bus.ts";
 import type { AppendResult, Ban, NameOwner, NewMessage, StoredMessage } from "../store.ts";
 import { DAY_MS, type Expired, type QuotaKind } from "../upkeep.ts";
 import { type Decode, KvReplica } from "./kv_replica.ts";
@@ -81,7 +82,9 @@ const decodeTopic: Decode<Topic> = (v) => {
 };
 
 /** A cluster node's store and bus. Open with {@linkcode ClusterStore.open}. */
-export class ClusterStore implements HubStore, Bus {
+export class ClusterStore implements HubStore {
+  /** The node's bus (live events between the nodes), to hand to the hub. */
+  readonly bus: ClusterBus;
   readonly #o: ClusterOptions;
   readonly #nc: NatsConnection;
   readonly #rooms: RoomLog;
@@ -89,6 +92,7 @@ export class ClusterStore implements HubStore, Bus {
   readonly #bans: KvReplica<Ban>;
   readonly #ops: KvReplica<true>;
   readonly #topics: KvReplica<Topic>;
+  readonly #settings: KvReplica<string>;
   readonly #owned = new Map<string, number>(); // fingerprint → names owned
   readonly #ownerOf = new Map<string, string>(); // name key → fingerprint
   readonly #usage = new Map<string, { day: number; n: number }>(); // per node, in memory
@@ -109,12 +113,32 @@ export class ClusterStore implements HubStore, Bus {
     o: ClusterOptions,
     nc: NatsConnection,
     rooms: RoomLog,
-    kv: [KvReplica<NameOwner>, KvReplica<Ban>, KvReplica<true>, KvReplica<Topic>],
+    kv: [
+      KvReplica<NameOwner>,
+      KvReplica<Ban>,
+      KvReplica<true>,
+      KvReplica<Topic>,
+      KvReplica<string>,
+    ],
+    nodeId: string,
   ) {
     this.#o = o;
     this.#nc = nc;
     this.#rooms = rooms;
-    [this.#names, this.#bans, this.#ops, this.#topics] = kv;
+    [this.#names, this.#bans, this.#ops, this.#topics, this.#settings] = kv;
+    this.bus = new ClusterBus({
+      nc,
+      subjects: clusterSubjects(o.name),
+      nodeId,
+      timeoutMs: o.timeoutMs ?? 5000,
+      now: Date.now,
+      attachStore: (to) => {
+        this.#rooms.onRemote = (m) => to.message(m);
+        this.#bans.onChange = (_key, ban, local) => {
+          if (!local && ban !== undefined) to.banned(ban);
+        };
+      },
+    });
     for (const [key, owner] of this.#names.entries()) this.#countOwner(key, owner);
     const prev = this.#names.onChange;
     this.#names.onChange = (key, owner, local) => {
@@ -151,6 +175,7 @@ export class ClusterStore implements HubStore, Bus {
   static async open(o: ClusterOptions): Promise<ClusterStore> {
     const timeoutMs = o.timeoutMs ?? 5000;
     const s = clusterSubjects(o.name);
+    const nodeId = crypto.randomUUID();
     const nc = await connect({
       servers: o.servers,
       name: `chat ${o.name}`,
@@ -172,7 +197,7 @@ export class ClusterStore implements HubStore, Bus {
         cached: o.cached,
         dupWindowMs: 10 * 60_000,
         timeoutMs,
-        nodeId: crypto.randomUUID(),
+        nodeId,
         log: o.log,
       });
       const kvm = new Kvm(js);
@@ -183,8 +208,9 @@ export class ClusterStore implements HubStore, Bus {
         open("bans", decodeBan),
         open("ops", decodeTrue),
         open("topics", decodeTopic),
+        open("settings", (v) => typeof v === "string" ? v : undefined),
       ]);
-      const store = new ClusterStore(o, nc, rooms, kv);
+      const store = new ClusterStore(o, nc, rooms, kv, nodeId);
       store.#watchStatus();
       return store;
     } catch (e) {
@@ -211,20 +237,13 @@ export class ClusterStore implements HubStore, Bus {
     })().catch(() => {});
   }
 
-  /** Hands remote room messages and bans to the hub. */
-  attach(to: BusEvents): void {
-    this.#rooms.onRemote = (m) => to.message(m);
-    this.#bans.onChange = (_key, ban, local) => {
-      if (!local && ban !== undefined) to.banned(ban);
-    };
-  }
-
   /** Stops listening and closes the connection to NATS (pending writes are flushed first). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.bus.close();
     this.#rooms.close();
-    for (const r of [this.#names, this.#bans, this.#ops, this.#topics]) r.close();
+    for (const r of [this.#names, this.#bans, this.#ops, this.#topics, this.#settings]) r.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#nc.drain().catch(() => {}),
@@ -383,6 +402,17 @@ export class ClusterStore implements HubStore, Bus {
     this.#need();
     this.#write(this.#ops.delete(fingerprint));
     return true;
+  }
+
+  /** The message of the day set with `/motd` anywhere in the cluster, if any. */
+  motd(): string | undefined {
+    return this.#settings.get("motd");
+  }
+
+  /** Sets the message of the day for every node. */
+  setMotd(text: string): void {
+    this.#need();
+    this.#write(this.#settings.put("motd", text));
   }
 
   /** Nothing to prune locally: each room's stream keeps `historyKept` messages. */

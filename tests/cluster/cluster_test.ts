@@ -8,41 +8,16 @@
  */
 
 import assert from "node:assert/strict";
-import { toBase64 } from "../../shared/encoding.ts";
 import { EvilClient } from "../support/evil_client.ts";
 import { natsAvailable, type NatsServer, startNats } from "../support/nats.ts";
-import { type ServerProcess, startServer } from "../support/procs.ts";
-
-type Obj = Record<string, unknown>;
+import type { ServerProcess } from "../support/procs.ts";
+import { newId, readMsgs, startNodes } from "../support/cluster.ts";
 
 const ignore = !natsAvailable("cluster tests");
 
-/** A message id the protocol accepts (16 random bytes, base64). */
-function newId(): string {
-  return toBase64(crypto.getRandomValues(new Uint8Array(16)));
-}
-
 /** Starts `n` nodes of one cluster on `nats`. */
 function nodes(nats: NatsServer, n: number, dataDirs?: string[]): Promise<ServerProcess[]> {
-  return Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      startServer({
-        args: ["--cluster", nats.url, "--cluster-name", "t1"],
-        ...(dataDirs ? { dataDir: dataDirs[i] } : {}),
-      })),
-  );
-}
-
-/** Reads until `count` room messages of `room` arrived (any order), within `ms`. */
-async function readMsgs(c: EvilClient, room: string, count: number, ms = 10_000): Promise<Obj[]> {
-  const out: Obj[] = [];
-  const end = Date.now() + ms;
-  while (out.length < count) {
-    const { match } = await c.readUntil((m) => m.t === "msg" && m.room === room, end - Date.now());
-    if (match === undefined) throw new Error("connection closed");
-    out.push(match);
-  }
-  return out;
+  return startNodes(nats, n, { dataDirs });
 }
 
 /** Stops every process, closing clients first. */
