@@ -16,6 +16,8 @@ import { parseFromPage } from "./wire.ts";
 export const BACKLOG_MAX = 5_000;
 /** Input lines waiting to be handled, at most (more are refused with an error). */
 export const INPUT_QUEUE_MAX = 1_000;
+/** Bytes waiting to be sent to one tab, at most; a tab that far behind is closed (it reconnects). */
+export const TAB_BUFFER_MAX = 16 * 1024 * 1024;
 /** How long the process waits after the last tab closed, by default (ms). */
 export const LINGER_MS = 30_000;
 /** How long the process waits for the first tab, by default (ms). */
@@ -97,7 +99,9 @@ export class GuiView implements View {
   }
 
   #send(ws: WebSocket, m: ToPage): void {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m));
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > TAB_BUFFER_MAX) return ws.close(1013, "too far behind");
+    ws.send(JSON.stringify(m));
   }
 
   #broadcast(m: ToPage, keep: boolean): void {

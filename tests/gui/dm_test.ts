@@ -15,6 +15,30 @@ import {
   startGui,
 } from "../support/gui.ts";
 
+interface Rec {
+  notes: [string, string][];
+}
+
+/** Records desktop notifications instead of showing them; the user grants them when asked. */
+const RECORD_NOTIFICATIONS = () => {
+  const rec = globalThis as unknown as Rec & { Notification: unknown };
+  rec.notes = [];
+  let permission = "default";
+  rec.Notification = class {
+    static get permission() {
+      return permission;
+    }
+    static requestPermission() {
+      permission = "granted";
+      return Promise.resolve(permission);
+    }
+    onclick: (() => void) | null = null;
+    constructor(title: string, o: { body: string }) {
+      rec.notes.push([title, o.body]);
+    }
+  };
+};
+
 Deno.test({
   name: "gui: a private conversation with a terminal user, with matching safety numbers",
   ignore: !haveChromium(),
@@ -25,8 +49,15 @@ Deno.test({
     const bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], homes[1]);
     const browser = await launchChromium();
     try {
-      const page = await openPage(browser, gui);
+      const page = await openPage(browser, gui, "light", RECORD_NOTIFICATIONS);
       await page.locator("#me").getByText("alice on").waitFor();
+      // Notifications are asked for with the button, not assumed.
+      const notes = () => page.evaluate(() => (globalThis as unknown as Rec).notes);
+      const enable = page.getByRole("button", { name: "Enable desktop notifications" });
+      await bob.send("alice, before you allowed notifications");
+      await seeLine(page, "before you allowed notifications");
+      await enable.click();
+      await enable.waitFor({ state: "hidden" });
       await until(() => events(bob).some((e) => e.t === "welcome"), "bob welcomed", [bob]);
 
       await page.getByRole("textbox", { name: "Private conversation with" }).fill("bob");
@@ -44,6 +75,10 @@ Deno.test({
       await seeLine(page, "only for you, bob");
       await bob.send("/msg alice and only for you, alice");
       await seeLine(page, "and only for you, alice");
+      // A mention in a room not shown notifies; the private message shown does not.
+      await bob.send("alice: are you there?");
+      await convButton(page, "#lobby").locator(".mark").waitFor();
+      assert.deepEqual(await notes(), [["bob in #lobby", "alice: are you there?"]]);
       // Not in the room.
       await convButton(page, "#lobby").click();
       assert.equal(await page.locator("#messages .line", { hasText: "only for you" }).count(), 0);

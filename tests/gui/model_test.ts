@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Model } from "../../client/gui/web/model.ts";
 import { clock, day, nickClass, pieces } from "../../client/gui/web/text.ts";
+import { typed } from "../../client/gui/web/typed.ts";
 import type { GuiState } from "../../client/gui/wire.ts";
 import type { MsgMessage } from "../../shared/messages.ts";
 
@@ -131,4 +132,31 @@ Deno.test("text: network text is made visible and cut around mentions", () => {
   assert.match(nickClass("someone"), /^nick-([0-9]|1[01])$/);
   assert.match(clock(0), /^\d\d:\d\d$/);
   assert.match(day(0), /^19(69|70)-\d\d-\d\d$/);
+});
+
+Deno.test("typed: window commands act on the page; private conversations take text and /me", () => {
+  const order = ["#dev", "#lobby", "@bob"];
+  assert.deepEqual(typed("hello", "#dev", order, "alice"), { kind: "send", text: "hello" });
+  assert.deepEqual(typed("/who", "@bob", order, "alice"), { kind: "send", text: "/who" });
+  assert.deepEqual(typed("hi there", "@bob", order, "alice"), {
+    kind: "send",
+    text: "/msg bob hi there",
+  });
+  assert.deepEqual(typed("/me waves", "@bob", order, "alice"), {
+    kind: "send",
+    text: "/msg bob * alice waves",
+  });
+  assert.deepEqual(typed("/win 2", "#dev", order, "alice"), { kind: "open", conv: "#lobby" });
+  assert.deepEqual(typed("/win bob", "#dev", order, "alice"), { kind: "open", conv: "@bob" });
+  assert.deepEqual(typed("/win 9", "#dev", order, "alice"), {
+    kind: "error",
+    text: "there is no conversation 9",
+  });
+  assert.deepEqual(typed("/query carol", "#dev", order, "alice"), {
+    kind: "open",
+    conv: "@carol",
+  });
+  assert.deepEqual(typed("/close", "@bob", order, "alice"), { kind: "close", conv: "@bob" });
+  assert.deepEqual(typed("/close", "#dev", order, "alice"), { kind: "send", text: "/leave #dev" });
+  assert.deepEqual(typed("   ", "#dev", order, "alice"), { kind: "none" });
 });

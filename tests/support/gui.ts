@@ -84,14 +84,19 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }
 
-/** Opens the page of `gui` in a new context of `browser` (its own cookies), colour scheme set. */
+/**
+ * Opens the page of `gui` in a new context of `browser` (its own cookies), colour scheme set;
+ * `init` runs in the page before its own script.
+ */
 export async function openPage(
   browser: Browser,
   gui: GuiProcess,
   colorScheme: "light" | "dark" = "light",
+  init?: () => void,
 ): Promise<Page> {
   const ctx = await browser.newContext({ colorScheme, viewport: { width: 1100, height: 640 } });
   const page = await ctx.newPage();
+  if (init !== undefined) await page.addInitScript(init);
   page.on("pageerror", (e) => console.log(`page error: ${e.message}`));
   await page.goto(gui.url);
   return page;

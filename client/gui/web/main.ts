@@ -12,6 +12,7 @@ import type { FromPage, PeerInfo, Prompt, ToPage } from "../wire.ts";
 import { byId, drawBanner, drawHeader, drawLines, drawList, el } from "./draw.ts";
 import { Model } from "./model.ts";
 import { visible } from "./text.ts";
+import { typed } from "./typed.ts";
 
 const model = new Model();
 let ws: WebSocket | undefined;
@@ -49,6 +50,7 @@ function redraw(lines = true): void {
 }
 
 function openConv(id: string): void {
+  if (id === "") return redraw();
   model.open(id);
   if (id.startsWith("@")) {
     peer = undefined;
@@ -174,17 +176,20 @@ function submit(): void {
   const text = input.value;
   if (text.trim() === "") return;
   const conv = model.active;
-  if (conv.startsWith("@")) {
-    const line = text.startsWith("/") && !text.startsWith("//")
-      ? text
-      : `/msg ${conv.slice(1)} ${text}`;
-    send({ k: "line", conv, text: line });
-  } else {
-    send({ k: "line", conv: conv === "" ? null : conv, text });
-  }
+  const t = typed(text, conv, model.order(), model.state.me);
+  if (t.kind === "send") send({ k: "line", conv: conv === "" ? null : conv, text: t.text });
+  if (t.kind === "error") hint.textContent = t.text;
   input.value = "";
-  hint.textContent = "";
+  if (t.kind !== "error") hint.textContent = "";
   resize();
+  if (t.kind === "open") {
+    model.conv(t.conv);
+    openConv(t.conv);
+  }
+  if (t.kind === "close") {
+    model.convs.delete(t.conv);
+    openConv(model.order()[0] ?? "");
+  }
 }
 
 function resize(): void {
