@@ -89,8 +89,8 @@ function lineItem(l: Line, me: string): HTMLLIElement {
     for (const p of pieces(l.text, me)) {
       body.append(p.mention ? el("mark", "", p.text) : document.createTextNode(p.text));
     }
+    if (l.pending) body.append(el("span", "state", " (sending…)"));
     li.append(body);
-    if (l.pending) li.append(el("span", "state", " (sending…)"));
   } else {
     li.append(el("span", "text", l.text));
   }
