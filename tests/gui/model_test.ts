@@ -160,3 +160,17 @@ Deno.test("typed: window commands act on the page; private conversations take te
   assert.deepEqual(typed("/close", "#dev", order, "alice"), { kind: "send", text: "/leave #dev" });
   assert.deepEqual(typed("   ", "#dev", order, "alice"), { kind: "none" });
 });
+
+Deno.test("typed: bad window commands say how to use them", () => {
+  assert.deepEqual(typed("/query #x", "#dev", [], "a"), {
+    kind: "error",
+    text: "usage: /query NAME",
+  });
+  assert.deepEqual(typed("/win", "#dev", [], "a"), {
+    kind: "error",
+    text: "usage: /win N|#room|NAME",
+  });
+  assert.deepEqual(typed("/close now", "@b", [], "a"), { kind: "error", text: "usage: /close" });
+  assert.deepEqual(typed("//slash", "@b", [], "a"), { kind: "send", text: "/msg b /slash" });
+  assert.deepEqual(typed("/me", "#dev", [], "a"), { kind: "send", text: "/me" });
+});

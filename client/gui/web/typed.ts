@@ -6,8 +6,6 @@
  * @module
  */
 
-import { parseInput } from "../../input.ts";
-
 /** The outcome of a typed line. */
 export type Typed =
   | { kind: "send"; text: string }
@@ -18,30 +16,36 @@ export type Typed =
 
 /** What `text` typed in conversation `conv` (`#room`, `@name`, or "") does; `order` lists them. */
 export function typed(text: string, conv: string, order: readonly string[], me: string): Typed {
+  const trimmed = text.trim();
+  if (trimmed === "") return { kind: "none" };
+  const m = /^\/(win|window|query|close|me)(?:\s+([\s\S]*))?$/i.exec(trimmed);
+  const cmd = m?.[1].toLowerCase();
+  const arg = (m?.[2] ?? "").trim();
   const peer = conv.startsWith("@") ? conv.slice(1) : undefined;
-  const a = parseInput(text, conv.startsWith("#") ? conv : "", true);
-  switch (a.kind) {
-    case "none":
-      return { kind: "none" };
-    case "win": {
-      const n = /^\d{1,2}$/.test(a.spec) ? Number(a.spec) : NaN;
-      const want = Number.isInteger(n)
-        ? order[n - 1]
-        : order.find((c) => c.toLowerCase() === a.spec.toLowerCase()) ??
-          order.find((c) => c.toLowerCase() === `@${a.spec.toLowerCase()}`);
-      return want === undefined
-        ? { kind: "error", text: `there is no conversation ${a.spec}` }
-        : { kind: "open", conv: want };
-    }
-    case "query":
-      return { kind: "open", conv: `@${a.name}` };
-    case "close":
-      if (conv.startsWith("#")) return { kind: "send", text: `/leave ${conv}` };
-      return conv === "" ? { kind: "none" } : { kind: "close", conv };
-    case "say":
-      if (peer === undefined) return { kind: "send", text };
-      return { kind: "send", text: `/msg ${peer} ${a.me ? `* ${me} ${a.text}` : a.text}` };
-    default:
-      return { kind: "send", text };
+  if (cmd === "win" || cmd === "window") {
+    if (!/^\S+$/.test(arg)) return { kind: "error", text: "usage: /win N|#room|NAME" };
+    const want = /^\d{1,2}$/.test(arg)
+      ? order[Number(arg) - 1]
+      : order.find((c) => c.toLowerCase() === arg.toLowerCase()) ??
+        order.find((c) => c.toLowerCase() === `@${arg.toLowerCase()}`);
+    return want === undefined
+      ? { kind: "error", text: `there is no conversation ${arg}` }
+      : { kind: "open", conv: want };
   }
+  if (cmd === "query") {
+    return /^[^\s#@]\S{0,63}$/.test(arg)
+      ? { kind: "open", conv: `@${arg}` }
+      : { kind: "error", text: "usage: /query NAME" };
+  }
+  if (cmd === "close") {
+    if (arg !== "") return { kind: "error", text: "usage: /close" };
+    if (conv.startsWith("#")) return { kind: "send", text: `/leave ${conv}` };
+    return conv === "" ? { kind: "none" } : { kind: "close", conv };
+  }
+  if (peer === undefined) return { kind: "send", text };
+  // In a private conversation, text (and /me, and //text) goes to the other person.
+  if (cmd === "me" && arg !== "") return { kind: "send", text: `/msg ${peer} * ${me} ${arg}` };
+  if (trimmed.startsWith("//")) return { kind: "send", text: `/msg ${peer} ${trimmed.slice(1)}` };
+  if (trimmed.startsWith("/")) return { kind: "send", text };
+  return { kind: "send", text: `/msg ${peer} ${text.trimEnd()}` };
 }
