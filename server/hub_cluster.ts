@@ -45,7 +45,24 @@ export function attachBus(core: HubCore, bus: Bus): void {
       if (full) roster.replace(node, changes.flatMap((c) => c.card === undefined ? [] : [c.card]));
       else for (const c of changes) roster.set(node, c.key, c.card);
     },
-    nodeGone: (node) => roster.replace(node, undefined),
+    nodeGone: (node) => {
+      // Its users leave the rooms here, unless they are back through another node already.
+      const gone = [...roster.users()].filter((u) => u.node === node);
+      roster.replace(node, undefined);
+      for (const u of gone) {
+        if (roster.user(u.key) !== undefined || sessions.byName.has(u.key)) continue;
+        for (const room of u.rooms) {
+          fanout.remote({
+            t: "event",
+            ts: core.o.now(),
+            kind: "leave",
+            room,
+            name: u.name,
+            reason: "connection lost",
+          });
+        }
+      }
+    },
     roster: () => [...sessions.byName.values()].map((s) => userCard(core, s)),
     dm: (key, line) => {
       const to = sessions.byName.get(key);

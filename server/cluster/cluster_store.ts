@@ -40,6 +40,9 @@ export interface ClusterOptions {
   timeoutMs?: number;
 }
 
+/** A round trip to NATS slower than this counts as NATS unreachable (ms). */
+const PROBE_MS = 1500;
+
 const isStr = (v: unknown): v is string => typeof v === "string";
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 type Obj = Record<string, unknown>;
@@ -97,6 +100,8 @@ export class ClusterStore implements HubStore {
   readonly #ownerOf = new Map<string, string>(); // name key → fingerprint
   readonly #usage = new Map<string, { day: number; n: number }>(); // per node, in memory
   #closed = false;
+  #probe?: ReturnType<typeof setInterval>;
+  #probing = false;
 
   /** Quotas and bookkeeping (quotas are counted per node; nothing expires in a cluster yet). */
   /** Private rooms are not kept by a cluster yet: every room is plain, `/private` refused. */
@@ -219,28 +224,56 @@ export class ClusterStore implements HubStore {
     }
   }
 
-  /** Follows the connection: refuses writes while NATS is away, catches up when it is back. */
+  /**
+   * Follows the connection: refuses writes while NATS is away (a disconnect, or a round trip
+   * not answered within `PROBE_MS`, checked every second), catches up when it is back.
+   */
   #watchStatus(): void {
     (async () => {
       for await (const s of this.#nc.status()) {
-        if (s.type === "disconnect" || s.type === "staleConnection") {
-          if (this.#rooms.available) this.#o.log("warn", "cluster: NATS unreachable", {});
-          this.#rooms.available = false;
-        } else if (s.type === "reconnect") {
-          this.#o.log("info", "cluster: NATS reachable again", { server: s.server });
-          this.#rooms.available = true;
-          this.#rooms.resync().catch((e) =>
-            this.#o.log("warn", "cluster: catching up failed", { error: String(e) })
-          );
-        }
+        if (s.type === "disconnect" || s.type === "staleConnection") this.#down();
+        else if (s.type === "reconnect") this.#up();
       }
     })().catch(() => {});
+    this.#probe = setInterval(() => {
+      if (this.#probing || this.#closed) return;
+      this.#probing = true;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      Promise.race([
+        this.#nc.rtt(),
+        new Promise((_, reject) =>
+          timer = setTimeout(() => reject(new Error("timeout")), PROBE_MS)
+        ),
+      ]).then(() => this.#up(), () => this.#down()).finally(() => {
+        clearTimeout(timer);
+        this.#probing = false;
+      });
+    }, 1000);
+  }
+
+  #down(): void {
+    if (!this.#rooms.available || this.#closed) return;
+    this.#o.log("warn", "cluster: NATS unreachable; sends are refused until it is back", {});
+    this.#rooms.available = false;
+  }
+
+  #up(): void {
+    if (this.#rooms.available || this.#closed) return;
+    this.#o.log("info", "cluster: NATS reachable again", {});
+    this.#rooms.available = true;
+    const failed = (e: unknown) =>
+      this.#o.log("warn", "cluster: catching up failed", { error: String(e) });
+    this.#rooms.resync().catch(failed);
+    for (const r of [this.#names, this.#bans, this.#ops, this.#topics, this.#settings]) {
+      r.refresh().catch(failed);
+    }
   }
 
   /** Stops listening and closes the connection to NATS (pending writes are flushed first). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#probe);
     this.bus.close();
     this.#rooms.close();
     for (const r of [this.#names, this.#bans, this.#ops, this.#topics, this.#settings]) r.close();

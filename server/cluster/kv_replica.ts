@@ -22,6 +22,7 @@ export class KvReplica<T> {
   readonly #decode: Decode<T>;
   readonly #map = new Map<string, T>();
   readonly #stop: () => void;
+  readonly #unsure = new Set<string>(); // keys whose write through failed
 
   private constructor(kv: KV, decode: Decode<T>, stop: () => void) {
     this.#kv = kv;
@@ -101,16 +102,43 @@ export class KvReplica<T> {
     return this.#map.size;
   }
 
-  /** Sets `key` here at once and in the bucket; resolves when the bucket stored it. */
+  /**
+   * Sets `key` here at once and in the bucket; resolves when the bucket stored it. When that
+   * fails, {@linkcode refresh} reads the key back.
+   */
   put(key: string, value: T): Promise<void> {
     this.#apply(key, value, true);
-    return this.#kv.put(kvKey(key), JSON.stringify(value)).then(() => {});
+    return this.#unsureOn(key, this.#kv.put(kvKey(key), JSON.stringify(value)).then(() => {}));
   }
 
-  /** Deletes `key` here at once and in the bucket; resolves when the bucket stored it. */
+  /** Deletes `key` here at once and in the bucket (see {@linkcode put}). */
   delete(key: string): Promise<void> {
     this.#apply(key, undefined, true);
-    return this.#kv.delete(kvKey(key));
+    return this.#unsureOn(key, this.#kv.delete(kvKey(key)));
+  }
+
+  /** Reads back from the bucket the keys whose write through failed. */
+  async refresh(): Promise<void> {
+    for (const key of [...this.#unsure]) {
+      const e = await this.#kv.get(kvKey(key));
+      this.#unsure.delete(key);
+      let value: T | undefined;
+      if (e !== null && e.operation === "PUT") {
+        try {
+          value = this.#decode(JSON.parse(new TextDecoder().decode(e.value)));
+        } catch {
+          value = undefined;
+        }
+      }
+      this.#apply(key, value, false);
+    }
+  }
+
+  #unsureOn(key: string, p: Promise<void>): Promise<void> {
+    return p.catch((e) => {
+      if (this.#unsure.size < 10_000) this.#unsure.add(key);
+      throw e;
+    });
   }
 
   /**

@@ -109,6 +109,7 @@ export class RoomLog {
   #sub?: Subscription;
   #queued: Msg[] | undefined = []; // live copies received while loading
   #counter = 0;
+  #resyncing?: Promise<void>;
 
   private constructor(o: RoomLogOptions) {
     this.#o = o;
@@ -142,7 +143,12 @@ export class RoomLog {
    * Brings every room up to its stream's last message: loads rooms not known yet and fetches
    * what the live subject missed (after NATS was unreachable). Throws what NATS throws.
    */
-  async resync(): Promise<void> {
+  resync(): Promise<void> {
+    this.#resyncing ??= this.#resync().finally(() => this.#resyncing = undefined);
+    return this.#resyncing;
+  }
+
+  async #resync(): Promise<void> {
     const { jsm } = this.#o;
     const infos = [];
     for await (const si of jsm.streams.list(`${this.#s.room}.>`)) infos.push(si);

@@ -3,21 +3,28 @@
  * nodes. Lines said on two nodes at once reach every node in one order with contiguous seqs;
  * resume by seq on a third node gives exactly the missed lines; a resent message id on another
  * node answers the original and stores nothing; two identities racing for one name on two nodes
- * get exactly one winner; names and history survive a restart of every node. Skipped (with a
- * message) when nats-server is missing.
+ * get exactly one winner; names, bans and history survive a restart of every node and of NATS;
+ * bad cluster flags exit 2, an unreachable NATS at start exits 1. Skipped (with a message) when
+ * nats-server is missing.
  */
 
 import assert from "node:assert/strict";
-import { EvilClient } from "../support/evil_client.ts";
+import { fingerprint } from "../../shared/crypto.ts";
+import { EvilClient, newSigningKey } from "../support/evil_client.ts";
 import { natsAvailable, type NatsServer, startNats } from "../support/nats.ts";
-import type { ServerProcess } from "../support/procs.ts";
-import { newId, readMsgs, startNodes } from "../support/cluster.ts";
+import { runChat, type ServerProcess } from "../support/procs.ts";
+import { command, newId, readMsgs, startNodes } from "../support/cluster.ts";
 
 const ignore = !natsAvailable("cluster tests");
 
-/** Starts `n` nodes of one cluster on `nats`. */
-function nodes(nats: NatsServer, n: number, dataDirs?: string[]): Promise<ServerProcess[]> {
-  return startNodes(nats, n, { dataDirs });
+/** Starts `n` nodes of one cluster on `nats` (more `args` for each). */
+function nodes(
+  nats: NatsServer,
+  n: number,
+  dataDirs?: string[],
+  args?: string[],
+): Promise<ServerProcess[]> {
+  return startNodes(nats, n, { dataDirs, args });
 }
 
 /** Stops every process, closing clients first. */
@@ -127,7 +134,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "cluster: names and history survive a restart of every node",
+  name: "cluster: names, bans and history survive a restart of every node and of NATS",
   ignore,
   fn: async () => {
     const nats = await startNats();
@@ -137,10 +144,19 @@ Deno.test({
       [0, 1].map(() => Deno.makeTempDir({ prefix: "chat-cluster-" })),
     );
     try {
-      servers = await nodes(nats, 2, dirs);
-      const alice = await EvilClient.joined(servers[0].port, "alice");
+      const adminKey = await newSigningKey();
+      const admin = ["--admin", fingerprint(adminKey.publicRaw)];
+      servers = await nodes(nats, 2, dirs, admin);
+      const alice = await EvilClient.connect(servers[0].port);
+      alice.key = adminKey;
+      await alice.handshake();
+      await alice.login("alice");
       clients.push(alice);
       const key = alice.key;
+      const mallory = await EvilClient.joined(servers[1].port, "mallory");
+      clients.push(mallory);
+      assert.equal((await command(alice, "ban", ["mallory"])).t, "reply");
+      assert.equal((await mallory.readUntil((m) => m.t === "bye")).match?.reason, "banned");
       for (let i = 0; i < 3; i++) {
         await alice.send({ t: "say", id: newId(), room: "#lobby", text: `kept${i}` });
       }
@@ -148,7 +164,7 @@ Deno.test({
       await alice.close();
       await Promise.all(servers.map((s) => s.stop()));
       await nats.restart();
-      servers = await nodes(nats, 2, dirs);
+      servers = await nodes(nats, 2, dirs, admin);
       // Another identity cannot take alice's name on either node.
       for (const s of servers) {
         const thief = await EvilClient.connect(s.port);
@@ -157,6 +173,16 @@ Deno.test({
         await thief.auth({ name: "alice" });
         const { match } = await thief.readUntil((m) => m.t === "welcome" || m.t === "error");
         assert.equal(match?.code, "name_owned");
+      }
+      // Mallory is still banned, on both nodes.
+      for (const s of servers) {
+        const m = await EvilClient.connect(s.port);
+        clients.push(m);
+        m.key = mallory.key;
+        await m.handshake();
+        await m.auth({ name: "mallory" });
+        const { match } = await m.readUntil((x) => x.t === "welcome" || x.t === "error");
+        assert.equal(match?.code, "banned");
       }
       // The history is there on the other node.
       const back = await EvilClient.connect(servers[1].port);
@@ -171,4 +197,41 @@ Deno.test({
       for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
     }
   },
+});
+
+Deno.test("cluster: bad --cluster and --cluster-name are usage errors (exit 2)", async () => {
+  for (
+    const [args, want] of [
+      [["--cluster", "http://127.0.0.1:4222"], /bad --cluster "http/],
+      [["--cluster", "nats://a:4222,"], /bad --cluster ""/],
+      [["--cluster", "nats://127.0.0.1:4222", "--cluster-name", "a.b"], /bad --cluster-name/],
+      [["--cluster-name", "x"], /--cluster-name needs --cluster/],
+    ] as const
+  ) {
+    const r = await runChat(["server", "--port", "0", ...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, want);
+  }
+});
+
+Deno.test("cluster: a node that cannot reach NATS at start says so and exits 1", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close(); // nothing listens there now
+  const dir = await Deno.makeTempDir({ prefix: "chat-cluster-" });
+  try {
+    const r = await runChat([
+      "server",
+      "--port",
+      "0",
+      "--data",
+      dir,
+      "--cluster",
+      `nats://127.0.0.1:${port}`,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot join the cluster at nats:\/\/127\.0\.0\.1:\d+/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

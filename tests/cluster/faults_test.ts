@@ -1,0 +1,139 @@
+/**
+ * Cluster faults with real processes: NATS unreachable for 10 s (SIGSTOP) — connected users
+ * stay, sends and shared changes are refused with `unavailable`, and once NATS is back the nodes
+ * carry on by themselves with nothing stored twice; a node whose clock is 10 minutes behind does
+ * not reorder a room. Skipped (with a message) when nats-server is missing.
+ */
+
+import assert from "node:assert/strict";
+import { ChatServer } from "../../server/server.ts";
+import { command, newId, readMsgs, startNodes } from "../support/cluster.ts";
+import { EvilClient } from "../support/evil_client.ts";
+import { natsAvailable, startNats } from "../support/nats.ts";
+import type { ServerProcess } from "../support/procs.ts";
+
+type Obj = Record<string, unknown>;
+
+const ignore = !natsAvailable("cluster fault tests");
+
+/** Says `text` and returns the answer to it: the message (`msg`) or an `error`. */
+async function say(c: EvilClient, text: string, ms = 15_000): Promise<Obj> {
+  const id = newId();
+  await c.send({ t: "say", id, room: "#lobby", text });
+  const { match } = await c.readUntil(
+    (m) => (m.t === "msg" || m.t === "error") && m.id === id,
+    ms,
+  );
+  if (match === undefined) throw new Error("connection closed");
+  return match;
+}
+
+Deno.test({
+  name: "cluster faults: NATS unreachable for 10 s: users stay, sends get unavailable, recovery",
+  ignore,
+  fn: async () => {
+    const nats = await startNats();
+    const clients: EvilClient[] = [];
+    let servers: ServerProcess[] = [];
+    try {
+      servers = await startNodes(nats, 2);
+      const alice = await EvilClient.joined(servers[0].port, "alice");
+      const bob = await EvilClient.joined(servers[1].port, "bob");
+      clients.push(alice, bob);
+      assert.equal((await say(alice, "before")).seq, 1);
+      await readMsgs(bob, "#lobby", 1);
+
+      nats.signal("SIGSTOP");
+      const stoppedAt = Date.now();
+      // Within the outage every send is refused with `unavailable` (none is left hanging).
+      const refused = await say(alice, "during", 15_000);
+      assert.equal(refused.t, "error", JSON.stringify(refused));
+      assert.equal(refused.code, "unavailable");
+      // Once the nodes noticed (a round trip unanswered for 1.5 s), changes are refused too.
+      await new Promise((r) => setTimeout(r, Math.max(0, 3000 - (Date.now() - stoppedAt))));
+      const topic = await command(bob, "topic", ["#lobby", "x"]);
+      assert.equal(topic.code, "unavailable", JSON.stringify(topic));
+      // Both stay connected: each node still answers.
+      await alice.sync();
+      await bob.sync();
+      await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - stoppedAt))));
+      await alice.sync();
+      nats.signal("SIGCONT");
+
+      // NATS is back: a send goes through again without restarting anything.
+      let after: Obj;
+      const end = Date.now() + 20_000;
+      do {
+        after = await say(alice, "after");
+        if (after.t === "msg") break;
+        assert.equal(after.code, "unavailable");
+        await new Promise((r) => setTimeout(r, 250));
+      } while (Date.now() < end);
+      assert.equal(after.t, "msg", JSON.stringify(after));
+      // Bob sees exactly what was stored: "before", at most the one send that was in flight
+      // when NATS stopped (its sender was told `unavailable`), then "after"; seqs contiguous.
+      const { seen } = await bob.readUntil((m) => m.t === "msg" && m.text === "after", 10_000);
+      const lines = seen.concat(await bob.sync()).filter((m) => m.t === "msg")
+        .map((m) => `${m.seq} ${m.text}`);
+      assert.ok(
+        ["2 after", "2 during,3 after"].includes(lines.join()),
+        `bob saw ${lines.join()}`,
+      );
+    } finally {
+      nats.signal("SIGCONT");
+      for (const c of clients) await c.close();
+      await Promise.all(servers.map((s) => s.stop()));
+      await nats.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "cluster faults: a node whose clock is 10 minutes behind does not reorder a room",
+  ignore,
+  fn: async () => {
+    const nats = await startNats();
+    const clients: EvilClient[] = [];
+    let servers: ServerProcess[] = [];
+    let late: ChatServer | undefined;
+    const dir = await Deno.makeTempDir({ prefix: "chat-cluster-" });
+    try {
+      servers = await startNodes(nats, 1);
+      late = await ChatServer.start({
+        host: "127.0.0.1",
+        port: 0,
+        dataDir: dir,
+        now: () => Date.now() - 10 * 60_000,
+        cluster: { servers: [nats.url], name: "t1" },
+      });
+      const alice = await EvilClient.joined(servers[0].port, "alice");
+      const bob = await EvilClient.joined(late.addr.port, "bob");
+      clients.push(alice, bob);
+      // Turns: each line is said after the one before was stored.
+      const said: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const [who, c] = i % 2 === 0 ? ["alice", alice] : ["bob", bob];
+        const m = await say(c as EvilClient, `${who}${i}`);
+        assert.equal(m.seq, i + 1);
+        said.push(`${i + 1} ${who}${i}`);
+      }
+      // History on either node: the order of the room, whatever the stamps say.
+      for (const port of [servers[0].port, late.addr.port]) {
+        const c = await EvilClient.connect(port);
+        clients.push(c);
+        await c.handshake();
+        await c.auth({ name: `reader${port}`, extra: { resume: { "#lobby": 0 } } });
+        const msgs = (await c.sync()).filter((m) => m.t === "msg");
+        assert.deepEqual(msgs.map((m) => `${m.seq} ${m.text}`), said);
+        const ts = msgs.map((m) => m.ts as number);
+        assert.ok(ts[1] < ts[0] - 9 * 60_000, "bob's node stamps 10 minutes early");
+      }
+    } finally {
+      for (const c of clients) await c.close();
+      await late?.shutdown();
+      await Promise.all(servers.map((s) => s.stop()));
+      await nats.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
