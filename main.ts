@@ -73,16 +73,19 @@ const SERVER_USAGE = `Usage: chat server [options]
 const CLIENT_USAGE = `Usage: chat client HOST[:PORT][,HOST[:PORT]…] [options]
   Several addresses (the nodes of one cluster) are tried in order; after a drop the client
   goes on with the next one. All of them must present the same server key.
-  --name N              name to use (asked for when missing in a terminal)
-  --home DIR            identity and pinned keys (default $XDG_CONFIG_HOME/chat)
+  --name N              name to use (default: the one saved for the server, else asked for
+                        in a terminal; the first name picked in a terminal is saved)
+  --home DIR            identity, pinned keys and settings (config.json)
+                        (default $XDG_CONFIG_HOME/chat)
   --accept-new          trust an unknown server's key without asking
   --fingerprint SHA256:…  trust exactly this server key (replaces another pinned key)
-  --room #R             room to join first (default #lobby)
+  --room R              room to talk in first, with or without # (in a terminal the saved
+                        rooms are rejoined too; default: the first saved room, else #lobby)
   --json                one JSON object per event (plain mode), failures too
   --json-input          plain mode: each input line is a JSON string, e.g. "line 1\nline 2"
                         (a message of several lines) or "/join #dev"
   --no-color            no colours (also NO_COLOR)
-  --bell MODE           mention | all | off (default mention)
+  --bell MODE           mention | all | off (default: the saved bell, else mention)
   --log FILE            keep your transcript as JSON Lines
   --no-reconnect        do not reconnect after a lost connection
 Exit codes: 0 ok, 1 error (e.g. a message not delivered in plain mode, or the connection
@@ -431,18 +434,34 @@ async function clientRun(
   if (values.fingerprint !== undefined && !isFingerprint(values.fingerprint)) {
     throw new UsageError(`bad --fingerprint "${values.fingerprint}"`, CLIENT_USAGE);
   }
-  const bell = values.bell ?? "mention";
-  if (bell !== "mention" && bell !== "all" && bell !== "off") {
+  const bell = values.bell;
+  if (bell !== undefined && bell !== "mention" && bell !== "all" && bell !== "off") {
     throw new UsageError(`bad --bell "${bell}"`, CLIENT_USAGE);
   }
-  const room = values.room ?? "#lobby";
-  if (!checkRoom(room).ok) throw new UsageError(`bad --room "${room}"`, CLIENT_USAGE);
+  const { roomName, startSettings } = await import("./client/settings.ts");
+  const flagRoom = values.room === undefined ? undefined : roomName(values.room);
+  if (values.room !== undefined && flagRoom === undefined) {
+    throw new UsageError(`bad --room "${values.room}"`, CLIENT_USAGE);
+  }
   await setupLogging("error");
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
-  if (!interactive && values.name === undefined) {
-    throw new UsageError("--name is required when stdin or stdout is not a terminal", CLIENT_USAGE);
-  }
   const home = values.home ?? configHome((k) => Deno.env.get(k));
+  const { SettingsFile, SETTINGS_FILE } = await import("./client/settings_file.ts");
+  const settings = await SettingsFile.load(`${home}/${SETTINGS_FILE}`);
+  const hostPort = normalizeHostPort(host, port);
+  const start = startSettings(settings.settings, hostPort, {
+    name: values.name,
+    room: flagRoom,
+    bell,
+    color: useColor(Deno.env.get("NO_COLOR"), values["no-color"] === true),
+  }, interactive);
+  const { room, color } = { room: start.room, color: start.colors };
+  if (!interactive && start.name === undefined) {
+    throw new UsageError(
+      "--name is required when stdin or stdout is not a terminal (or a name saved for the server)",
+      CLIENT_USAGE,
+    );
+  }
   const { identity } = await loadOrCreateIdentity(home, (l) => console.error(l));
   const knownServers = await KnownServers.load(`${home}/known_servers`);
   const { ChatClient } = await import("./client/client.ts");
@@ -454,8 +473,6 @@ async function clientRun(
         `unverified pins first (at most ${KNOWN_USERS_MAX} unverified pins are kept)`,
     );
   }
-  const hostPort = normalizeHostPort(host, port);
-  const color = useColor(Deno.env.get("NO_COLOR"), values["no-color"] === true);
 
   // Until the view exists (after the first welcome), questions use the plain prompt.
   let view: View | null = null;
@@ -468,7 +485,7 @@ async function clientRun(
     identity,
     knownServers,
     knownUsers,
-    rooms: [room],
+    rooms: start.rooms,
     expectedFingerprint: values.fingerprint,
     hintArgs: values.home === undefined ? [] : ["--home", values.home],
     reconnect: values["no-reconnect"] !== true,
@@ -501,7 +518,7 @@ async function clientRun(
     },
     chooseName: (reason) => {
       if (view) return view.askName(reason);
-      if (values.name !== undefined && reason === undefined) return Promise.resolve(values.name);
+      if (start.name !== undefined && reason === undefined) return Promise.resolve(start.name);
       // Said once, by the exit report.
       if (!interactive) return Promise.reject(new RefusedError("name", reason ?? "no name"));
       if (reason !== undefined) console.log(sanitizeMultiline(reason));
@@ -529,8 +546,11 @@ async function clientRun(
     const code = await runApp(client, view, {
       room,
       json: values.json === true,
-      bell,
+      bell: start.bell,
+      timestamps: start.timestamps,
       color,
+      settings,
+      hostPort,
       log,
       early,
       events: appEvents,

@@ -14,6 +14,7 @@ import { DmService, type DmSetup } from "./dm.ts";
 import { errorText } from "./errors.ts";
 import { type Action, LOCAL_HELP, localHelp, NO_DM_TEXT, parseInput } from "./input.ts";
 import { NoticeFilter } from "./notices.ts";
+import { AppSettings, memorySettings, type SettingsStore } from "./app_settings.ts";
 import { Transcript } from "./transcript.ts";
 import type { ChatWindow, WindowList } from "./windows.ts";
 import type {
@@ -70,12 +71,17 @@ export interface AppOptions {
   dm?: DmSetup;
   /** The interactive view's windows (the view draws them, the application opens and closes). */
   windows?: WindowList;
+  /** The settings (default: in memory only, from `timestamps` and `bell`). */
+  settings?: SettingsStore;
+  /** The server as `host:port`, which per-server settings belong to (default `dm.hostPort`). */
+  hostPort?: string;
 }
 
 /** Drives one chat session: feed it connection events with `onEvent`, then `run` it. */
 export class App {
   /** The client-side state. */
   readonly state: AppState;
+  readonly #settings: AppSettings;
   readonly #view: View;
   readonly #drainMs: number;
   #client: ChatClientLike | undefined;
@@ -120,6 +126,14 @@ export class App {
     });
     this.#drainMs = opts.drainMs ?? 10_000;
     this.state = new AppState(opts.room, opts);
+    this.#settings = new AppSettings({
+      state: this.state,
+      hostPort: opts.hostPort ?? opts.dm?.hostPort ?? "",
+      remember: view.interactive,
+      command: (name, args) => this.#command(name, args),
+      pinned: (name) => opts.dm?.knownUsers.lookup(opts.dm.hostPort, name),
+      info: (text, level) => this.#info(text, level),
+    }, opts.settings ?? memorySettings(opts));
     this.#windows = opts.windows;
     if (this.#windows !== undefined) {
       const wl = this.#windows;
@@ -143,6 +157,7 @@ export class App {
   }
 
   #refresh(): void {
+    this.#settings.trackRooms();
     this.#syncWindows();
     this.#view.setRoom(this.state.room, this.#client?.isPrivate?.(this.state.room) === true);
     this.#view.setCompletions(this.state.completions());
@@ -208,6 +223,7 @@ export class App {
     this.#transcript.event(ev);
     const before = this.state.room;
     this.state.apply(ev);
+    this.#settings.observe(ev);
     if (ev.t === "server") {
       const m = ev.msg;
       // Replies that reach here answer no pending command (e.g. after a timeout): shown too.
@@ -336,24 +352,13 @@ export class App {
         this.#show({ t: "server", msg: r });
         return this.#info(LOCAL_HELP);
       }
+      case "set":
       case "ignore":
-        if (a.name === undefined) {
-          const list = [...s.ignored].sort().join(", ");
-          return this.#info(list === "" ? "you ignore nobody" : `you ignore: ${list}`);
-        }
-        s.ignored.add(nameKey(a.name));
-        return this.#info(`ignoring ${a.name}`);
       case "unignore":
-        if (!s.ignored.delete(nameKey(a.name))) {
-          return this.#info(`you were not ignoring ${a.name}`, "error");
-        }
-        return this.#info(`no longer ignoring ${a.name}`);
       case "timestamp":
-        if (a.on !== undefined) s.timestamps = a.on;
-        return this.#info(`timestamps ${s.timestamps ? "on" : "off"}`);
       case "bell":
-        if (a.mode !== undefined) s.bell = a.mode;
-        return this.#info(`bell: ${s.bell}`);
+        await this.#settings.perform(a);
+        return;
       case "dm": {
         if (this.#dm === undefined) return this.#info(NO_DM_TEXT, "error");
         if (!this.#offline) return this.#sendDm(a.to, a.text);

@@ -17,6 +17,7 @@ export const LOCAL_COMMANDS: readonly string[] = [
   "clear",
   "ignore",
   "unignore",
+  "set",
   "timestamp",
   "bell",
   "me",
@@ -73,10 +74,12 @@ export const LOCAL_HELP = [
   "  /verify NAME              show the safety number to compare with NAME",
   "  /reconnect                after a lost connection: try again now",
   "  /clear                    clear the screen",
-  "  /ignore [NAME]            hide messages from NAME (no NAME: list)",
+  "  /ignore [NAME]            hide NAME's messages, under any name they use (no NAME: list)",
   "  /unignore NAME            show NAME's messages again",
-  "  /timestamp on|off         show or hide times",
-  "  /bell mention|all|off     when to ring the bell",
+  "  /set [KEY VALUE]          show the settings, or change and save one: bell, timestamps,",
+  "                            colors, name (yours on this server), rooms (joined on start)",
+  "  /timestamp on|off         show or hide times (saved)",
+  "  /bell mention|all|off     when to ring the bell (saved)",
   "  //text                    send text that starts with /",
 ].join("\n");
 
@@ -125,6 +128,7 @@ export type Action =
   | { kind: "reconnect" }
   | { kind: "ignore"; name?: string }
   | { kind: "unignore"; name: string }
+  | { kind: "set"; key?: string; value?: string }
   | { kind: "timestamp"; on?: boolean }
   | { kind: "bell"; mode?: BellMode }
   | { kind: "join"; room: string; private?: boolean }
@@ -200,6 +204,11 @@ export function parseInput(line: string, room: string, dm = false): Action {
       return words.length > 1 ? usage("/ignore [NAME]") : { kind: "ignore", name: words[0] };
     case "unignore":
       return words.length !== 1 ? usage("/unignore NAME") : { kind: "unignore", name: words[0] };
+    case "set": {
+      if (words.length === 0) return { kind: "set" };
+      const kv = /^(\S+)\s*([\s\S]*)$/.exec(rest)!;
+      return { kind: "set", key: kv[1], ...(kv[2] === "" ? {} : { value: kv[2] }) };
+    }
     case "timestamp":
     case "timestamps":
       if (words.length === 0) return { kind: "timestamp" };

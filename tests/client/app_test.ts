@@ -250,16 +250,23 @@ Deno.test("app: messages go to the current room; /me is an action; local command
     "<exit chat>",
     "never sent",
   ]);
+  const fp = "SHA256:" + "B".repeat(43);
+  client.answer = (name, args) =>
+    name === "whois"
+      ? { t: "reply", id: "r", data: { name: args[0], fingerprint: fp } }
+      : { t: "reply", id: "r", text: "ok" };
   const code = await runApp(client, view, { room: "#lobby", json: false });
   assert.equal(code, 0);
   assert.deepEqual(client.says, [
     { room: "#lobby", text: "hello", me: false },
     { room: "#lobby", text: "waves", me: true },
   ]);
-  assert.deepEqual(client.commands, []);
+  // /ignore asks who Bob is (the identity is ignored, by fingerprint); nothing else is sent.
+  assert.deepEqual(client.commands, [{ name: "whois", args: ["Bob"] }]);
   assert.deepEqual(view.locals(), [
     "error: private messages are not available yet",
-    "info: ignoring Bob",
+    "info: ignoring Bob SHA256:BBBBBBBB…: their room and private messages are hidden, under any " +
+    "name they use",
     "info: timestamps off",
     "info: bell: off",
   ]);

@@ -1,0 +1,267 @@
+/**
+ * The settings side of the application: `/set`, `/ignore`, `/unignore`, `/timestamp` and `/bell`
+ * change the settings and save them; connection events keep them up to date (the name picked the
+ * first time, the rooms joined and left, the new names of ignored identities). Ignoring is by
+ * identity: `/ignore NAME` looks NAME's fingerprint up (`/whois`, or the pinned key when NAME is
+ * not connected), and every name that identity is seen with afterwards (`nick` events) is hidden
+ * too, across restarts.
+ * @module
+ */
+
+import { isFingerprint } from "../shared/crypto.ts";
+import type { ErrorMessage, ReplyMessage } from "../shared/messages.ts";
+import { nameKey } from "../shared/names.ts";
+import type { AppState } from "./app_state.ts";
+import type { Action } from "./input.ts";
+import {
+  addIgnore,
+  applySet,
+  defaultSettings,
+  describeIgnores,
+  describeSettings,
+  ignoredNames,
+  removeIgnore,
+  renameIgnored,
+  serverOf,
+  type Settings,
+  shortFingerprint,
+} from "./settings.ts";
+import type { BellMode, ClientEvent } from "./view.ts";
+
+/** Where settings live: read them, change them (saved when there is a file). */
+export interface SettingsStore {
+  /** The file, for `/set` to show ("" when kept in memory only). */
+  readonly path: string;
+  /** The current settings (read only: change them with `update`). */
+  readonly settings: Settings;
+  /** Applies `change` and saves; rejects (saving nothing) when the change or the write fails. */
+  update(change: (s: Settings) => void): Promise<void>;
+}
+
+/**
+ * Settings kept in memory only (nothing is saved), the defaults with `timestamps` and `bell` as
+ * given: for tests and sessions without a home.
+ */
+export function memorySettings(display: { timestamps?: boolean; bell?: BellMode }): SettingsStore {
+  const settings = defaultSettings();
+  if (display.timestamps !== undefined) settings.timestamps = display.timestamps;
+  if (display.bell !== undefined) settings.bell = display.bell;
+  return {
+    path: "",
+    settings,
+    update(change) {
+      try {
+        change(settings);
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  };
+}
+
+/** What the settings side needs from the application. */
+export interface SettingsHost {
+  /** The client-side state (its `ignored`, `timestamps` and `bell` follow the settings). */
+  readonly state: AppState;
+  /** The server, `host:port`, the per-server settings belong to. */
+  readonly hostPort: string;
+  /** Name and rooms are remembered on their own (interactive sessions only). */
+  readonly remember: boolean;
+  /** Runs a server command as typed by the user. */
+  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage>;
+  /** The fingerprint pinned for `name` on this server, if any. */
+  pinned(name: string): string | undefined;
+  /** Shows a notice. */
+  info(text: string, level?: "info" | "error"): void;
+}
+
+/** The message of an error thrown while changing settings. */
+function why(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Carries out the settings commands and keeps the settings in step with the session. */
+export class AppSettings {
+  readonly #host: SettingsHost;
+  readonly #store: SettingsStore;
+  #ownFp = "";
+  #welcomed = false;
+  /** The rooms last saved (or being saved). */
+  #lastRooms: readonly string[] | undefined;
+
+  /** Settings from `store` for `host`; the state takes the ignore list at once. */
+  constructor(host: SettingsHost, store: SettingsStore) {
+    this.#host = host;
+    this.#store = store;
+    this.#sync();
+  }
+
+  /** The names hidden now are those of the ignored identities. */
+  #sync(): void {
+    const ignored = this.#host.state.ignored;
+    ignored.clear();
+    for (const k of ignoredNames(this.#store.settings, this.#host.hostPort)) ignored.add(k);
+  }
+
+  /** Saves `change`, reporting a failure; resolves true when saved. */
+  async #save(change: (s: Settings) => void): Promise<boolean> {
+    try {
+      await this.#store.update(change);
+      return true;
+    } catch (e) {
+      this.#host.info(`settings not saved: ${why(e)}`, "error");
+      return false;
+    } finally {
+      this.#sync();
+    }
+  }
+
+  /** Handles a settings action; false when `a` is not one. */
+  async perform(a: Action): Promise<boolean> {
+    const s = this.#host.state;
+    const hp = this.#host.hostPort;
+    switch (a.kind) {
+      case "set": {
+        if (a.key === undefined) {
+          this.#host.info(describeSettings(this.#store.settings, hp, this.#store.path || "memory"));
+          return true;
+        }
+        const { key, value } = a;
+        if (value === undefined) {
+          this.#host.info(`usage: /set ${key} VALUE (/set shows every setting)`, "error");
+          return true;
+        }
+        try {
+          applySet(structuredClone(this.#store.settings), hp, key, value); // check first
+        } catch (e) {
+          this.#host.info(why(e), "error");
+          return true;
+        }
+        if (await this.#save((st) => applySet(st, hp, key, value))) {
+          const st = this.#store.settings;
+          s.timestamps = st.timestamps;
+          s.bell = st.bell;
+          const later = /^colou?rs$/i.test(key) ? " (from the next start)" : "";
+          this.#host.info(`${key.toLowerCase()} set to ${value.trim()}${later}`);
+        }
+        return true;
+      }
+      case "timestamp":
+        if (a.on !== undefined) {
+          s.timestamps = a.on;
+          await this.#save((st) => st.timestamps = a.on!);
+        }
+        this.#host.info(`timestamps ${s.timestamps ? "on" : "off"}`);
+        return true;
+      case "bell":
+        if (a.mode !== undefined) {
+          s.bell = a.mode;
+          await this.#save((st) => st.bell = a.mode!);
+        }
+        this.#host.info(`bell: ${s.bell}`);
+        return true;
+      case "ignore":
+        if (a.name === undefined) {
+          const list = describeIgnores(this.#store.settings, hp);
+          this.#host.info(
+            list.length === 0 ? "you ignore nobody" : `you ignore: ${list.join("; ")}`,
+          );
+        } else await this.#ignore(a.name);
+        return true;
+      case "unignore": {
+        let gone: ReturnType<typeof removeIgnore>;
+        const ok = await this.#save((st) => gone = removeIgnore(st, hp, a.name));
+        if (!ok) return true;
+        if (gone === undefined) this.#host.info(`you were not ignoring ${a.name}`, "error");
+        else {
+          this.#host.info(
+            `no longer ignoring ${gone.names.join(", ")} ${shortFingerprint(gone.fingerprint)}`,
+          );
+        }
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** `/ignore NAME`: by the fingerprint the server reports for NAME, or the pinned one. */
+  async #ignore(name: string): Promise<void> {
+    const hp = this.#host.hostPort;
+    let fp: string | undefined;
+    const r = await this.#host.command("whois", [name]);
+    let shown = name;
+    if (r.t === "reply") {
+      const d = r.data as { fingerprint?: unknown; name?: unknown } | undefined;
+      if (typeof d?.fingerprint === "string" && isFingerprint(d.fingerprint)) fp = d.fingerprint;
+      if (typeof d?.name === "string" && nameKey(d.name) === nameKey(name)) shown = d.name;
+    }
+    fp ??= this.#host.pinned(name);
+    if (fp === undefined) {
+      const reason = r.t === "error" ? `${r.message} ` : "";
+      this.#host.info(
+        `${reason}Cannot ignore ${name}: ignoring is by identity, and ${name} is not connected ` +
+          "and has no pinned key. Try again while they are online.",
+        "error",
+      );
+      return;
+    }
+    if (fp === this.#ownFp) {
+      this.#host.info("you cannot ignore yourself", "error");
+      return;
+    }
+    let added = false;
+    if (!await this.#save((st) => added = addIgnore(st, hp, fp!, shown))) return;
+    this.#host.info(
+      added
+        ? `ignoring ${shown} ${shortFingerprint(fp)}: their room and private messages are ` +
+          "hidden, under any name they use"
+        : `already ignoring ${shown}`,
+    );
+  }
+
+  /** Follows the session: own fingerprint, first name, rooms, renamed ignored identities. */
+  observe(ev: ClientEvent): void {
+    const hp = this.#host.hostPort;
+    const st = this.#store.settings;
+    if (ev.t === "welcome") {
+      this.#ownFp = ev.msg.fingerprint;
+      this.#welcomed = true;
+      const name = ev.msg.name;
+      if (this.#host.remember && st.servers[hp]?.name === undefined) {
+        this.#save((s) => {
+          serverOf(s, hp).name ??= name;
+        }).then((ok) => {
+          if (ok) this.#host.info(`${name} is remembered for ${hp} (/set name to change it)`);
+        });
+      }
+    }
+    if (ev.t === "server" && ev.msg.t === "event" && ev.msg.kind === "nick") {
+      const { old, name } = ev.msg;
+      if (old !== undefined && name !== undefined && this.#host.state.ignored.has(nameKey(old))) {
+        this.#host.state.ignored.add(nameKey(name));
+        this.#save((s) => renameIgnored(s, hp, old, name));
+      }
+    }
+    this.trackRooms();
+  }
+
+  /** Saves the rooms joined (in the order they were saved, new ones after) when they changed. */
+  trackRooms(): void {
+    if (!this.#host.remember || !this.#welcomed) return;
+    const hp = this.#host.hostPort;
+    const joined = this.#host.state.rooms;
+    const saved = this.#lastRooms ?? this.#store.settings.servers[hp]?.rooms ?? [];
+    const next = [
+      ...saved.filter((r) => joined.has(r)),
+      ...[...joined].filter((r) => !saved.includes(r)),
+    ]
+      .slice(0, 32);
+    if (next.length === saved.length && next.every((r, i) => r === saved[i])) return;
+    this.#lastRooms = next;
+    this.#save((s) => {
+      serverOf(s, hp).rooms = next;
+    });
+  }
+}
