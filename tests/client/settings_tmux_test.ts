@@ -1,0 +1,123 @@
+/**
+ * Settings with real processes in a real terminal: the name picked at the first start is saved
+ * and used at the next start without a prompt; the rooms joined are rejoined (`--room ops`
+ * without `#` works too) and a room left is no longer rejoined. A plain-mode client in the rooms
+ * watches the joins. Skips with a message without tmux.
+ */
+import assert from "node:assert/strict";
+import {
+  type ClientProcess,
+  events,
+  MAIN,
+  RUN_FLAGS,
+  startClient,
+  startServer,
+  until,
+} from "../support/procs.ts";
+import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+
+const TMUX = hasTmux();
+if (!TMUX) console.warn("settings_tmux_test: tmux is not installed; terminal tests skipped");
+
+async function makeIdentity(home: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...RUN_FLAGS, MAIN, "keys", "--home", home],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, `creating an identity failed: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/** `name` joined `room`, as the plain client `c` saw it. */
+function joined(c: ClientProcess, name: string, room: string): number {
+  return events(c).filter((e) =>
+    e.t === "event" && e.kind === "join" && e.name === name && e.room === room
+  ).length;
+}
+
+async function saved(home: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await Deno.readTextFile(`${home}/config.json`));
+}
+
+Deno.test({
+  name: "settings tmux: the name is asked once and remembered; rooms are rejoined",
+  ignore: !TMUX,
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "chat-settings-tmux-" });
+    const home = `${dir}/alice`;
+    await Promise.all([makeIdentity(home), makeIdentity(`${dir}/watch`)]);
+    const server = await startServer({ dataDir: `${dir}/srv` });
+    const hp = `127.0.0.1:${server.port}`;
+    const pane = new Pane();
+    const watch = startClient(
+      server.port,
+      ["--name", "watch", "--accept-new", "--json", "--json-input", "--room", "dev"],
+      `${dir}/watch`,
+    );
+    const run = (...more: string[]) =>
+      [Deno.execPath(), ...RUN_FLAGS, MAIN, "client", hp, "--accept-new", "--home", home, ...more]
+        .map(shellQuote).join(" ");
+    try {
+      await until(
+        () => events(watch).some((e) => e.t === "welcome"),
+        "watch welcome",
+        [watch],
+        20_000,
+      );
+      await watch.send(JSON.stringify("/join #lobby"));
+      await pane.tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        `${run()}; echo EXIT=$?; ${run("--room", "ops")}; echo EXIT=$?; sleep 60`,
+      );
+      // First start: no name saved, so the client asks.
+      await pane.until((s) => s.includes("Your name:"), "name prompt");
+      await pane.keys("alice", "Enter");
+      await until(() => joined(watch, "alice", "#lobby") === 1, "alice in #lobby", [watch], 20_000);
+      await pane.keys("/join dev", "Enter");
+      await until(() => joined(watch, "alice", "#dev") === 1, "alice in #dev", [watch], 20_000);
+      await pane.until((s) => s.includes("remembered"), "the name is remembered");
+      const first = await saved(home);
+      assert.deepEqual(first.servers, { [hp]: { name: "alice", rooms: ["#lobby", "#dev"] } });
+      if (Deno.build.os !== "windows") {
+        assert.equal((await Deno.stat(`${home}/config.json`)).mode! & 0o777, 0o600);
+      }
+      await pane.keys("/quit", "Enter");
+      await pane.until((s) => s.includes("EXIT=0"), "first exit");
+
+      // Second start, with --room ops (no #): no prompt; #lobby and #dev are rejoined, #ops too.
+      await until(
+        () => joined(watch, "alice", "#lobby") === 2 && joined(watch, "alice", "#dev") === 2,
+        "alice back in #lobby and #dev",
+        [watch],
+        30_000,
+      );
+      const text = await pane.text();
+      assert.equal(text.split("Your name:").length, 2, `asked once only:\n${text}`);
+      await pane.keys("/leave #dev", "Enter");
+      await until(
+        () =>
+          events(watch).some((e) => e.t === "event" && e.kind === "leave" && e.name === "alice"),
+        "alice left #dev",
+        [watch],
+      );
+      await pane.keys("/quit", "Enter");
+      await pane.until((s) => s.split("EXIT=0").length === 3, "second exit");
+      const second = await saved(home);
+      assert.deepEqual(second.servers, { [hp]: { name: "alice", rooms: ["#lobby", "#ops"] } });
+    } finally {
+      await pane.tmux("kill-server").catch(() => "");
+      await watch.kill();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
