@@ -579,6 +579,7 @@ export class App {
       }
       await this.#view.close();
       this.#transcript.detach();
+      await this.#settings.idle();
     }
     return code;
   }

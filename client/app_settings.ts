@@ -87,6 +87,8 @@ export class AppSettings {
   readonly #store: SettingsStore;
   #ownFp = "";
   #welcomed = false;
+  /** Changes being saved. */
+  readonly #saving = new Set<Promise<void>>();
   /** The rooms last saved (or being saved). */
   #lastRooms: readonly string[] | undefined;
 
@@ -104,10 +106,19 @@ export class AppSettings {
     for (const k of ignoredNames(this.#store.settings, this.#host.hostPort)) ignored.add(k);
   }
 
+  /** Resolves once every change asked for so far is saved (or failed). */
+  async idle(): Promise<void> {
+    while (this.#saving.size > 0) await Promise.all([...this.#saving]);
+  }
+
   /** Saves `change`, reporting a failure; resolves true when saved. */
   async #save(change: (s: Settings) => void): Promise<boolean> {
+    const p = this.#store.update(change);
+    const done = p.then(() => {}, () => {});
+    this.#saving.add(done);
+    done.then(() => this.#saving.delete(done));
     try {
-      await this.#store.update(change);
+      await p;
       return true;
     } catch (e) {
       this.#host.info(`settings not saved: ${why(e)}`, "error");

@@ -39,6 +39,14 @@ async function saved(home: string): Promise<Record<string, unknown>> {
   return JSON.parse(await Deno.readTextFile(`${home}/config.json`));
 }
 
+function savedNow(home: string): Record<string, unknown> {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${home}/config.json`));
+  } catch {
+    return {};
+  }
+}
+
 Deno.test({
   name: "settings tmux: the name is asked once and remembered; rooms are rejoined",
   ignore: !TMUX,
@@ -85,8 +93,13 @@ Deno.test({
       await pane.keys("/join dev", "Enter");
       await until(() => joined(watch, "alice", "#dev") === 1, "alice in #dev", [watch], 20_000);
       await pane.until((s) => s.includes("remembered"), "the name is remembered");
-      const first = await saved(home);
-      assert.deepEqual(first.servers, { [hp]: { name: "alice", rooms: ["#lobby", "#dev"] } });
+      // Saved in the background once the client has the answer to /join.
+      const want = JSON.stringify({ [hp]: { name: "alice", rooms: ["#lobby", "#dev"] } });
+      await until(
+        () => JSON.stringify(savedNow(home).servers) === want,
+        `rooms saved: ${want}`,
+        [watch],
+      );
       if (Deno.build.os !== "windows") {
         assert.equal((await Deno.stat(`${home}/config.json`)).mode! & 0o777, 0o600);
       }
@@ -105,14 +118,25 @@ Deno.test({
       await pane.keys("/leave #dev", "Enter");
       await until(
         () =>
-          events(watch).some((e) => e.t === "event" && e.kind === "leave" && e.name === "alice"),
+          events(watch).some((e) =>
+            e.t === "event" && e.kind === "leave" && e.name === "alice" && e.room === "#dev" &&
+            e.reason === "left"
+          ),
         "alice left #dev",
         [watch],
       );
+      const left = JSON.stringify({ [hp]: { name: "alice", rooms: ["#lobby", "#ops"] } });
+      await until(() => JSON.stringify(savedNow(home).servers) === left, "#dev no longer saved", [
+        watch,
+      ]);
       await pane.keys("/quit", "Enter");
       await pane.until((s) => s.split("EXIT=0").length === 3, "second exit");
       const second = await saved(home);
-      assert.deepEqual(second.servers, { [hp]: { name: "alice", rooms: ["#lobby", "#ops"] } });
+      assert.deepEqual(
+        second.servers,
+        { [hp]: { name: "alice", rooms: ["#lobby", "#ops"] } },
+        await pane.text(),
+      );
     } finally {
       await pane.tmux("kill-server").catch(() => "");
       await watch.kill();

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { AppSettings, memorySettings, type SettingsHost } from "../../client/app_settings.ts";
+import { AppState } from "../../client/app_state.ts";
+import type { ErrorMessage, ReplyMessage } from "../../shared/messages.ts";
+import type { ClientEvent } from "../../client/view.ts";
+
+const HP = "h:1";
+const ME = "SHA256:" + "M".repeat(43);
+const EVE = "SHA256:" + "E".repeat(43);
+
+function setup(
+  remember: boolean,
+  whois: Record<string, string> = {},
+  pins: Record<string, string> = {},
+) {
+  const state = new AppState("#lobby");
+  const shown: string[] = [];
+  const commands: string[] = [];
+  const host: SettingsHost = {
+    state,
+    hostPort: HP,
+    remember,
+    command(name, args): Promise<ReplyMessage | ErrorMessage> {
+      commands.push(`${name} ${args.join(" ")}`);
+      const fp = whois[args[0]];
+      return Promise.resolve(
+        fp === undefined
+          ? { t: "error", code: "no_such_user", message: `Nobody called ${args[0]} is connected.` }
+          : { t: "reply", id: "r", data: { name: args[0], fingerprint: fp } },
+      );
+    },
+    pinned: (name) => pins[name],
+    info: (text, level = "info") => shown.push(`${level}: ${text}`),
+  };
+  const store = memorySettings({});
+  const app = new AppSettings(host, store);
+  return { state, shown, commands, store, app };
+}
+
+const welcome = (name: string, rooms: string[]): ClientEvent => ({
+  t: "welcome",
+  msg: {
+    t: "welcome",
+    name,
+    fingerprint: ME,
+    server: { name: "s", version: "1", motd: "" },
+    limits: {},
+    rooms: rooms.map((r) => ({ name: r, topic: "", members: 1 })),
+  },
+});
+
+Deno.test("app settings: interactive sessions remember the first name and follow the rooms", async () => {
+  const { state, store, app, shown } = setup(true);
+  state.apply(welcome("alice", ["#lobby", "#dev"]));
+  app.observe(welcome("alice", ["#lobby", "#dev"]));
+  await app.idle();
+  assert.equal(store.settings.servers[HP].name, "alice");
+  assert.deepEqual(store.settings.servers[HP].rooms, ["#lobby", "#dev"]);
+  assert.ok(shown.includes("info: alice is remembered for h:1 (/set name to change it)"));
+  state.exit("#dev");
+  state.enter("#ops");
+  app.trackRooms();
+  await app.idle();
+  assert.deepEqual(store.settings.servers[HP].rooms, ["#lobby", "#ops"]);
+  // A second welcome (after a reconnect) under another name keeps the saved name.
+  state.apply(welcome("alice2", ["#lobby", "#ops"]));
+  app.observe(welcome("alice2", ["#lobby", "#ops"]));
+  await app.idle();
+  assert.equal(store.settings.servers[HP].name, "alice");
+});
+
+Deno.test("app settings: plain sessions save neither name nor rooms on their own", async () => {
+  const { state, store, app } = setup(false);
+  state.apply(welcome("robot", ["#lobby"]));
+  app.observe(welcome("robot", ["#lobby"]));
+  await app.idle();
+  assert.equal(store.settings.servers[HP], undefined);
+  await app.perform({ kind: "set", key: "bell", value: "all" });
+  assert.equal(store.settings.bell, "all");
+  assert.equal(state.bell, "all");
+});
+
+Deno.test("app settings: /ignore by fingerprint (whois, else the pin); not oneself; nick followed", async () => {
+  const { state, store, app, shown, commands } = setup(false, { eve: EVE, alice: ME }, {
+    mallory: "SHA256:" + "Z".repeat(43),
+  });
+  app.observe(welcome("alice", ["#lobby"]));
+  await app.perform({ kind: "ignore", name: "eve" });
+  await app.perform({ kind: "ignore", name: "alice" });
+  await app.perform({ kind: "ignore", name: "mallory" });
+  await app.perform({ kind: "ignore", name: "nobody" });
+  assert.deepEqual(commands, ["whois eve", "whois alice", "whois mallory", "whois nobody"]);
+  assert.deepEqual(shown, [
+    "info: ignoring eve SHA256:EEEEEEEE…: their room and private messages are hidden, under any name they use",
+    "error: you cannot ignore yourself",
+    "info: ignoring mallory SHA256:ZZZZZZZZ…: their room and private messages are hidden, under any name they use",
+    "error: Nobody called nobody is connected. Cannot ignore nobody: ignoring is by identity, and nobody is not connected and has no pinned key. Try again while they are online.",
+  ]);
+  assert.deepEqual([...state.ignored].sort(), ["eve", "mallory"]);
+  const nick: ClientEvent = {
+    t: "server",
+    msg: { t: "event", ts: 0, kind: "nick", name: "Eve2", old: "eve" },
+  };
+  app.observe(nick);
+  assert.ok(state.ignored.has("eve2"), "hidden at once");
+  await app.idle();
+  assert.deepEqual(store.settings.servers[HP].ignore[0].names, ["Eve2", "eve"]);
+  await app.perform({ kind: "unignore", name: "EVE2" });
+  await app.perform({ kind: "unignore", name: "eve" });
+  assert.deepEqual([...state.ignored], ["mallory"]);
+  assert.deepEqual(shown.slice(-2), [
+    "info: no longer ignoring Eve2, eve SHA256:EEEEEEEE…",
+    "error: you were not ignoring eve",
+  ]);
+});
+
+Deno.test("app settings: /set shows everything, refuses bad values and saves nothing then", async () => {
+  const { store, app, shown } = setup(true);
+  await app.perform({ kind: "set" });
+  assert.match(shown.at(-1)!, /^info: settings \(memory\):\n {2}bell {8}mention/);
+  await app.perform({ kind: "set", key: "bell", value: "loud" });
+  await app.perform({ kind: "set", key: "bell" });
+  await app.perform({ kind: "set", key: "colours", value: "off" });
+  assert.deepEqual(shown.slice(1), [
+    'error: /set bell: expected mention, all or off, not "loud"',
+    "error: usage: /set bell VALUE (/set shows every setting)",
+    "info: colours set to off (from the next start)",
+  ]);
+  assert.equal(store.settings.bell, "mention");
+  assert.equal(store.settings.colors, false);
+});
