@@ -16,6 +16,8 @@ import { clusterSubjects, type Subjects } from "./subjects.ts";
 
 /** Messages of one room held back until the ones before them arrive, at most. */
 const AHEAD_MAX = 10_000;
+/** How long a stored message's live copy is awaited before its sender is told to resend (ms). */
+const CONFIRM_MS = 10_000;
 /** A gap is filled one message request at a time, at most this many per pass. */
 const FILL_MAX = 2_000;
 
@@ -51,6 +53,8 @@ interface Rec {
 interface Pending {
   done: (r: AppendResult) => void;
   settled: boolean;
+  /** Timers waiting for the live copy after JetStream acknowledged it. */
+  timers?: ReturnType<typeof setTimeout>[];
 }
 
 interface RoomState {
@@ -134,9 +138,12 @@ export class RoomLog {
     return log;
   }
 
-  /** Stops listening. */
+  /** Stops listening and waiting. */
   close(): void {
     this.#sub?.unsubscribe();
+    for (const list of this.#pending.values()) {
+      for (const p of list) for (const t of p.timers ?? []) clearTimeout(t);
+    }
   }
 
   /**
@@ -213,6 +220,7 @@ export class RoomLog {
     const settle = (r: AppendResult) => {
       if (p.settled) return;
       p.settled = true;
+      for (const t of p.timers ?? []) clearTimeout(t);
       this.#unpend(msgId, p);
       done(r);
     };
@@ -246,10 +254,13 @@ export class RoomLog {
             (orig) => settle({ ok: true, message: orig, duplicate: true }),
           );
         } else if (st.last < ack.seq) {
-          // The live copy normally follows at once; fetch it if it was lost.
-          setTimeout(() => {
+          // The live copy normally follows at once; fetch it if it was lost. If it cannot be
+          // had, the sender hears `unavailable` and resends: a resend gets the original.
+          const fetch = setTimeout(() => {
             if (!p.settled && st.last < ack.seq) this.#fill(m.room, ack.seq).catch(() => {});
           }, 1000);
+          const give = setTimeout(() => settle({ ok: false, error: unavailable() }), CONFIRM_MS);
+          p.timers = [fetch, give];
         }
       }, (e) => {
         this.#o.log("warn", "cluster: a message could not be stored", { error: String(e) });
@@ -400,6 +411,7 @@ export class RoomLog {
     const p = this.#pending.get(msgId)?.find((x) => !x.settled);
     if (p !== undefined) {
       p.settled = true;
+      for (const t of p.timers ?? []) clearTimeout(t);
       this.#unpend(msgId, p);
       p.done({ ok: true, message: m, duplicate: false });
     } else this.onRemote(m);
