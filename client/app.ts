@@ -130,7 +130,12 @@ export class App {
       state: this.state,
       hostPort: opts.hostPort ?? opts.dm?.hostPort ?? "",
       remember: view.interactive,
-      command: (name, args) => this.#command(name, args),
+      command: (name, args, auto) =>
+        this.#client === undefined
+          ? Promise.resolve({ t: "error", code: "offline", message: "not connected yet" })
+          : auto
+          ? this.#client.command(name, args, true)
+          : this.#command(name, args),
       pinned: (name) => opts.dm?.knownUsers.lookup(opts.dm.hostPort, name),
       info: (text, level) => this.#info(text, level),
     }, opts.settings ?? memorySettings(opts));

@@ -68,12 +68,26 @@ export interface SettingsHost {
   readonly hostPort: string;
   /** Name and rooms are remembered on their own (interactive sessions only). */
   readonly remember: boolean;
-  /** Runs a server command as typed by the user. */
-  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage>;
+  /** Runs a server command as typed by the user (`auto`: sent by the client on its own). */
+  command(name: string, args: string[], auto?: boolean): Promise<ReplyMessage | ErrorMessage>;
   /** The fingerprint pinned for `name` on this server, if any. */
   pinned(name: string): string | undefined;
   /** Shows a notice. */
   info(text: string, level?: "info" | "error"): void;
+}
+
+/** Names whose identity was looked up, at most (then the oldest are forgotten). */
+export const PROBED_MAX = 1_000;
+/** Identity lookups in flight at once, and waiting, at most (more are skipped). */
+export const PROBES_IN_FLIGHT = 2;
+/** Identity lookups waiting their turn, at most. */
+export const PROBES_WAITING = 32;
+
+/** The fingerprint in a `/whois` reply, if it holds one. */
+function fingerprintOf(r: ReplyMessage | ErrorMessage): string | undefined {
+  if (r.t !== "reply") return undefined;
+  const fp = (r.data as { fingerprint?: unknown } | undefined)?.fingerprint;
+  return typeof fp === "string" && isFingerprint(fp) ? fp : undefined;
 }
 
 /** The message of an error thrown while changing settings. */
@@ -87,6 +101,10 @@ export class AppSettings {
   readonly #store: SettingsStore;
   #ownFp = "";
   #welcomed = false;
+  /** Names whose identity was looked up (or is being), oldest first. */
+  readonly #probed = new Set<string>();
+  readonly #waiting: string[] = [];
+  #inFlight = 0;
   /** Changes being saved. */
   readonly #saving = new Set<Promise<void>>();
   /** The rooms last saved (or being saved). */
@@ -204,8 +222,8 @@ export class AppSettings {
     const r = await this.#host.command("whois", [name]);
     let shown = name;
     if (r.t === "reply") {
-      const d = r.data as { fingerprint?: unknown; name?: unknown } | undefined;
-      if (typeof d?.fingerprint === "string" && isFingerprint(d.fingerprint)) fp = d.fingerprint;
+      fp = fingerprintOf(r);
+      const d = r.data as { name?: unknown } | undefined;
       if (typeof d?.name === "string" && nameKey(d.name) === nameKey(name)) shown = d.name;
     }
     fp ??= this.#host.pinned(name);
@@ -248,6 +266,11 @@ export class AppSettings {
         });
       }
     }
+    if (ev.t === "server") {
+      const m = ev.msg;
+      if (m.t === "msg" && m.replay !== true) this.#probe(m.from);
+      if (m.t === "event" && m.kind === "join" && m.name !== undefined) this.#probe(m.name);
+    }
     if (ev.t === "server" && ev.msg.t === "event" && ev.msg.kind === "nick") {
       const { old, name } = ev.msg;
       if (old !== undefined && name !== undefined && this.#host.state.ignored.has(nameKey(old))) {
@@ -256,6 +279,44 @@ export class AppSettings {
       }
     }
     this.trackRooms();
+  }
+
+  /**
+   * While someone is ignored, looks up (once, automatically, bounded) the identity behind a name
+   * seen joining or talking live: an ignored identity under a name taken while this client was
+   * not running is hidden from then on.
+   */
+  #probe(name: string): void {
+    const key = nameKey(name);
+    const me = this.#host.state.me;
+    if (me !== "" && nameKey(me) === key) return;
+    if (this.#host.state.ignored.has(key) || this.#probed.has(key)) return;
+    if ((this.#store.settings.servers[this.#host.hostPort]?.ignore.length ?? 0) === 0) return;
+    if (this.#waiting.length >= PROBES_WAITING) return;
+    if (this.#probed.size >= PROBED_MAX) {
+      this.#probed.delete(this.#probed.values().next().value!);
+    }
+    this.#probed.add(key);
+    this.#waiting.push(name);
+    this.#nextProbe();
+  }
+
+  #nextProbe(): void {
+    while (this.#inFlight < PROBES_IN_FLIGHT && this.#waiting.length > 0) {
+      const name = this.#waiting.shift()!;
+      this.#inFlight++;
+      this.#host.command("whois", [name], true).then((r) => {
+        const fp = fingerprintOf(r);
+        const hp = this.#host.hostPort;
+        const known = this.#store.settings.servers[hp]?.ignore.some((e) => e.fingerprint === fp);
+        if (fp === undefined || !known) return;
+        this.#host.state.ignored.add(nameKey(name));
+        return this.#save((s) => addIgnore(s, hp, fp, name)).then(() => {});
+      }, () => {}).finally(() => {
+        this.#inFlight--;
+        this.#nextProbe();
+      });
+    }
   }
 
   /** Saves the rooms joined (in the order they were saved, new ones after) when they changed. */

@@ -129,3 +129,43 @@ Deno.test("app settings: /set shows everything, refuses bad values and saves not
   assert.equal(store.settings.bell, "mention");
   assert.equal(store.settings.colors, false);
 });
+
+Deno.test("app settings: a new name of an ignored identity is found by one bounded lookup", async () => {
+  const { state, store, app, commands } = setup(false, {
+    eve: EVE,
+    eve3: EVE,
+    bob: "SHA256:" + "b".repeat(43),
+  });
+  const msg = (from: string, replay = false): ClientEvent => ({
+    t: "server",
+    msg: {
+      t: "msg",
+      room: "#lobby",
+      seq: 1,
+      ts: 0,
+      from,
+      text: "hi",
+      id: "x",
+      ...(replay ? { replay } : {}),
+    },
+  });
+  app.observe(msg("bob"));
+  assert.deepEqual(commands, [], "nobody ignored: no lookups");
+  await app.perform({ kind: "ignore", name: "eve" });
+  app.observe(msg("eve3", true));
+  assert.deepEqual(commands, ["whois eve"], "replayed lines are not looked up");
+  app.observe(msg("eve3"));
+  app.observe(msg("eve3"));
+  app.observe(msg("bob"));
+  app.observe({
+    t: "server",
+    msg: { t: "event", ts: 0, kind: "join", name: "carol", room: "#lobby" },
+  });
+  app.observe(msg("bob"));
+  await new Promise((r) => setTimeout(r, 0));
+  await app.idle();
+  assert.deepEqual(commands, ["whois eve", "whois eve3", "whois bob", "whois carol"]);
+  assert.ok(state.ignored.has("eve3"));
+  assert.ok(!state.ignored.has("bob"));
+  assert.deepEqual(store.settings.servers[HP].ignore[0].names, ["eve3", "eve"]);
+});

@@ -1,8 +1,9 @@
 /**
  * `/ignore` by identity with real processes: alice ignores eve; eve's room lines and private
  * messages are hidden, also after eve's `/nick` and after alice's client restarts (the ignore is
- * kept in alice's config.json with eve's names and fingerprint); bob's lines, sent after eve's,
- * show that eve's would have arrived. `/unignore` shows eve again.
+ * kept in alice's config.json with eve's names and fingerprint), and after a third name eve took
+ * while alice's client was not running (learnt from eve's first line under it); bob's lines, sent
+ * after eve's, show that eve's would have arrived. `/unignore` shows eve again.
  */
 
 import assert from "node:assert/strict";
@@ -75,9 +76,16 @@ Deno.test("e2e ignore: by identity, across /nick and a restart, DMs too; /unigno
     const eveFp = (await loadIdentity(`${eHome}/identity`)).fingerprint;
     assert.deepEqual(config.servers[hp].ignore, [{ fingerprint: eveFp, names: ["eve2", "eve"] }]);
 
-    // Restart alice: eve2 is still ignored (room and private messages).
+    // Restart alice: eve2 is still ignored (room and private messages). Meanwhile eve takes a
+    // third name, which alice's client learns from eve's first line under it.
     await alice.end();
     assert.equal((await alice.status).code, 0, alice.errors.join("\n"));
+    await say(eve, "/nick eve3");
+    await until(
+      () => events(eve).some((e) => e.t === "event" && e.kind === "nick" && e.name === "eve3"),
+      "eve3",
+      clients,
+    );
     alice = start("alice", aHome);
     await welcomed(alice, "alice");
     await say(alice, "/ignore");
@@ -89,29 +97,38 @@ Deno.test("e2e ignore: by identity, across /nick and a restart, DMs too; /unigno
       "the list",
       clients,
     );
+    await say(eve, "first as eve3");
+    await until(
+      () => read().servers[hp]?.ignore?.[0]?.names?.[0] === "eve3",
+      "eve3 saved",
+      clients,
+    );
     await say(eve, "three");
     await say(eve, "/msg alice private three");
-    await until(() => texts(eve, "dm").includes("eve2: private three"), "eve's second DM", clients);
+    await until(() => texts(eve, "dm").includes("eve3: private three"), "eve's second DM", clients);
     await say(bob, "after three");
     await until(
       () => texts(alice, "msg").includes("bob: after three"),
       "bob's second line",
       clients,
     );
-    assert.deepEqual(texts(alice, "msg").filter((t) => t.startsWith("eve")), []);
+    // Only the line that revealed the new name was shown (replays of eve and eve2 were not).
+    assert.deepEqual(texts(alice, "msg").filter((t) => t.startsWith("eve")), [
+      "eve3: first as eve3",
+    ]);
     assert.deepEqual(texts(alice, "dm"), []);
 
     await say(alice, "/unignore eve");
     await until(
       () =>
         events(alice).some((e) =>
-          e.t === "local" && /^no longer ignoring eve2, eve/.test(String(e.text))
+          e.t === "local" && /^no longer ignoring eve3, eve2, eve SHA256:/.test(String(e.text))
         ),
       "unignored",
       clients,
     );
     await say(eve, "four");
-    await until(() => texts(alice, "msg").includes("eve2: four"), "eve visible again", clients);
+    await until(() => texts(alice, "msg").includes("eve3: four"), "eve visible again", clients);
     assert.deepEqual(read().servers, {}, "nothing left for the server (plain mode saves no name)");
     for (const c of clients) await c.end();
   } finally {
