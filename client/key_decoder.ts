@@ -118,10 +118,21 @@ export function decodeKeys(chunk: Uint8Array | string, state: DecoderState): Key
 
 /**
  * The keys still waiting after input paused: a lone ESC is the Escape key, an unfinished
- * sequence is read as far as it goes. An unfinished paste keeps waiting.
+ * sequence is read as far as it goes. An unfinished paste keeps waiting, unless `endPaste`:
+ * then it ends here (its end marker was lost) and what it holds is the `paste` key.
  */
-export function flushKeys(state: DecoderState): Key[] {
-  if (state.paste !== undefined || state.pending === "") return [];
+export function flushKeys(state: DecoderState, endPaste = false): Key[] {
+  if (state.paste !== undefined) {
+    if (!endPaste) return [];
+    addToPaste(state, state.pending, 0, state.pending.length);
+    state.pending = "";
+    const key: Key = { name: "paste", text: state.paste };
+    if (state.pasteTruncated) key.truncated = true;
+    state.paste = undefined;
+    state.pasteTruncated = false;
+    return [key];
+  }
+  if (state.pending === "") return [];
   const s = state.pending;
   state.pending = "";
   const keys: Key[] = [];

@@ -55,6 +55,9 @@ export const PENDING_SHOWN_AFTER_MS = 400;
 /** After an ESC with nothing behind it for this long, it is the Escape key. */
 const ESCAPE_WAIT_MS = 30;
 
+/** A bracketed paste with no input for this long is taken as ended. */
+const PASTE_WAIT_MS = 1_000;
+
 const PASTE_ON = "\x1b[?2004h";
 const PASTE_OFF = "\x1b[?2004l";
 
@@ -196,11 +199,14 @@ export class TerminalView implements View {
     clearTimeout(this.#escapeTimer);
     this.#escapeTimer = undefined;
     for (const key of decodeKeys(chunk, this.#decoder)) this.#key(key);
-    if (this.#decoder.pending !== "" && this.#decoder.paste === undefined) {
+    const inPaste = this.#decoder.paste !== undefined;
+    if (this.#decoder.pending !== "" || inPaste) {
+      // A lone ESC is the Escape key after a short pause; a paste whose end marker never
+      // comes ends after a long one, so that input cannot stay swallowed.
       this.#escapeTimer = setTimeout(() => {
         this.#escapeTimer = undefined;
-        for (const key of flushKeys(this.#decoder)) this.#key(key);
-      }, ESCAPE_WAIT_MS);
+        for (const key of flushKeys(this.#decoder, inPaste)) this.#key(key);
+      }, inPaste ? PASTE_WAIT_MS : ESCAPE_WAIT_MS);
     }
   }
 

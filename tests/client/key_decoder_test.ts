@@ -140,6 +140,10 @@ Deno.test("key decoder: a bracketed paste is one key, newlines and escapes kept 
   assert.deepEqual(decodeKeys("\x1b[200~abc", st), []);
   assert.deepEqual(flushKeys(st), []);
   assert.deepEqual(decodeKeys("def\x1b[201~", st), [{ name: "paste", text: "abcdef" }]);
+  // Unless the caller ends it (its end marker was lost): then it is the paste so far.
+  assert.deepEqual(decodeKeys("\x1b[200~lost\x1b[20", st), []);
+  assert.deepEqual(flushKeys(st, true), [{ name: "paste", text: "lost\x1b[20" }]);
+  assert.deepEqual(decodeKeys("typed", st), [{ name: "text", text: "typed" }]);
 });
 
 Deno.test("key decoder: a paste over the bound keeps its beginning and says so", () => {
