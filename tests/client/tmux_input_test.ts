@@ -99,7 +99,13 @@ Deno.test({
       server = await startServer({ dataDir: `${dir}/srv`, args: ["--limit", "textBytes=4096"] });
       bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], `${dir}/bob`);
       const b = bob;
-      await until(() => b.lines.some((l) => l.includes('"t":"welcome"')), "bob welcome", [b]);
+      // Starting includes creating bob's identity (an RSA-3072 key): slow on a loaded machine.
+      await until(
+        () => b.lines.some((l) => l.includes('"t":"welcome"')),
+        "bob welcome",
+        [b],
+        30_000,
+      );
       await openPane(pane, server.port, `${dir}/alice`, "alice");
       await pane.until((s) => s.endsWith(`\n${PROMPT.trimEnd()}`), "prompt");
 
