@@ -12,7 +12,9 @@ import { pool, Reservoir, sampleProc, sampleProcs, sleep, spread, Tally } from "
 import { formatReport, type HandshakeReport, type LoadReport } from "./bench_report.ts";
 import { checkRoom } from "../shared/names.ts";
 import { fromBase64 } from "../shared/encoding.ts";
-import type { ServerMessage } from "../shared/messages.ts";
+import { newId, type ServerMessage } from "../shared/messages.ts";
+import { PrivateSender } from "./private_load.ts";
+import { fingerprint } from "../shared/crypto.ts";
 import {
   type BenchIdentity,
   benchIdentity,
@@ -42,6 +44,9 @@ export const BENCH_USAGE =
   --attack           instead: a canary's round trips under expensive requests (--attack --help)
   --dm-key           send a DM key (kem_pub + kem_sig) in auth, as real clients do
                      (one fixed key, the same in every run)
+  --private          the room is private (end-to-end encrypted; created by client 1 if new):
+                     senders give their keys to every member first, then send sealed lines
+                     (implies --dm-key; one room)
   --concurrency N    connections being set up at once (default 50)
   --hold SECONDS     keep every connection open this long after the run (default 0)
   --drain SECONDS    wait this long for outstanding deliveries (default 10)
@@ -83,6 +88,8 @@ export interface BenchConfig {
   handshakes: number;
   /** Send a DM key in `auth` (one RSA key shared by all bench identities). */
   dmKey: boolean;
+  /** A private room: sealed lines (`--private`). */
+  private: boolean;
   /** Parallel connection setups. */
   concurrency: number;
   /** Hold time after the run (ms). */
@@ -117,6 +124,7 @@ export function parseBenchArgs(
       rooms: { type: "string" },
       handshakes: { type: "string" },
       "dm-key": { type: "boolean" },
+      private: { type: "boolean" },
       concurrency: { type: "string" },
       hold: { type: "string" },
       drain: { type: "string" },
@@ -139,6 +147,9 @@ export function parseBenchArgs(
     throw a.fail(`--room "${room}" is too long for --rooms ${rooms}`);
   }
   const natsPid = str("nats-pid");
+  if (a.flag("private") && rooms !== undefined && rooms !== "1") {
+    throw a.fail("--private takes one room");
+  }
   return {
     host: a.host,
     port: a.port,
@@ -153,7 +164,8 @@ export function parseBenchArgs(
     room,
     rooms: int("rooms", rooms, 1, 1, 9999),
     handshakes: int("handshakes", str("handshakes"), 0, 1, 9999),
-    dmKey: a.flag("dm-key"),
+    dmKey: a.flag("dm-key") || a.flag("private"),
+    private: a.flag("private"),
     concurrency: int("concurrency", str("concurrency"), 50, 1, 10_000),
     holdMs: int("hold", str("hold"), 0, 0, 86_400) * 1000,
     drainMs: int("drain", str("drain"), 10, 0, 3600) * 1000,
@@ -230,6 +242,8 @@ async function runHandshakes(c: BenchConfig): Promise<HandshakeReport> {
 
 interface SenderState {
   client: LoadClient;
+  /** The sender key of a private room (`--private`). */
+  sealer?: PrivateSender;
   name: string;
   room: string;
   sent: number;
@@ -264,14 +278,22 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
   let lastDelivery = 0;
   let lastAck = 0;
   let measuring = false;
+  /** Sealed lines are not opened by the bench: their index and send time, by request id. */
+  const sealedIds = new Map<string, [number, number]>();
+  let answered = 0; // replies and errors to the key distribution and the private join
+  const stamped = (m: { text: string; sealed?: string; id: string }): [number, number] => {
+    if (m.sealed !== undefined) return sealedIds.get(m.id) ?? [-1, 0];
+    if (!m.text.startsWith(tag + " ")) return [-1, 0];
+    const sp1 = m.text.indexOf(" ", tag.length + 1);
+    const sp2 = m.text.indexOf(" ", sp1 + 1);
+    return [Number(m.text.slice(tag.length + 1, sp1)), Number(m.text.slice(sp1 + 1, sp2))];
+  };
 
   const onMessage = (ci: number) => (m: ServerMessage, at: number) => {
+    if (m.t === "reply") answered++;
     if (m.t === "msg") {
-      if (m.replay || !m.text.startsWith(tag + " ")) return;
-      const sp1 = m.text.indexOf(" ", tag.length + 1);
-      const sp2 = m.text.indexOf(" ", sp1 + 1);
-      const g = Number(m.text.slice(tag.length + 1, sp1));
-      const stamp = Number(m.text.slice(sp1 + 1, sp2));
+      if (m.replay || m.key !== undefined) return;
+      const [g, stamp] = stamped(m);
       if (!(g >= 0 && g < c.messages)) return;
       if (got[ci][g] !== 0) {
         duplicates++;
@@ -288,6 +310,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
         s.wake?.();
       }
     } else if (m.t === "error") {
+      answered++;
       errors.add(m.code);
       const s = senders.find((x) => x.client === clients[ci]);
       if (s && m.id !== undefined && s.outstanding.delete(m.id)) {
@@ -304,14 +327,14 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
   const times: number[] = [];
   let pinError: LoadClientError | undefined;
   const tc = performance.now();
-  await pool(c.clients, c.concurrency, async (i) => {
+  const connectOne = async (i: number, rooms: string[]) => {
     if (pinError) return;
     got[i] = new Uint8Array(c.messages);
     try {
       const client = await LoadClient.connect({
         ...c.targets[i % c.targets.length],
         identity: ids[i],
-        rooms: [roomOf(c, i)],
+        rooms,
         fingerprint: c.fingerprint,
         timeoutMs: c.timeoutMs,
         onMessage: onMessage(i),
@@ -322,9 +345,24 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       if (e instanceof LoadClientError && e.kind === "pin") pinError = e;
       errors.add(e instanceof LoadClientError ? `connect ${e.kind}` : "connect internal");
     }
+  };
+  if (c.private) {
+    // Client 1 creates the room private (or joins it when it is private already).
+    await connectOne(0, ["#lobby"]);
+    if (pinError) throw pinError;
+    clients[0]?.sendRecord([{ t: "cmd", id: newId(), name: "join", args: [c.room, "--private"] }]);
+    const end = performance.now() + c.timeoutMs;
+    while (answered === 0 && performance.now() < end) await sleep(5);
+  }
+  await pool(c.clients, c.concurrency, async (i) => {
+    if (c.private && i === 0) return;
+    await connectOne(i, [roomOf(c, i)]);
   });
   const connectSeconds = (performance.now() - tc) / 1000;
   const afterConnect = await sampleProcs(c.serverPids);
+  /** Where the run's CPU is counted from (after the keys are given, with `--private`). */
+  let runFrom = afterConnect;
+  let keys: LoadReport["keys"];
   try {
     if (pinError) throw pinError;
     const live = clients.filter((x): x is LoadClient => x !== undefined);
@@ -344,8 +382,28 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
         outstanding: new Set(),
         wake: null,
       };
+      if (c.private) st.sealer = new PrivateSender(ids[s], st.room);
       senders.push(st);
       byName.set(st.name, st);
+    }
+    if (c.private) {
+      // Every sender gives its key to every member before the measured run.
+      const members = ids.filter((_, i) => clients[i] !== undefined).map((id) => ({
+        name: id.name,
+        fingerprint: fingerprint(id.sigPublic),
+        kemPub: fromBase64(BENCH_DM_SPKI),
+      }));
+      const before = answered;
+      for (const st of senders) await st.sealer!.distribute(st.client, members);
+      const end = performance.now() + c.drainMs;
+      const want = before + senders.length * members.length;
+      while (answered < want && performance.now() < end) await sleep(5);
+      keys = { given: senders.length * members.length };
+      const afterKeys = await sampleProcs(c.serverPids);
+      if (afterConnect && afterKeys) {
+        keys.serverCpuMs = afterKeys.cpuMs - afterConnect.cpuMs;
+        runFrom = afterKeys;
+      }
     }
     const n = senders.length;
     let sent = 0;
@@ -387,7 +445,12 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
           const text = head.length >= c.size
             ? head.trimEnd()
             : head + ".".repeat(c.size - head.length);
-          st.outstanding.add(st.client.say(st.room, text));
+          if (st.sealer !== undefined) {
+            const t = performance.now(); // sealing is part of the latency
+            const id = st.sealer.say(st.client, text);
+            sealedIds.set(id, [g, t]);
+            st.outstanding.add(id);
+          } else st.outstanding.add(st.client.say(st.room, text));
           sent++;
           st.sent++;
         }
@@ -434,6 +497,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       errors: errors.counts,
       nodes: c.targets.length,
     };
+    if (keys !== undefined) report.keys = keys;
     const afterRun = await sampleProcs(c.serverPids);
     const natsAfter = natsBefore && await sampleProc(c.natsPid);
     if (natsBefore && natsAfter) report.natsCpuMsRun = natsAfter.cpuMs - natsBefore.cpuMs;
@@ -441,7 +505,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     if (selfBefore && selfAfter) report.benchCpuMsRun = selfAfter.cpuMs - selfBefore.cpuMs;
     if (before && afterConnect && afterRun && live.length > 0) {
       report.serverCpuMsPerConnection = (afterConnect.cpuMs - before.cpuMs) / live.length;
-      report.serverCpuMsRun = afterRun.cpuMs - afterConnect.cpuMs;
+      report.serverCpuMsRun = afterRun.cpuMs - runFrom!.cpuMs;
     }
     if (afterConnect) report.serverRssJoinedBytes = afterConnect.rssBytes;
     if (c.holdMs > 0) await sleep(c.holdMs);

@@ -45,6 +45,8 @@ export interface LoadReport {
   serverCpuMsRun?: number;
   /** The NATS server's CPU time during the run (`--nats-pid`). */
   natsCpuMsRun?: number;
+  /** `--private`: sender keys given before the run, and the server's CPU time for them. */
+  keys?: { given: number; serverCpuMs?: number };
   serverRssBytes?: number;
   serverRssJoinedBytes?: number;
   benchCpuMsRun?: number;
@@ -107,6 +109,14 @@ export function formatReport(r: LoadReport | HandshakeReport, target: string): s
         `            ${f1((r.serverCpuMsRun * 1000) / r.deliveries)} µs per delivery${nodes}`,
       );
     }
+  }
+  if (r.keys !== undefined) {
+    const cpu = r.keys.serverCpuMs === undefined
+      ? ""
+      : `, server ${f0(r.keys.serverCpuMs)} ms (${
+        f1((r.keys.serverCpuMs * 1000) / r.keys.given)
+      } µs each)`;
+    out.push(`keys        ${r.keys.given} sender keys given before the run${cpu}`);
   }
   if (r.natsCpuMsRun !== undefined) {
     const per = r.deliveries > 0
