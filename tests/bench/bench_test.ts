@@ -180,3 +180,41 @@ Deno.test("parseProc: utime+stime ticks to ms and VmRSS to bytes; TypeError on j
   assert.throws(() => parseProc("no paren", status), TypeError);
   assert.throws(() => parseProc(stat, "Name:\tdeno\n"), TypeError);
 });
+
+Deno.test("chat bench --private: keys given to every member, sealed lines all delivered", async () => {
+  const server = await startServer({
+    args: [...LIMITS, "--limit", "autoBurst=100000", "--limit", "autoPerSecond=100000"],
+  });
+  try {
+    const args = [
+      `127.0.0.1:${server.port}`,
+      "--fingerprint",
+      server.fingerprint,
+      "--clients",
+      "5",
+      "--senders",
+      "2",
+      "--messages",
+      "20",
+      "--private",
+      "--json",
+    ];
+    const r = await bench(args);
+    assert.equal(r.code, 0, r.out.join("\n") + r.err.join("\n"));
+    const j = JSON.parse(r.out.join("\n"));
+    assert.equal(j.deliveries, 100);
+    assert.equal(j.losses, 0);
+    assert.deepEqual(j.errors, {});
+    assert.equal(j.keys.given, 10);
+    // The room is private now: clear lines in it are refused one by one, and a client without
+    // a DM key cannot be in it at all.
+    const noKey = JSON.parse((await bench([...args.slice(0, -2), "--json"])).out.join("\n"));
+    assert.equal(noKey.errors.dm_key_required, 5, JSON.stringify(noKey));
+    const plain = await bench([...args.slice(0, -2), "--dm-key", "--json"]);
+    const p = JSON.parse(plain.out.join("\n"));
+    assert.equal(p.deliveries, 0);
+    assert.equal(p.errors.private_room, 20, JSON.stringify(p));
+  } finally {
+    await server.stop();
+  }
+});
