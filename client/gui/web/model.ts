@@ -212,7 +212,7 @@ export class Model {
             kind: "msg",
             ts: m.ts,
             from: m.from,
-            text: m.text,
+            text: m.undecryptable ?? m.text, // a private line that cannot be opened says so
             seq: m.seq,
             me: m.me === true,
             mention,
@@ -272,7 +272,7 @@ export class Model {
           kind: "msg",
           ts: ev.msg.ts,
           from: ev.msg.from,
-          text: ev.msg.text,
+          text: ev.msg.undecryptable ?? ev.msg.text,
           seq: ev.msg.seq,
           me: ev.msg.me === true,
           own: true,
