@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { WindowList } from "./client/windows.ts";
 import { parseArgs } from "node:util";
 import { configure, getConsoleSink, getLogger, type LogLevel } from "@logtape/logtape";
 import { sanitizeMultiline } from "./shared/sanitize.ts";
@@ -555,6 +556,7 @@ async function clientRun(
       early,
       events: appEvents,
       dm: { identity, knownUsers, hostPort },
+      windows: (view as { windows?: WindowList }).windows,
     });
     if (client.fatal) throw client.fatal; // a changed key or a ban after connecting: its own exit code
     return code;

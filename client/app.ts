@@ -7,7 +7,7 @@
  */
 
 import { nameKey } from "../shared/names.ts";
-import type { ErrorMessage, ReplyMessage } from "../shared/messages.ts";
+import type { ErrorMessage, ReplyMessage, ServerMessage } from "../shared/messages.ts";
 import { AppState, commandsInHelp, namesInData } from "./app_state.ts";
 import { DmInbox } from "./dm_inbox.ts";
 import { DmService, type DmSetup } from "./dm.ts";
@@ -179,6 +179,9 @@ export class App {
     const left = [...this.#joined].filter((r) => !s.rooms.has(r));
     this.#joined = new Set(s.rooms);
     const closed = wl.syncRooms(s.rooms, left);
+    for (const w of wl.all) {
+      if (w.kind === "room") w.badge = this.#client?.isPrivate?.(w.name) === true ? "[e2e]" : "";
+    }
     if (!this.#startShown && this.#welcomed) {
       this.#startShown = true;
       const start = wl.room(s.room);
@@ -236,7 +239,7 @@ export class App {
       const repeat = m.t === "event" &&
         ((m.kind === "motd" && m.text === this.#welcomeMotd) || !this.#notices.show(m));
       if (m.t === "event" && m.kind === "motd") this.#welcomeMotd = undefined;
-      if (m.t !== "ping" && m.t !== "pong" && !repeat) this.#show(ev);
+      if (m.t !== "ping" && m.t !== "pong" && !repeat) this.#show(this.#placeNotice(ev, m));
     } else {
       if (ev.t === "welcome") this.#welcomeMotd = ev.msg.server.motd;
       this.#show(ev);
@@ -262,6 +265,28 @@ export class App {
       this.#info(`now talking in ${this.state.room}`);
     }
     this.#refresh();
+  }
+
+  /**
+   * A user's away, back or nick change comes once per room shared, and is shown once: in the
+   * window shown when that user is in its room, else in the room of the copy shown. A nick
+   * change renames the conversation with that user.
+   */
+  #placeNotice(ev: ClientEvent, m: ServerMessage): ClientEvent {
+    const wl = this.#windows;
+    if (wl === undefined || m.t !== "event" || m.name === undefined) return ev;
+    if (m.kind === "nick" && m.old !== undefined) {
+      const q = wl.query(m.old);
+      if (q !== undefined && wl.query(m.name) === undefined) q.name = m.name;
+    }
+    if (m.kind !== "away" && m.kind !== "back" && m.kind !== "nick") return ev;
+    const cur = wl.current;
+    if (cur.kind === "query" && nameKey(cur.name) === nameKey(m.name)) {
+      return { t: "server", msg: { ...m, room: undefined } };
+    }
+    if (cur.kind !== "room" || cur.name === m.room) return ev;
+    const here = this.state.namesIn(cur.name).some((n) => nameKey(n) === nameKey(m.name!));
+    return here ? { t: "server", msg: { ...m, room: cur.name } } : ev;
   }
 
   /** Interactive only: quietly fetch the command list and the current room's names. */

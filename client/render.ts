@@ -23,6 +23,8 @@ export interface RenderOptions {
    * indented under the text column.
    */
   oneLine?: boolean;
+  /** Tag room messages with their room (default true; a room's own window leaves it out). */
+  roomTag?: boolean;
 }
 
 /** SGR foreground codes names are coloured with: six normal and six bright colours. */
@@ -249,7 +251,7 @@ function serverLine(
   const color = opts.color;
   switch (m.t) {
     case "msg": {
-      const head = `${clock(m.ts)}[${sanitize(m.room)}] `;
+      const head = `${clock(m.ts)}${opts.roomTag === false ? "" : `[${sanitize(m.room)}] `}`;
       if (m.undecryptable !== undefined) return `${head}-- ${sanitize(m.undecryptable)}`;
       const plain = m.me === true
         ? `${head}* ${sanitize(m.from)} `
@@ -319,9 +321,8 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
       return serverLine(ev.msg, state, clock, opts);
     case "pending": {
       const who = state.me !== "" ? sanitize(state.me) : "you";
-      const head = ev.me
-        ? `${now}[${sanitize(ev.room)}] * ${who} `
-        : `${now}[${sanitize(ev.room)}] ${who}: `;
+      const tag = opts.roomTag === false ? "" : `[${sanitize(ev.room)}] `;
+      const head = ev.me ? `${now}${tag}* ${who} ` : `${now}${tag}${who}: `;
       return paint(`${head}${chatText(head, ev.text, opts.oneLine)} …`, DIM, color);
     }
     case "acked":
@@ -335,6 +336,12 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
       return paint(`${now}-- ${STATUS_LABEL[ev.state]}${detail}`, DIM, color);
     }
     case "dm": {
+      if (opts.roomTag === false) {
+        const head = `${clock(ev.ts)}${sanitize(ev.from)}: `;
+        return `${clock(ev.ts)}${paintName(ev.from, color)}: ${
+          chatText(head, ev.text, opts.oneLine)
+        }`;
+      }
       const from = ev.out ? "you" : paintName(ev.from, color);
       const to = ev.out ? paintName(ev.to, color) : "you";
       const head = `${clock(ev.ts)}[dm] ${ev.out ? "you" : sanitize(ev.from)} → ${

@@ -76,7 +76,7 @@ export function windowRows(
     if (prev !== undefined && day(prev.ts) !== day(e.ts)) {
       rows.unshift(dim(rule(day(e.ts), width), opts.color));
     }
-    if (prev !== undefined && w.readUpTo !== 0 && prev.serial === w.readUpTo) {
+    if (prev === undefined ? w.readUpTo === 0 : prev.serial === w.readUpTo) {
       rows.unshift(dim(rule(UNREAD_MARK, width), opts.color));
     }
     chunks.push(rows);

@@ -1,10 +1,12 @@
 /**
  * The interactive terminal view: raw-mode input decoded by key_decoder.ts and edited by
  * line_editor.ts (history, Tab completion, whole grapheme clusters, Alt+Enter, bracketed paste as
- * one message with a question before a long one), an input area at the bottom that incoming
- * lines are printed above, colours unless disabled, the bell on mentions, Ctrl-C once to clear
- * the input and twice to quit. A message over the server's limit is refused before sending and
- * stays in the input. The terminal is restored on close and at process unload.
+ * one message with a question before a long one), one line editor per window; a full screen in
+ * the terminal's alternate screen (screen.ts) showing the current window of windows.ts, a status
+ * line with every window and the input rows; window keys (Alt+1…Alt+0, Alt+←/→, Ctrl+P/N,
+ * PgUp/PgDn); colours unless disabled, the bell on mentions, Ctrl-C once to clear the input and
+ * twice to quit. A message over the server's limit is refused before sending and stays in the
+ * input. The terminal is restored on close and at process unload.
  * @module
  */
 
@@ -20,7 +22,16 @@ import {
 } from "./key_decoder.ts";
 import { type EditorResult, LineEditor } from "./line_editor.ts";
 import { formatEvent, shouldBell } from "./render.ts";
-import { rowsOf } from "./text_width.ts";
+import { cellWidth, stripSgr, wrap } from "./cells.ts";
+import {
+  composeFrame,
+  contentHeight,
+  ENTER_SCREEN,
+  LEAVE_SCREEN,
+  statusLine,
+  viewport,
+} from "./screen.ts";
+import { type ChatWindow, WindowList } from "./windows.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import { sanitize } from "../shared/sanitize.ts";
 import type { Completions, RenderState, View, ViewEvent } from "./view.ts";
@@ -44,13 +55,13 @@ export interface TerminalViewOptions {
   historySize?: number;
   /** The server's `host:port`, named when asking for a name. */
   hostPort?: string;
+  /** The windows shown (default: a new list). */
+  windows?: WindowList;
 }
 
 /** Two Ctrl-C within this many ms quit. */
 export const DOUBLE_CTRL_C_MS = 2_000;
 
-/** A message still unacknowledged after this long is shown as pending. */
-export const PENDING_SHOWN_AFTER_MS = 400;
 
 /** After an ESC with nothing behind it for this long, it is the Escape key. */
 const ESCAPE_WAIT_MS = 30;
@@ -61,59 +72,82 @@ const PASTE_WAIT_MS = 1_000;
 const PASTE_ON = "\x1b[?2004h";
 const PASTE_OFF = "\x1b[?2004l";
 
-/** A line-editing chat view on a terminal. */
+/** Where the line of an event goes: its time, hanging indent, id and room seq. */
+function lineMeta(ev: ViewEvent, now: number): { ts: number; id?: string; seq?: number } {
+  if (ev.t === "server") {
+    const m = ev.msg;
+    if (m.t === "msg") return { ts: m.ts, id: m.id, seq: m.seq };
+    if (m.t === "event") return { ts: m.ts };
+    return { ts: now };
+  }
+  if (ev.t === "pending" || ev.t === "failed") return { ts: now, id: ev.id };
+  if (ev.t === "dm") return { ts: ev.ts, id: ev.id };
+  return { ts: now };
+}
+
+/** Cells before the text column of a rendered line: after `name: `, `-- `, `! ` or the clock. */
+function textColumn(ev: ViewEvent, text: string): number {
+  const first = stripSgr(text.split("\n")[0]);
+  if (
+    (ev.t === "server" && ev.msg.t === "msg") || ev.t === "pending" || ev.t === "dm"
+  ) {
+    const m = /^(\d\d:\d\d )?(\[[^\]]*\] )?(\* \S+ |[^:]+: )/.exec(first);
+    if (m !== null) return cellWidth(m[0]);
+  }
+  return cellWidth(/^(\d\d:\d\d )?(-- |! |  )?/.exec(first)?.[0] ?? "");
+}
+
+/** A full-screen chat view with windows on a terminal. */
 export class TerminalView implements View {
   /** Always true. */
   readonly interactive = true;
+  /** The windows shown. */
+  readonly windows: WindowList;
   readonly #in: Input;
   readonly #out: Output;
   readonly #color: boolean;
   readonly #now: () => number;
   readonly #hostPort: string | undefined;
-  readonly #editor: LineEditor;
+  readonly #historySize: number;
   readonly #decoder: DecoderState = newDecoderState();
   #escapeTimer: ReturnType<typeof setTimeout> | undefined;
   #completions: Completions = { commands: [], names: [], rooms: [] };
-  #roomPrompt = "> ";
-  #prompt = "> ";
   #queue: string[] = [];
   #wake: (() => void) | undefined;
   #ended = false;
   #closed = false;
   #offline = false;
+  #me = "";
   #textBytes = DEFAULT_LIMITS.textBytes;
-  /** Pending lines not shown yet, by message id. */
-  readonly #held = new Map<string, ReturnType<typeof setTimeout>>();
-  /** The pending line printed last, while nothing was printed after it: its id and rows. */
-  #lastPending: { id: string; rows: number } | undefined;
-  #active = false;
-  /** The input area on the screen: the row the terminal cursor is on, counted from its top. */
-  #drawn: { cursorRow: number } | undefined;
   #asking: { resolve: (s: string) => void; reject: (e: Error) => void } | undefined;
   #lastCtrlC = -Infinity;
+  /** A redraw is scheduled (many events in one turn draw once). */
+  #drawPending = false;
+  /** The current window showed its first line at the last draw. */
+  #atTop = false;
+  /** Content rows at the last draw (one page). */
+  #page = 10;
   readonly #restore = () => this.#restoreTerminal();
   readonly #onData = (chunk: Uint8Array | string) => this.#input(chunk);
   readonly #onEnd = () => this.#end();
-  readonly #onResize = () => this.#redraw();
+  readonly #onResize = () => this.#draw();
   #resizeListening = false;
 
-  /** Takes over the terminal (raw mode, bracketed paste, line editing) until {@link close}. */
+  /** Takes over the terminal (raw mode, alternate screen, bracketed paste) until {@link close}. */
   constructor(opts: TerminalViewOptions) {
     this.#color = opts.color;
     this.#now = opts.now ?? Date.now;
     this.#hostPort = opts.hostPort;
+    this.#historySize = opts.historySize ?? 1000;
+    this.windows = opts.windows ?? new WindowList();
+    this.windows.onChange = () => this.#schedule();
     this.#out = (opts.output ?? process.stdout) as Output;
     this.#in = (opts.input ?? process.stdin) as Input;
-    this.#editor = new LineEditor({
-      historySize: opts.historySize ?? 1000,
-      complete: (before) => complete(before, this.#completions),
-      check: (text) => this.#refusal(text),
-    });
     if (this.#in.isTTY) this.#in.setRawMode?.(true);
     this.#in.on("data", this.#onData);
     this.#in.on("end", this.#onEnd);
     this.#in.resume();
-    this.#out.write(PASTE_ON);
+    this.#out.write(ENTER_SCREEN + PASTE_ON);
     try {
       Deno.addSignalListener("SIGWINCH", this.#onResize);
       this.#resizeListening = true;
@@ -121,6 +155,23 @@ export class TerminalView implements View {
       // No such signal here (Windows): the size is read again at every redraw anyway.
     }
     globalThis.addEventListener("unload", this.#restore);
+    this.#schedule();
+  }
+
+  /** The line editor of window `w` (each window keeps its own input and history). */
+  #editorOf(w: ChatWindow): LineEditor {
+    if (!(w.input instanceof LineEditor)) {
+      w.input = new LineEditor({
+        historySize: this.#historySize,
+        complete: (before) => complete(before, this.#completions),
+        check: (text) => this.#refusal(text),
+      });
+    }
+    return w.input as LineEditor;
+  }
+
+  get #editor(): LineEditor {
+    return this.#editorOf(this.windows.current);
   }
 
   #dim(text: string): string {
@@ -148,50 +199,55 @@ export class TerminalView implements View {
     return this.#asking === undefined ? inputRefusal(text, this.#textBytes) : undefined;
   }
 
-  /** The escape sequence that removes the input area; the cursor ends where it began. */
-  #eraseSeq(): string {
-    const d = this.#drawn;
-    if (d === undefined) return "";
-    this.#drawn = undefined;
-    return (d.cursorRow > 0 ? `\x1b[${d.cursorRow}A` : "") + "\r\x1b[J";
+  /** The prompt of the window shown. */
+  #prompt(): string {
+    if (this.#asking !== undefined) return "name> ";
+    const w = this.windows.current;
+    return `${sanitize(w.name)}${w.badge}> `;
   }
 
-  /** The escape sequence that draws the input area, leaving the cursor at the editing point. */
-  #drawSeq(): string {
-    if (!this.#active || this.#closed) return "";
-    const { columns, rows } = this.#size();
-    const maxRows = Math.max(1, Math.min(rows - 1, Math.max(3, Math.floor(rows / 2))));
-    const v = this.#editor.render(columns, this.#prompt, maxRows);
-    const up = v.rows.length - 1 - v.cursorRow;
-    this.#drawn = { cursorRow: v.cursorRow };
-    return v.rows.join("\r\n") + (up > 0 ? `\x1b[${up}A` : "") + "\r" +
-      (v.cursorCol > 0 ? `\x1b[${v.cursorCol}C` : "");
+  /** Draws once the current turn's events are in. */
+  #schedule(): void {
+    if (this.#drawPending || this.#closed) return;
+    this.#drawPending = true;
+    queueMicrotask(() => {
+      this.#drawPending = false;
+      this.#draw();
+    });
   }
 
-  #redraw(): void {
+  /** Draws the whole screen: the current window, the status line, the input rows. */
+  #draw(): void {
     if (this.#closed) return;
-    this.#out.write(this.#eraseSeq() + this.#drawSeq());
+    const { columns, rows } = this.#size();
+    const width = Math.max(1, columns);
+    const height = Math.max(3, rows);
+    const w = this.windows.current;
+    const input = this.#editor.render(width, this.#prompt(), Math.floor(height / 2));
+    const ch = contentHeight(input, height);
+    this.#page = Math.max(1, ch - 1);
+    const vp = viewport(w, width, ch, w.scroll, { color: this.#color });
+    w.scroll = vp.scroll;
+    this.#atTop = vp.atTop;
+    const state = this.#offline ? " [offline]" : "";
+    const left = `[${sanitize(this.#me || "?")}]${state}`;
+    const right = w.scroll > 0 ? "-MORE-" : "";
+    const status = statusLine(this.windows.infos(), width, left, right, this.#color);
+    this.#out.write(composeFrame({ width, height, content: vp.rows, status, input }));
   }
 
-  /** Prints `text` (already safe) above the input area. */
+  /** Shows `text` (already safe) as a line in the window shown. */
   #print(text: string): void {
-    this.#lastPending = undefined;
-    this.#out.write(this.#eraseSeq() + text.replaceAll("\n", "\r\n") + "\r\n" + this.#drawSeq());
+    const w = this.windows.current;
+    this.#keepPlace(w, text);
+    this.windows.add(w, { text, ts: this.#now(), indent: 0 }, 0);
   }
 
-  /**
-   * Replaces the pending line of message `id` with `text` when that line is the last one
-   * printed (the acknowledgement came late, nothing else came between); false when it is not.
-   */
-  #replacePending(id: string, text: string): boolean {
-    const last = this.#lastPending;
-    this.#lastPending = undefined;
-    if (last === undefined || last.id !== id || this.#closed || !this.#active) return false;
-    this.#out.write(
-      this.#eraseSeq() + `\x1b[${last.rows}A\r\x1b[J` + text.replaceAll("\n", "\r\n") + "\r\n" +
-        this.#drawSeq(),
-    );
-    return true;
+  /** While `w` is scrolled up, a new line at its bottom does not move what is shown. */
+  #keepPlace(w: ChatWindow, text: string): void {
+    if (w !== this.windows.current || w.scroll === 0) return;
+    const width = Math.max(1, this.#size().columns);
+    for (const part of text.split("\n")) w.scroll += wrap(part, width).length;
   }
 
   #input(chunk: Uint8Array | string): void {
@@ -212,12 +268,15 @@ export class TerminalView implements View {
 
   #key(key: Key): void {
     if (this.#closed || this.#ended) return;
-    if (key.ctrl && !key.alt && key.name === "l") return this.clear();
+    if (key.ctrl && !key.alt && key.name === "l") {
+      this.#out.write("\x1b[2J");
+      return this.#draw();
+    }
     const r: EditorResult = this.#editor.feed(key);
     switch (r.kind) {
       case "handled":
         if (r.notice !== undefined) this.#print(this.#dim(`(${r.notice})`));
-        else this.#redraw();
+        else this.#schedule();
         return;
       case "submit":
         return this.#submit(r.text);
@@ -230,7 +289,28 @@ export class TerminalView implements View {
       case "eof":
         return this.#end();
       case "unhandled":
-        return;
+        return this.#windowKey(key);
+    }
+  }
+
+  /** Keys for windows: switching, scrolling. */
+  #windowKey(key: Key): void {
+    const wl = this.windows;
+    const w = wl.current;
+    const { name, ctrl = false, alt = false } = key;
+    if (alt && !ctrl && name === "digit" && key.n !== undefined) {
+      wl.focusNumber(key.n === 0 ? 10 : key.n);
+    } else if ((alt && name === "left") || (ctrl && !alt && name === "p")) {
+      wl.cycle(-1);
+    } else if ((alt && name === "right") || (ctrl && !alt && name === "n")) {
+      wl.cycle(1);
+    } else if (name === "pageup" && !ctrl && !alt) {
+      w.scroll += this.#page;
+      this.#draw();
+      if (this.#atTop && w.kind === "room") wl.onNeedHistory(w);
+    } else if (name === "pagedown" && !ctrl && !alt) {
+      w.scroll = Math.max(0, w.scroll - this.#page);
+      this.#draw();
     }
   }
 
@@ -238,19 +318,18 @@ export class TerminalView implements View {
     const asking = this.#asking;
     if (asking !== undefined) {
       this.#asking = undefined;
-      this.#prompt = this.#roomPrompt;
-      this.#redraw();
+      this.#schedule();
       asking.resolve(line.trim());
       return;
     }
     // Chat lines are shown by the application (pending, then acknowledged); commands stay
     // visible as typed.
     const command = /^\s*\/(?!\/|me\s)/.test(line);
-    if (command && this.#active) {
-      this.#print(sanitize(this.#prompt) + line.split("\n").map(sanitize).join("\n"));
-    } else {
-      this.#redraw();
+    if (command) {
+      this.#print(this.#dim(this.#prompt() + line.split("\n").map(sanitize).join("\n")));
     }
+    this.windows.current.scroll = 0;
+    this.#schedule();
     this.#queue.push(line);
     this.#wake?.();
   }
@@ -277,49 +356,38 @@ export class TerminalView implements View {
 
   #restoreTerminal(): void {
     try {
-      this.#out.write(PASTE_OFF);
+      this.#out.write(PASTE_OFF + LEAVE_SCREEN);
       if (this.#in.isTTY) this.#in.setRawMode?.(false);
     } catch {
       // The terminal is gone; nothing to restore.
     }
   }
 
-  /** Prints the event above the input area, and rings the bell when the bell mode says so. */
+  /** Puts the event in its window, and rings the bell when the bell mode says so. */
   show(ev: ViewEvent, state: RenderState): void {
+    if (this.#closed) return;
+    this.#me = state.me;
     if (ev.t === "status") this.#offline = ev.state === "lost" || ev.state === "reconnecting";
     if (ev.t === "welcome") {
       this.#offline = false;
       this.#textBytes = ev.msg.limits.textBytes ?? DEFAULT_LIMITS.textBytes;
     }
-    if ((ev.t === "acked" || ev.t === "failed") && this.#held.has(ev.id)) {
-      clearTimeout(this.#held.get(ev.id));
-      this.#held.delete(ev.id);
-    }
-    if (ev.t === "pending" && !this.#offline) {
-      // Usually the acknowledged line follows within milliseconds: show the pending one only
-      // if it does not, so a message is not printed twice.
-      this.#held.set(
-        ev.id,
-        setTimeout(() => {
-          this.#held.delete(ev.id);
-          this.#render(ev, state);
-        }, PENDING_SHOWN_AFTER_MS),
-      );
+    const w = this.windows.route(ev, state);
+    const inRoom = w.kind === "room" && (ev.t === "pending" ||
+      (ev.t === "server" && ev.msg.t === "msg" && ev.msg.room === w.name));
+    const roomTag = !(inRoom || (w.kind === "query" && ev.t === "dm"));
+    const now = this.#now();
+    const text = formatEvent(ev, state, { color: this.#color, now, roomTag });
+    if (text === null) {
+      if (ev.t === "status" || ev.t === "welcome") this.#schedule();
       return;
     }
-    this.#render(ev, state);
-  }
-
-  #render(ev: ViewEvent, state: RenderState): void {
-    if (this.#closed) return;
-    const text = formatEvent(ev, state, { color: this.#color, now: this.#now() });
-    if (text === null) return;
-    // A late acknowledgement: the message replaces its pending line instead of repeating it.
-    if (ev.t === "server" && ev.msg.t === "msg" && this.#replacePending(ev.msg.id, text)) return;
-    this.#print(text);
-    if (ev.t === "pending") {
-      this.#lastPending = { id: ev.id, rows: rowsOf(text, this.#size().columns) };
-    }
+    this.#keepPlace(w, text);
+    this.windows.add(
+      w,
+      { text, indent: textColumn(ev, text), ...lineMeta(ev, now) },
+      WindowList.levelOf(ev, state),
+    );
     if (shouldBell(ev, state)) this.#out.write("\x07");
   }
 
@@ -331,20 +399,14 @@ export class TerminalView implements View {
     this.#print(
       `Choose a name${where} (2–16 ASCII letters, digits, _ or -, starting with a letter):`,
     );
-    this.#active = true;
     return new Promise<string>((resolve, reject) => {
       this.#asking = { resolve, reject };
-      this.#prompt = "name> ";
-      this.#redraw();
+      this.#schedule();
     });
   }
 
   /** Lines the user enters; ends on Ctrl-D, a double Ctrl-C, end of input or close. */
   async *lines(): AsyncGenerator<string, void, void> {
-    if (!this.#active) {
-      this.#active = true;
-      this.#redraw();
-    }
     for (;;) {
       const line = this.#queue.shift();
       if (line !== undefined) {
@@ -362,30 +424,27 @@ export class TerminalView implements View {
     this.#completions = c;
   }
 
-  /** Shows `room` in the prompt, marked `[e2e]` when it is private. */
+  /** Marks `room`'s window `[e2e]` when it is private (the prompt follows the window shown). */
   setRoom(room: string, isPrivate = false): void {
-    const prompt = `${sanitize(room)}${isPrivate ? "[e2e]" : ""}> `;
-    if (prompt === this.#roomPrompt) return;
-    this.#roomPrompt = prompt;
-    if (this.#asking !== undefined || this.#closed) return;
-    this.#prompt = prompt;
-    this.#redraw();
+    const w = this.windows.room(room);
+    if (w !== undefined) w.badge = isPrivate ? "[e2e]" : "";
+    this.#schedule();
   }
 
-  /** Clears the screen and draws the input area at the top. */
+  /** Empties the window shown. */
   clear(): void {
     if (this.#closed) return;
-    this.#drawn = undefined;
-    this.#out.write("\x1b[2J\x1b[3J\x1b[H" + this.#drawSeq());
+    const w = this.windows.current;
+    w.scrollback.clear();
+    w.scroll = 0;
+    this.#out.write("\x1b[2J");
+    this.#schedule();
   }
 
-  /** Ends input, removes the input area and gives the terminal back in its normal mode. */
+  /** Ends input, leaves the alternate screen and gives the terminal back in its normal mode. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    for (const timer of this.#held.values()) clearTimeout(timer);
-    this.#held.clear();
     clearTimeout(this.#escapeTimer);
-    this.#out.write(this.#eraseSeq());
     this.#closed = true;
     this.#end();
     this.#in.off("data", this.#onData);

@@ -39,10 +39,10 @@ export class ChatWindow {
   /** The highest {@link Level} reached while the window was not shown. */
   level: Level = Level.None;
   /**
-   * The unread marker: drawn after the line with this arrival number (set when the user leaves
-   * the window; 0 when the window has not been left yet: no marker).
+   * The unread marker: drawn after the line with this arrival number, or above the first line
+   * when 0 (set when the user leaves the window; -1 before that: no marker).
    */
-  readUpTo = 0;
+  readUpTo = -1;
   /** Rows scrolled up from the bottom (0: following new lines). */
   scroll = 0;
   /** A short mark shown after the name in the status line (a private room, say); "" for none. */
@@ -268,6 +268,12 @@ export class WindowList {
           const aboutMe = state.me !== "" && nameKey(m.name ?? "") === nameKey(state.me);
           const gone = m.kind === "leave" || m.kind === "kick" || m.kind === "ban";
           if (aboutMe && gone) return this.status;
+          if (aboutMe && m.kind === "join" && m.room !== undefined) {
+            return this.openRoom(m.room) ?? this.status;
+          }
+          if (m.room === undefined && (m.kind === "away" || m.kind === "back" || m.kind === "nick")) {
+            return this.#current;
+          }
           return roomOr(m.room, this.status);
         }
         if (m.t === "welcome" || m.t === "bye" || m.t === "dm") return this.status;

@@ -135,6 +135,8 @@ Deno.test({
       await pane.until((s) => /^#lobby>/m.test(s), "prompt");
       await server.stop("SIGKILL");
       server = undefined;
+      // Connection notices are in the status window (window 1).
+      await pane.keys("M-1");
       // Attempts back off; wait for one that is 10 s or more away.
       const waits = (s: string) =>
         [...s.matchAll(

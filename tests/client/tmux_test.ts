@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { MAIN, RUN_FLAGS, startClient, startServer, waitFor } from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { hasTmux, Pane, shellQuote, withoutStatus } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("tmux_test: tmux is not installed; terminal tests skipped");
@@ -77,10 +77,15 @@ Deno.test({
       const windowName = await pane.display("#{window_name}");
 
       await t.step("connects and shows the hostile MOTD visibly, on indented lines", async () => {
-        const text = await pane.until((s) => /^#lobby> $/m.test(s + " "), "prompt");
+        await pane.until((s) => /^#lobby> $/m.test(s + " "), "prompt");
+        // The welcome is in the status window (window 1).
+        await pane.keys("M-1");
+        const text = await pane.until((s) => /^status> $/m.test(s + " "), "status window");
         assert.match(text, /connected to chat .* as alice/);
         assert.match(text, /Welcome␛\[2J␍FAKE<U\+202E> line/);
         assert.doesNotMatch(text, /^FAKE/m);
+        await pane.keys("M-2");
+        await pane.until((s) => /^#lobby> $/m.test(s + " "), "back in #lobby");
       });
 
       await t.step("typing while messages arrive keeps the input intact", async () => {
@@ -93,7 +98,7 @@ Deno.test({
         assert.equal(await pane.display("#{cursor_x}"), String("#lobby> half typed".length));
         await pane.keys(" line", "Enter");
         await pane.until(
-          (s) => /alice: half typed line\n#lobby>$/.test(s),
+          (s) => /alice: half typed line\n#lobby>$/.test(withoutStatus(s)),
           "own message acknowledged",
         );
         assert.ok(bot.lines.some((l) => l.includes('"text":"half typed line"')));
@@ -103,8 +108,7 @@ Deno.test({
         await bot.send(HOSTILE);
         const text = await pane.until((s) => s.includes("robo: evil"), "hostile message");
         assert.match(text, /robo: evil␛\[2J␛\[H␛]52;c;cHduZWQ=␇␛]0;PWNED␇␛kWIN␛\\ <U\+202E>abc/);
-        assert.match(text, /connected to chat/, "the screen was not cleared");
-        assert.match(text, /robo: incoming 1/);
+        assert.match(text, /robo: incoming 1/, "the screen was not cleared");
         assert.equal(await pane.display("#{pane_title}"), title);
         assert.equal(await pane.display("#{window_name}"), windowName);
         assert.equal((await pane.tmux("list-buffers")).trim(), "", "no clipboard write");
@@ -127,11 +131,14 @@ Deno.test({
         async () => {
           await pane.keys("junk", "C-c");
           const hint = "(Ctrl-C again within 2 s to quit)";
-          await pane.until((s) => s.endsWith(`\n${hint}\n#lobby>`), "hint and a cleared line");
+          await pane.until(
+            (s) => withoutStatus(s).endsWith(`\n${hint}\n#lobby>`),
+            "hint and a cleared line",
+          );
           await new Promise((r) => setTimeout(r, 2_200));
           await pane.keys("C-c");
           await pane.until(
-            (s) => s.endsWith(`\n${hint}\n${hint}\n#lobby>`),
+            (s) => withoutStatus(s).endsWith(`\n${hint}\n${hint}\n#lobby>`),
             "a slow second Ctrl-C only clears the line again",
           );
           await pane.keys("C-c");

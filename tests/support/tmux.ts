@@ -83,6 +83,14 @@ export class Pane {
   }
 }
 
+/**
+ * The pane text of the full-screen client without its status line (the row above the input
+ * row, starting with `[name]`), so that what was shown last ends right above the input.
+ */
+export function withoutStatus(text: string): string {
+  return text.replace(/\n\[[^\n]*\n(?=[^\n]*$)/, "\n");
+}
+
 /** Quotes `s` for a POSIX shell command line. */
 export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
