@@ -62,7 +62,6 @@ export interface TerminalViewOptions {
 /** Two Ctrl-C within this many ms quit. */
 export const DOUBLE_CTRL_C_MS = 2_000;
 
-
 /** After an ESC with nothing behind it for this long, it is the Escape key. */
 const ESCAPE_WAIT_MS = 30;
 

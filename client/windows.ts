@@ -99,6 +99,8 @@ export class WindowList {
   readonly #opts: WindowListOptions;
   readonly #max: number;
   #current: ChatWindow;
+  /** The window shown before the current one. */
+  #previous: ChatWindow | undefined;
   /** Called after anything shown changed (lines, switch, hotlist). */
   onChange: () => void = () => {};
   /** Called after the current window changed. */
@@ -171,6 +173,7 @@ export class WindowList {
     if (w === this.#current || !this.#list.includes(w)) return;
     this.#current.readUpTo = this.#current.scrollback.lastSerial;
     this.#current.scroll = 0;
+    this.#previous = this.#current;
     this.#current = w;
     w.unread = 0;
     w.level = Level.None;
@@ -205,15 +208,20 @@ export class WindowList {
   }
 
   /**
-   * Closes `w` (never the status window). When it was shown, the window before it is shown, or
-   * the status window.
+   * Closes `w` (never the status window). When it was shown, the window shown before it is
+   * shown again, else the one that takes its number, else the one before it.
    */
   close(w: ChatWindow): void {
     const i = this.#list.indexOf(w);
     if (i <= 0) return;
     this.#list.splice(i, 1);
+    if (this.#previous === w) this.#previous = undefined;
     if (this.#current === w) {
-      this.#current = this.#list[Math.min(i, this.#list.length) - 1];
+      const back = this.#previous;
+      this.#previous = undefined;
+      this.#current = back !== undefined && this.#list.includes(back)
+        ? back
+        : this.#list[i] ?? this.#list[i - 1];
       this.#current.unread = 0;
       this.#current.level = Level.None;
       this.onSwitch();
@@ -271,7 +279,9 @@ export class WindowList {
           if (aboutMe && m.kind === "join" && m.room !== undefined) {
             return this.openRoom(m.room) ?? this.status;
           }
-          if (m.room === undefined && (m.kind === "away" || m.kind === "back" || m.kind === "nick")) {
+          if (
+            m.room === undefined && (m.kind === "away" || m.kind === "back" || m.kind === "nick")
+          ) {
             return this.#current;
           }
           return roomOr(m.room, this.status);

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { App, runApp } from "../../client/app.ts";
+import {
+  App,
+  HISTORY_PAGE,
+  NO_WINDOWS_TEXT,
+  runApp,
+  STATUS_WINDOW_HINT,
+} from "../../client/app.ts";
+import { WindowList } from "../../client/windows.ts";
 import { AppState, commandsInHelp, namesInData } from "../../client/app_state.ts";
 import { type Action, LOCAL_HELP, parseInput } from "../../client/input.ts";
 import { jsonEvent, jsonLine, MAX_INPUT_LINE, PlainView } from "../../client/plain.ts";
@@ -77,6 +84,13 @@ Deno.test("app: parseInput sorts lines into messages, local and server commands"
     ["/nick release bob", { kind: "command", name: "nick", args: ["release", "bob"] }],
     ["/Service", { kind: "command", name: "service", args: [] }],
     ["/x;y", { kind: "error", text: "unknown command; try /help" }],
+    ["/win 3", { kind: "win", spec: "3" }],
+    ["/win #dev", { kind: "win", spec: "#dev" }],
+    ["/win", { kind: "error", text: "usage: /win N|#room|NAME" }],
+    ["/query bob", { kind: "query", name: "bob" }],
+    ["/query", { kind: "error", text: "usage: /query NAME" }],
+    ["/close", { kind: "close" }],
+    ["/close now", { kind: "error", text: "usage: /close" }],
     ["/unban " + "a ".repeat(33), { kind: "error", text: "at most 32 arguments" }],
   ];
   for (const [line, want] of cases) assert.deepEqual(parseInput(line, "#lobby"), want, line);
@@ -175,8 +189,9 @@ class FakeClient implements ChatClientLike {
     this.says.push({ room, text, me });
     return `id${this.says.length}`;
   }
-  command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage> {
-    this.commands.push({ name, args });
+  autos: { name: string; args: string[] }[] = [];
+  command(name: string, args: string[], auto = false): Promise<ReplyMessage | ErrorMessage> {
+    (auto ? this.autos : this.commands).push({ name, args });
     return Promise.resolve(this.answer(name, args));
   }
   pendingCount(): number {
@@ -472,7 +487,7 @@ Deno.test("app: interactive mode seeds completion with the server's commands and
   const done = app.run(client);
   app.onEvent(welcome());
   await new Promise((r) => setTimeout(r, 5));
-  assert.deepEqual(client.commands, [{ name: "help", args: [] }, {
+  assert.deepEqual(client.autos, [{ name: "help", args: [] }, {
     name: "who",
     args: ["#lobby"],
   }]);
@@ -625,4 +640,56 @@ Deno.test("app: incoming DMs: an ignored sender's are dropped unopened; at most 
   const unread = view.locals().filter((l) => l === "error: cannot decrypt message from mal");
   assert.equal(unread.length, 256, "the first 256 were opened (and failed), the rest dropped");
   assert.deepEqual(client.commands, []);
+});
+
+Deno.test("app: with windows, text goes to the window's room; status takes commands; /close parts", async () => {
+  const client = new FakeClient();
+  const wl = new WindowList();
+  const view = new FakeView(false, [
+    "/join #dev",
+    "in dev",
+    "/win 2",
+    "in lobby",
+    "/win 1",
+    "status text",
+    "/win #dev",
+    "/close",
+    "/win 9",
+    "/query bob",
+  ]);
+  const app = new App(view, { room: "#lobby", json: false, windows: wl });
+  app.onEvent(welcome(["#lobby"]));
+  assert.equal(wl.current.name, "#lobby", "the start room is shown");
+  await app.run(client);
+  assert.deepEqual(client.says.map((s) => [s.room, s.text]), [
+    ["#dev", "in dev"],
+    ["#lobby", "in lobby"],
+  ]);
+  assert.deepEqual(client.commands, [
+    { name: "join", args: ["#dev"] },
+    { name: "leave", args: ["#dev"] },
+  ]);
+  assert.deepEqual(view.locals(), [
+    `error: ${STATUS_WINDOW_HINT}`,
+    "error: there is no window 9",
+    "error: private messages are not available yet",
+  ]);
+  assert.deepEqual(wl.all.map((w) => w.name), ["status", "#lobby"], "#dev's window is closed");
+
+  // Scrolling past the top asks for the page before the oldest message held, automatically.
+  const lobby = wl.room("#lobby")!;
+  lobby.scrollback.add({ text: "x", ts: 0, indent: 0, seq: 71 });
+  wl.onNeedHistory(lobby);
+  wl.onNeedHistory(lobby);
+  await Promise.resolve();
+  assert.deepEqual(client.autos.filter((c) => c.name === "history"), [
+    { name: "history", args: ["#lobby", String(HISTORY_PAGE), "71"] },
+  ], "one request at a time");
+});
+
+Deno.test("app: without windows, /win, /query and /close say so", async () => {
+  const client = new FakeClient();
+  const view = new FakeView(false, ["/win 2", "/query bob", "/close"]);
+  await runApp(client, view, { room: "#lobby", json: false });
+  assert.deepEqual(view.locals(), Array(3).fill(`error: ${NO_WINDOWS_TEXT}`));
 });

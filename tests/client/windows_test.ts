@@ -134,9 +134,18 @@ Deno.test("windows: hotlist counts, marks, unread marker, switching and closing"
   assert.equal(wl.find("dev"), dev);
   assert.equal(wl.find("9"), undefined);
   assert.equal(wl.focusNumber(9), false);
-  // Leaving the shown room: the window before it is shown.
+  // Closing the window shown: the one shown before it is shown again.
   wl.syncRooms(["#lobby"], ["#dev"]);
-  assert.equal(wl.current, lobby);
+  assert.equal(wl.current, wl.status, "shown before #dev");
+  const bob = wl.openQuery("bob")!;
+  wl.focus(lobby);
+  wl.close(wl.status);
+  wl.focus(bob);
+  wl.close(lobby);
+  wl.close(bob);
+  assert.equal(wl.current, wl.status, "the one before, when the one shown before is gone");
+  wl.syncRooms(["#lobby"]);
+  wl.focus(wl.room("#lobby")!);
   // Leaving the last room: the status window.
   wl.syncRooms([], ["#lobby"]);
   assert.equal(wl.current, wl.status);
