@@ -93,7 +93,7 @@ function textColumn(ev: ViewEvent, text: string): number {
     const m = /^(\d\d:\d\d )?(\[[^\]]*\] )?(\* \S+ |[^:]+: )/.exec(first);
     if (m !== null) return cellWidth(m[0]);
   }
-  return cellWidth(/^(\d\d:\d\d )?(-- |! |  )?/.exec(first)?.[0] ?? "");
+  return cellWidth(/^(\d\d:\d\d )?(-- |! | {2})?/.exec(first)?.[0] ?? "");
 }
 
 /** A full-screen chat view with windows on a terminal. */
