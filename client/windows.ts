@@ -175,6 +175,8 @@ export class WindowList {
     this.#current.scroll = 0;
     this.#previous = this.#current;
     this.#current = w;
+    // Nothing came since the user left: no marker.
+    if (w.readUpTo === w.scrollback.lastSerial) w.readUpTo = -1;
     w.unread = 0;
     w.level = Level.None;
     this.onSwitch();

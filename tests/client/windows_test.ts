@@ -125,6 +125,9 @@ Deno.test("windows: hotlist counts, marks, unread marker, switching and closing"
     lobby.scrollback.lastSerial,
     "the marker sits after the last line seen",
   );
+  wl.focus(lobby);
+  assert.equal(lobby.readUpTo, -1, "nothing new came: no marker");
+  wl.focus(dev);
   wl.cycle(1);
   assert.equal(wl.current, wl.status, "cycling wraps around");
   wl.cycle(-1);
