@@ -260,6 +260,16 @@ Deno.test({
         await pane.keys("Enter");
         await until(() => received(b, seven), "bob gets the 7 lines as one message", [b]);
       });
+      await t.step(
+        "Ctrl-D on an empty input leaves, and bracketed paste is off again",
+        async () => {
+          await pane.keys("C-d");
+          await pane.until((s) => /^EXIT=0$/m.test(s), "exit");
+          await pane.paste("after-exit");
+          const text = await pane.until((s) => s.includes("after-exit"), "the paste echoed");
+          assert.doesNotMatch(text, /200~/, "no bracketed-paste markers: the mode was turned off");
+        },
+      );
     } finally {
       await pane.tmux("kill-server").catch(() => "");
       await bob?.kill();
