@@ -237,8 +237,11 @@ class FakeView implements View {
   setCompletions(c: Completions): void {
     this.completions = c;
   }
-  setRoom(room: string): void {
+  /** The prompt marks a private room. */
+  isPrivate = false;
+  setRoom(room: string, isPrivate = false): void {
     this.room = room;
+    this.isPrivate = isPrivate;
   }
   clear(): void {
     this.cleared++;
@@ -692,4 +695,20 @@ Deno.test("app: without windows, /win, /query and /close say so", async () => {
   const view = new FakeView(false, ["/win 2", "/query bob", "/close"]);
   await runApp(client, view, { room: "#lobby", json: false });
   assert.deepEqual(view.locals(), Array(3).fill(`error: ${NO_WINDOWS_TEXT}`));
+});
+
+Deno.test("app: a private room is marked in the prompt and in the window list", async () => {
+  const client = new FakeClient() as FakeClient & { isPrivate(room: string): boolean };
+  client.isPrivate = (room) => room === "#team";
+  const view = new FakeView(false, ["/join #team --private", "secret", "/quit"]);
+  const windows = new WindowList();
+  const app = new App(view, { room: "#lobby", json: false, windows });
+  app.onEvent(welcome(["#lobby"]));
+  assert.equal(view.isPrivate, false);
+  await app.run(client);
+  assert.deepEqual(client.commands, [{ name: "join", args: ["#team", "--private"] }]);
+  assert.equal(view.room, "#team");
+  assert.equal(view.isPrivate, true);
+  assert.equal(windows.room("#team")?.badge, "[e2e]");
+  assert.equal(windows.room("#lobby")?.badge, "");
 });
