@@ -246,6 +246,24 @@ Deno.test("e2e private room: three members, no plaintext on the server, resume, 
       assert.equal(out.undecryptable, `cannot decrypt message from ${m.from}`);
     }
 
+    // dave joins late: the history he is shown says "sent before you joined", what is said
+    // after his join he reads.
+    const dave = start(await home(root, "dave"), "dave");
+    await waitFor(() => events(dave).some((e) => e.t === "welcome"), 30_000, "dave's welcome");
+    await dave.send("/join #team");
+    await joined(dave, "#team", "dave");
+    await alice.send("welcome dave");
+    await sees(dave, "welcome dave", "dave");
+    const old = events(dave).filter((e) =>
+      e.t === "msg" && e.room === "#team" && e.replay === true
+    );
+    assert.ok(old.length > 0);
+    for (const m of old) {
+      assert.equal(m.text, "", JSON.stringify(m));
+      assert.equal(m.undecryptable, "sent before you joined", JSON.stringify(m));
+    }
+    assert.ok(!dave.lines.some((l) => l.includes("cannot decrypt")), dave.lines.join("\n"));
+
     // The server never had the canary in clear: not in the database, not in its log.
     await alice.send("/join #plain");
     await alice.send(`plain ${canary.slice(0, 8)}`);
