@@ -220,7 +220,15 @@ function parseLimits(items: string[] | undefined): Partial<Limits> {
 }
 
 /** Limits that count whole things (a fraction of them means nothing). */
-const WHOLE_LIMITS: ReadonlySet<string> = new Set(["roomsPerDay", "topicsPerDay", "dbBytes"]);
+const WHOLE_LIMITS: ReadonlySet<string> = new Set([
+  "roomsPerDay",
+  "topicsPerDay",
+  "dbBytes",
+  "dmQueuePerRecipient",
+  "dmQueuePerSender",
+  "dmQueueTotal",
+  "dmQueueDays",
+]);
 
 /** Parses a byte size: digits with an optional K, M or G (powers of 1024); undefined if absent. */
 function parseSize(text: string | undefined, flag: string): number | undefined {
@@ -474,6 +482,9 @@ async function clientRun(
         `unverified pins first (at most ${KNOWN_USERS_MAX} unverified pins are kept)`,
     );
   }
+  const { SeenFile } = await import("./client/dm_seen.ts");
+  const seen = await SeenFile.open(`${home}/dm_seen`);
+  if (seen.notice !== undefined) console.error(seen.notice);
 
   // Until the view exists (after the first welcome), questions use the plain prompt.
   let view: View | null = null;
@@ -490,6 +501,7 @@ async function clientRun(
     expectedFingerprint: values.fingerprint,
     hintArgs: values.home === undefined ? [] : ["--home", values.home],
     reconnect: values["no-reconnect"] !== true,
+    dmQueue: true,
     onEvent: (ev) => appEvents.push(ev),
     trustNewServer: (hp, fp) => {
       if (values.fingerprint !== undefined) {
@@ -555,12 +567,13 @@ async function clientRun(
       log,
       early,
       events: appEvents,
-      dm: { identity, knownUsers, hostPort },
+      dm: { identity, knownUsers, hostPort, seen },
       windows: (view as { windows?: WindowList }).windows,
     });
     if (client.fatal) throw client.fatal; // a changed key or a ban after connecting: its own exit code
     return code;
   } finally {
+    seen.close();
     try {
       log?.close();
     } catch {

@@ -27,6 +27,8 @@ import type {
   ViewEvent,
 } from "./view.ts";
 
+const DAY_MS = 86_400_000;
+
 /** Private messages held while offline, at most. */
 export const DM_QUEUE_MAX = 50;
 
@@ -123,6 +125,7 @@ export class App {
       show: (ev) => this.#showDm(ev),
       record: (rec) => this.#transcript.record(rec),
       error: (text) => this.#info(text, "error"),
+      ack: (q) => this.#client?.ackDms?.([q]),
     });
     this.#drainMs = opts.drainMs ?? 10_000;
     this.state = new AppState(opts.room, opts);
@@ -253,6 +256,9 @@ export class App {
       if (ev.state === "closed") this.#failHeldDms("the connection did not come back");
     }
     if (ev.t === "welcome") {
+      const days = ev.msg.limits.dmQueueDays;
+      // Ids are remembered as long as this server may keep a message queued, and 2 days more.
+      if (days !== undefined && days > 0) this.#dmSetup?.seen?.keepAtLeast((days + 2) * DAY_MS);
       this.#welcomed = true;
       this.#seed();
     }
@@ -458,6 +464,7 @@ export class App {
         to: r.to,
         text: r.text,
         out: true,
+        ...(r.queued ? { queued: true } : {}),
       });
     } else {
       this.#failed++;

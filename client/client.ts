@@ -20,6 +20,7 @@ import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import { withDeadline } from "../shared/io.ts";
 import {
   type AckMessage,
+  DM_ACK_MAX,
   type ErrorMessage,
   newId,
   type ReplyMessage,
@@ -80,14 +81,23 @@ export interface ClientOptions {
   hintArgs?: readonly string[];
   /** Pinned peer keys (`known_users`), checked against private-room members' keys. */
   knownUsers?: { lookup(hostPort: string, name: string): string | undefined };
+  /**
+   * Ask each session for the private messages the server queued while the user was offline
+   * (when the server offers the queue); the application acknowledges them with `ackDms`.
+   */
+  dmQueue?: boolean;
 }
 
 /** A chat connection that survives drops (see DESIGN.md §1, Reconnection). */
 export class ChatClient implements ChatClientLike {
   #o:
     & Required<
-      Omit<ClientOptions, "rooms" | "expectedFingerprint" | "hintArgs" | "fallbacks" | "knownUsers">
+      Omit<
+        ClientOptions,
+        "rooms" | "expectedFingerprint" | "hintArgs" | "fallbacks" | "knownUsers" | "dmQueue"
+      >
     >
+    & Pick<ClientOptions, "dmQueue">
     & Pick<ClientOptions, "expectedFingerprint" | "hintArgs">
     & { rooms: string[] };
   /** Every address, normalised, in the order given; `#at` is the one used last. */
@@ -116,6 +126,10 @@ export class ChatClient implements ChatClientLike {
   #floods = 0;
   /** Private rooms: kinds, sender keys, sealing and opening. */
   readonly #private: PrivateRooms;
+  /** The server of the current session keeps private messages for offline users. */
+  #queueOffered = false;
+  /** Queue numbers to acknowledge with the next `dm_ack`. */
+  #acks: number[] = [];
 
   /** Creates a client; call `start()` to connect. */
   constructor(opts: ClientOptions) {
@@ -268,6 +282,24 @@ export class ChatClient implements ChatClientLike {
     return this.#request(() => ({ t: "dm", id, to, envelope }), id);
   }
 
+  /**
+   * Acknowledges deliveries from the offline queue by their `q`; sent together at the end of
+   * this turn, {@link DM_ACK_MAX} to a message. Dropped when not connected (the server delivers
+   * them again next time, and the replay protection keeps them from being shown twice).
+   */
+  ackDms(q: number[]): void {
+    if (!this.#queueOffered) return;
+    if (this.#acks.length === 0) {
+      queueMicrotask(() => {
+        const acks = this.#acks.splice(0);
+        const s = this.#s;
+        if (s === null || s.closed) return;
+        while (acks.length > 0) s.send({ t: "dm_ack", q: acks.splice(0, DM_ACK_MAX) });
+      });
+    }
+    this.#acks.push(...q);
+  }
+
   #request<T extends Answer>(
     build: (id: string) => Record<string, unknown>,
     id: string = newId(),
@@ -416,6 +448,7 @@ export class ChatClient implements ChatClientLike {
           this.#name = m.name;
           this.#rooms = new Set(m.rooms.map((r) => r.name));
           this.#textBytes = m.limits.textBytes ?? DEFAULT_LIMITS.textBytes;
+          this.#queueOffered = m.limits.dmQueueDays !== undefined;
           this.#emit({ t: "welcome", msg: m });
           this.#noteRooms(m.rooms);
           for (const e of early) this.#dispatch(s, e);
@@ -428,6 +461,9 @@ export class ChatClient implements ChatClientLike {
       this.#emit({ t: "status", state: "connected", detail: hostPort });
       this.#readLoop(s);
       for (const m of this.#outbox.values()) this.#sendSay(s, m);
+      // The first dm_ack of a session asks for what the server queued (an older server offers
+      // no queue and would not know the message).
+      if (this.#o.dmQueue === true && this.#queueOffered) s.send({ t: "dm_ack", q: [] });
     } catch (e) {
       try {
         conn.close();

@@ -55,8 +55,11 @@ export interface DmServiceOptions {
   now?: () => number;
   /** Random source (default WebCrypto). */
   random?: (n: number) => Uint8Array;
-  /** Most message ids remembered against replay (default 10 000). */
-  replayMax?: number;
+  /**
+   * The replay protection, persisted (client/dm_seen.ts); default: a fresh one in memory for
+   * this session only.
+   */
+  seen?: { readonly cache: ReplayCache; keepAtLeast(ms: number): void };
   /** Bounds of the automatic lookups of senders' keys (see `SENDER_KEY_LIMITS`). */
   senderKeys?: Partial<SenderKeyLimits>;
 }
@@ -78,13 +81,16 @@ export interface PeerKeys {
 
 /** Outcome of {@link DmService.send}. */
 export type SendResult =
-  | { ok: true; id: string; ts: number; to: string; text: string }
+  | { ok: true; id: string; ts: number; to: string; text: string; queued?: boolean }
   | { ok: false; to: string; text: string; reason: string };
 
-/** Outcome of {@link DmService.open}: the text, or only that it failed. */
+/**
+ * Outcome of {@link DmService.open}: the text, or only that it failed; `duplicate` when it is a
+ * correctly signed message already accepted (a re-delivery: nothing to show).
+ */
 export type OpenResult =
   | { ok: true; id: string; ts: number; from: string; text: string }
-  | { ok: false; from: string };
+  | { ok: false; from: string; duplicate?: true };
 
 /** Outcome of `/trust` and `/verify`: a line to show, and whether it is an error. */
 export interface CommandResult {
@@ -184,7 +190,7 @@ export class DmService {
     this.#hp = opts.hostPort;
     this.#now = opts.now ?? Date.now;
     this.#random = opts.random ?? randomBytes;
-    this.#replay = new ReplayCache(opts.replayMax ?? 10_000);
+    this.#replay = opts.seen?.cache ?? new ReplayCache();
     this.#senders = new SenderKeys((name) => this.#fetchChecked(name, true), {
       now: this.#now,
       limits: opts.senderKeys,
@@ -274,7 +280,9 @@ export class DmService {
     }
     const r = await this.#t.sendDm(keys.name, toBase64(env), id);
     if (r.t === "error") return no(`${r.code}: ${r.message}`);
-    return { ok: true, id, ts, to: keys.name, text };
+    return r.queued === true
+      ? { ok: true, id, ts, to: keys.name, text, queued: true }
+      : { ok: true, id, ts, to: keys.name, text };
   }
 
   /**
@@ -305,7 +313,10 @@ export class DmService {
         now: this.#now(),
       });
       return { ok: true, id: header.id, ts: d.ts, from: d.from, text };
-    } catch {
+    } catch (e) {
+      if (e instanceof ProtocolError && e.code === "duplicate") {
+        return { ok: false, from: d.from, duplicate: true };
+      }
       return failed;
     }
   }

@@ -28,6 +28,8 @@ export interface DmInboxDeps {
   record(rec: unknown): void;
   /** Shows a local error line. */
   error(text: string): void;
+  /** Acknowledges a delivery from the offline queue (its `q`) once it is dealt with. */
+  ack(q: number): void;
 }
 
 /** Incoming private messages, opened concurrently and shown in order. */
@@ -56,11 +58,17 @@ export class DmInbox {
 
   /**
    * Takes one delivery: an ignored sender's message is dropped before any work (no lookup, no
-   * decrypt, no pin); otherwise it is opened and shown, or the failure is, in arrival order.
+   * decrypt, no pin); otherwise it is opened and shown, or the failure is, in arrival order; a
+   * message already shown (a re-delivery) is dropped quietly. A delivery from the offline queue
+   * is acknowledged once dealt with (after it is shown and its id remembered), except one
+   * dropped because too many are in hand: that one is delivered again later.
    */
   receive(d: DmDelivery): void {
     const deps = this.#deps;
-    if (deps.isIgnored(d.from)) return;
+    const ack = () => {
+      if (d.q !== undefined) deps.ack(d.q);
+    };
+    if (deps.isIgnored(d.from)) return ack();
     if (this.#incoming >= DM_INCOMING_MAX) {
       if (this.#dropNotice) {
         this.#dropNotice = false;
@@ -85,10 +93,11 @@ export class DmInbox {
             text: r.text,
             out: false,
           });
-        } else if (!deps.isIgnored(d.from)) {
+        } else if (r.duplicate !== true && !deps.isIgnored(d.from)) {
           deps.record({ t: "dm_error", ts: d.ts, id: d.id, from: d.from });
           deps.error(`cannot decrypt message from ${d.from}`);
         }
+        ack();
       }).catch((e) => deps.error(`private message: ${errorText(e)}`)),
     );
   }

@@ -48,7 +48,9 @@ export function jsonEvent(ev: ViewEvent): object | null {
     case "local":
       return { t: "local", level: ev.level, text: ev.text };
     case "dm":
-      return { t: "dm", id: ev.id, ts: ev.ts, from: ev.from, to: ev.to, text: ev.text };
+      return ev.queued
+        ? { t: "dm", id: ev.id, ts: ev.ts, from: ev.from, to: ev.to, text: ev.text, queued: true }
+        : { t: "dm", id: ev.id, ts: ev.ts, from: ev.from, to: ev.to, text: ev.text };
     case "dm_failed":
       return { t: "dm_failed", to: ev.to, text: ev.text, reason: ev.reason };
   }

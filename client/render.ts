@@ -347,7 +347,10 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
       const head = `${clock(ev.ts)}[dm] ${ev.out ? "you" : sanitize(ev.from)} → ${
         ev.out ? sanitize(ev.to) : "you"
       }: `;
-      return `${clock(ev.ts)}[dm] ${from} → ${to}: ${chatText(head, ev.text, opts.oneLine)}`;
+      const queued = ev.queued ? ` (queued for ${paintName(ev.to, color)})` : "";
+      return `${clock(ev.ts)}[dm] ${from} → ${to}: ${
+        chatText(head, ev.text, opts.oneLine)
+      }${queued}`;
     }
     case "dm_failed":
       return notDelivered(now, ev.to, ev.text, ev.reason, opts);

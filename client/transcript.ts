@@ -58,7 +58,7 @@ export class Transcript {
   dm(ev: DmEvent | DmFailedEvent): void {
     if (ev.t === "dm") {
       const { id, ts, from, to, text } = ev;
-      this.record({ t: "dm", ts, id, from, to, text });
+      this.record({ t: "dm", ts, id, from, to, text, ...(ev.queued ? { queued: true } : {}) });
     } else {
       this.record({ t: "dm_failed", ts: this.#now(), to: ev.to, text: ev.text, reason: ev.reason });
     }

@@ -43,6 +43,8 @@ export interface ChatClientLike {
    * settles with the server's `ack` or an error such as `offline`. Absent: no private messages.
    */
   sendDm?(to: string, envelope: string, id: string): Promise<AckMessage | ErrorMessage>;
+  /** Acknowledges deliveries from the offline queue by their `q` (sent in batches). */
+  ackDms?(q: number[]): void;
   /** Says neither acknowledged nor failed yet. */
   pendingCount(): number;
   /** Starts the next reconnection attempt now; false when not waiting to reconnect. */
@@ -78,6 +80,8 @@ export interface DmEvent {
   text: string;
   /** True for a message the user sent. */
   out: boolean;
+  /** Sent, and kept by the server until the recipient connects (outgoing only). */
+  queued?: boolean;
 }
 
 /** A private message the user typed that was not delivered, and why. */

@@ -5,8 +5,8 @@
  *
  * - The `say` lines of one record share one token, up to `pasteLines` of them (a paste is one
  *   message); every other request (`dm`, `cmd`) takes a token of its own.
- * - A `cmd` marked `auto` whose command only reads ({@linkcode AUTO_COMMANDS}) is charged to the
- *   automatic bucket instead; running that bucket dry refuses the request but is never a strike.
+ * - A `cmd` marked `auto` whose command only reads ({@linkcode AUTO_COMMANDS}), and every
+ *   `dm_ack`, is charged to the automatic bucket instead; running that bucket dry refuses the request but is never a strike.
  * - The token of a request also pays for the first token's worth of its answer. Larger answers
  *   (history, resume and join replay rows; list rows) take more tokens before the work is done,
  *   from the same bucket, and are cut to what the bucket holds.
@@ -58,7 +58,7 @@ export type Verdict = "ok" | "limited" | "flooding" | "auto_limited";
 /** The request fields charging looks at. */
 export interface Chargeable {
   /** Message type. */
-  t: "say" | "dm" | "cmd";
+  t: "say" | "dm" | "dm_ack" | "cmd";
   /** Command name (`cmd`). */
   name?: string;
   /** Sent by the client on its own (`cmd`). */
@@ -126,7 +126,9 @@ export class Charges {
 
   /** Charges one request before it runs. */
   request(msg: Chargeable): Verdict {
-    if (msg.t === "cmd" && msg.auto === true && AUTO_COMMANDS.has(msg.name ?? "")) {
+    const auto = msg.t === "dm_ack" ||
+      (msg.t === "cmd" && msg.auto === true && AUTO_COMMANDS.has(msg.name ?? ""));
+    if (auto) {
       this.#current = this.#auto;
       this.#credit = 0;
       if (!this.#auto.take()) return "auto_limited";

@@ -12,6 +12,7 @@ import type { RoomModes } from "./room_modes.ts";
 import type { Ban } from "./store.ts";
 import type { AnswerKind } from "./charge.ts";
 import type { NodeStatus } from "./nodes.ts";
+import type { IdentityKeys } from "./dm_queue.ts";
 
 /** Serialised messages handed out on demand, a batch at a time; an empty batch ends it. */
 export interface LineSource {
@@ -131,6 +132,11 @@ export interface CommandHost {
   users(): Listing<UserView>;
   /** The connected user with this name (case-insensitive), if any. */
   user(name: string): UserView | undefined;
+  /**
+   * For a registered name: the name as registered, and the keys its owner last logged in with
+   * (absent when the server has none); undefined when nobody owns the name.
+   */
+  storedKeys(name: string): { name: string; keys?: IdentityKeys } | undefined;
   /** The identity owning `name`: connected user first, then the names registry. */
   ownerFingerprint(name: string): string | undefined;
   /** Every room that exists now, by name (read lazily: take only what is shown). */

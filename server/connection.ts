@@ -533,7 +533,7 @@ export class Connection implements Peer {
       default: {
         const verdict = this.#charges.request(msg);
         if (verdict !== "ok") {
-          this.#rateLimited(msg.id, verdict);
+          this.#rateLimited("id" in msg ? msg.id : undefined, verdict);
           return;
         }
         const waiting = this.#ctx.hub.prepare?.(this, msg);
@@ -547,7 +547,7 @@ export class Connection implements Peer {
     }
   }
 
-  #rateLimited(id: string, verdict: Exclude<Verdict, "ok">): void {
+  #rateLimited(id: string | undefined, verdict: Exclude<Verdict, "ok">): void {
     this.#ctx.hub.settle(); // the error follows the answers to earlier requests
     if (verdict === "flooding") {
       this.#ctx.log("info", "flooding client disconnected", {

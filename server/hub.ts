@@ -15,6 +15,7 @@ import type {
   AuthMessage,
   ClientMessage,
   CmdMessage,
+  DmAckMessage,
   DmRequest,
   SayMessage,
 } from "../shared/messages.ts";
@@ -22,7 +23,7 @@ import { checkName } from "../shared/names.ts";
 import { ipBanned } from "./ban_match.ts";
 import type { CommandContext, CommandHost } from "./command_host.ts";
 import { runCommand } from "./commands.ts";
-import { dm } from "./dm.ts";
+import { dm, dmAck, expireQueued } from "./dm.ts";
 import { consoleLine } from "./hub_console.ts";
 import { attachBus } from "./hub_cluster.ts";
 import { HubCore } from "./hub_core.ts";
@@ -80,7 +81,7 @@ export class Hub {
   }
 
   /** A request from an authenticated peer; unknown peers are ignored. */
-  handle(peerId: number, msg: SayMessage | DmRequest | CmdMessage): void {
+  handle(peerId: number, msg: SayMessage | DmRequest | DmAckMessage | CmdMessage): void {
     const core = this.#core;
     const s = core.sessions.byId.get(peerId);
     if (s === undefined) return;
@@ -90,11 +91,12 @@ export class Hub {
       else {
         core.settle();
         if (msg.t === "dm") dm(core, s, msg);
+        else if (msg.t === "dm_ack") dmAck(core, s, msg);
         else this.#cmd(s, msg);
       }
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
-      sendError(s.peer, msg.id, e.code, e.message);
+      sendError(s.peer, "id" in msg ? msg.id : undefined, e.code, e.message);
     }
   }
 
@@ -130,6 +132,14 @@ export class Hub {
   /** This node's name and figures (what it announces to the other nodes of a cluster). */
   nodeStatus(): NodeStatus {
     return this.#core.nodeStatus();
+  }
+
+  /**
+   * Drops private messages queued longer than `dmQueueDays`, telling their senders who are
+   * connected (`error dm_expired`); returns how many were dropped. Throws `StorageError`.
+   */
+  expireQueuedDms(): number {
+    return expireQueued(this.#core);
   }
 
   /** True if a ban in force covers the address `ip`. */

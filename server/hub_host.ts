@@ -38,6 +38,12 @@ export function makeHost(core: HubCore): CommandHost {
       };
     },
     user: (name) => sessions.byName.get(nameKey(name)) ?? core.roster.user(nameKey(name)),
+    storedKeys: (name) => {
+      const owner = o.store.ownerOf(nameKey(name));
+      if (owner === undefined) return undefined;
+      const keys = o.store.dmQueue?.keysOf(owner.fingerprint);
+      return keys === undefined ? { name: owner.name } : { name: owner.name, keys };
+    },
     ownerFingerprint: (name) =>
       sessions.byName.get(nameKey(name))?.fingerprint ??
         core.roster.user(nameKey(name))?.fingerprint ??

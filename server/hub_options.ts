@@ -29,6 +29,7 @@ export type HubUpkeep = Pick<Upkeep, "touchName" | "roomExists" | "charge">;
  * cluster's, server/cluster/cluster_store.ts) can stand in for server/store.ts without
  * touching the hub. Reads are synchronous; a room message is stored with `append`, whose
  * callback runs once the message is stored, in its room's order.
+ * Without `dmQueue`, private messages to offline users are refused (`offline`).
  */
 export type HubStore =
   & Pick<
@@ -66,6 +67,8 @@ export type HubStore =
     motd?(): string | undefined;
     /** Shares the message of the day set with `/motd` (a cluster); absent otherwise. */
     setMotd?(text: string): void;
+    /** Private messages waiting for offline recipients (server/dm_queue.ts); optional. */
+    readonly dmQueue?: Store["dmQueue"];
   };
 
 /** A change to one user of a node: its card, or none when the name left that node. */

@@ -14,6 +14,7 @@ import type { HubCore } from "./hub_core.ts";
 import { claimName } from "./name_claims.ts";
 import { type Peer, sendError } from "./peer.ts";
 import { MAX_SESSIONS_PER_IDENTITY, Session } from "./sessions.ts";
+import { StorageError } from "./storage_error.ts";
 import { welcomeLine } from "./welcome.ts";
 
 /** Result of a login: logged in, try another name, or give up. */
@@ -98,6 +99,19 @@ function login(core: HubCore, peer: Peer, auth: AuthMessage): AuthResult {
   if (rooms.length === 0) rooms.push(DEFAULT_ROOM);
 
   const now = o.now();
+  if (peer.kemPub !== undefined && peer.kemSig !== undefined) {
+    // Kept so that others can seal private messages for this identity while it is offline.
+    try {
+      o.store.dmQueue?.saveKeys({
+        fingerprint: peer.fingerprint,
+        sigPub: peer.sigPub,
+        kemPub: peer.kemPub,
+        kemSig: peer.kemSig,
+      }, now);
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e; // reported; the login goes on
+    }
+  }
   const s = new Session(peer, auth.name, key, now);
   sessions.add(s, live === undefined);
 
@@ -112,6 +126,7 @@ function login(core: HubCore, peer: Peer, auth: AuthMessage): AuthResult {
       ...table.info(r),
       members: table.count(r) + (sessions.sibling(s, r) === undefined ? 1 : 0),
     })),
+    dmQueue: o.store.dmQueue !== undefined,
   }, o.limits));
   for (const r of rooms) {
     const from = auth.resume?.[r];

@@ -6,7 +6,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** The schema version this code writes (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA_V1 = `
 CREATE TABLE names (
@@ -90,6 +90,34 @@ CREATE TABLE room_members (
 `;
 
 /**
+ * Version 4: private messages wait for an offline recipient in `dm_queue` (ordered by `n`), and
+ * `identity_keys` keeps the public keys of identities that own names, so a sender can seal a
+ * message for a recipient who is not connected.
+ */
+const SCHEMA_V4 = `
+CREATE TABLE dm_queue (
+  n INTEGER PRIMARY KEY,
+  recipient TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  from_name TEXT NOT NULL,
+  to_name TEXT NOT NULL,
+  id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  envelope TEXT NOT NULL
+);
+CREATE INDEX dm_queue_by_recipient ON dm_queue (recipient, sender);
+CREATE UNIQUE INDEX dm_queue_by_id ON dm_queue (sender, id);
+CREATE INDEX dm_queue_by_ts ON dm_queue (ts);
+CREATE TABLE identity_keys (
+  fingerprint TEXT PRIMARY KEY,
+  sig_pub TEXT NOT NULL,
+  kem_pub TEXT NOT NULL,
+  kem_sig TEXT NOT NULL,
+  updated INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+/**
  * Brings the schema to {@linkcode SCHEMA_VERSION} in one transaction; refuses a newer one.
  * `now` (ms) dates the rooms that existed before version 2.
  */
@@ -108,6 +136,7 @@ export function migrate(db: DatabaseSync, now: number): void {
       db.prepare("UPDATE rooms SET updated = ?").run(now);
     }
     if (version < 3) db.exec(SCHEMA_V3);
+    if (version < 4) db.exec(SCHEMA_V4);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");
   } catch (e) {

@@ -112,6 +112,7 @@ export class ChatServer {
   #sweep: ReturnType<typeof setInterval>;
   #expiredAt = -Infinity;
   #roomMadeAt = -Infinity;
+  #dmsExpiredAt = -Infinity;
   #accepting: Promise<void>;
   #blacklistPath?: string;
   #blacklist: Blacklist;
@@ -153,6 +154,7 @@ export class ChatServer {
       Math.min(1000, limits.handshakeMs / 4, limits.idlePingMs / 4, limits.stalledWriteMs / 4),
     );
     this.#expire(this.#now()); // what aged while the server was down goes before anyone logs in
+    this.#expireDms(this.#now());
     this.#sweep = setInterval(() => {
       try {
         const now = this.#now();
@@ -160,6 +162,7 @@ export class ChatServer {
         if (now - this.#prunedAt >= 1000) this.#pruneAddresses(now);
         if (now - this.#expiredAt >= EXPIRE_EVERY_MS) this.#expire(now);
         if (now - this.#roomMadeAt >= CAP_CHECK_MS) this.#makeRoom(now);
+        if (now - this.#dmsExpiredAt >= CAP_CHECK_MS) this.#expireDms(now);
       } catch (e) {
         // A throw from a timer would end the process: report it and sweep again next time.
         getLogger(["chat", "server"]).error("sweep failed: {error}", { error: String(e) });
@@ -417,11 +420,28 @@ export class ChatServer {
     }
   }
 
+  /** Drops private messages queued longer than `dmQueueDays` (their senders are told). */
+  #expireDms(now: number): void {
+    this.#dmsExpiredAt = now;
+    try {
+      const n = this.hub.expireQueuedDms();
+      if (n > 0) {
+        getLogger(["chat", "server"]).info(
+          "dropped {n} queued private messages older than {days} days",
+          { n, days: this.#limits.dmQueueDays },
+        );
+      }
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e; // a storage failure was warned about already
+    }
+  }
+
   /** Releases unused names and removes empty rooms, expired bans and old quota counters. */
   #expire(now: number): void {
     this.#expiredAt = now;
     const l = this.#limits;
     try {
+      this.#store.dmQueue?.forgetOrphanKeys();
       const out = this.#store.upkeep.expire({
         nameUnusedMs: l.nameExpiryDays * DAY_MS,
         roomIdleMs: l.roomExpiryDays * DAY_MS,

@@ -28,6 +28,11 @@ export class Session implements UserView {
   readonly since: number;
   /** Time of the last request (ms since the epoch). */
   lastActive: number;
+  /**
+   * The offline queue's delivery to this session, once it asked with a `dm_ack`: the last queue
+   * number sent and those sent but not acknowledged yet (server/dm.ts).
+   */
+  dmQueue: { last: number; inFlight: Set<number> } | undefined = undefined;
 
   /** A session of `peer` under `name` (case-folded `key`), authenticated at `now`. */
   constructor(peer: Peer, name: string, key: string, now: number) {

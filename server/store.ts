@@ -10,6 +10,7 @@ import { ProtocolError } from "../shared/errors.ts";
 import { migrate } from "./schema.ts";
 import { Upkeep } from "./upkeep.ts";
 import { RoomMembers } from "./room_members.ts";
+import { DmQueue } from "./dm_queue.ts";
 import {
   execGuarded,
   guardStatement,
@@ -198,6 +199,8 @@ export class Store {
   readonly upkeep: Upkeep;
   /** Room kinds and the members of private rooms (see server/room_members.ts). */
   readonly members: RoomMembers;
+  /** Private messages waiting for offline recipients, and identities' keys (server/dm_queue.ts). */
+  readonly dmQueue: DmQueue;
   readonly #schedule: (commit: () => void) => void;
   #batch: Pending[] = []; // appends waiting for the next commit, at most BATCH_MAX
   #scheduled = false;
@@ -224,6 +227,7 @@ export class Store {
         if (bans > 0) this.#bans = undefined;
       },
     });
+    this.dmQueue = new DmQueue(db, (e) => this.#fail(e));
     this.#now = now;
     this.members = new RoomMembers(db, now, (e) => this.#fail(e));
     const p = (sql: string) => guardStatement(db.prepare(sql), (e) => this.#fail(e));

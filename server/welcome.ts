@@ -23,6 +23,8 @@ export interface WelcomeFields {
   motd: string;
   /** The rooms joined, with their topics and member counts (the new user counted). */
   rooms: RoomInfo[];
+  /** The server keeps private messages for offline users (announced as `dmQueueDays`). */
+  dmQueue?: boolean;
 }
 
 /**
@@ -49,6 +51,7 @@ export function welcomeLine(f: WelcomeFields, limits: Limits): string {
       idleCloseMs: limits.idleCloseMs,
       maxRooms: MAX_ROOMS_PER_USER,
       quietRoomMembers: limits.quietRoomMembers,
+      ...(f.dmQueue ? { dmQueueDays: limits.dmQueueDays } : {}),
     },
     rooms: f.rooms,
   };

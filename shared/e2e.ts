@@ -1,9 +1,10 @@
 /**
  * End-to-end private-message envelopes (`dm1`, PROTOCOL.md §7): sealing for one recipient and
- * opening in the protocol's order (sizes → sender's key → signature → recipient → freshness and
- * replay → unwrap → decrypt). Pure functions over keys; the clock and the random source are
- * parameters. Every failure to open is the same `ProtocolError("bad_envelope", "cannot decrypt
- * message")`, so nothing tells an attacker which check stopped it.
+ * opening in the protocol's order (sizes → sender's key → signature → recipient → age and
+ * replay → unwrap → decrypt), and the replay cache. Pure functions over keys; the clock and the
+ * random source are parameters. Every failure to open is the same `ProtocolError("bad_envelope",
+ * "cannot decrypt message")`, so nothing tells an attacker which check stopped it; only a
+ * correctly signed envelope already accepted is told apart (`duplicate`), to be dropped quietly.
  * @module
  */
 
@@ -39,7 +40,7 @@ export const DM_SIG_LEN = 64;
 export const DM_BUCKET = 256;
 /** Largest text in UTF-8 bytes (as chat text). */
 export const DM_TEXT_MAX = 2048;
-/** How far `ts` may be from the recipient's clock, in ms (10 minutes). */
+/** How far in the future `ts` may be on the recipient's clock, in ms (10 minutes). */
 export const DM_MAX_SKEW_MS = 10 * 60 * 1000;
 /** RSA-OAEP label of the wrapped key. */
 export const DM_LABEL: Uint8Array = utf8.encode("chat/1 dm");
@@ -221,22 +222,55 @@ export function parseEnvelope(env: Uint8Array): ParsedEnvelope {
   };
 }
 
+/** How long an accepted id is remembered by default: 32 days (a 30-day queue + 2 days). */
+export const DM_REPLAY_KEEP_MS = 32 * 24 * 3600 * 1000;
+
+/** What {@link ReplayCache.check} finds for an envelope. */
+export type ReplayVerdict = "fresh" | "seen" | "stale";
+
+/** A change a {@link ReplayCache} made, for a persisted copy. */
+export type ReplayChange =
+  | { t: "seen"; fp: string; id: string; ts: number }
+  | { t: "floor"; ts: number };
+
+/** Settings of a {@link ReplayCache}. */
+export interface ReplayOptions {
+  /** Most ids remembered (default 20,000). */
+  max?: number;
+  /** How long (ms, by `ts`) an id is remembered and an envelope accepted (default 32 days). */
+  keepMs?: number;
+  /** How far in the future `ts` may be (default {@link DM_MAX_SKEW_MS}). */
+  skewMs?: number;
+  /** Told of every id remembered and every rise of the floor (to persist them). */
+  onChange?: (c: ReplayChange) => void;
+}
+
 /**
- * Ids seen recently, keyed by sender fingerprint and id, bounded in size. An entry is kept while
- * its `ts` is within the freshness window; when full, the entry with the oldest `ts` is dropped
- * and nothing at or before that `ts` is accepted any more, so a dropped id can never replay.
+ * Accepted envelopes by (sender fingerprint, id), bounded in size and in time (PROTOCOL.md §7
+ * "Replay"). An envelope is accepted once; its id is remembered until its `ts` is older than
+ * `keepMs`, and an envelope that old (or more than `skewMs` in the future) is refused, so a
+ * forgotten id can never be accepted again. When full, the entry with the oldest `ts` is dropped
+ * and the floor rises to it: nothing at or before the floor is accepted any more.
  */
 export class ReplayCache {
   readonly #max: number;
-  readonly #window: number;
+  #keep: number;
+  readonly #skew: number;
+  readonly #onChange: (c: ReplayChange) => void;
   readonly #seen = new Map<string, number>();
   #floor = -Infinity;
 
-  /** A cache of at most `max` ids for a freshness window of `windowMs`. */
-  constructor(max = 10_000, windowMs: number = DM_MAX_SKEW_MS) {
+  /** An empty cache; `RangeError` for a bad `max`, `keepMs` or `skewMs`. */
+  constructor(opts: ReplayOptions = {}) {
+    const max = opts.max ?? 20_000;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`bad replay cache size: ${max}`);
+    const keep = opts.keepMs ?? DM_REPLAY_KEEP_MS;
+    const skew = opts.skewMs ?? DM_MAX_SKEW_MS;
+    if (!(keep > 0) || !(skew >= 0)) throw new RangeError("bad replay window");
     this.#max = max;
-    this.#window = windowMs;
+    this.#keep = keep;
+    this.#skew = skew;
+    this.#onChange = opts.onChange ?? (() => {});
   }
 
   /** Number of remembered ids. */
@@ -244,17 +278,65 @@ export class ReplayCache {
     return this.#seen.size;
   }
 
-  /**
-   * True, and remembers the id, when `ts` is within the window of `now` and (`senderFp`, `id`)
-   * has not been seen; false otherwise.
-   */
-  accept(senderFp: string, id: string, ts: number, now: number): boolean {
-    if (Math.abs(now - ts) > this.#window || ts <= this.#floor) return false;
-    const key = `${senderFp} ${id}`;
-    if (this.#seen.has(key)) return false;
-    if (this.#seen.size >= this.#max) {
-      for (const [k, t] of this.#seen) if (now - t > this.#window) this.#seen.delete(k);
+  /** How long ids are remembered, ms. */
+  get keepMs(): number {
+    return this.#keep;
+  }
+
+  /** Nothing with a `ts` at or before this is accepted (`-Infinity` at first). */
+  get floor(): number {
+    return this.#floor;
+  }
+
+  /** Remembers ids for at least `ms` from now on (a server that queues longer); true if longer. */
+  keepAtLeast(ms: number): boolean {
+    if (!(ms > this.#keep)) return false;
+    this.#keep = ms;
+    return true;
+  }
+
+  /** Restores persisted state (no `onChange`): ids with their `ts`, and the floor. */
+  load(entries: Iterable<readonly [fp: string, id: string, ts: number]>, floor: number): void {
+    this.#floor = Math.max(this.#floor, floor);
+    for (const [fp, id, ts] of entries) {
+      const key = `${fp} ${id}`;
+      this.#seen.set(key, Math.max(ts, this.#seen.get(key) ?? -Infinity));
     }
+  }
+
+  /** The remembered ids with their `ts`. */
+  *entries(): IterableIterator<[fp: string, id: string, ts: number]> {
+    for (const [k, ts] of this.#seen) {
+      const i = k.indexOf(" ");
+      yield [k.slice(0, i), k.slice(i + 1), ts];
+    }
+  }
+
+  /** Forgets ids whose `ts` is older than `keepMs` before `now`; returns how many. */
+  prune(now: number): number {
+    let n = 0;
+    for (const [k, t] of this.#seen) {
+      if (t < now - this.#keep) {
+        this.#seen.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * `stale` when `ts` is more than `skewMs` ahead of `now`, older than `keepMs`, or at or before
+   * the floor; `seen` when (`senderFp`, `id`) was accepted before; `fresh` otherwise.
+   */
+  check(senderFp: string, id: string, ts: number, now: number): ReplayVerdict {
+    if (ts > now + this.#skew || ts < now - this.#keep || ts <= this.#floor) return "stale";
+    return this.#seen.has(`${senderFp} ${id}`) ? "seen" : "fresh";
+  }
+
+  /** True, remembering the id, when {@link check} finds it `fresh`; false otherwise. */
+  accept(senderFp: string, id: string, ts: number, now: number): boolean {
+    if (this.check(senderFp, id, ts, now) !== "fresh") return false;
+    if (this.#seen.size >= this.#max) this.prune(now);
     if (this.#seen.size >= this.#max) {
       let oldKey = "";
       let oldTs = Infinity;
@@ -262,10 +344,14 @@ export class ReplayCache {
         if (t < oldTs) [oldKey, oldTs] = [k, t];
       }
       this.#seen.delete(oldKey);
-      this.#floor = Math.max(this.#floor, oldTs);
+      if (oldTs > this.#floor) {
+        this.#floor = oldTs;
+        this.#onChange({ t: "floor", ts: oldTs });
+      }
       if (ts <= this.#floor) return false;
     }
-    this.#seen.set(key, ts);
+    this.#seen.set(`${senderFp} ${id}`, ts);
+    this.#onChange({ t: "seen", fp: senderFp, id, ts });
     return true;
   }
 }
@@ -289,8 +375,10 @@ export interface OpenInput {
 
 /**
  * Opens an envelope in the protocol's order: sizes → sender's pinned key → signature → `to_fp`
- * is own → `ts` fresh and id unseen → unwrap → decrypt. Returns the header and the text; any
- * failure throws `ProtocolError("bad_envelope", "cannot decrypt message")`.
+ * is own → `ts` within the window and id unseen → unwrap → decrypt. Returns the header and the
+ * text. An envelope that passed the signature check and whose (sender, id) was accepted before
+ * throws `ProtocolError("duplicate")` (a re-delivery: nothing to show); any other failure
+ * throws `ProtocolError("bad_envelope", "cannot decrypt message")`.
  */
 export async function openDm(
   env: Uint8Array,
@@ -307,6 +395,10 @@ export async function openDm(
   if (key === null) throw fail();
   if (!ed25519Verify(key, p.sig, concat(DM_SIG_CONTEXT, p.signed))) throw fail();
   if (!bytesEqual(utf8.encode(h.to_fp), utf8.encode(input.ownFp))) throw fail();
+  const verdict = input.replay.check(h.from_fp, h.id, h.ts, input.now);
+  if (verdict === "seen") {
+    throw new ProtocolError("duplicate", "message already received");
+  }
   if (!input.replay.accept(h.from_fp, h.id, h.ts, input.now)) throw fail();
   let plain: Uint8Array;
   try {

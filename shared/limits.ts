@@ -82,6 +82,14 @@ export interface Limits {
   roomExpiryDays: number;
   /** Largest database file in bytes; beyond it writes fail with `storage_full`. */
   dbBytes: number;
+  /** Private messages kept for one offline recipient. */
+  dmQueuePerRecipient: number;
+  /** Private messages one sender may have waiting for one offline recipient. */
+  dmQueuePerSender: number;
+  /** Private messages kept for offline recipients on the whole server. */
+  dmQueueTotal: number;
+  /** Days a queued private message waits before it is dropped (its sender told, if online). */
+  dmQueueDays: number;
 }
 
 /** The defaults of DESIGN.md §4. */
@@ -123,6 +131,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   nameExpiryDays: 90,
   roomExpiryDays: 7,
   dbBytes: 2 * 1024 * 1024 * 1024,
+  dmQueuePerRecipient: 500,
+  dmQueuePerSender: 50,
+  dmQueueTotal: 100_000,
+  dmQueueDays: 30,
 });
 
 /** Smallest record body: the 16-byte tag plus one byte of plaintext. */

@@ -42,6 +42,15 @@ export interface DmRequest {
   to: string;
   envelope: string;
 }
+/**
+ * Acknowledges private messages delivered from the offline queue (their `q` numbers), so the
+ * server deletes them; the first one of a session (even with no numbers) also asks the server
+ * for what waits in the queue.
+ */
+export interface DmAckMessage {
+  t: "dm_ack";
+  q: number[];
+}
 /** A server command, e.g. `join ["#dev"]`. */
 export interface CmdMessage {
   t: "cmd";
@@ -67,6 +76,7 @@ export type ClientMessage =
   | AuthMessage
   | SayMessage
   | DmRequest
+  | DmAckMessage
   | CmdMessage
   | PingMessage
   | ByeMessage;
@@ -139,18 +149,20 @@ export interface EventMessage {
   old?: string;
   text?: string;
 }
-/** A relayed private message. */
+/** A relayed private message; `q` when it comes from the offline queue (acknowledge it). */
 export interface DmDelivery {
   t: "dm";
   id: string;
   from: string;
   ts: number;
   envelope: string;
+  q?: number;
 }
-/** Acknowledgement of a relayed DM. */
+/** Acknowledgement of a DM: relayed, or `queued` for a recipient who is not connected. */
 export interface AckMessage {
   t: "ack";
   id: string;
+  queued?: boolean;
 }
 /** Answer to a `cmd`. */
 export interface ReplyMessage {
@@ -267,6 +279,9 @@ function strArray(o: Record<string, unknown>, k: string, maxItems: number, maxLe
   return v as string[];
 }
 
+/** Most queue numbers one `dm_ack` carries. */
+export const DM_ACK_MAX = 64;
+
 const ROOM_KEY = /^#[a-z0-9_-]{1,32}$/;
 
 /** Validates a message from a client strictly; throws `ProtocolError("bad_message")`. */
@@ -329,6 +344,19 @@ export function parseClientMessage(text: string): ClientMessage {
     case "dm":
       only(o, ["t", "id", "to", "envelope"]);
       return { t: "dm", id: id(o), to: str(o, "to", 64), envelope: str(o, "envelope") };
+    case "dm_ack": {
+      only(o, ["t", "q"]);
+      const q = o.q;
+      if (!Array.isArray(q) || q.length > DM_ACK_MAX) {
+        bad(`field q must be an array of ≤ ${DM_ACK_MAX}`);
+      }
+      for (const n of q) {
+        if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) {
+          bad("field q must hold queue numbers");
+        }
+      }
+      return { t: "dm_ack", q: q as number[] };
+    }
     case "cmd": {
       only(o, ["t", "id", "name", "args", "auto"]);
       const m: CmdMessage = {
@@ -418,16 +446,22 @@ export function parseServerMessage(text: string): ServerMessage {
       }
       return m;
     }
-    case "dm":
-      return {
+    case "dm": {
+      const m: DmDelivery = {
         t: "dm",
         id: str(o, "id", 64),
         from: str(o, "from", 64),
         ts: int(o, "ts"),
         envelope: str(o, "envelope"),
       };
-    case "ack":
-      return { t: "ack", id: str(o, "id", 64) };
+      if (o.q !== undefined) m.q = int(o, "q");
+      return m;
+    }
+    case "ack": {
+      const m: AckMessage = { t: "ack", id: str(o, "id", 64) };
+      if (optBool(o, "queued") === true) m.queued = true;
+      return m;
+    }
     case "reply": {
       const m: ReplyMessage = { t: "reply", id: str(o, "id", 64) };
       const text = optStr(o, "text");

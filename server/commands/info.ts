@@ -182,11 +182,14 @@ export const roomsCmd: Command = cmd(
   },
 );
 
-/** `/keys NAME`: a connected user's public keys, for private messages. */
+/**
+ * `/keys NAME`: a user's public keys, for private messages: a connected user's, else those the
+ * name's owner last logged in with (to seal a message that waits in the offline queue).
+ */
 export const keysCmd: Command = cmd(
   "keys",
   "NAME [#room]",
-  "Get a connected user's public keys (or a private room member's, with #room)",
+  "Get a user's public keys, connected or not (or a private room member's, with #room)",
   {
     min: 1,
     max: 2,
@@ -209,7 +212,20 @@ export const keysCmd: Command = cmd(
         },
       };
     }
-    const u = liveUser(ctx, name);
+    let u: { name: string; fingerprint: string; sigPub: string; kemPub?: string; kemSig?: string };
+    const live = ctx.host.user(name);
+    if (live !== undefined) u = live;
+    else {
+      const stored = ctx.host.storedKeys(name);
+      if (stored === undefined) fail("no_such_user", `There is no user called ${name}.`);
+      if (stored.keys === undefined) {
+        fail(
+          "offline",
+          `${stored.name} is not connected, and has not logged in since this server keeps keys.`,
+        );
+      }
+      u = { name: stored.name, ...stored.keys };
+    }
     if (u.kemPub === undefined || u.kemSig === undefined) {
       fail("no_kem_key", `${u.name} cannot receive private messages.`);
     }

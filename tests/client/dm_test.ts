@@ -10,7 +10,7 @@ import { sha256 } from "../../shared/crypto.ts";
 import { createIdentity, type Identity } from "../../shared/keys.ts";
 import type { AckMessage, DmDelivery, ErrorMessage, ReplyMessage } from "../../shared/messages.ts";
 import { nameKey } from "../../shared/names.ts";
-import { DM_MAX_SKEW_MS } from "../../shared/e2e.ts";
+import { DM_MAX_SKEW_MS, DM_REPLAY_KEEP_MS } from "../../shared/e2e.ts";
 
 let cached: Promise<Identity[]> | undefined;
 /** alice, bob and mallory, generated once per test process (RSA-3072 is slow). */
@@ -134,7 +134,11 @@ Deno.test("dm: /msg round trip pins the recipient at the sender; receiving pins 
       text: "hi bob",
     });
     assert.equal(w.bobUsers.lookup(HP, "alice"), undefined, "receiving pins nothing");
-    assert.deepEqual(await w.bob.open(d), { ok: false, from: "alice" }, "a replay fails");
+    assert.deepEqual(
+      await w.bob.open(d),
+      { ok: false, from: "alice", duplicate: true },
+      "a replay is told apart, to be dropped quietly",
+    );
     // Replying pins: the user acted.
     assert.equal((await w.bob.send("alice", "hi alice")).ok, true);
     assert.equal(w.bobUsers.lookup(HP, "alice"), a.fingerprint);
@@ -216,8 +220,10 @@ Deno.test("dm: open fails the same way for a mismatched wire id, sender name, ke
     assert.deepEqual(await w.bob.open({ ...d, from: "mallory" }), { ok: false, from: "mallory" });
     assert.deepEqual(await w.bob.open({ ...d, envelope: "!!" }), failed);
     assert.deepEqual(await w.bob.open({ ...d, envelope: "A".repeat(20_000) }), failed);
-    w.now.t = NOW + DM_MAX_SKEW_MS + 1;
+    w.now.t = NOW + DM_REPLAY_KEEP_MS + 1;
     assert.deepEqual(await w.bob.open(d), failed, "too old");
+    w.now.t = NOW - DM_MAX_SKEW_MS - 1;
+    assert.deepEqual(await w.bob.open(d), failed, "from the future");
     w.now.t = NOW;
     // alice's key changes at the server after bob pinned it: her old message still opens only
     // with the pinned key, and a message under the new key fails.

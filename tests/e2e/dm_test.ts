@@ -1,7 +1,8 @@
 /**
  * End to end: a real server process and two real clients in --json mode. alice's `/msg bob …`
- * reaches bob decrypted, the server's log never holds the text, both transcripts do, and a
- * `/msg` to a name that is no longer connected is reported as not delivered.
+ * reaches bob decrypted, the server's log never holds the text, both transcripts do, a `/msg` to
+ * a name that is no longer connected is queued for it, and one to a name nobody owns is reported
+ * as not delivered.
  */
 
 import assert from "node:assert/strict";
@@ -70,7 +71,13 @@ Deno.test("e2e dm: /msg is end-to-end: bob reads it, the server log does not", a
     );
     await alice.send("/msg bob are you there?");
     await waitFor(
-      () => has(alice, (e) => e.t === "dm_failed" && e.to === "bob"),
+      () => has(alice, (e) => e.t === "dm" && e.to === "bob" && e.queued === true),
+      10_000,
+      "queued for bob",
+    );
+    await alice.send("/msg nobody are you there?");
+    await waitFor(
+      () => has(alice, (e) => e.t === "dm_failed" && e.to === "nobody"),
       10_000,
       "not delivered",
     );

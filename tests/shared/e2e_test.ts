@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   DM_ENVELOPE_MAX,
   DM_MAX_SKEW_MS,
+  DM_REPLAY_KEEP_MS,
   DM_SIG_CONTEXT,
   type DmHeader,
   encodeHeader,
@@ -192,15 +193,21 @@ Deno.test("e2e: wrong recipient, unknown or other sender key → the same failur
   assert.equal((await open(env)).text, "hi");
 });
 
-Deno.test("e2e: ts must be within 10 minutes; an id is accepted once", async () => {
+Deno.test("e2e: ts at most 10 minutes ahead and at most 32 days old; an id is accepted once", async () => {
   const env = await seal();
-  assert.equal((await open(env, { now: NOW + DM_MAX_SKEW_MS })).text, "hi");
-  await rejects(open(env, { now: NOW + DM_MAX_SKEW_MS + 1 }), "too old");
+  assert.equal((await open(env, { now: NOW + DM_REPLAY_KEEP_MS })).text, "hi", "a queued one");
+  await rejects(open(env, { now: NOW + DM_REPLAY_KEEP_MS + 1 }), "older than the ids are kept");
   assert.equal((await open(env, { now: NOW - DM_MAX_SKEW_MS })).text, "hi");
   await rejects(open(env, { now: NOW - DM_MAX_SKEW_MS - 1 }), "from the future");
   const replay = new ReplayCache();
   assert.equal((await open(env, { replay })).text, "hi");
-  await rejects(open(env, { replay }), "replayed");
+  // A correctly signed envelope already accepted is told apart, to be dropped quietly.
+  await assert.rejects(
+    open(env, { replay, now: NOW + 20 * 86_400_000 }),
+    (e) => e instanceof ProtocolError && e.code === "duplicate",
+  );
+  // A forged one with a seen id is not: the signature is checked first.
+  await rejects(open(flip(env, env.length - 1), { replay }), "forged with a seen id");
   const other = await seal("hi", { id: "AAAAAAAAAAAAAAAAAAAAAA==" });
   assert.equal((await open(other, { replay })).text, "hi", "another id still opens");
 });
@@ -257,24 +264,38 @@ Deno.test("e2e: size limits: chat text ≤ 2048 bytes, LF lines ≤ 50, no CR; e
 });
 
 Deno.test("e2e: the replay cache stays bounded and never re-accepts a dropped id", () => {
-  const c = new ReplayCache(3);
+  const changes: unknown[] = [];
+  const c = new ReplayCache({ max: 3, onChange: (x) => changes.push(x) });
   assert.equal(c.accept("fp", "a", NOW + 1, NOW), true);
   assert.equal(c.accept("fp", "a", NOW + 1, NOW), false);
+  assert.equal(c.check("fp", "a", NOW + 1, NOW), "seen");
   assert.equal(c.accept("other", "a", NOW + 1, NOW), true, "keyed by sender too");
   assert.equal(c.accept("fp", "b", NOW + 2, NOW), true);
   assert.equal(c.size, 3);
   assert.equal(c.accept("fp", "c", NOW + 3, NOW), true, "full: the oldest is dropped");
   assert.equal(c.size, 3);
   assert.equal(c.accept("fp", "a", NOW + 1, NOW), false, "the dropped id is still refused");
-  assert.equal(c.accept("fp", "d", NOW, NOW), false, "older than the dropped one: refused");
+  assert.equal(c.check("fp", "d", NOW, NOW), "stale", "older than the dropped one: refused");
   assert.equal(c.accept("fp", "e", NOW + 4, NOW), true);
-  assert.equal(c.accept("fp", "f", NOW - DM_MAX_SKEW_MS - 1, NOW), false, "stale");
-  // Expired entries are purged first when full.
-  const d = new ReplayCache(2);
-  assert.equal(d.accept("fp", "x", NOW, NOW), true);
-  assert.equal(d.accept("fp", "y", NOW, NOW), true);
-  const later = NOW + DM_MAX_SKEW_MS + 10;
+  assert.equal(c.check("fp", "f", NOW - DM_REPLAY_KEEP_MS - 1, NOW), "stale");
+  assert.equal(c.check("fp", "f", NOW + DM_MAX_SKEW_MS + 1, NOW), "stale", "from the future");
+  assert.equal(new ReplayCache().check("fp", "f", NOW - DM_REPLAY_KEEP_MS + 5, NOW), "fresh");
+  assert.deepEqual(changes.slice(0, 4), [
+    { t: "seen", fp: "fp", id: "a", ts: NOW + 1 },
+    { t: "seen", fp: "other", id: "a", ts: NOW + 1 },
+    { t: "seen", fp: "fp", id: "b", ts: NOW + 2 },
+    { t: "floor", ts: NOW + 1 },
+  ]);
+  // Restored state refuses what it remembers; expired entries are purged first when full.
+  const d = new ReplayCache({ max: 2 });
+  d.load([["fp", "x", NOW], ["fp", "y", NOW]], NOW - 5);
+  assert.equal(d.check("fp", "x", NOW, NOW), "seen");
+  assert.equal(d.check("fp", "z", NOW - 5, NOW), "stale", "at the restored floor");
+  const later = NOW + DM_REPLAY_KEEP_MS + 10;
   assert.equal(d.accept("fp", "z", later, later), true);
   assert.equal(d.size, 1);
-  assert.throws(() => new ReplayCache(0), RangeError);
+  assert.equal(d.keepAtLeast(DM_REPLAY_KEEP_MS), false);
+  assert.equal(d.keepAtLeast(DM_REPLAY_KEEP_MS * 2), true);
+  assert.equal(d.keepMs, DM_REPLAY_KEEP_MS * 2);
+  assert.throws(() => new ReplayCache({ max: 0 }), RangeError);
 });
