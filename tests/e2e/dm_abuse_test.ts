@@ -6,8 +6,9 @@
  * - A sender without a DM key is refused by the server (`dm_key_required`); the recipient stays.
  * - A sender with a DM key gets every message through, at the cost of one key lookup; the
  *   recipient stays.
- * - A sender whose key lookups fail (it renames itself after every record) costs the recipient
- *   one lookup, not one per message; the recipient stays.
+ * - A sender whose key lookups fail (it renames itself after every record and gives the name
+ *   up, so not even the keys kept for offline owners answer) costs the recipient one lookup, not
+ *   one per message; the recipient stays.
  * - An ignored sender costs nothing: no lookup, no decrypt, no pin; after /unignore it is read.
  */
 
@@ -227,8 +228,16 @@ Deno.test("dm abuse: a sender whose key lookups fail (it renames itself after ea
       const nick = (name: string) =>
         JSON.stringify({ t: "cmd", id: newId(), name: "nick", args: [name] });
       const records = 24;
-      // Each record: back to "mal", 8 DMs, then away to "mal2" before bob can look "mal" up.
-      await flood(mal, bobId, records, (dms) => [nick("mal"), dms, nick("mal2")].join("\n"));
+      const release = () =>
+        JSON.stringify({ t: "cmd", id: newId(), name: "nick", args: ["release", "mal"] });
+      // Each record: back to "mal", 8 DMs, then away to "mal2" and "mal" given up before bob
+      // can look "mal" up.
+      await flood(
+        mal,
+        bobId,
+        records,
+        (dms) => [nick("mal"), dms, nick("mal2"), release()].join("\n"),
+      );
       await until(
         () =>
           count(bob, (e) => e.t === "local" && /cannot decrypt/.test(String(e.text))) ===
