@@ -309,6 +309,18 @@ Deno.test("dm: rendering is sanitized; ignored senders are hidden; incoming ring
     "[dm] you → alice: yo",
   );
   assert.equal(
+    formatEvent(
+      { ...inc, out: true, from: "bob", to: "alice", text: "yo", queued: true },
+      st,
+      opts,
+    ),
+    "[dm] you → alice: yo (queued for alice)",
+  );
+  assert.deepEqual(
+    jsonEvent({ ...inc, out: true, from: "bob", to: "alice", text: "yo", queued: true }),
+    { t: "dm", id: inc.id, ts: NOW, from: "bob", to: "alice", text: "yo", queued: true },
+  );
+  assert.equal(
     formatEvent({ t: "dm_failed", to: "carol", text: "hi", reason: "offline" }, st, opts),
     "! not delivered to carol: hi (offline)",
   );

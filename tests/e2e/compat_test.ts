@@ -152,3 +152,89 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: `compat: a ${OLD} client neither asks for nor loses the offline queue; it can queue`,
+  ignore: why !== null,
+  sanitizeResources: true,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "chat-compat-q-" });
+    const clients: ClientProcess[] = [];
+    const server = await startServer({ dataDir: `${root}/data` });
+    const json = (c: ClientProcess) =>
+      c.lines.flatMap((l) => {
+        try {
+          return [JSON.parse(l)];
+        } catch {
+          return [];
+        }
+      });
+    try {
+      const oldMain = await extractOld(root);
+      const [bobHome, aliceHome] = [await home(root, "bob"), await home(root, "alice")];
+      // bob logs in once with the old client (the server keeps his keys), then leaves.
+      const bobOld = await roundTrip(server.port, bobHome, "bob", "old bob", clients, oldMain);
+      await bobOld.kill("SIGTERM");
+      // alice, with this client, writes to him while he is offline: queued.
+      const alice = await roundTrip(server.port, aliceHome, "alice", "hello", clients);
+      await alice.send("/msg bob while you were away");
+      await until(
+        () => json(alice).some((e) => e.t === "dm" && e.queued === true),
+        "queued for bob",
+        [alice],
+        30_000,
+      );
+      // The old client never asks for the queue: it works as before and gets nothing of it.
+      const bobOld2 = await roundTrip(
+        server.port,
+        bobHome,
+        "bob",
+        "old bob again",
+        clients,
+        oldMain,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.ok(!json(bobOld2).some((e) => e.t === "dm"), bobOld2.lines.join("\n"));
+      await bobOld2.kill("SIGTERM");
+      // The same identity with this client gets it.
+      const bobNew = await roundTrip(server.port, bobHome, "bob", "new bob", clients);
+      await until(
+        () => json(bobNew).some((e) => e.t === "dm" && e.text === "while you were away"),
+        "the queued message",
+        [bobNew],
+        30_000,
+      );
+      await bobNew.kill("SIGTERM");
+      // The old client writes to someone offline: the server queues it, the old client shows it
+      // as sent (it ignores `queued`), and bob reads it with this client.
+      await alice.kill("SIGTERM");
+      const oldAlice = await roundTrip(
+        server.port,
+        aliceHome,
+        "alice",
+        "old alice",
+        clients,
+        oldMain,
+      );
+      await oldAlice.send("/msg bob from the old client");
+      await until(
+        () => json(oldAlice).some((e) => e.t === "dm" && e.to === "bob"),
+        "the old client's message acknowledged",
+        [oldAlice],
+        30_000,
+      );
+      await oldAlice.kill("SIGTERM");
+      const bobLast = await roundTrip(server.port, bobHome, "bob", "bob last", clients);
+      await until(
+        () => json(bobLast).some((e) => e.t === "dm" && e.text === "from the old client"),
+        "the old client's queued message",
+        [bobLast],
+        30_000,
+      );
+    } finally {
+      for (const c of clients) await c.kill();
+      await server.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

@@ -128,6 +128,14 @@ async function scene<T>(
     await saveIdentity(`${home}/identity`, bobId);
     bob = startClient(proxy.port, ["--name", "bob", "--json", "--accept-new"], home);
     await until(() => count(bob!, (e) => e.t === "welcome") === 1, "bob's welcome", [bob], 20_000);
+    // A line said and echoed: what the client sends on its own after the welcome (the request
+    // for the offline queue) has passed the proxy before the tests count bytes.
+    await bob.send("ready");
+    await until(
+      () => count(bob!, (e) => e.t === "msg" && e.text === "ready") === 1,
+      "bob's first line",
+      [bob],
+    );
     return await f({ srv, bob, proxy, home });
   } finally {
     await bob?.kill();
