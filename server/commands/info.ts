@@ -221,7 +221,7 @@ export const keysCmd: Command = cmd(
       if (stored.keys === undefined) {
         fail(
           "offline",
-          `${stored.name} is not connected, and has not logged in since this server keeps keys.`,
+          `${stored.name} is not connected, and this server has no key for it.`,
         );
       }
       u = { name: stored.name, ...stored.keys };
