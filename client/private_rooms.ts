@@ -55,6 +55,8 @@ export interface PrivateRoomsOptions {
   now?: () => number;
   /** Random source (default WebCrypto). */
   random?: (n: number) => Uint8Array;
+  /** Waits `ms` (default a timer); tests pass their own. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Sealed messages waiting to be opened at most; more fail at once. */
@@ -65,6 +67,10 @@ export const KEYREQ_BASE_MS = 30_000;
 export const KEYREQ_MAX_MS = 15 * 60_000;
 /** A member's request for our key is answered at most this often per room and member, ms. */
 export const KEY_ANSWER_MS = 60_000;
+/** How long giving one member our key may wait for the automatic budget, ms. */
+export const GIVE_WAIT_MS = 60_000;
+/** How long members' keys looked up for giving them ours are remembered, ms. */
+const GIVE_KEYS_KEEP_MS = 60 * 60_000;
 /** Key requests in flight at most. */
 const KEYREQ_IN_FLIGHT = 4;
 /** Requests and answers remembered at most (the oldest goes first). */
@@ -118,6 +124,8 @@ export class PrivateRooms {
   readonly #asked = new Map<string, { until: number; wait: number }>();
   #asking = 0;
   readonly #answered = new Map<string, number>();
+  readonly #giveKeys = new Map<string, { keys: PeerKeys; at: number }>();
+  readonly #sleep: (ms: number) => Promise<void>;
   /** Key requests sent so far (for tests and diagnostics). */
   keyRequests = 0;
 
@@ -130,6 +138,7 @@ export class PrivateRooms {
     this.#notice = opts.notice ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#random = opts.random ?? randomBytes;
+    this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     // Keyed by "#room name": a member's keys as served for that room.
     this.#keys = new SenderKeys(async (key) => {
       const [room, name] = key.split(" ");
@@ -285,8 +294,52 @@ export class PrivateRooms {
     return keys;
   }
 
+  /**
+   * The checked keys of member `m` for giving it our key: looked up directly (a refusal as
+   * `rate_limited` is reported as such, so the caller can wait), remembered for an hour.
+   */
+  async #keysToGive(room: string, m: Member): Promise<PeerKeys | null> {
+    const k = `${room} ${nameKey(m.name)}`;
+    const known = this.#giveKeys.get(k);
+    let keys: PeerKeys;
+    if (known !== undefined && this.#now() - known.at < GIVE_KEYS_KEEP_MS) keys = known.keys;
+    else {
+      const r = await this.#t.command("keys", [m.name, room], true);
+      if (r.t === "error") {
+        if (r.code === "rate_limited") throw new ProtocolError(r.code, r.message);
+        return null;
+      }
+      try {
+        keys = await checkPeerKeys(m.name, r.data);
+      } catch {
+        return null;
+      }
+      bounded(this.#giveKeys, k, { keys, at: this.#now() });
+    }
+    const pinned = this.#pins.lookup(this.#hp, keys.name);
+    return pinned !== undefined && pinned !== keys.fingerprint ? null : keys;
+  }
+
+  /**
+   * Gives member `m` the chain's key. The requests are automatic: when the automatic budget is
+   * spent (`rate_limited`) it waits for it, 1 s doubling to 8 s, for at most
+   * {@link GIVE_WAIT_MS} in all (a first line in a big room costs two requests per member).
+   */
   async #give(room: string, chain: SenderChain, m: Member): Promise<void> {
-    const keys = await this.#memberKeys(room, m.name);
+    const deadline = this.#now() + GIVE_WAIT_MS;
+    for (let wait = 1_000;; wait = Math.min(wait * 2, 8_000)) {
+      try {
+        return await this.#giveOnce(room, chain, m);
+      } catch (e) {
+        const limited = e instanceof ProtocolError && e.code === "rate_limited";
+        if (!limited || this.#now() + wait > deadline) throw e;
+        await this.#sleep(wait);
+      }
+    }
+  }
+
+  async #giveOnce(room: string, chain: SenderChain, m: Member): Promise<void> {
+    const keys = await this.#keysToGive(room, m);
     if (keys === null || keys.fingerprint !== m.fingerprint) {
       const pinned = this.#pins.lookup(this.#hp, m.name);
       const why = pinned !== undefined && pinned !== m.fingerprint
@@ -315,6 +368,7 @@ export class PrivateRooms {
     st.ck.fill(0);
     const r = await this.#t.command("skey", [room, keys.name, id, toBase64(env)], true);
     if (r.t === "error") {
+      if (r.code === "rate_limited") throw new ProtocolError(r.code, r.message);
       throw new ProtocolError(r.code, `not sent: the key for ${m.name} failed: ${r.message}`);
     }
   }
@@ -327,7 +381,7 @@ export class PrivateRooms {
     const last = this.#answered.get(k);
     if (last !== undefined && this.#now() - last < KEY_ANSWER_MS) return;
     bounded(this.#answered, k, this.#now());
-    const keys = await this.#memberKeys(room, name);
+    const keys = await this.#keysToGive(room, { name, fingerprint: "" });
     if (keys === null) return;
     const chain = st.chain;
     await this.#give(room, chain, { name: keys.name, fingerprint: keys.fingerprint });

@@ -32,14 +32,19 @@ function service(
   keysOf: Record<string, Identity>,
   members: () => string[],
   since = 0,
+  refuse: (name: string) => boolean = () => false,
 ) {
   const sent: Sent[] = [];
+  const slept: number[] = [];
   let now = 1_000_000;
   const svc = new PrivateRooms({
     transport: {
       name: "bob",
       command: (name, args, auto): Promise<ReplyMessage | ErrorMessage> => {
         sent.push({ name, args, auto });
+        if (refuse(name)) {
+          return Promise.resolve({ t: "error", code: "rate_limited", message: "slow down" });
+        }
         if (name === "members") {
           return Promise.resolve({
             t: "reply",
@@ -72,9 +77,14 @@ function service(
     knownUsers: { lookup: () => undefined },
     hostPort: "h:1",
     now: () => now,
+    sleep: (ms) => {
+      slept.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
   });
   svc.noteRooms([{ name: "#team", topic: "", members: 2, private: true }]);
-  return { svc, sent, tick: (ms: number) => now += ms };
+  return { svc, sent, slept, tick: (ms: number) => now += ms };
 }
 
 function line(a: Identity, chain: SenderChain, id: number, seq: number): MsgMessage {
@@ -163,4 +173,31 @@ Deno.test("private rooms client: a departure makes the next line use a key the d
   });
   await svc.seal("#team", ID(4), "four", false);
   assert.equal(kidsFor("alice").length, 2);
+});
+
+Deno.test("private rooms client: giving keys waits for the automatic budget, within a bound", async () => {
+  const [alice, bob] = await ids();
+  let refusals = 3;
+  const { svc, sent, slept } = service(
+    bob,
+    { alice, bob },
+    () => ["alice", "bob"],
+    0,
+    (name) => name === "skey" && refusals-- > 0,
+  );
+  const sealed = await svc.seal("#team", ID(1), "hello", false);
+  assert.ok(sealed.length > 0);
+  assert.deepEqual(slept, [1_000, 2_000, 4_000]);
+  assert.equal(sent.filter((s) => s.name === "skey").length, 5, "3 refused, then both members");
+  // A budget that never comes back: the line fails after the bound, with the reason.
+  const { svc: svc2, slept: slept2 } = service(
+    bob,
+    { alice, bob },
+    () => ["alice", "bob"],
+    0,
+    (name) => name === "skey",
+  );
+  await assert.rejects(svc2.seal("#team", ID(2), "never", false), /slow down/);
+  assert.ok(slept2.reduce((a, b) => a + b, 0) <= 60_000);
+  assert.deepEqual(slept2.slice(0, 5), [1_000, 2_000, 4_000, 8_000, 8_000]);
 });
