@@ -73,6 +73,8 @@ export const GIVE_WAIT_MS = 60_000;
 const GIVE_KEYS_KEEP_MS = 60 * 60_000;
 /** Key requests in flight at most. */
 const KEYREQ_IN_FLIGHT = 4;
+/** Opened lines whose text is kept for showing history again (the oldest goes first). */
+export const OPENED_KEPT = 2_000;
 /** Requests and answers remembered at most (the oldest goes first). */
 const REMEMBERED = 1_000;
 
@@ -99,10 +101,10 @@ function endsMembership(reason: string | undefined): boolean {
   return reason === "left" || reason === "banned" || (reason?.startsWith("kicked by ") ?? false);
 }
 
-function bounded<K, V>(m: Map<K, V>, k: K, v: V): void {
+function bounded<K, V>(m: Map<K, V>, k: K, v: V, max = REMEMBERED): void {
   m.delete(k);
   m.set(k, v);
-  while (m.size > REMEMBERED) m.delete(m.keys().next().value!);
+  while (m.size > max) m.delete(m.keys().next().value!);
 }
 
 /** The private rooms of one client. */
@@ -125,6 +127,8 @@ export class PrivateRooms {
   #asking = 0;
   readonly #answered = new Map<string, number>();
   readonly #giveKeys = new Map<string, { keys: PeerKeys; at: number }>();
+  /** Texts of lines opened, by "#room seq", for history asked for again (bounded). */
+  readonly #opened = new Map<string, { text: string; me: boolean }>();
   readonly #sleep: (ms: number) => Promise<void>;
   /** Key requests sent so far (for tests and diagnostics). */
   keyRequests = 0;
@@ -435,11 +439,21 @@ export class PrivateRooms {
       return null;
     }
     const sealed = m.sealed ?? "";
+    const at = `${m.room} ${m.seq}`;
+    const seen = m.replay === true ? this.#opened.get(at) : undefined;
+    if (seen !== undefined) {
+      // History of a line opened before: its key is gone (by design), its text is remembered.
+      const shown: MsgMessage = { ...m, text: seen.text, e2e: true };
+      delete shown.sealed;
+      if (seen.me) shown.me = true;
+      return shown;
+    }
     try {
       if (sealed.length > Math.ceil(ROOM_LINE_MAX / 3) * 4) throw new RangeError("too large");
       const out = this.#ring.openLine(fromBase64(sealed), relayed);
       const shown: MsgMessage = { ...m, text: out.text, e2e: true };
       delete shown.sealed;
+      bounded(this.#opened, at, { text: out.text, me: out.me }, OPENED_KEPT);
       if (out.me) shown.me = true;
       else delete shown.me;
       return shown;

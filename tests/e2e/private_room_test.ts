@@ -160,6 +160,16 @@ Deno.test("e2e private room: three members, no plaintext on the server, resume, 
     await waitFor(() => events(bob3).some((e) => e.t === "welcome"), 30_000, "bob3's welcome");
     await bob3.send("/join #team");
     await sees(bob3, "said while bob was away", "bob back");
+    // History asked for again shows the lines already opened (their keys are gone by design).
+    await bob3.send("/history #team 5");
+    await waitFor(
+      () =>
+        events(bob3).filter((e) => e.t === "msg" && e.text === "said while bob was away").length ===
+          2,
+      30_000,
+      `bob's history (${bob3.lines.slice(-8).join("\n")})`,
+    );
+    assert.ok(!events(bob3).some((e) => e.refused === "room_replayed"), bob3.lines.join("\n"));
 
     // What a modified client of carol's would see if it got every sealed row anyway (a copy of
     // the database): she takes the keys addressed to her while she is a member ...
