@@ -254,7 +254,8 @@ export class LineEditor {
     if (to > from) {
       if (kill) this.#kill = this.#text.slice(from, to);
       this.#replace(from, to, "");
-      this.#cursor = from;
+      // What was on either side may now form one cluster: the cursor goes to its start.
+      this.#cursor = this.#boundaries()[this.#floor(from)];
     }
     return { kind: "handled" };
   }
@@ -534,10 +535,18 @@ function shown(g: string, width: number): [string, number] {
   const hit = SHOWN.get(g);
   if (hit !== undefined) return hit[1] > width ? ["?", 1] : hit;
   let s = sanitize(g);
-  let sw = /^[\x20-\x7e]+$/.test(s) ? s.length : graphemeWidth(s);
+  // Made safe, a cluster may have become several (`<U+202E>`): measure them all then.
+  let sw = s === g ? graphemeWidth(s) : textWidth(s);
   if (sw === 0) {
     s = `\u25cc${s}`;
     sw = 1;
+  }
+  // A cluster that would join what is shown before or after it (an emoji modifier after a
+  // line break, a prepended mark on its own) is shown by its code points.
+  if (graphemes(`x${s}`).length < 2 || graphemes(`${s}x`).length < 2) {
+    s = [...g].map((c) => `<U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}>`)
+      .join("");
+    sw = s.length;
   }
   if (SHOWN.size >= SHOWN_MAX) SHOWN.clear();
   SHOWN.set(g, [s, sw]);

@@ -52,6 +52,25 @@ Deno.test("line editor: a combining mark typed after a letter joins it", () => {
   assert.equal(ed2.cursor, 2);
 });
 
+Deno.test("line editor: a deletion that joins its neighbours into one cluster", () => {
+  const ed = new LineEditor();
+  ed.setText("🇩x🇪");
+  type(ed, k("left"), k("backspace"));
+  assert.equal(ed.text, "🇩🇪");
+  assert.equal(ed.cursor, 0, "the cursor is not left inside the flag");
+  ed.setText("e\nz");
+  ed.feed(k("home"));
+  ed.feed(k("right"));
+  type(ed, k("delete"), k("delete"), "\u0301");
+  assert.equal(ed.text, "e\u0301", "the mark typed after e joins it");
+  assert.equal(ed.cursor, 2);
+  ed.setText("e\n\u0301");
+  type(ed, k("left"), k("backspace"));
+  assert.equal(ed.text, "e\u0301");
+  assert.equal(ed.cursor, 0);
+  assert.deepEqual(ed.clusters, ["e\u0301"]);
+});
+
 Deno.test("line editor: words, Ctrl-W, Ctrl-U, Ctrl-K, Ctrl-Y", () => {
   const ed = new LineEditor();
   type(ed, "hello big  world");
@@ -222,6 +241,18 @@ Deno.test("line editor: render wraps at the width, counts wide clusters, places 
     cursorRow: 0,
     cursorCol: 4,
   });
+  // A prepended mark with nothing to join is shown by its code point, not joined to the next.
+  ed.setText("\u0600\u202e");
+  assert.deepEqual(ed.render(40, "> "), {
+    rows: ["> <U+0600><U+202E>"],
+    cursorRow: 0,
+    cursorCol: 18,
+  });
+  ed.setText("\u00a0\u{e0020}");
+  assert.deepEqual(ed.render(40, "> ").rows, ["> \u00a0<U+E0020>"]);
+  assert.deepEqual(ed.render(3, "> ").rows, ["> ?", ""], "too wide for a row: shown as ?");
+  ed.setText("\u{1f3fd}\u{1f3fd}");
+  assert.deepEqual(ed.render(40, "> ").rows, ["> <U+1F3FD><U+1F3FD>"]);
   ed.setText("one\ntwo");
   assert.deepEqual(ed.render(20, "#r> "), {
     rows: ["#r> one", "    two"],
@@ -276,6 +307,30 @@ const KEYS: fc.Arbitrary<Key> = fc.oneof(
   fc.constant<Key>({ name: "text", text: "y" }),
 );
 
+/** Keys over a few characters that join into clusters, and the edits that make them meet. */
+const JOINING: fc.Arbitrary<Key> = fc.oneof(
+  fc.constantFrom("x", "🇩", "\u0301", "\u200d👨").map((text): Key => ({ name: "text", text })),
+  fc.constantFrom("backspace", "delete", "left").map((name): Key => ({ name })),
+  fc.constant<Key>({ name: "enter", alt: true }),
+);
+
+Deno.test("line editor: property — edits between joining characters keep the cursor whole", () => {
+  fc.assert(
+    fc.property(fc.array(JOINING, { maxLength: 12 }), (keys) => {
+      const ed = new LineEditor();
+      for (const key of keys) {
+        ed.feed(key);
+        const clusters = [...SEG.segment(ed.text)].map((s) => s.segment);
+        assert.deepEqual(ed.clusters, clusters);
+        const bounds = [0];
+        for (const g of clusters) bounds.push(bounds.at(-1)! + g.length);
+        assert.ok(bounds.includes(ed.cursor), `cursor ${ed.cursor} in ${JSON.stringify(ed.text)}`);
+      }
+    }),
+    { numRuns: 2500 },
+  );
+});
+
 Deno.test("line editor: property — whole clusters, cursor on a boundary, rows within the width", () => {
   fc.assert(
     fc.property(
@@ -305,5 +360,6 @@ Deno.test("line editor: property — whole clusters, cursor on a boundary, rows 
         }
       },
     ),
+    { numRuns: 400 },
   );
 });
