@@ -6,6 +6,7 @@
  */
 
 import { lineCount, MAX_TEXT_LINES, normalizeChatText } from "../shared/chat_text.ts";
+import { DM_TEXT_MAX } from "../shared/e2e.ts";
 import { utf8Length } from "../shared/encoding.ts";
 import { checkRoom } from "../shared/names.ts";
 import type { BellMode } from "./view.ts";
@@ -273,7 +274,7 @@ function count(n: number): string {
 
 /**
  * Why `line` is refused before anything is sent, or undefined: a room message (text or `/me`)
- * over `textBytes` UTF-8 bytes, a room or private message of more than
+ * over `textBytes` UTF-8 bytes, a private message over {@link DM_TEXT_MAX}, a room or private message of more than
  * {@link MAX_TEXT_LINES} lines, or a command other than `/me` and `/msg` on several lines. The message names the size and the limit
  * (`message is 5,012 bytes; the limit is 4,096`).
  */
@@ -286,9 +287,10 @@ export function inputRefusal(line: string, textBytes: number): string | undefine
   if (lines > MAX_TEXT_LINES) {
     return `message has ${count(lines)} lines; the limit is ${MAX_TEXT_LINES}`;
   }
-  if (a.kind === "dm" || a.text.length * 3 <= textBytes) return undefined;
+  const limit = a.kind === "dm" ? DM_TEXT_MAX : textBytes;
+  if (a.text.length * 3 <= limit) return undefined;
   const bytes = utf8Length(a.text);
-  return bytes > textBytes
-    ? `message is ${count(bytes)} bytes; the limit is ${count(textBytes)}`
+  return bytes > limit
+    ? `message is ${count(bytes)} bytes; the limit is ${count(limit)}`
     : undefined;
 }

@@ -30,7 +30,6 @@ Deno.test("input refusal: more than 50 lines is refused, for private messages to
 Deno.test("input refusal: commands and empty input are never refused here", () => {
   assert.equal(inputRefusal(`/topic ${"z".repeat(5000)}`, 2048), undefined);
   assert.equal(inputRefusal("", 2048), undefined);
-  assert.equal(inputRefusal(`/msg bob ${"z".repeat(5000)}`, 2048), undefined);
 });
 
 Deno.test("input refusal: a command of several lines is refused, so it can be fixed in place", () => {
@@ -38,4 +37,12 @@ Deno.test("input refusal: a command of several lines is refused, so it can be fi
   assert.equal(inputRefusal("/me waves\nand bows", 2048), undefined);
   assert.equal(inputRefusal("/nick bob\n", 2048), undefined, "a trailing line break is dropped");
   assert.equal(inputRefusal("/bogus", 2048), undefined, "one-line errors are reported as before");
+});
+
+Deno.test("input refusal: a private message over its own limit (2,048 bytes)", () => {
+  assert.equal(
+    inputRefusal(`/msg bob ${"z".repeat(5000)}`, 65_536),
+    "message is 5,000 bytes; the limit is 2,048",
+  );
+  assert.equal(inputRefusal(`/msg bob ${"z".repeat(2048)}`, 100), undefined);
 });
