@@ -2,7 +2,8 @@
  * Settings with real processes in a real terminal: the name picked at the first start is saved
  * and used at the next start without a prompt; the rooms joined are rejoined (`--room ops`
  * without `#` works too) and a room left is no longer rejoined. A plain-mode client in the rooms
- * watches the joins. Skips with a message without tmux.
+ * watches the joins and sends a message of several lines, shown with a hanging indent. Skips
+ * with a message without tmux.
  */
 import assert from "node:assert/strict";
 import {
@@ -103,6 +104,14 @@ Deno.test({
       if (Deno.build.os !== "windows") {
         assert.equal((await Deno.stat(`${home}/config.json`)).mode! & 0o777, 0o600);
       }
+      // A message of several lines: the lines after the first hang under the text column.
+      await watch.send(JSON.stringify("line one\n\x1b[2Jline two"));
+      const shown = await pane.until((s) => s.includes("␛[2Jline two"), "the multi-line message");
+      const rows = shown.split("\n");
+      const at = rows.findIndex((r) => r.includes("watch: line one"));
+      assert.ok(at >= 0 && rows[at + 1] !== undefined, shown);
+      assert.equal(rows[at + 1].trimStart(), "␛[2Jline two", shown);
+      assert.equal(rows[at + 1].indexOf("␛"), rows[at].indexOf("line one"), shown);
       await pane.keys("/quit", "Enter");
       await pane.until((s) => s.includes("EXIT=0"), "first exit");
 
