@@ -64,6 +64,7 @@ export class GuiView implements View {
   /** The room the last queued line was typed in (the current room once the queue is empty). */
   #planned = "";
   #lastState = "";
+  #statePending = false;
   /** Text of a "now talking in" line the view caused by switching rooms: not shown. */
   #quietSwitch: string | undefined;
   #server = "";
@@ -225,12 +226,19 @@ export class GuiView implements View {
     this.#pushState();
   }
 
+  /** Sends the state if it changed; the calls of one turn (an event, its refresh) send it once. */
   #pushState(): void {
-    const state = this.#deps.state();
-    const text = JSON.stringify(state);
-    if (text === this.#lastState) return;
-    this.#lastState = text;
-    this.#broadcast({ k: "state", state }, false);
+    if (this.#statePending) return;
+    this.#statePending = true;
+    queueMicrotask(() => {
+      this.#statePending = false;
+      if (this.#closed) return;
+      const state = this.#deps.state();
+      const text = JSON.stringify(state);
+      if (text === this.#lastState) return;
+      this.#lastState = text;
+      this.#broadcast({ k: "state", state }, false);
+    });
   }
 
   /** Input lines from the tabs; ends when the last tab has been gone for the grace period. */

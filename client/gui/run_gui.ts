@@ -66,6 +66,7 @@ export async function runGui(o: GuiOptions): Promise<number> {
       server: hostPort,
       room: s?.room ?? o.room,
       rooms,
+      sealed: rooms.filter((r) => client?.isPrivate(r) === true),
       names: Object.fromEntries(rooms.map((r) => [r, s!.namesIn(r)])),
       commands: s === undefined ? [] : [...s.commands].sort(),
       known: s === undefined ? [] : [...s.knownRooms].sort(),

@@ -19,6 +19,8 @@ export interface GuiState {
   room: string;
   /** Rooms joined. */
   rooms: string[];
+  /** Joined rooms that are private (end-to-end encrypted). */
+  sealed: string[];
   /** Names known in each joined room. */
   names: Record<string, string[]>;
   /** Command names (without `/`) for completion. */

@@ -105,6 +105,18 @@ Deno.test({
       await page.locator("#peer-status", { hasText: /^verified$/ }).waitFor();
       const pins = await Deno.readTextFile(`${homes[0]}/known_users`);
       assert.match(pins, /bob .*verified/);
+
+      // A private room: marked in the list and the header; its lines are opened by the client.
+      await say(page, "/join #secret --private");
+      await convButton(page, "#secret").locator(".sealed").waitFor();
+      await bob.send("/join #secret");
+      await bob.send("sealed hello");
+      await seeLine(page, "sealed hello");
+      assert.match((await page.locator("#topic").textContent()) ?? "", /^Private room/);
+      assert.match(
+        (await convButton(page, "#secret").getAttribute("aria-label")) ?? "",
+        /private room, end-to-end encrypted/,
+      );
     } finally {
       await browser.close();
       await bob.end();

@@ -15,6 +15,7 @@ const STATE: GuiState = {
   server: "example:5000",
   room: "#lobby",
   rooms: ["#lobby"],
+  sealed: [],
   names: { "#lobby": ["alice"] },
   commands: ["help"],
   known: ["#lobby"],

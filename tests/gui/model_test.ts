@@ -10,6 +10,7 @@ const STATE: GuiState = {
   server: "127.0.0.1:5000",
   room: "#lobby",
   rooms: ["#dev", "#lobby"],
+  sealed: [],
   names: {},
   commands: [],
   known: [],

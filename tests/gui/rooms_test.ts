@@ -28,6 +28,7 @@ Deno.test({
     ]);
     const bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], homes[2]);
     const browser = await launchChromium();
+    const shots = await Deno.makeTempDir();
     try {
       const [alice, carol] = await Promise.all(guis.map((g) => openPage(browser, g)));
       await alice.locator("#me").getByText("alice on").waitFor();
@@ -105,7 +106,7 @@ Deno.test({
       await say(carol, "/join #dev");
       await say(carol, "one more in #dev, for the unread count");
       await convButton(alice, "#dev").locator(".badge").waitFor();
-      const dir = Deno.env.get("CHAT_GUI_SHOTS") ?? await Deno.makeTempDir();
+      const dir = Deno.env.get("CHAT_GUI_SHOTS") ?? shots;
       const dark = await openPage(browser, guis[0], "dark");
       await convButton(dark, "#lobby").click();
       await dark.locator(".line.action", { hasText: "waves at alice" }).waitFor();
@@ -124,7 +125,7 @@ Deno.test({
       await bob.kill();
       await Promise.all(guis.map((g) => g.stop()));
       await server.stop();
-      for (const h of homes) await Deno.remove(h, { recursive: true });
+      for (const h of [...homes, shots]) await Deno.remove(h, { recursive: true });
     }
   },
 });

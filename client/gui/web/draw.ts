@@ -52,6 +52,10 @@ export function drawList(model: Model, onOpen: (id: string) => void): void {
     if (c.id === model.active) b.setAttribute("aria-current", "page");
     b.append(el("span", "conv-name", convLabel(c.id)));
     const parts = [convLabel(c.id)];
+    if (model.state.sealed.includes(c.id)) {
+      b.append(el("span", "sealed", "e2e"));
+      parts.push("private room, end-to-end encrypted");
+    }
     if (c.mentioned) {
       b.append(el("span", "mark", "@"));
       parts.push(c.id.startsWith("@") ? "new private message" : "mentions you");
@@ -125,7 +129,10 @@ export function drawHeader(model: Model, peer: PeerInfo | undefined): void {
   const id = model.active;
   byId("title").textContent = id === "" ? "chat" : convLabel(id);
   const c = model.convs.get(id);
-  byId("topic").textContent = id.startsWith("#") ? visible(c?.topic ?? "") : "";
+  const sealed = model.state.sealed.includes(id)
+    ? "Private room: messages are end-to-end encrypted. "
+    : "";
+  byId("topic").textContent = id.startsWith("#") ? sealed + visible(c?.topic ?? "") : "";
   const box = byId("peer");
   if (!id.startsWith("@")) {
     box.hidden = true;

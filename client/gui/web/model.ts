@@ -72,6 +72,7 @@ export class Model {
     server: "",
     room: "",
     rooms: [],
+    sealed: [],
     names: {},
     commands: [],
     known: [],
