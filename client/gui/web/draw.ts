@@ -39,6 +39,8 @@ export function convLabel(id: string): string {
 export function drawList(model: Model, onOpen: (id: string) => void): void {
   const rooms = byId<HTMLUListElement>("room-list");
   const dms = byId<HTMLUListElement>("dm-list");
+  // The list is drawn anew: the entry that had the keyboard focus gets it back.
+  const focused = (document.activeElement as HTMLElement | null)?.dataset?.conv;
   rooms.replaceChildren();
   dms.replaceChildren();
   let n = 0;
@@ -69,6 +71,7 @@ export function drawList(model: Model, onOpen: (id: string) => void): void {
     b.addEventListener("click", () => onOpen(c.id));
     li.append(b);
     (c.id.startsWith("@") ? dms : rooms).append(li);
+    if (c.id === focused) b.focus();
   }
 }
 

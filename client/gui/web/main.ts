@@ -38,7 +38,22 @@ function pendingCount(): number {
   return n;
 }
 
+let frame = 0;
+let frameLines = false;
+
+/** Redraws once per frame at most, however many events came (a new tab gets the backlog at once). */
 function redraw(lines = true): void {
+  frameLines ||= lines;
+  if (frame !== 0) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    const all = frameLines;
+    frameLines = false;
+    redrawNow(all);
+  });
+}
+
+function redrawNow(lines: boolean): void {
   drawList(model, openConv);
   drawOlder();
   drawHeader(model, peer);
