@@ -41,6 +41,9 @@ Deno.test({
       assert.equal(await page.locator(".line.pending").count(), 2);
 
       server = await startServer({ port, dataDir });
+      // The next attempt may be seconds away (backoff): try now, as the banner suggests.
+      await say(page, "/reconnect");
+      await bob.send("/reconnect");
       await banner.waitFor({ state: "hidden", timeout: 30_000 });
       await page.locator(".line.pending").first().waitFor({ state: "detached", timeout: 30_000 });
       for (const t of ["typed while down, one", "typed while down, two"]) {
