@@ -1,61 +1,29 @@
 /**
- * Terminal cells taken by text: SGR colour codes take none, a grapheme cluster takes two when it
- * holds a wide (East Asian) or emoji character, none when it is only combining marks, else one.
- * Wrapping to a width with a hanging indent, carrying colours onto the continuation rows. Pure.
+ * Terminal cells taken by rendered text: SGR colour codes take none, each grapheme cluster what
+ * text_width.ts says. Wrapping to a width with a hanging indent, carrying colours onto the
+ * continuation rows; cutting to a width. Pure.
  * @module
  */
 
-/** An SGR sequence (the only escape sequences rendered text holds). */
+import { graphemes, graphemeWidth } from "./text_width.ts";
+
+/** SGR sequences (the only escape sequences rendered text holds), kept by `split`. */
 // deno-lint-ignore no-control-regex
-const SGR = /\x1b\[[0-9;]*m/y;
+const SGR_SPLIT = /(\x1b\[[0-9;]*m)/;
 // deno-lint-ignore no-control-regex
 const SGR_ALL = /\x1b\[[0-9;]*m/g;
-const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
-const ZERO = /^[\p{M}\u200b-\u200f\u2060\ufe00-\ufe0f]+$/u;
-const EMOJI = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
-
-function isWide(cp: number): boolean {
-  return (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) ||
-    (cp >= 0x3041 && cp <= 0x33ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
-    (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
-    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
-    (cp >= 0x20000 && cp <= 0x3fffd);
-}
-
-/** Cells one grapheme cluster takes: 0, 1 or 2. */
-export function graphemeWidth(g: string): number {
-  if (g === "" || ZERO.test(g)) return 0;
-  if (isWide(g.codePointAt(0)!) || (g.length > 1 && EMOJI.test(g))) return 2;
-  return 1;
-}
 
 /** A piece of rendered text: an SGR code (no cells) or one grapheme cluster. */
 type Piece = { sgr: string } | { g: string; w: number };
 
 function* pieces(text: string): Generator<Piece> {
-  let i = 0;
-  let plain = "";
-  const flush = function* (): Generator<Piece> {
-    for (const { segment } of segmenter.segment(plain)) {
-      yield { g: segment, w: graphemeWidth(segment) };
-    }
-    plain = "";
-  };
-  while (i < text.length) {
-    SGR.lastIndex = i;
-    const m = SGR.exec(text);
-    if (m !== null) {
-      yield* flush();
-      yield { sgr: m[0] };
-      i += m[0].length;
-    } else {
-      plain += text[i];
-      i++;
+  const parts = text.includes("\x1b") ? text.split(SGR_SPLIT) : [text];
+  for (let i = 0; i < parts.length; i++) {
+    if (i % 2 === 1) yield { sgr: parts[i] };
+    else if (parts[i] !== "") {
+      for (const g of graphemes(parts[i])) yield { g, w: graphemeWidth(g) };
     }
   }
-  yield* flush();
 }
 
 /** Cells `text` takes on one row (SGR codes take none). */

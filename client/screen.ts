@@ -8,6 +8,7 @@
  */
 
 import { cellWidth, stripSgr, truncate, wrap } from "./cells.ts";
+import type { Entry } from "./scrollback.ts";
 import { type ChatWindow, Level, type WindowInfo } from "./windows.ts";
 
 /** Switches to the alternate screen, clears it and homes the cursor. */
@@ -44,6 +45,19 @@ function dim(text: string, color: boolean): string {
   return color ? `\x1b[2m${text}\x1b[22m` : text;
 }
 
+/** Rows of each line at the width they were last wrapped at (a line is immutable). */
+const WRAPPED = new WeakMap<Entry, { width: number; rows: readonly string[] }>();
+
+/** The rows of line `e` at `width`, wrapped once per width. */
+function wrapped(e: Entry, width: number): readonly string[] {
+  const hit = WRAPPED.get(e);
+  if (hit !== undefined && hit.width === width) return hit.rows;
+  const rows: string[] = [];
+  for (const part of e.text.split("\n")) rows.push(...wrap(part, width, e.indent));
+  WRAPPED.set(e, { width, rows });
+  return rows;
+}
+
 /** The last rows of a window, and whether they start at its first line. */
 export interface WindowRows {
   /** Rows, oldest first, each at most `width` cells. */
@@ -70,8 +84,7 @@ export function windowRows(
   let i = lines.length - 1;
   for (; i >= 0 && count < want; i--) {
     const e = lines[i];
-    const rows: string[] = [];
-    for (const part of e.text.split("\n")) rows.push(...wrap(part, width, e.indent));
+    const rows = [...wrapped(e, width)];
     const prev = lines[i - 1];
     if (prev !== undefined && day(prev.ts) !== day(e.ts)) {
       rows.unshift(dim(rule(day(e.ts), width), opts.color));

@@ -118,6 +118,23 @@ Deno.test({
         );
       });
 
+      await t.step("each window keeps its own input", async () => {
+        await pane.keys("draft for dev");
+        await pane.until((s) => bottom(s).input === "#dev> draft for dev", "typed in #dev");
+        await pane.keys("M-2");
+        await pane.until((s) => bottom(s).input === "#lobby>", "#lobby's input is empty");
+        await pane.keys("C-n");
+        await pane.until((s) => bottom(s).input === "#dev> draft for dev", "the draft is kept");
+        await pane.keys("C-u");
+        await pane.until((s) => bottom(s).input === "#dev>", "cleared");
+        await pane.keys("M-Left");
+        await pane.until((s) => bottom(s).input === "#lobby>", "Alt+← shows the one before");
+        await pane.keys("C-p");
+        await pane.until((s) => bottom(s).input === "status>", "Ctrl+P too");
+        await pane.keys("M-Right", "M-Right");
+        await pane.until((s) => bottom(s).input === "#dev>", "Alt+→ the one after");
+      });
+
       await t.step("in a conversation, plain text goes to that person", async () => {
         await pane.keys("M-4");
         await pane.until((s) => bottom(s).input === "bob>" && s.includes("bob: psst"), "query");
@@ -170,6 +187,17 @@ Deno.test({
         await pane.keys("hello?", "Enter");
         await pane.until((s) => s.includes("! this is the status window"), "status hint");
         assert.ok(!bob.lines.some((l) => l.includes('"text":"hello?"')), "nothing was sent");
+      });
+
+      await t.step("a resize redraws at the new width; wrapped lines hang", async () => {
+        await pane.tmux("resize-window", "-t", "t", "-x", "60", "-y", "20");
+        const text = await pane.until(
+          (s) =>
+            s.split("\n").some((r) => r.startsWith("   a private conversation, /help for more")),
+          "the hint wrapped at 60 columns under its text",
+        );
+        for (const row of text.split("\n")) assert.ok(row.length <= 60, row);
+        assert.equal(bottom(text).input, "status>");
       });
 
       await t.step("/quit leaves the full screen", async () => {
