@@ -105,6 +105,7 @@ Deno.test({
         assert.equal((await Deno.stat(`${home}/config.json`)).mode! & 0o777, 0o600);
       }
       // A message of several lines: the lines after the first hang under the text column.
+      await watch.send(JSON.stringify("/join #dev")); // the room alice looks at
       await watch.send(JSON.stringify("line one\n\x1b[2Jline two"));
       const shown = await pane.until((s) => s.includes("␛[2Jline two"), "the multi-line message");
       const rows = shown.split("\n");
