@@ -159,7 +159,9 @@ Deno.test({
       for (const t of missed) await bob.send(t); // said while alice is away
       const typed = ["a1", "a2"];
       for (const t of typed) await alice.send(t); // typed while her node is gone
-      await until(() => welcomes(alice) === 2, "alice at n-b", clients, 30_000);
+      const connected = () =>
+        events(alice).filter((o) => o.t === "status" && o.state === "connected");
+      await until(() => connected().length === 2, "alice at n-b", clients, 30_000);
       await until(() => of(alice, "acked").length === 3, "alice's lines acked", clients, 20_000);
       await until(
         () => missed.every((t) => of(alice, "msg", t).length === 1),
@@ -183,12 +185,7 @@ Deno.test({
         assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i), `${who}: seqs ${seqs}`);
       }
       assert.equal(of(alice, "failed").length, 0);
-      assert.deepEqual(
-        events(alice).filter((o) => o.t === "status" && o.state === "connected").map((o) =>
-          o.detail
-        ),
-        [atA, atB],
-      );
+      assert.deepEqual(connected().map((o) => o.detail), [atA, atB]);
     } finally {
       for (const c of clients) await c.kill();
       await Promise.all(servers.map((s) => s.stop()));

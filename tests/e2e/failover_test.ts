@@ -78,7 +78,8 @@ Deno.test("failover: the first address is dead, the second is used and only it i
   const target = `127.0.0.1:${dead},127.0.0.1:${server.port}`;
   const alice = startClient(target, ["--json", "--name", "alice", "--accept-new"], h);
   try {
-    await until(() => welcomes(alice) === 1, "alice in", [alice], 20_000);
+    // "connected" is printed after the welcome: wait for it, not for the welcome.
+    await until(() => statuses(alice, "connected").length === 1, "alice in", [alice], 20_000);
     assert.deepEqual(statuses(alice, "connecting"), [
       `127.0.0.1:${dead}`,
       `127.0.0.1:${server.port}`,
@@ -120,7 +121,12 @@ Deno.test("failover: the connected server dies → the client goes on at the oth
   const alice = startClient(`${atA},${atB}`, ["--json", "--name", "alice"], aliceHome);
   const all = [alice, bob];
   try {
-    await until(() => welcomes(alice) === 1 && welcomes(bob) === 1, "both in", all, 20_000);
+    await until(
+      () => statuses(alice, "connected").length === 1 && welcomes(bob) === 1,
+      "both in",
+      all,
+      20_000,
+    );
     assert.deepEqual(statuses(alice, "connected"), [atA]);
     await alice.send("before the drop");
     await until(() => of(alice, "acked").length === 1, "first line acked", all);
@@ -128,7 +134,12 @@ Deno.test("failover: the connected server dies → the client goes on at the oth
     await a.stop("SIGKILL");
     const during = ["during one", "during two", "during three"];
     for (const line of during) await alice.send(line);
-    await until(() => welcomes(alice) === 2, "alice at the other node", all, 30_000);
+    await until(
+      () => statuses(alice, "connected").length === 2,
+      "alice at the other node",
+      all,
+      30_000,
+    );
     assert.deepEqual(statuses(alice, "connected"), [atA, atB]);
     assert.ok(
       statuses(alice, "reconnecting").some((d) => d.startsWith(`next attempt at ${atB} in`)),
