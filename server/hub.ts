@@ -156,11 +156,15 @@ export class Hub {
     return consoleLine(this.#core, this.#host, line);
   }
 
-  /** Server shutdown: `close("shutdown")` for every authenticated peer. */
+  /**
+   * Server shutdown: `close("shutdown")` for every authenticated peer. In a cluster the members
+   * on the other nodes see each user leave with the reason `shutdown`.
+   */
   shutdown(): void {
     this.settle();
+    const reason = this.#core.o.bus === undefined ? undefined : "shutdown";
     for (const s of [...this.#core.sessions.byId.values()]) {
-      this.#core.drop(s, undefined, "shutdown");
+      this.#core.drop(s, reason, "shutdown");
       s.peer.close("shutdown");
     }
   }

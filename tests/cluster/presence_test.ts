@@ -2,9 +2,10 @@
  * Cluster mode with real processes (one nats-server, `chat server --cluster` nodes): users on
  * other nodes in `/who`, `/whois`, `/keys`, `/rooms` and member counts; join, away and topic
  * events across nodes; private messages to a user on another node (acknowledged once handed on
- * there) and to nobody; a stopped node's users gone from `/who`. Moderation: a ban closes the
- * user on another node within a second and refuses it on every node; a mute, an operator and the
- * message of the day hold on every node. Skipped (with a message) when nats-server is missing.
+ * there) and to nobody; a stopped node's users leave (reason `shutdown`) and are gone from
+ * `/who`. Moderation: a ban closes the user on another node within a second and refuses it on
+ * every node; a mute, an operator and the message of the day hold on every node; a kick reaches
+ * a user on another node. Skipped (with a message) when nats-server is missing.
  */
 
 import assert from "node:assert/strict";
@@ -53,6 +54,20 @@ Deno.test({
       await b.client.start();
       const carol = await login(n3.port, "carol");
       raw.push(carol);
+      const seen = (kind: string, name: string, more: (e: Obj) => boolean = () => true) =>
+        a.events.some((e) =>
+          e.t === "server" && e.msg.t === "event" && e.msg.kind === kind && e.msg.name === name &&
+          more(e.msg as unknown as Obj)
+        );
+      const waitSeen = async (what: string, pred: () => boolean) => {
+        const end = Date.now() + 5000;
+        while (!pred()) {
+          if (Date.now() > end) throw new Error(`alice did not see ${what}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      // Alice (node 1) hears bob (node 2) and carol (node 3) join #lobby.
+      await waitSeen("the joins", () => seen("join", "bob") && seen("join", "carol"));
 
       // Carol (node 3) sees bob (node 2) and alice (node 1) in /who and #lobby's count.
       const who = await commandUntil(
@@ -114,9 +129,9 @@ Deno.test({
       const none = await a.client.sendDm("nobody", "QUJDRA==");
       assert.equal(none.t === "error" && none.code, "no_such_user");
 
-      // Node 2 stops: its users leave /who on node 3.
-      await b.client.close();
+      // Node 2 stops: bob leaves (alice hears it) and is gone from /who on node 3.
       await n2.stop();
+      await waitSeen("bob leave", () => seen("leave", "bob", (m) => m.reason === "shutdown"));
       await commandUntil(
         carol,
         "who",
@@ -193,6 +208,12 @@ Deno.test({
       await dave.auth({ name: "dave" });
       const { match: welcome } = await dave.readUntil((m) => m.t === "welcome");
       assert.equal((welcome?.server as Obj).motd, "be nice");
+
+      // Kick from node 1 of dave on node 2: his connection ends.
+      await commandUntil(alice, "whois", ["dave"], (r) => r.t === "reply");
+      assert.equal((await command(alice, "kick", ["dave", "out"])).t, "reply");
+      const { match: kicked } = await dave.readUntil((m) => m.t === "bye", 3000);
+      assert.equal(kicked?.reason, "kicked");
     } finally {
       for (const c of clients) await c.close();
       await Promise.all(servers.map((s) => s.stop()));
