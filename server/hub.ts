@@ -20,7 +20,7 @@ import type {
   SayMessage,
 } from "../shared/messages.ts";
 import { checkName } from "../shared/names.ts";
-import { ipBanned } from "./ban_match.ts";
+import { banFor, ipBanned } from "./ban_match.ts";
 import type { CommandContext, CommandHost } from "./command_host.ts";
 import { runCommand } from "./commands.ts";
 import { dm, dmAck, expireQueued } from "./dm.ts";
@@ -77,6 +77,9 @@ export class Hub {
     if (name === undefined || peer.fingerprint === "") return undefined;
     const check = checkName(name, o.blacklist());
     if (!check.ok) return undefined;
+    if (banFor(o.store.bans(), check.key, peer.fingerprint, peer.ip) !== undefined) {
+      return undefined;
+    }
     return o.store.reserveName(check.key, name, peer.fingerprint);
   }
 

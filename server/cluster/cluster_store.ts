@@ -190,10 +190,23 @@ export class ClusterStore implements HubStore {
       pingInterval: 2000,
       maxPingOut: 2,
     });
+    let rooms: RoomLog | undefined;
     try {
-      const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+      // JetStream may still be starting (NATS just restarted): ask again for a while.
+      const deadline = Date.now() + 3 * timeoutMs;
+      let jsm;
+      for (;;) {
+        try {
+          jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          o.log("info", "cluster: waiting for JetStream", { error: String(e) });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
       const js = jetstream(nc, { timeout: timeoutMs });
-      const rooms = await RoomLog.open({
+      rooms = await RoomLog.open({
         nc,
         js,
         jsm,
@@ -208,17 +221,30 @@ export class ClusterStore implements HubStore {
       const kvm = new Kvm(js);
       const open = <T>(what: string, d: Decode<T>) =>
         KvReplica.open(kvm, s.bucket(what), d, timeoutMs);
-      const kv = await Promise.all([
+      const settled = await Promise.allSettled([
         open("names", decodeOwner),
         open("bans", decodeBan),
         open("ops", decodeTrue),
         open("topics", decodeTopic),
         open("settings", (v) => typeof v === "string" ? v : undefined),
       ]);
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed !== undefined) {
+        for (const r of settled) if (r.status === "fulfilled") r.value.close();
+        throw failed.reason;
+      }
+      const kv = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+        KvReplica<NameOwner>,
+        KvReplica<Ban>,
+        KvReplica<true>,
+        KvReplica<Topic>,
+        KvReplica<string>,
+      ];
       const store = new ClusterStore(o, nc, rooms, kv, nodeId);
       store.#watchStatus();
       return store;
     } catch (e) {
+      rooms?.close();
       await nc.close().catch(() => {});
       throw e;
     }
