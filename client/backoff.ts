@@ -30,11 +30,6 @@ export function nextDelay(attempt: number, random: () => number): number {
   return Math.min(Math.round(base * factor), BACKOFF_CAP_MS);
 }
 
-/** An endless sequence of delays: `nextDelay(0, random)`, `nextDelay(1, random)`, … */
-export function* backoffDelays(random: () => number): Generator<number, never, void> {
-  for (let attempt = 0;; attempt++) yield nextDelay(attempt, random);
-}
-
 /** Bye reasons after which the client does not reconnect. */
 export const NO_RECONNECT: ReadonlySet<string> = new Set([
   "replaced",

@@ -8,6 +8,7 @@
 import { lineCount, MAX_TEXT_LINES, normalizeChatText } from "../shared/chat_text.ts";
 import { DM_TEXT_MAX } from "../shared/e2e.ts";
 import { utf8Length } from "../shared/encoding.ts";
+import { SERVER_COMMAND_NAMES } from "../shared/commands.ts";
 import { checkRoom } from "../shared/names.ts";
 import type { BellMode } from "./view.ts";
 
@@ -32,30 +33,8 @@ export const LOCAL_COMMANDS: readonly string[] = [
   "close",
 ];
 
-/** Server commands known before the server's own list arrives. */
-export const SERVER_COMMANDS: readonly string[] = [
-  "service",
-  "nick",
-  "who",
-  "whois",
-  "rooms",
-  "leave",
-  "topic",
-  "history",
-  "away",
-  "back",
-  "mode",
-  "invite",
-  "kick",
-  "ban",
-  "unban",
-  "bans",
-  "mute",
-  "unmute",
-  "motd",
-  "op",
-  "deop",
-];
+/** Server commands known before the server's own list arrives (shared/commands.ts). */
+export const SERVER_COMMANDS: readonly string[] = SERVER_COMMAND_NAMES;
 
 /** Help for the local commands, shown after the server's list. */
 export const LOCAL_HELP = [

@@ -8,6 +8,7 @@
  */
 
 import type { Command, CommandContext, CommandResult } from "./command_host.ts";
+import { SERVER_COMMAND_NAMES, type ServerCommandName } from "../shared/commands.ts";
 import { cmd, fail, usage } from "./commands/common.ts";
 import { keysCmd, roomsCmd, serviceCmd, whoCmd, whoisCmd } from "./commands/info.ts";
 import {
@@ -34,37 +35,49 @@ const helpCommand = cmd(
   helpCmd,
 );
 
-/** Every server command, in the order `/help` lists them. The single source of truth. */
-export const COMMANDS: readonly Command[] = Object.freeze([
-  helpCommand,
-  serviceCmd,
-  nickCmd,
-  whoCmd,
-  whoisCmd,
-  roomsCmd,
-  joinCmd,
-  leaveCmd,
-  topicCmd,
-  awayCmd,
-  backCmd,
-  historyCmd,
-  keysCmd,
-  privateCmd,
-  membersCmd,
-  skeyCmd,
-  keyreqCmd,
-  modeCmd,
-  inviteCmd,
-  kickCmd,
-  banCmd,
-  unbanCmd,
-  bansCmd,
-  muteCmd,
-  unmuteCmd,
-  motdCmd,
-  opCmd,
-  deopCmd,
-]);
+/** Each server command's table entry, by name: exactly the names of shared/commands.ts. */
+const ENTRIES: Readonly<Record<ServerCommandName, Command>> = {
+  help: helpCommand,
+  service: serviceCmd,
+  nick: nickCmd,
+  who: whoCmd,
+  whois: whoisCmd,
+  rooms: roomsCmd,
+  join: joinCmd,
+  leave: leaveCmd,
+  topic: topicCmd,
+  away: awayCmd,
+  back: backCmd,
+  history: historyCmd,
+  keys: keysCmd,
+  private: privateCmd,
+  members: membersCmd,
+  skey: skeyCmd,
+  keyreq: keyreqCmd,
+  mode: modeCmd,
+  invite: inviteCmd,
+  kick: kickCmd,
+  ban: banCmd,
+  unban: unbanCmd,
+  bans: bansCmd,
+  mute: muteCmd,
+  unmute: unmuteCmd,
+  motd: motdCmd,
+  op: opCmd,
+  deop: deopCmd,
+};
+
+/**
+ * Every server command, in the order `/help` lists them (shared/commands.ts, the single source
+ * of truth for the names).
+ */
+export const COMMANDS: readonly Command[] = Object.freeze(
+  SERVER_COMMAND_NAMES.map((name) => {
+    const c = ENTRIES[name];
+    if (c.name !== name) throw new TypeError(`command table entry ${name} is named ${c.name}`);
+    return c;
+  }),
+);
 
 const BY_NAME: ReadonlyMap<string, Command> = new Map(COMMANDS.map((c) => [c.name, c]));
 

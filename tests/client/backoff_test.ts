@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { BACKOFF_CAP_MS, backoffDelays, nextDelay } from "../../client/backoff.ts";
+import { BACKOFF_CAP_MS, nextDelay } from "../../client/backoff.ts";
 
-const take = (n: number, random: () => number) => {
-  const out: number[] = [];
-  for (const d of backoffDelays(random)) {
-    out.push(d);
-    if (out.length === n) break;
-  }
-  return out;
-};
+const take = (n: number, random: () => number) =>
+  Array.from({ length: n }, (_, attempt) => nextDelay(attempt, random));
 
 Deno.test("backoff: without jitter 0.5 s doubles to a 30 s cap", () => {
   assert.deepEqual(take(9, () => 0.5), [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
