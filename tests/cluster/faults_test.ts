@@ -3,14 +3,16 @@
  * on it go on at another node, resending what was not acknowledged, and every line is in the
  * room exactly once, seqs contiguous; NATS unreachable for 10 s (SIGSTOP) — connected users stay,
  * sends and shared changes are refused with `unavailable`, and once NATS is back the nodes carry
- * on by themselves with nothing stored twice; a node whose clock is 10 minutes behind does not
- * reorder a room. Skipped (with a message) when nats-server is missing.
+ * on by themselves with nothing stored twice; NATS restarted under running nodes — lines go through
+ * again and a ban still reaches another node at once; a node whose clock is 10 minutes behind does
+ * not reorder a room. Skipped (with a message) when nats-server is missing.
  */
 
 import assert from "node:assert/strict";
 import { ChatServer } from "../../server/server.ts";
-import { command, newId, readMsgs, startNodes } from "../support/cluster.ts";
-import { EvilClient } from "../support/evil_client.ts";
+import { fingerprint } from "../../shared/crypto.ts";
+import { command, commandUntil, newId, readMsgs, startNodes } from "../support/cluster.ts";
+import { EvilClient, newSigningKey } from "../support/evil_client.ts";
 import { natsAvailable, startNats } from "../support/nats.ts";
 import type { ServerProcess } from "../support/procs.ts";
 
@@ -173,6 +175,49 @@ Deno.test({
       );
     } finally {
       nats.signal("SIGCONT");
+      for (const c of clients) await c.close();
+      await Promise.all(servers.map((s) => s.stop()));
+      await nats.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "cluster faults: NATS restarted under running nodes: lines and bans flow again",
+  ignore,
+  fn: async () => {
+    const nats = await startNats();
+    const clients: EvilClient[] = [];
+    let servers: ServerProcess[] = [];
+    try {
+      const adminKey = await newSigningKey();
+      servers = await startNodes(nats, 2, { args: ["--admin", fingerprint(adminKey.publicRaw)] });
+      const alice = await EvilClient.connect(servers[0].port);
+      alice.key = adminKey;
+      await alice.handshake();
+      await alice.login("alice");
+      const bob = await EvilClient.joined(servers[1].port, "bob");
+      clients.push(alice, bob);
+      assert.equal((await say(alice, "before")).seq, 1);
+      await nats.restart();
+      let after: Obj;
+      const end = Date.now() + 20_000;
+      do {
+        after = await say(alice, "after");
+        if (after.t === "msg") break;
+        assert.equal(after.code, "unavailable", JSON.stringify(after));
+        await new Promise((r) => setTimeout(r, 250));
+      } while (Date.now() < end);
+      assert.equal(after.seq, 2, JSON.stringify(after));
+      const got = await readMsgs(bob, "#lobby", 2);
+      assert.deepEqual(got.map((m) => `${m.seq} ${m.text}`), ["1 before", "2 after"]);
+      await commandUntil(alice, "whois", ["bob"], (r) => r.t === "reply");
+      const t0 = Date.now();
+      assert.equal((await command(alice, "ban", ["bob"])).t, "reply");
+      const { match: bye } = await bob.readUntil((m) => m.t === "bye", 3000);
+      assert.equal(bye?.reason, "banned");
+      assert.ok(Date.now() - t0 < 1000, `the ban took ${Date.now() - t0} ms`);
+    } finally {
       for (const c of clients) await c.close();
       await Promise.all(servers.map((s) => s.stop()));
       await nats.close();
