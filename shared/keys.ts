@@ -7,6 +7,7 @@
  */
 
 import { bytesEqual, concat, decodeUtf8, fromBase64, toBase64, utf8 } from "./encoding.ts";
+import { readRegularFile } from "./safe_file.ts";
 import {
   ED25519_PKCS8_LEN,
   ed25519ExportPkcs8,
@@ -76,47 +77,23 @@ function describe(e: unknown): string {
 }
 
 /**
- * Reads a secret key file after checking type, size and permissions; `null` if it does not
- * exist. Throws `KeyFileError` for every other problem.
+ * Reads a secret key file after checking type, size and permissions (before opening and on the
+ * open file, through `readRegularFile`); `null` if it does not exist. Throws `KeyFileError` for
+ * every other problem.
  */
 async function readKeyFile(path: string): Promise<Uint8Array | null> {
-  let info: Deno.FileInfo;
   try {
-    // stat before open, so a FIFO or device is refused instead of blocking the open.
-    info = await Deno.stat(path);
+    return await readRegularFile(path, KEY_FILE_MAX, (info) => {
+      const problem = keyFileProblem(path, info);
+      if (problem !== null) throw new KeyFileError(path, problem);
+    });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
-    throw new KeyFileError(path, `cannot read: ${describe(e)}`, { cause: e });
-  }
-  const early = keyFileProblem(path, info);
-  if (early !== null) throw new KeyFileError(path, early);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw new KeyFileError(path, `cannot read: ${describe(e)}`, { cause: e });
-  }
-  try {
-    const problem = keyFileProblem(path, await file.stat());
-    if (problem !== null) throw new KeyFileError(path, problem);
-    // Read at most one byte past the limit, so a file that grew since stat is still refused.
-    const buf = new Uint8Array(KEY_FILE_MAX + 1);
-    let n = 0;
-    while (n < buf.length) {
-      const got = await file.read(buf.subarray(n));
-      if (got === null) break;
-      n += got;
-    }
-    if (n > KEY_FILE_MAX) {
+    if (e instanceof KeyFileError) throw e;
+    if (e instanceof RangeError) {
       throw new KeyFileError(path, `is larger than the ${KEY_FILE_MAX}-byte limit`);
     }
-    return buf.slice(0, n);
-  } catch (e) {
-    if (e instanceof KeyFileError) throw e;
     throw new KeyFileError(path, `cannot read: ${describe(e)}`, { cause: e });
-  } finally {
-    file.close();
   }
 }
 

@@ -72,16 +72,25 @@ export async function openPrivateAppend(path: string): Promise<PrivateAppend> {
 /**
  * Reads the regular file `path` whole. TypeError when it is not a regular file (checked before
  * opening, so a FIFO cannot block, and again on the open file); RangeError when it is larger
- * than `max` bytes (checked before reading, and while reading for a file that grows).
+ * than `max` bytes (checked before reading, and while reading for a file that grows). `check`,
+ * when given, sees both the path's and the open file's information first and may throw to
+ * refuse the file (a key file that others can read, say).
  */
-export async function readRegularFile(path: string, max: number): Promise<Uint8Array> {
+export async function readRegularFile(
+  path: string,
+  max: number,
+  check?: (info: Deno.FileInfo) => void,
+): Promise<Uint8Array> {
   const info = await Deno.stat(path);
+  check?.(info);
   if (!info.isFile) throw new TypeError(`${path} is not a regular file`);
   if (info.size > max) throw new RangeError(`${path} is larger than ${max} bytes`);
   const file = await Deno.open(path, { read: true });
   try {
     const opened = await file.stat();
+    check?.(opened);
     if (!opened.isFile) throw new TypeError(`${path} is not a regular file`);
+    if (opened.size > max) throw new RangeError(`${path} is larger than ${max} bytes`);
     const chunks: Uint8Array[] = [];
     let total = 0;
     for (;;) {
