@@ -1,6 +1,6 @@
 /**
- * Login (`auth`, PROTOCOL.md): bans, the name and its owner, the rooms asked for, the
- * per-identity session limit, then `welcome`, the joins with their history and the MOTD.
+ * Login (`auth`, PROTOCOL.md): bans, the per-identity session limit, the name and its owner,
+ * the rooms asked for, then `welcome`, the joins with their history and the MOTD.
  * @module
  */
 
@@ -49,6 +49,20 @@ function login(core: HubCore, peer: Peer, auth: AuthMessage): AuthResult {
     sendError(peer, undefined, "banned", `You are banned from this server${why}.`, false);
     return "fatal";
   }
+  // The same identity may be connected more than once (another device, a script): each
+  // session stays and receives; presence shows the name once. Checked before the name, so a
+  // refused session claims nothing, and no other name would have helped.
+  if (sessions.countOf(peer.fingerprint) >= MAX_SESSIONS_PER_IDENTITY) {
+    sendError(
+      peer,
+      undefined,
+      "too_many_sessions",
+      `Your identity is already connected ${MAX_SESSIONS_PER_IDENTITY} times, the most a ` +
+        "server allows.",
+      false,
+    );
+    return "fatal";
+  }
   const check = checkName(auth.name, o.blacklist());
   if (!check.ok) {
     sendError(peer, undefined, check.code, check.reason, true);
@@ -65,20 +79,6 @@ function login(core: HubCore, peer: Peer, auth: AuthMessage): AuthResult {
     sendError(peer, undefined, refused.code, refused.message, true);
     return "retry";
   }
-  // The same identity may be connected more than once (another device, a script): each
-  // session stays and receives; presence shows the name once.
-  if (sessions.countOf(peer.fingerprint) >= MAX_SESSIONS_PER_IDENTITY) {
-    sendError(
-      peer,
-      undefined,
-      "too_many_sessions",
-      `Your identity is already connected ${MAX_SESSIONS_PER_IDENTITY} times, the most a ` +
-        "server allows.",
-      false,
-    );
-    return "fatal";
-  }
-
   const rooms: string[] = [];
   const refusedRooms: ProtocolError[] = [];
   for (const r of auth.rooms) {
