@@ -247,7 +247,11 @@ export class RoomTable {
     const members = this.#rooms.get(room);
     s.rooms.delete(room);
     if (members === undefined) return;
-    const to = this.presenceTo(members, null);
+    // A membership of a private room that ends is told to everyone, quiet room or not: the
+    // others must rekey.
+    const ends = reason !== undefined && endsMembership(reason) &&
+      this.#o.store.members.isPrivate(room);
+    const to = ends ? undefined : this.presenceTo(members, null);
     if (!members.delete(s)) return;
     this.#touch(s.key);
     if (this.#sessions.sibling(s, room) !== undefined) {

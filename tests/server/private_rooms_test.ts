@@ -16,12 +16,15 @@ let n = 0;
 const mid = () => btoa(String(++n).padStart(16, "0"));
 const ENV = btoa("x".repeat(600));
 
-async function withHub(body: (w: { hub: Hub; store: Store }) => void | Promise<void>) {
+async function withHub(
+  body: (w: { hub: Hub; store: Store }) => void | Promise<void>,
+  limits = DEFAULT_LIMITS,
+) {
   const dir = await Deno.makeTempDir({ prefix: "chat_private_" });
   const store = Store.open(`${dir}/db.sqlite`, { schedule: (c) => c() });
   const hub = new Hub({
     store,
-    limits: DEFAULT_LIMITS,
+    limits,
     now: () => 1_700_000_000_000,
     serverName: "test",
     version: "0.1.0",
@@ -232,4 +235,27 @@ Deno.test("private rooms: a member who is away can be kicked or banned from them
     assert.ok(got.some((m) => m.t === "event" && m.kind === "ban" && m.name === "carol"));
     assert.deepEqual(names(), ["alice"]);
   });
+});
+
+Deno.test("private rooms: an ended membership is told to everyone even in a quiet room", async () => {
+  await withHub(({ hub }) => {
+    const a = connect(hub, "alice");
+    cmd(hub, a, "join", "#team", "--private");
+    const b = connect(hub, "bob", { rooms: ["#team"] });
+    const c = connect(hub, "carol", { rooms: ["#team"] });
+    a.take();
+    b.take();
+    hub.disconnect(c.id, "connection lost");
+    assert.deepEqual(
+      a.take().filter((m) => m.t === "event"),
+      [],
+      "quiet: a lost connection is not told",
+    );
+    const c2 = connect(hub, "carol", { rooms: ["#team"] });
+    a.take();
+    cmd(hub, c2, "leave", "#team");
+    const told = a.take().filter((m) => m.t === "event").map((m) => [m.kind, m.name, m.reason]);
+    assert.deepEqual(told, [["leave", "carol", "left"]]);
+    assert.deepEqual(b.take().filter((m) => m.t === "event").length, 1);
+  }, { ...DEFAULT_LIMITS, quietRoomMembers: 1 });
 });
