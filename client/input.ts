@@ -42,7 +42,7 @@ export const LOCAL_HELP = [
   "  /help [command]           this list, or one command",
   "  /quit or <exit chat>      leave (also Ctrl-D, or Ctrl-C twice within 2 s)",
   "  /join #room               join a room and talk there (in its own window)",
-  "  /join #room --private     create an end-to-end encrypted room (/private: make yours one)",
+  "  /join #room --private     create an end-to-end encrypted room",
   "  /win N|#room|NAME         show window N (also Alt+1…Alt+9, Alt+0 for 10, Alt+←/→,",
   "                            Ctrl+P/Ctrl+N; PgUp/PgDn scroll back, fetching older history)",
   "  /query NAME               open (or show) a private conversation with NAME; text typed",
