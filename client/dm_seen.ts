@@ -24,6 +24,32 @@ export const DM_SEEN_FILE_MAX = 8 * 1024 * 1024;
 const ENTRY = /^(\d{1,16}) (SHA256:[A-Za-z0-9+/]{43}) ([A-Za-z0-9+/]{22}==)$/;
 const ITEM = /^(keep|floor) (\d{1,16})$/;
 
+/** The items of a file's text; damaged or cut lines are skipped. */
+function parse(text: string): {
+  entries: [string, string, number][];
+  floor: number;
+  keep: number;
+  lines: number;
+} {
+  const lines = text === "" ? [] : text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  let floor = -Infinity;
+  let keep = DM_REPLAY_KEEP_MS;
+  const entries: [string, string, number][] = [];
+  for (const line of lines) {
+    const e = ENTRY.exec(line);
+    if (e !== null) {
+      entries.push([e[2], e[3], Number(e[1])]);
+      continue;
+    }
+    const i = ITEM.exec(line);
+    if (i === null) continue;
+    if (i[1] === "keep") keep = Math.max(keep, Number(i[2]));
+    else floor = Math.max(floor, Number(i[2]));
+  }
+  return { entries, floor, keep, lines: lines.length };
+}
+
 /** Settings of {@link SeenFile.open}. */
 export interface SeenFileOptions {
   /** Clock, ms since the epoch (default `Date.now`). */
@@ -76,29 +102,13 @@ export class SeenFile {
       }
     }
     const f = new SeenFile(path, max, now, notice);
-    const lines = text === "" ? [] : text.split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    let floor = notice === undefined ? -Infinity : now();
-    let keep = DM_REPLAY_KEEP_MS;
-    const entries: [string, string, number][] = [];
-    for (const line of lines) {
-      const e = ENTRY.exec(line);
-      if (e !== null) {
-        entries.push([e[2], e[3], Number(e[1])]);
-        continue;
-      }
-      const i = ITEM.exec(line);
-      if (i === null) continue; // a damaged or cut line
-      if (i[1] === "keep") keep = Math.max(keep, Number(i[2]));
-      else floor = Math.max(floor, Number(i[2]));
-    }
-    // The newest `max`; the floor rises to the newest one left out.
-    entries.sort((a, b) => b[2] - a[2]);
-    for (const [, , ts] of entries.splice(max)) floor = Math.max(floor, ts);
+    const { entries, floor: stored, keep, lines } = parse(text);
+    // Beyond `max`, the newest are kept; the floor rises to the newest one left out.
+    const floor = Math.max(stored, notice === undefined ? -Infinity : now());
     f.cache.keepAtLeast(keep);
     f.cache.load(entries, floor);
     f.cache.prune(now());
-    if (f.cache.size + 2 < lines.length || notice !== undefined || lines.length === 0) {
+    if (f.cache.size + 2 < lines || notice !== undefined || lines === 0) {
       f.#rewrite();
     }
     f.#open();
@@ -148,9 +158,21 @@ export class SeenFile {
     }
   }
 
-  /** Replaces the file with the cache's state: a temporary file (0600, synced), renamed over. */
+  /**
+   * Replaces the file with the cache's state: a temporary file (0600, synced), renamed over. What
+   * another process of the same home appended meanwhile is read back in first.
+   */
   #rewrite(): void {
     const c = this.cache;
+    try {
+      if (Deno.statSync(this.#path).size <= DM_SEEN_FILE_MAX) {
+        const { entries, floor } = parse(new TextDecoder().decode(Deno.readFileSync(this.#path)));
+        c.load(entries, floor);
+        c.prune(this.#now());
+      }
+    } catch {
+      // no file yet, or unreadable: what the cache holds is written
+    }
     const out = [`keep ${c.keepMs}`];
     if (c.floor > -Infinity) out.push(`floor ${c.floor}`);
     for (const [fp, id, ts] of c.entries()) out.push(`${ts} ${fp} ${id}`);

@@ -88,7 +88,7 @@ export class Hub {
     const core = this.#core;
     const s = core.sessions.byId.get(peerId);
     if (s === undefined) return;
-    s.lastActive = core.o.now();
+    if (msg.t !== "dm_ack") s.lastActive = core.o.now(); // the client's own, not the user's
     try {
       if (msg.t === "say") say(core, s, msg);
       else {

@@ -295,12 +295,21 @@ export class ReplayCache {
     return true;
   }
 
-  /** Restores persisted state (no `onChange`): ids with their `ts`, and the floor. */
+  /**
+   * Restores persisted state (no `onChange`): ids with their `ts`, and the floor. Beyond `max`,
+   * the oldest are dropped and the floor rises to the newest of them.
+   */
   load(entries: Iterable<readonly [fp: string, id: string, ts: number]>, floor: number): void {
     this.#floor = Math.max(this.#floor, floor);
     for (const [fp, id, ts] of entries) {
       const key = `${fp} ${id}`;
       this.#seen.set(key, Math.max(ts, this.#seen.get(key) ?? -Infinity));
+    }
+    if (this.#seen.size <= this.#max) return;
+    const oldest = [...this.#seen].sort((a, b) => a[1] - b[1]);
+    for (const [k, t] of oldest.slice(0, this.#seen.size - this.#max)) {
+      this.#seen.delete(k);
+      this.#floor = Math.max(this.#floor, t);
     }
   }
 

@@ -79,3 +79,21 @@ Deno.test("dm_seen: a file that cannot be used is set aside; nothing sent before
     b.close();
     assert.ok(DM_REPLAY_KEEP_MS > 30 * 86_400_000);
   }));
+
+Deno.test("dm_seen: a rewrite keeps what another process of the same home appended", () =>
+  withDir(async (path) => {
+    const a = await SeenFile.open(path, { now: () => NOW, max: 4 });
+    const b = await SeenFile.open(path, { now: () => NOW, max: 4 });
+    assert.equal(a.cache.accept(FP, id(1), NOW + 1, NOW), true);
+    // b appends past its bound (an id, then longer windows) and rewrites the file: a's id,
+    // appended meanwhile, is read back in first.
+    assert.equal(b.cache.accept(FP, id(2), NOW + 2, NOW), true);
+    for (let d = 33; d <= 36; d++) b.keepAtLeast(d * 86_400_000);
+    a.close();
+    b.close();
+    assert.ok((await Deno.readTextFile(path)).startsWith(`keep ${36 * 86_400_000}\n`), "rewritten");
+    const c = await SeenFile.open(path, { now: () => NOW, max: 4 });
+    assert.equal(c.cache.check(FP, id(1), NOW + 1, NOW), "seen");
+    assert.equal(c.cache.check(FP, id(2), NOW + 2, NOW), "seen");
+    c.close();
+  }));

@@ -14,6 +14,9 @@ import type { AuthMessage } from "../../shared/messages.ts";
 import { Blacklist } from "../../shared/names.ts";
 import { Hub } from "../../server/hub.ts";
 import { DM_QUEUE_WINDOW } from "../../server/dm.ts";
+import { Charges } from "../../server/charge.ts";
+import { parseClientMessage } from "../../shared/messages.ts";
+import { ProtocolError } from "../../shared/errors.ts";
 import { SCHEMA_VERSION, Store } from "../../server/store.ts";
 
 const fp = (c: string) => "SHA256:" + c.repeat(43);
@@ -248,4 +251,26 @@ Deno.test("dm queue: a version 3 database migrates to the queue and keeps its da
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("dm_ack: parsed strictly; charged to the automatic bucket, never a strike", () => {
+  assert.deepEqual(parseClientMessage('{"t":"dm_ack","q":[]}'), { t: "dm_ack", q: [] });
+  assert.deepEqual(parseClientMessage('{"t":"dm_ack","q":[1,2]}'), { t: "dm_ack", q: [1, 2] });
+  const bad = [
+    '{"t":"dm_ack"}',
+    '{"t":"dm_ack","q":[0]}',
+    '{"t":"dm_ack","q":[1.5]}',
+    '{"t":"dm_ack","q":["1"]}',
+    '{"t":"dm_ack","q":[1],"id":"x"}',
+    JSON.stringify({ t: "dm_ack", q: Array.from({ length: 65 }, (_, i) => i + 1) }),
+  ];
+  for (const b of bad) {
+    assert.throws(() => parseClientMessage(b), (e) => e instanceof ProtocolError, b);
+  }
+  const clock = { t: 0 };
+  const c = new Charges({ ...DEFAULT_LIMITS, autoBurst: 2, rateStrikes: 1 }, () => clock.t);
+  assert.equal(c.request({ t: "dm_ack" }), "ok");
+  assert.equal(c.request({ t: "dm_ack" }), "ok");
+  assert.equal(c.request({ t: "dm_ack" }), "auto_limited", "refused, not a strike");
+  assert.equal(c.request({ t: "dm" }), "ok", "the user's own budget is untouched");
 });
