@@ -205,9 +205,10 @@ export class DmQueue {
    * first; returns them (to tell their senders).
    */
   expire(before: number, max = 1000): QueuedDm[] {
-    let out: QueuedDm[] = [];
+    // Read first: most calls find nothing and need no write transaction.
+    const out = (this.#q.expired.all(before, max) as Row[]).map(toQueued);
+    if (out.length === 0) return out;
     transaction(this.#db, this.#fail, () => {
-      out = (this.#q.expired.all(before, max) as Row[]).map(toQueued);
       for (const m of out) this.#q.remove.run(m.n);
     });
     this.#total -= out.length;
