@@ -104,16 +104,14 @@ export function graphemeWidth(g: string): number {
   return 1;
 }
 
-/** Columns `text` takes on one terminal row (ANSI SGR colour sequences count nothing). */
+/** Columns `text` (plain, no escape sequences) takes on one terminal row. */
 export function textWidth(text: string): number {
   let w = 0;
-  // deno-lint-ignore no-control-regex
-  const plain = text.includes("\x1b") ? text.replace(/\x1b\[[0-9;]*m/g, "") : text;
-  for (let i = 0; i < plain.length; i++) {
-    const c = plain.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
     if (c >= 0x20 && c < 0x7f) w++;
     // The ASCII character before may start the cluster: measure from it.
-    else return i === 0 ? slowWidth(plain) : w - 1 + slowWidth(plain.slice(i - 1));
+    else return i === 0 ? slowWidth(text) : w - 1 + slowWidth(text.slice(i - 1));
   }
   return w;
 }
@@ -122,12 +120,4 @@ function slowWidth(text: string): number {
   let w = 0;
   for (const s of SEGMENTER.segment(text)) w += graphemeWidth(s.segment);
   return w;
-}
-
-/** Terminal rows `text` takes once printed at `columns` (each of its lines wraps). */
-export function rowsOf(text: string, columns: number): number {
-  const cols = Math.max(1, columns);
-  let rows = 0;
-  for (const line of text.split("\n")) rows += Math.max(1, Math.ceil(textWidth(line) / cols));
-  return rows;
 }

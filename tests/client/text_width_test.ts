@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { graphemes, graphemeWidth, rowsOf, textWidth } from "../../client/text_width.ts";
+import { graphemes, graphemeWidth, textWidth } from "../../client/text_width.ts";
 
 const SEG = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
@@ -22,9 +22,7 @@ Deno.test("text width: clusters and their columns", () => {
     ["y\u{1f3fd}", 3],
   ];
   for (const [g, w] of cases) assert.equal(graphemeWidth(g), w, JSON.stringify(g));
-  assert.equal(textWidth("\x1b[31mred\x1b[39m 中"), 6, "colour sequences count nothing");
   assert.equal(textWidth("ye\u0301中"), 4);
-  assert.equal(rowsOf("12345\n\n123456", 5), 4);
 });
 
 Deno.test("text width: property — graphemes() splits as Intl.Segmenter does", () => {
