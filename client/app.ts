@@ -274,9 +274,9 @@ export class App {
   }
 
   /**
-   * A user's away, back or nick change comes once per room shared, and is shown once: in the
-   * window shown when that user is in its room, else in the room of the copy shown. A nick
-   * change renames the conversation with that user.
+   * A user's away, back or nick change (no room; older servers tag it with a shared room) is
+   * shown in the window shown when that user is in its room, else in its room or the current
+   * window. A nick change renames the conversation with that user.
    */
   #placeNotice(ev: ClientEvent, m: ServerMessage): ClientEvent {
     const wl = this.#windows;

@@ -15,6 +15,11 @@ import type { TranscriptEntry } from "./transcript.ts";
 /** The fields of an event besides its kind, room and time. */
 export type EventFields = Pick<EventMessage, "name" | "by" | "reason" | "old" | "text">;
 
+/** Events about a user, not a room: one per reader, whatever rooms they share. */
+const USER_NOTICES: ReadonlySet<EventKind> = new Set(["away", "back", "nick"]);
+/** Away, back and nick events from other nodes remembered to recognise their other copies. */
+const NOTICES_REMEMBERED = 32;
+
 /** Where fan-out finds its recipients. */
 export interface Audience {
   /** Every authenticated session. */
@@ -31,6 +36,8 @@ export class Fanout {
   messages = 0;
   /** Messages and events handed to connections since start. */
   deliveries = 0;
+  /** Recent away, back and nick events from other nodes, with the sessions given each. */
+  readonly #noticed = new Map<string, Set<Session>>();
 
   /**
    * Fan-out with the clock and transcript of `o`, to the sessions `to` names; events for
@@ -53,25 +60,68 @@ export class Fanout {
     this.#deliver(ev, only);
   }
 
-  /** An event said on another node of a cluster: sent to the members here (or everyone). */
-  remote(ev: EventMessage): void {
-    this.#deliver(ev, undefined);
+  /**
+   * An event about a user rather than a room (away, back, nick), for the members of `rooms`
+   * (the user's rooms; in a room for which `only` names a session or `null`, just that one or
+   * nobody): each reader gets it once, without a room, and the transcript records it once. The
+   * other nodes of a cluster get one copy per room, all with the same time, and deliver them
+   * once per reader too ({@link remote}).
+   */
+  notice(
+    kind: EventKind,
+    f: EventFields,
+    rooms: Iterable<string>,
+    only: (room: string) => Session | null | undefined,
+  ): void {
+    const ev: EventMessage = { t: "event", ts: this.#o.now(), kind, ...f };
+    const to = new Set<Session>();
+    for (const room of rooms) {
+      const one = only(room);
+      if (one === undefined) {
+        this.#o.bus?.event({ ...ev, room });
+        for (const s of this.#to.members(room) ?? []) to.add(s);
+      } else if (one !== null) to.add(one);
+    }
+    this.#deliver(ev, [...to]);
   }
 
-  #deliver(ev: EventMessage, only: Session | null | undefined): void {
+  /**
+   * An event said on another node of a cluster: sent to the members here (or everyone). The
+   * per-room copies of an away, back or nick reach each reader once (see {@link notice}).
+   */
+  remote(ev: EventMessage): void {
+    if (ev.room === undefined || !USER_NOTICES.has(ev.kind)) return this.#deliver(ev, undefined);
+    const key = JSON.stringify([ev.kind, ev.ts, ev.name, ev.old, ev.text]);
+    let sent = this.#noticed.get(key);
+    const first = sent === undefined;
+    if (sent === undefined) {
+      this.#noticed.set(key, sent = new Set());
+      if (this.#noticed.size > NOTICES_REMEMBERED) {
+        this.#noticed.delete(this.#noticed.keys().next().value!);
+      }
+    }
+    const to: Session[] = [];
+    for (const s of this.#to.members(ev.room) ?? []) {
+      if (sent.has(s)) continue;
+      sent.add(s);
+      to.push(s);
+    }
+    const { room: _, ...one } = ev;
+    if (first) this.#deliver(one, to);
+    else this.#send(one, to);
+  }
+
+  /** Sends `ev` to `to` (a session, `null` for nobody, or a list), else its room or everyone. */
+  #deliver(ev: EventMessage, only: Session | null | undefined | readonly Session[]): void {
     const { room, ts, kind } = ev;
-    const to = only !== undefined
-      ? (only === null ? [] : [only])
+    const to = Array.isArray(only)
+      ? only
+      : only !== undefined
+      ? (only === null ? [] : [only as Session])
       : room === undefined
       ? this.#to.everyone()
       : this.#to.members(room)?.values();
-    if (to !== undefined) {
-      const line = utf8.encode(JSON.stringify(ev)); // once for every recipient
-      for (const s of to) {
-        s.peer.send(line);
-        this.deliveries++;
-      }
-    }
+    if (to !== undefined) this.#send(ev, to);
     const entry: TranscriptEntry = { ts, kind };
     if (room !== undefined) entry.room = room;
     if (ev.name !== undefined) entry.name = ev.name;
@@ -80,6 +130,15 @@ export class Fanout {
     if (ev.text !== undefined) entry.text = ev.text;
     if (ev.old !== undefined) entry.from = ev.old;
     this.#o.transcript?.write(entry);
+  }
+
+  /** Serialises `ev` once and sends it to every session of `to`. */
+  #send(ev: EventMessage, to: Iterable<Session>): void {
+    const line = utf8.encode(JSON.stringify(ev)); // once for every recipient
+    for (const s of to) {
+      s.peer.send(line);
+      this.deliveries++;
+    }
   }
 
   /** Sends a stored message to its room's members, serialised once. */

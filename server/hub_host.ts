@@ -97,11 +97,9 @@ export function makeHost(core: HubCore): CommandHost {
       const sibs = sessions.siblings(s);
       for (const x of sibs) x.away = text;
       core.touch(s.key);
-      for (const room of roomsOf(sibs)) {
-        const to = rooms.presenceTo(rooms.sessionsIn(room) ?? new Set(), s);
-        if (text === undefined) fanout.event(room, "back", { name: s.name }, to);
-        else fanout.event(room, "away", { name: s.name, text }, to);
-      }
+      const only = (room: string) => rooms.presenceTo(rooms.sessionsIn(room) ?? new Set(), s);
+      if (text === undefined) fanout.notice("back", { name: s.name }, roomsOf(sibs), only);
+      else fanout.notice("away", { name: s.name, text }, roomsOf(sibs), only);
     },
     history: (room, n, u, below) =>
       below === undefined

@@ -83,7 +83,7 @@ export function nick(core: HubCore, s: Session, name: string): void {
   byName.set(key, s);
   core.touch(key);
   core.touch(oldKey);
-  for (const room of roomsOf(sibs)) core.fanout.event(room, "nick", { name, old });
+  core.fanout.notice("nick", { name, old }, roomsOf(sibs), () => undefined);
 }
 
 /** Gives up `name`, owned by `s`'s identity and used by none of its sessions. */
