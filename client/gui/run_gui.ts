@@ -10,6 +10,7 @@
 import { App } from "../app.ts";
 import { ChatClient, type ServerAddress } from "../client.ts";
 import { safetyNumber } from "../dm.ts";
+import { SeenFile } from "../dm_seen.ts";
 import { loadOrCreateIdentity } from "../identity.ts";
 import { KnownServers, normalizeHostPort } from "../known_servers.ts";
 import { KnownUsers } from "../known_users.ts";
@@ -55,6 +56,8 @@ export async function runGui(o: GuiOptions): Promise<number> {
   const { identity } = await loadOrCreateIdentity(o.home, (l) => console.error(l));
   const knownServers = await KnownServers.load(`${o.home}/known_servers`);
   const knownUsers = await KnownUsers.load(`${o.home}/known_users`);
+  const seen = await SeenFile.open(`${o.home}/dm_seen`);
+  if (seen.notice !== undefined) console.error(seen.notice);
   const hostPort = normalizeHostPort(o.host, o.port);
   let app: App | undefined;
   let client: ChatClient | undefined;
@@ -95,7 +98,10 @@ export async function runGui(o: GuiOptions): Promise<number> {
     lingerMs: o.lingerMs,
   });
   view.setServer(hostPort);
-  const local = await startLocalServer({ onSocket: (ws) => view.attach(ws) });
+  const local = await startLocalServer({ onSocket: (ws) => view.attach(ws) }).catch((e) => {
+    seen.close();
+    throw e;
+  });
   try {
     if (!o.open || !await openBrowser(local.url)) {
       say(`chat gui: open ${local.url} in your browser`);
@@ -114,6 +120,7 @@ export async function runGui(o: GuiOptions): Promise<number> {
       expectedFingerprint: o.fingerprint,
       hintArgs: o.hintArgs ?? [],
       reconnect: true,
+      dmQueue: true,
       onEvent: (ev) => push(ev),
       trustNewServer: (hp, fp) => {
         if (o.fingerprint !== undefined) return Promise.resolve(o.fingerprint === fp);
@@ -136,7 +143,7 @@ export async function runGui(o: GuiOptions): Promise<number> {
       room: o.room,
       json: false,
       early,
-      dm: { identity, knownUsers, hostPort },
+      dm: { identity, knownUsers, hostPort, seen },
     });
     for (const ev of early.splice(0)) app.onEvent(ev);
     const a = app;
@@ -148,5 +155,6 @@ export async function runGui(o: GuiOptions): Promise<number> {
     await view.close();
     await client?.close().catch(() => {});
     await local.close();
+    seen.close();
   }
 }
