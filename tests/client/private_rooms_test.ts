@@ -201,3 +201,21 @@ Deno.test("private rooms client: giving keys waits for the automatic budget, wit
   assert.ok(slept2.reduce((a, b) => a + b, 0) <= 60_000);
   assert.deepEqual(slept2.slice(0, 5), [1_000, 2_000, 4_000, 8_000, 8_000]);
 });
+
+Deno.test("private rooms client: a room's kind never changes silently", async () => {
+  const [alice, bob] = await ids();
+  const { svc } = service(bob, { alice, bob }, () => ["alice", "bob"]);
+  assert.deepEqual(svc.noteRooms([{ name: "#dev", topic: "", members: 1 }]), [], "first sight");
+  assert.equal(svc.isPrivate("#dev"), false);
+  assert.deepEqual(svc.noteRooms([{ name: "#dev", topic: "", members: 1, private: true }]), [
+    "#dev is now a private room: its lines are end-to-end encrypted",
+  ]);
+  assert.equal(svc.isPrivate("#dev"), true);
+  const back = svc.noteRooms([{ name: "#dev", topic: "", members: 1 }]);
+  assert.equal(back.length, 1);
+  assert.match(back[0], /^warning: #dev is no longer private .*the server can read/);
+  assert.equal(svc.isPrivate("#dev"), false, "and its lines go in clear only after the warning");
+  svc.onEvent({ t: "event", ts: 1, kind: "mode", room: "#x", by: "alice", text: "+private" });
+  assert.equal(svc.isPrivate("#x"), true);
+  assert.deepEqual(svc.privateRooms.sort(), ["#team", "#x"]);
+});
