@@ -32,7 +32,7 @@ export type AddResult = "added" | "replaced" | "duplicate" | "dropped";
 /** Default bounds of one scrollback. */
 export const SCROLLBACK_LINES = 2_000;
 /** Default bound on the characters one scrollback holds. */
-export const SCROLLBACK_CHARS = 1_000_000;
+export const SCROLLBACK_CHARS = 256_000;
 
 /** The lines of one window, bounded. */
 export class Scrollback {
