@@ -91,9 +91,10 @@ Deno.test({
       await pane.until((s) => s.includes("Your name:"), "name prompt");
       await pane.keys("alice", "Enter");
       await until(() => joined(watch, "alice", "#lobby") === 1, "alice in #lobby", [watch], 20_000);
+      // Said in the window shown (#lobby's) once saved.
+      await pane.until((s) => s.includes("remembered"), "the name is remembered");
       await pane.keys("/join dev", "Enter");
       await until(() => joined(watch, "alice", "#dev") === 1, "alice in #dev", [watch], 20_000);
-      await pane.until((s) => s.includes("remembered"), "the name is remembered");
       // Saved in the background once the client has the answer to /join.
       const want = JSON.stringify({ [hp]: { name: "alice", rooms: ["#lobby", "#dev"] } });
       await until(
@@ -107,6 +108,8 @@ Deno.test({
       // A message of several lines: the lines after the first hang under the text column.
       await watch.send(JSON.stringify("/join #dev")); // the room alice looks at
       await watch.send(JSON.stringify("line one\n\x1b[2Jline two"));
+      await pane.keys("M-2"); // #lobby's window, where watch talks
+
       const shown = await pane.until((s) => s.includes("␛[2Jline two"), "the multi-line message");
       const rows = shown.split("\n");
       const at = rows.findIndex((r) => r.includes("watch: line one"));
