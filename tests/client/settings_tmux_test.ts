@@ -108,7 +108,13 @@ Deno.test({
       // A message of several lines: the lines after the first hang under the text column.
       await watch.send(JSON.stringify("/join #dev")); // the room alice looks at
       await watch.send(JSON.stringify("line one\n\x1b[2Jline two"));
-      await pane.keys("M-2"); // #lobby's window, where watch talks
+      // It is shown in its room's window: switch to the window the status line marks.
+      const hot = await pane.until(
+        (s) => s.includes("␛[2Jline two") || /\b\d:#\w+\(1\)/.test(s),
+        "the message in the window or the hotlist",
+      );
+      const n = /\b(\d):#\w+\(1\)/.exec(hot);
+      if (!hot.includes("␛[2Jline two") && n !== null) await pane.keys(`M-${n[1]}`);
 
       const shown = await pane.until((s) => s.includes("␛[2Jline two"), "the multi-line message");
       const rows = shown.split("\n");
