@@ -135,6 +135,11 @@ Deno.test({
         const worst = await lowestContrast(p);
         assert.ok(worst.ratio >= 4.5, `${scheme}: ${worst.ratio.toFixed(2)} on ${worst.where}`);
       }
+      // /quit ends the process (exit code 0) and tells the page.
+      await page.getByRole("textbox", { name: /^Message/ }).fill("/quit");
+      await page.keyboard.press("Enter");
+      assert.equal((await gui.status).code, 0);
+      await page.getByRole("alert").filter({ hasText: "chat has quit" }).waitFor();
     } finally {
       await browser.close();
       await gui.stop();

@@ -310,7 +310,8 @@ function fetchOlder(): void {
   if (!room.startsWith("#")) return;
   const oldest = model.convs.get(room)?.lines.find((l) => l.seq !== undefined)?.seq;
   const last = older.get(room);
-  if (oldest === undefined || oldest <= 1) {
+  if (oldest === undefined) return; // no message yet: nothing to page back from
+  if (oldest <= 1) {
     older.set(room, { before: 1, done: true, at: Date.now() });
     drawOlder();
     return;
@@ -333,6 +334,13 @@ function drawOlder(): void {
 
 list.addEventListener("scroll", () => {
   if (list.scrollTop <= 40) fetchOlder();
+});
+// Already at the top (a short list does not scroll): going further up asks for more too.
+list.addEventListener("wheel", (e) => {
+  if (e.deltaY < 0 && list.scrollTop <= 40) fetchOlder();
+}, { passive: true });
+list.addEventListener("keydown", (e) => {
+  if (["PageUp", "Home", "ArrowUp"].includes(e.key) && list.scrollTop <= 40) fetchOlder();
 });
 byId("older").addEventListener("click", fetchOlder);
 
