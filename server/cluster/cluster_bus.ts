@@ -212,8 +212,20 @@ export class ClusterBus implements Bus {
     let ok = false;
     try {
       const v = JSON.parse(decodeUtf8(m.data));
-      if (typeof v?.key === "string" && typeof v?.line === "string") {
-        ok = this.#to?.dm(v.key, v.line) ?? false;
+      const d = typeof v?.line === "string" ? JSON.parse(v.line) : undefined;
+      // Only a well-formed `dm` line is handed on to a user, rebuilt from its fields.
+      if (
+        typeof v?.key === "string" && d?.t === "dm" && typeof d.id === "string" &&
+        typeof d.from === "string" && typeof d.ts === "number" && typeof d.envelope === "string"
+      ) {
+        const line = JSON.stringify({
+          t: "dm",
+          id: d.id,
+          from: d.from,
+          ts: d.ts,
+          envelope: d.envelope,
+        });
+        ok = this.#to?.dm(v.key, line) ?? false;
       }
     } catch {
       ok = false;
