@@ -60,7 +60,12 @@ async function jsonClient(
   args: string[] = [],
 ): Promise<ClientProcess> {
   const c = startClient(port, ["--name", name, "--accept-new", "--json", ...args], home);
-  await until(() => c.lines.some((l) => l.includes('"t":"welcome"')), `${name} welcome`, [c], 30_000);
+  await until(
+    () => c.lines.some((l) => l.includes('"t":"welcome"')),
+    `${name} welcome`,
+    [c],
+    30_000,
+  );
   return c;
 }
 
