@@ -72,13 +72,16 @@ const STRIKE_WINDOW_MS = 60_000;
 export class Charges {
   readonly #l: ChargeLimits;
   readonly #now: () => number;
-  readonly #messages: TokenBucket;
-  #auto: TokenBucket;
-  readonly #pings: TokenBucket;
+  // The buckets are made on first use: a bucket nobody took from is full, whenever it is made,
+  // so making it late charges exactly as making it with the connection (idle connections are
+  // many, and most never ping or run an automatic request of their own).
+  #messages: TokenBucket | undefined = undefined;
+  #auto: TokenBucket | undefined = undefined;
+  #pings: TokenBucket | undefined = undefined;
   #paste = 0;
-  #strikes: number[] = [];
-  /** The bucket answers of the current request are paid from. */
-  #current: TokenBucket;
+  #strikes: number[] | undefined = undefined;
+  /** Whether answers of the current request are paid from the message bucket (else automatic). */
+  #currentMessages = false;
   /** Tokens of the current request that still pay for its answer. */
   #credit = 0;
 
@@ -87,13 +90,27 @@ export class Charges {
     if (!(limits.replayRowsPerToken > 0) || !(limits.listRowsPerToken > 0)) {
       throw new RangeError("rows per token must be positive");
     }
+    // The buckets' own checks, before any is made.
+    if (!(limits.rateBurst > 0) || !(limits.ratePerSecond > 0)) {
+      throw new RangeError("burst and rate must be positive");
+    }
+    if (!(limits.autoBurst > 0) || !(limits.autoPerSecond > 0)) {
+      throw new RangeError("burst and rate must be positive");
+    }
     this.#l = limits;
     this.#now = now;
-    this.#messages = new TokenBucket(limits.rateBurst, limits.ratePerSecond, now);
-    this.#auto = new TokenBucket(limits.autoBurst, limits.autoPerSecond, now);
-    // Pings have a bucket of their own: a record full of pings cannot ask for many answers.
-    this.#pings = new TokenBucket(limits.rateBurst, limits.ratePerSecond, now);
-    this.#current = this.#auto;
+  }
+
+  #messageBucket(): TokenBucket {
+    return this.#messages ??= new TokenBucket(this.#l.rateBurst, this.#l.ratePerSecond, this.#now);
+  }
+
+  #autoBucket(): TokenBucket {
+    return this.#auto ??= new TokenBucket(this.#l.autoBurst, this.#l.autoPerSecond, this.#now);
+  }
+
+  #current(): TokenBucket {
+    return this.#currentMessages ? this.#messageBucket() : this.#autoBucket();
   }
 
   /**
@@ -101,7 +118,6 @@ export class Charges {
    * address, so reconnecting does not refill it.
    */
   shareAutomatic(bucket: TokenBucket): void {
-    if (this.#current === this.#auto) this.#current = bucket;
     this.#auto = bucket;
   }
 
@@ -112,6 +128,8 @@ export class Charges {
 
   /** True when a `ping` may be answered. */
   ping(): boolean {
+    // Pings have a bucket of their own: a record full of pings cannot ask for many answers.
+    this.#pings ??= new TokenBucket(this.#l.rateBurst, this.#l.ratePerSecond, this.#now);
     return this.#pings.take();
   }
 
@@ -120,7 +138,7 @@ export class Charges {
    * paid from the automatic bucket, with no request token to start from.
    */
   automatic(): void {
-    this.#current = this.#auto;
+    this.#currentMessages = false;
     this.#credit = 0;
   }
 
@@ -129,19 +147,19 @@ export class Charges {
     const auto = msg.t === "dm_ack" ||
       (msg.t === "cmd" && msg.auto === true && AUTO_COMMANDS.has(msg.name ?? ""));
     if (auto) {
-      this.#current = this.#auto;
+      this.#currentMessages = false;
       this.#credit = 0;
-      if (!this.#auto.take()) return "auto_limited";
+      if (!this.#autoBucket().take()) return "auto_limited";
       this.#credit = 1;
       return "ok";
     }
-    this.#current = this.#messages;
+    this.#currentMessages = true;
     this.#credit = 0;
     if (msg.t === "say" && this.#paste > 0) {
       this.#paste--;
       return "ok";
     }
-    if (!this.#messages.take()) return this.#strike();
+    if (!this.#messageBucket().take()) return this.#strike();
     if (msg.t === "say") this.#paste = this.#l.pasteLines - 1;
     else this.#credit = 1;
     return "ok";
@@ -159,17 +177,17 @@ export class Charges {
     this.#credit = Math.max(0, this.#credit - fromCredit / per);
     const rest = wanted - fromCredit;
     if (rest === 0) return wanted;
-    const more = Math.min(rest, Math.floor(this.#current.tokens * per + 1e-9));
-    if (more > 0) this.#current.takeUpTo(more / per);
+    const bucket = this.#current();
+    const more = Math.min(rest, Math.floor(bucket.tokens * per + 1e-9));
+    if (more > 0) bucket.takeUpTo(more / per);
     return fromCredit + more;
   }
 
   #strike(): Verdict {
     const now = this.#now();
-    this.#strikes.push(now);
-    while (this.#strikes.length > 0 && now - this.#strikes[0] > STRIKE_WINDOW_MS) {
-      this.#strikes.shift();
-    }
-    return this.#strikes.length >= this.#l.rateStrikes ? "flooding" : "limited";
+    const strikes = this.#strikes ??= [];
+    strikes.push(now);
+    while (strikes.length > 0 && now - strikes[0] > STRIKE_WINDOW_MS) strikes.shift();
+    return strikes.length >= this.#l.rateStrikes ? "flooding" : "limited";
   }
 }

@@ -171,7 +171,7 @@ export class Connection implements Peer {
   #scheduled = false;
   #writeStarted = 0;
   #closeAfterFlush: string | null = null;
-  #raw: Uint8Array[] = []; // pre-key frames (ServerHello / Refusal)
+  #raw: Uint8Array[] | undefined = undefined; // pre-key frames (ServerHello / Refusal)
 
   /** Wraps an accepted TCP connection. */
   constructor(conn: Deno.TcpConn, id: number, ctx: ConnectionContext) {
@@ -205,7 +205,7 @@ export class Connection implements Peer {
   /** Sends a Refusal frame and closes (only before ServerHello). */
   refuse(code: string): void {
     if (this.#phase !== "hello") return this.abort(code);
-    this.#raw.push(encodeFrame(encodeRefusal(code)));
+    (this.#raw ??= []).push(encodeFrame(encodeRefusal(code)));
     this.#phase = "closing";
     this.#closeAfterFlush = code;
     this.#pump();
@@ -249,15 +249,23 @@ export class Connection implements Peer {
     if (!this.#writing && !this.#scheduled) {
       // Let everything queued in this turn share one record and one write; while a write is in
       // flight, what comes meanwhile leaves together when it completes.
+      // One microtask pumps every connection scheduled before it runs (no closure per connection).
       this.#scheduled = true;
-      queueMicrotask(this.#scheduledPump);
+      if (Connection.#due.push(this) === 1) queueMicrotask(Connection.#pumpDue);
     }
   }
 
-  readonly #scheduledPump = () => {
-    this.#scheduled = false;
-    this.#pump();
-  };
+  /** Connections whose pump is scheduled, in order. */
+  static #due: Connection[] = [];
+
+  static #pumpDue(): void {
+    const due = Connection.#due;
+    Connection.#due = [];
+    for (const c of due) {
+      c.#scheduled = false;
+      c.#pump();
+    }
+  }
 
   /** Sends `bye {reason}`, flushes what is queued, then closes. */
   close(reason: string): void {
@@ -394,7 +402,7 @@ export class Connection implements Peer {
     this.#opener = new RecordOpener(res.keys.recv);
     this.#th = res.keys.th;
     this.#decoder.limits = { min: MIN_RECORD_FRAME, max: this.#ctx.limits.recordFrame };
-    this.#raw.push(encodeFrame(res.hello));
+    (this.#raw ??= []).push(encodeFrame(res.hello));
     this.#phase = "auth";
     this.#pump();
   }
@@ -579,9 +587,9 @@ export class Connection implements Peer {
   #pump(): void {
     if (this.#writing || this.#phase === "closed") return;
     let bytes: Uint8Array | undefined;
-    if (this.#raw.length > 0) {
+    if (this.#raw !== undefined) {
       bytes = this.#raw.length === 1 ? this.#raw[0] : concat(...this.#raw);
-      this.#raw = [];
+      this.#raw = undefined;
     }
     if (this.#sealer !== undefined && !this.#out.empty) {
       const d = this.#out.drain(this.#sealer);

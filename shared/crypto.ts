@@ -12,7 +12,6 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
-  createSecretKey,
   diffieHellman,
   generateKeyPairSync,
   hkdfSync,
@@ -224,10 +223,41 @@ export type AeadCipher = "aes-256-gcm" | "chacha20-poly1305";
 /** Tag length of both AEADs, in bytes. */
 export const AEAD_TAG_BYTES = 16;
 
-/** Imports a raw 32-byte AEAD key (either cipher); `RangeError` unless 32 bytes. */
-export function aeadImport(raw: Uint8Array): KeyObject {
+/** The bytes of a key, for this module's ciphers only. */
+let keyBytes: (key: AeadKey) => Uint8Array;
+/** Wraps bytes this module owns (not copied). */
+let wrapKey: (raw: Uint8Array) => AeadKey;
+
+/**
+ * A 32-byte AEAD key, opaque outside this module: it can only seal and open. Its bytes are kept
+ * here rather than in a `KeyObject`: `node:crypto` hands a secret `KeyObject`'s bytes to every
+ * cipher it makes anyway, and each one costs about 0.5 KiB (every connection holds two).
+ */
+export class AeadKey {
+  readonly #raw: Uint8Array;
+  private constructor(raw: Uint8Array) {
+    this.#raw = raw;
+  }
+  static {
+    keyBytes = (key) => key.#raw;
+    wrapKey = (raw) => new AeadKey(raw);
+  }
+}
+
+/** Imports a raw 32-byte AEAD key (either cipher), copied; `RangeError` unless 32 bytes. */
+export function aeadImport(raw: Uint8Array): AeadKey {
   if (raw.length !== 32) throw new RangeError(`AEAD key must be 32 bytes, got ${raw.length}`);
-  return createSecretKey(raw);
+  return wrapKey(raw.slice());
+}
+
+/**
+ * Imports the two 32-byte AEAD keys at the start of `raw` (64 bytes or more) into one buffer of
+ * their own; `RangeError` when shorter.
+ */
+export function aeadImportPair(raw: Uint8Array): [AeadKey, AeadKey] {
+  if (raw.length < 64) throw new RangeError(`two AEAD keys need 64 bytes, got ${raw.length}`);
+  const both = raw.slice(0, 64);
+  return [wrapKey(both.subarray(0, 32)), wrapKey(both.subarray(32, 64))];
 }
 
 /**
@@ -236,14 +266,16 @@ export function aeadImport(raw: Uint8Array): KeyObject {
  */
 export function aeadSeal(
   cipher: AeadCipher,
-  key: KeyObject,
+  key: AeadKey,
   nonce: Uint8Array,
   aad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array<ArrayBuffer> {
   if (nonce.length !== 12) throw new RangeError(`AEAD nonce must be 12 bytes, got ${nonce.length}`);
   // Both ciphers take the same options; the cast picks the AEAD overload's types.
-  const c = createCipheriv(cipher as "aes-256-gcm", key, nonce, { authTagLength: AEAD_TAG_BYTES });
+  const c = createCipheriv(cipher as "aes-256-gcm", keyBytes(key), nonce, {
+    authTagLength: AEAD_TAG_BYTES,
+  });
   c.setAAD(aad);
   const body = c.update(plaintext);
   const tail = c.final();
@@ -262,7 +294,7 @@ export function aeadSeal(
  */
 export function aeadOpen(
   cipher: AeadCipher,
-  key: KeyObject,
+  key: AeadKey,
   nonce: Uint8Array,
   aad: Uint8Array,
   sealed: Uint8Array,
@@ -272,7 +304,7 @@ export function aeadOpen(
   if (nonce.length !== 12 || sealed.length < AEAD_TAG_BYTES) throw fail();
   const n = sealed.length - AEAD_TAG_BYTES;
   try {
-    const d = createDecipheriv(cipher as "aes-256-gcm", key, nonce, {
+    const d = createDecipheriv(cipher as "aes-256-gcm", keyBytes(key), nonce, {
       authTagLength: AEAD_TAG_BYTES,
     });
     d.setAAD(aad);

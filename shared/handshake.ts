@@ -6,7 +6,7 @@
 
 import {
   type AeadCipher,
-  aeadImport,
+  aeadImportPair,
   ed25519Sign,
   ed25519Verify,
   fingerprint,
@@ -108,15 +108,16 @@ function deriveKeys(
   const th = sha256(concat(clientHello, serverHello));
   const okm = hkdfSha256(shared, th, KEYS_INFO[cipher], 88);
   shared.fill(0);
+  const [c2sKey, s2cKey] = aeadImportPair(okm);
   const c2s: DirectionKeys = {
     cipher,
-    key: aeadImport(okm.subarray(0, 32)),
+    key: c2sKey,
     iv: okm.slice(64, 76),
     dir: C2S,
   };
   const s2c: DirectionKeys = {
     cipher,
-    key: aeadImport(okm.subarray(32, 64)),
+    key: s2cKey,
     iv: okm.slice(76, 88),
     dir: S2C,
   };

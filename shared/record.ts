@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type AeadCipher, aeadOpen, aeadSeal, type KeyObject } from "./crypto.ts";
+import { type AeadCipher, type AeadKey, aeadOpen, aeadSeal } from "./crypto.ts";
 import { utf8, utf8Length } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 
@@ -46,7 +46,7 @@ export interface DirectionKeys {
   /** The AEAD the handshake chose. */
   cipher: AeadCipher;
   /** 32-byte AEAD key. */
-  key: KeyObject;
+  key: AeadKey;
   /** 12-byte IV base. */
   iv: Uint8Array;
   /** 0 for client → server, 1 for server → client. */
@@ -68,7 +68,7 @@ class RecordContext {
     RecordContext.aad.set(LABEL, 0);
   }
   readonly cipher: AeadCipher;
-  readonly key: KeyObject;
+  readonly key: AeadKey;
   #iv0: number;
   #iv1: number;
   #iv2: number;

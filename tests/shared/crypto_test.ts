@@ -3,6 +3,8 @@ import fc from "fast-check";
 import {
   type AeadCipher,
   aeadImport,
+  aeadImportPair,
+  AeadKey,
   aeadOpen,
   aeadSeal,
   ed25519ExportPkcs8,
@@ -191,7 +193,6 @@ Deno.test("ed25519Verify: false (never throws) on wrong sizes and unusable keys"
   assert.equal(ed25519Verify(new Uint8Array(0), sig, msg), false);
   // a key of another algorithm is not usable for verify
   assert.equal(ed25519Verify(x25519Generate().privateKey, sig, msg), false);
-  assert.equal(ed25519Verify(aeadImport(new Uint8Array(32)), sig, msg), false);
 });
 
 Deno.test("ed25519ImportPublic: size checks", () => {
@@ -286,7 +287,25 @@ Deno.test("aeadImport: 256-bit keys only", () => {
   assert.throws(() => aeadImport(new Uint8Array(16)), RangeError);
   assert.throws(() => aeadImport(new Uint8Array(24)), RangeError);
   assert.throws(() => aeadImport(new Uint8Array(33)), RangeError);
-  assert.equal(aeadImport(new Uint8Array(32)).type, "secret");
+  assert.ok(aeadImport(new Uint8Array(32)) instanceof AeadKey);
+});
+
+Deno.test("aeadImport copies its bytes; aeadImportPair = each half imported alone", () => {
+  const raw = randomBytes(64);
+  const nonce = new Uint8Array(12), aad = new Uint8Array(3), text = utf8.encode("hello");
+  for (const cipher of ["aes-256-gcm", "chacha20-poly1305"] as const) {
+    const buf = raw.slice();
+    const [a, b] = aeadImportPair(buf);
+    const a1 = aeadImport(buf.subarray(0, 32)), b1 = aeadImport(buf.subarray(32, 64));
+    const sa = aeadSeal(cipher, a, nonce, aad, text), sb = aeadSeal(cipher, b, nonce, aad, text);
+    buf.fill(0); // neither import kept a view of it
+    assert.deepEqual(aeadSeal(cipher, a1, nonce, aad, text), sa);
+    assert.deepEqual(aeadSeal(cipher, b1, nonce, aad, text), sb);
+    assert.notDeepEqual(sa, sb);
+    assert.deepEqual(aeadOpen(cipher, b, nonce, aad, sb), text);
+    assert.throws(() => aeadOpen(cipher, a, nonce, aad, sb), ProtocolError);
+  }
+  assert.throws(() => aeadImportPair(new Uint8Array(63)), RangeError);
 });
 
 Deno.test("rsaOaep: 3072 generate, save/load, encrypt/decrypt with label; size and exponent checks", async () => {
