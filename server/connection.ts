@@ -9,7 +9,7 @@ import type { AuthMessage, ClientMessage } from "../shared/messages.ts";
 import type { LineSource, Peer } from "./hub.ts";
 import { type AnswerKind, Charges, type Verdict } from "./charge.ts";
 import { parseClientMessage, splitRecord } from "../shared/messages.ts";
-import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { encodeFrame, FrameDecoder, type FrameLimits } from "../shared/frame.ts";
 import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
 import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
 import { concat, decodeUtf8, fromBase64 } from "../shared/encoding.ts";
@@ -131,8 +131,23 @@ function cacheKey(sigPub: string, kemPub?: string, kemSig?: string): string {
 
 type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
 
+/** The frame limits of each phase, one object per `Limits` for every connection. */
+const FRAME_LIMITS = new WeakMap<Limits, { handshake: FrameLimits; record: FrameLimits }>();
+
+function frameLimits(l: Limits): { handshake: FrameLimits; record: FrameLimits } {
+  let f = FRAME_LIMITS.get(l);
+  if (f === undefined) {
+    f = {
+      handshake: Object.freeze({ min: 1, max: l.handshakeFrame }),
+      record: Object.freeze({ min: MIN_RECORD_FRAME, max: l.recordFrame }),
+    };
+    FRAME_LIMITS.set(l, f);
+  }
+  return f;
+}
+
 /** Read buffer of a connection: small while idle, grown while reads fill it. */
-const READ_SMALL = 512;
+const READ_SMALL = 256;
 const READ_LARGE = 16 * 1024;
 
 /** One TCP connection from a client. */
@@ -182,7 +197,7 @@ export class Connection implements Peer {
     this.ip = addr.hostname;
     this.acceptedAt = ctx.now();
     this.#lastRecv = this.acceptedAt;
-    this.#decoder = new FrameDecoder({ min: 1, max: ctx.limits.handshakeFrame });
+    this.#decoder = new FrameDecoder(frameLimits(ctx.limits).handshake);
     this.#charges = new Charges(ctx.limits, ctx.now);
     this.#out = new Outbox(ctx.limits);
     try {
@@ -401,7 +416,7 @@ export class Connection implements Peer {
     this.#sealer = new RecordSealer(res.keys.send);
     this.#opener = new RecordOpener(res.keys.recv);
     this.#th = res.keys.th;
-    this.#decoder.limits = { min: MIN_RECORD_FRAME, max: this.#ctx.limits.recordFrame };
+    this.#decoder.limits = frameLimits(this.#ctx.limits).record;
     (this.#raw ??= []).push(encodeFrame(res.hello));
     this.#phase = "auth";
     this.#pump();
