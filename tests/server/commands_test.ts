@@ -188,7 +188,7 @@ Deno.test(
 );
 
 Deno.test(
-  "nick: same rules as auth, announced as nick {name, old} in each room",
+  "nick: same rules as auth, announced once as nick {name, old} to those sharing a room",
   withWorld((w) => {
     const a = connect(w, "alice", "C", ["#lobby", "#dev"]);
     const b = connect(w, "bob", "B", ["#lobby"]);
@@ -206,7 +206,7 @@ Deno.test(
     const r = run(w, a, "nick", "Alicia");
     assert.deepEqual(r.data, { name: "Alicia", old: "alice" });
     assert.deepEqual(b.take(), [
-      { t: "event", ts: w.clock.t, kind: "nick", name: "Alicia", old: "alice", room: "#lobby" },
+      { t: "event", ts: w.clock.t, kind: "nick", name: "Alicia", old: "alice" },
     ]);
     assert.equal(w.store.ownerOf("alicia")?.fingerprint, fp("C"));
     // the old name stays owned; the new one is found; a case change is allowed
