@@ -336,18 +336,18 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
       return paint(`${now}-- ${STATUS_LABEL[ev.state]}${detail}`, DIM, color);
     }
     case "dm": {
+      const queued = ev.queued ? ` (queued for ${paintName(ev.to, color)})` : "";
       if (opts.roomTag === false) {
         const head = `${clock(ev.ts)}${sanitize(ev.from)}: `;
         return `${clock(ev.ts)}${paintName(ev.from, color)}: ${
           chatText(head, ev.text, opts.oneLine)
-        }`;
+        }${queued}`;
       }
       const from = ev.out ? "you" : paintName(ev.from, color);
       const to = ev.out ? paintName(ev.to, color) : "you";
       const head = `${clock(ev.ts)}[dm] ${ev.out ? "you" : sanitize(ev.from)} → ${
         ev.out ? sanitize(ev.to) : "you"
       }: `;
-      const queued = ev.queued ? ` (queued for ${paintName(ev.to, color)})` : "";
       return `${clock(ev.ts)}[dm] ${from} → ${to}: ${
         chatText(head, ev.text, opts.oneLine)
       }${queued}`;

@@ -381,3 +381,22 @@ Deno.test("render: any multi-line text gives one terminal line per text line, al
     { numRuns: 300 },
   );
 });
+
+Deno.test("render: a queued private message says so, in the stream and in its window", () => {
+  const ev: ViewEvent = {
+    t: "dm",
+    id: "i",
+    ts: 0,
+    from: "alice",
+    to: "bob",
+    text: "later",
+    out: true,
+    queued: true,
+  };
+  const s = st({ timestamps: false, me: "alice" });
+  assert.equal(fmt(ev, s), "[dm] you → bob: later (queued for bob)");
+  assert.equal(
+    formatEvent(ev, s, { color: false, now: 0, roomTag: false }),
+    "alice: later (queued for bob)",
+  );
+});
