@@ -264,23 +264,15 @@ export class Connection implements Peer {
     if (!this.#writing && !this.#scheduled) {
       // Let everything queued in this turn share one record and one write; while a write is in
       // flight, what comes meanwhile leaves together when it completes.
-      // One microtask pumps every connection scheduled before it runs (no closure per connection).
       this.#scheduled = true;
-      if (Connection.#due.push(this) === 1) queueMicrotask(Connection.#pumpDue);
+      queueMicrotask(this.#scheduledPump);
     }
   }
 
-  /** Connections whose pump is scheduled, in order. */
-  static #due: Connection[] = [];
-
-  static #pumpDue(): void {
-    const due = Connection.#due;
-    Connection.#due = [];
-    for (const c of due) {
-      c.#scheduled = false;
-      c.#pump();
-    }
-  }
+  readonly #scheduledPump = () => {
+    this.#scheduled = false;
+    this.#pump();
+  };
 
   /** Sends `bye {reason}`, flushes what is queued, then closes. */
   close(reason: string): void {
