@@ -17,6 +17,7 @@ import {
   hkdfSync,
   type KeyObject,
   sign,
+  timingSafeEqual,
   verify,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
@@ -463,4 +464,9 @@ export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
     throw new RangeError(`randomBytes n out of range: ${n}`);
   }
   return crypto.getRandomValues(new Uint8Array(n));
+}
+
+/** True when `a` and `b` are equal; the time taken depends only on their lengths. */
+export function equalSecrets(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -1,13 +1,19 @@
 /**
- * Who may use the local page of `chat gui`: a pure decision per HTTP request. The address the
+ * Who may use the local page of `chat gui`: a decision per HTTP request. The address the
  * browser is opened on carries a random token; the first request with it gets an HttpOnly,
- * SameSite=Strict cookie and a redirect to the same page without the token. Every other request,
- * the WebSocket upgrade included, needs that cookie. The Host header must name the loopback
+ * SameSite=Strict cookie and a redirect to the page without the token, whose fragment carries
+ * the WebSocket key (a fragment is never sent to a server; the page keeps the key in its
+ * origin's storage). Every other request needs the cookie. Cookies are not port-scoped (the
+ * browser sends this one to any server on 127.0.0.1), so the WebSocket upgrade needs the key as
+ * well, offered as the subprotocol `chat-key.KEY`: a browser never sends it by itself, and only
+ * the page's own origin can read it. The Host header must name the loopback
  * address and port the page is served on (a page on another site that rebinds its DNS name to
  * 127.0.0.1 sends its own name), and an Origin, when present (always on a WebSocket upgrade),
  * must be the page's own.
  * @module
  */
+
+import { equalSecrets } from "../../shared/crypto.ts";
 
 /** The secrets and the address one local page is served with. */
 export interface GuardConfig {
@@ -15,6 +21,8 @@ export interface GuardConfig {
   token: string;
   /** The cookie value given in exchange for the token (32 hex digits). */
   secret: string;
+  /** The WebSocket key given in the redirect's fragment (32 hex digits). */
+  wsKey: string;
   /** The port the page is served on (127.0.0.1 only). */
   port: number;
 }
@@ -33,17 +41,27 @@ export interface RequestFacts {
   cookie: string | null;
   /** True for a WebSocket upgrade. */
   upgrade: boolean;
+  /** The Sec-WebSocket-Protocol header, or null. */
+  protocols?: string | null;
 }
 
 /** The answer to a request. */
 export type Decision =
-  | { kind: "allow"; path: string }
+  | { kind: "allow"; path: string; protocol?: string }
   | { kind: "exchange"; setCookie: string; location: string }
   | { kind: "deny"; status: 400 | 403 | 405; reason: string };
 
 /** The cookie's name: one per port, so two pages on one machine do not replace each other's. */
 export function cookieName(port: number): string {
   return `chat_gui_${port}`;
+}
+
+/** The subprotocol the page asks for and the process answers with. */
+export const WS_PROTOCOL = "chat-gui";
+
+/** The subprotocol that carries the WebSocket key. */
+export function keyProtocol(wsKey: string): string {
+  return `chat-key.${wsKey}`;
 }
 
 /** Longest request target, Host, Origin or Cookie header looked at; longer is refused. */
@@ -53,10 +71,8 @@ const SECRET = /^[0-9a-f]{32}$/;
 
 /** Compares two strings in time that depends only on their lengths. */
 export function sameSecret(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+  const enc = new TextEncoder();
+  return equalSecrets(enc.encode(a), enc.encode(b));
 }
 
 /** The values of cookie `name` in a Cookie header (a browser may send a name more than once). */
@@ -75,6 +91,11 @@ export function allowedHosts(port: number): string[] {
   return [`127.0.0.1:${port}`, `localhost:${port}`];
 }
 
+/** The subprotocols offered in a Sec-WebSocket-Protocol header. */
+export function protocolValues(header: string): string[] {
+  return header.split(",").map((p) => p.trim()).filter((p) => p !== "");
+}
+
 /** Decides what to do with one request (see the module documentation). */
 export function checkRequest(req: RequestFacts, cfg: GuardConfig): Decision {
   const deny = (status: 400 | 403 | 405, reason: string): Decision => ({
@@ -82,10 +103,11 @@ export function checkRequest(req: RequestFacts, cfg: GuardConfig): Decision {
     status,
     reason,
   });
-  if (!SECRET.test(cfg.token) || !SECRET.test(cfg.secret)) {
-    throw new TypeError("token and secret must be 32 hex digits");
+  if (!SECRET.test(cfg.token) || !SECRET.test(cfg.secret) || !SECRET.test(cfg.wsKey)) {
+    throw new TypeError("token, secret and WebSocket key must be 32 hex digits");
   }
-  const sizes = [req.target, req.host ?? "", req.origin ?? "", req.cookie ?? ""];
+  const protocols = req.protocols ?? "";
+  const sizes = [req.target, req.host ?? "", req.origin ?? "", req.cookie ?? "", protocols];
   if (sizes.some((s) => s.length > MAX_HEADER)) return deny(400, "header too long");
   const hosts = allowedHosts(cfg.port);
   if (req.host === null || !hosts.includes(req.host.toLowerCase())) {
@@ -110,11 +132,16 @@ export function checkRequest(req: RequestFacts, cfg: GuardConfig): Decision {
     return {
       kind: "exchange",
       setCookie: `${cookieName(cfg.port)}=${cfg.secret}; Path=/; HttpOnly; SameSite=Strict`,
-      location: "/",
+      location: `/#k=${cfg.wsKey}`,
     };
   }
   if (!hasCookie) return deny(403, "no session cookie");
-  return { kind: "allow", path: url.pathname };
+  if (!req.upgrade) return { kind: "allow", path: url.pathname };
+  const offered = protocolValues(protocols);
+  const key = keyProtocol(cfg.wsKey);
+  const hasKey = offered.some((p) => sameSecret(p, key));
+  if (!hasKey || !offered.includes(WS_PROTOCOL)) return deny(403, "no WebSocket key");
+  return { kind: "allow", path: url.pathname, protocol: WS_PROTOCOL };
 }
 
 /** Headers every answer of the local page carries. */

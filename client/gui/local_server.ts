@@ -1,7 +1,7 @@
 /**
  * The local web server of `chat gui`: listens on 127.0.0.1 only (a free port), answers every
- * request through {@link checkRequest} (token for cookie, cookie required, Host and Origin
- * checked), serves the page's three files with a strict Content-Security-Policy, and hands each
+ * request through {@link checkRequest} (token for cookie and WebSocket key, cookie required,
+ * the key too on the WebSocket, Host and Origin checked), serves the page's three files with a strict Content-Security-Policy, and hands each
  * accepted WebSocket to the caller.
  * @module
  */
@@ -32,10 +32,11 @@ export interface LocalServer {
 /** Seconds without a pong before a tab's WebSocket is closed. */
 const WS_IDLE_TIMEOUT_S = 60;
 
-/** Starts the server on 127.0.0.1 with fresh random token and cookie secret. */
+/** Starts the server on 127.0.0.1 with fresh random token, cookie secret and WebSocket key. */
 export function startLocalServer(opts: LocalServerOptions): Promise<LocalServer> {
   const token = toHex(randomBytes(16));
   const secret = toHex(randomBytes(16));
+  const wsKey = toHex(randomBytes(16));
   let port = 0;
   const { promise, resolve } = Promise.withResolvers<LocalServer>();
   const server = Deno.serve({
@@ -61,7 +62,8 @@ export function startLocalServer(opts: LocalServerOptions): Promise<LocalServer>
       origin: req.headers.get("origin"),
       cookie: req.headers.get("cookie"),
       upgrade,
-    }, { token, secret, port });
+      protocols: req.headers.get("sec-websocket-protocol"),
+    }, { token, secret, wsKey, port });
     if (d.kind === "deny") {
       return new Response(`${d.status === 403 ? "forbidden" : "refused"}: ${d.reason}\n`, {
         status: d.status,
@@ -78,6 +80,7 @@ export function startLocalServer(opts: LocalServerOptions): Promise<LocalServer>
       if (!upgrade) return new Response("expected a WebSocket\n", { status: 400, headers });
       const { socket, response } = Deno.upgradeWebSocket(req, {
         idleTimeout: WS_IDLE_TIMEOUT_S,
+        protocol: d.protocol,
       });
       opts.onSocket(socket);
       return response;

@@ -3,6 +3,7 @@ import {
   checkRequest,
   cookieName,
   cookieValues,
+  keyProtocol,
   type RequestFacts,
   sameSecret,
   securityHeaders,
@@ -12,8 +13,11 @@ import { MAX_FROM_PAGE, parseFromPage } from "../../client/gui/wire.ts";
 const cfg = {
   token: "0123456789abcdef0123456789abcdef",
   secret: "fedcba9876543210fedcba9876543210",
+  wsKey: "00112233445566778899aabbccddeeff",
   port: 4321,
 };
+const protocols = `chat-gui, ${keyProtocol(cfg.wsKey)}`;
+const ws = { target: "/ws", upgrade: true, origin: "http://127.0.0.1:4321", protocols };
 const cookie = `${cookieName(4321)}=${cfg.secret}`;
 
 function req(over: Partial<RequestFacts>): RequestFacts {
@@ -28,12 +32,37 @@ function req(over: Partial<RequestFacts>): RequestFacts {
   };
 }
 
-Deno.test("guard: the token is exchanged for an HttpOnly SameSite=Strict cookie and a redirect", () => {
+Deno.test("guard: the token is exchanged for a cookie and a redirect whose fragment is the key", () => {
   const d = checkRequest(req({ target: `/?token=${cfg.token}`, cookie: null }), cfg);
   assertEquals(d, {
     kind: "exchange",
     setCookie: `chat_gui_4321=${cfg.secret}; Path=/; HttpOnly; SameSite=Strict`,
-    location: "/",
+    location: `/#k=${cfg.wsKey}`,
+  });
+});
+
+Deno.test("guard: the WebSocket needs the key as well as the cookie (the cookie alone is refused)", () => {
+  assertEquals(checkRequest(req(ws), cfg), { kind: "allow", path: "/ws", protocol: "chat-gui" });
+  const noKey = { kind: "deny", status: 403, reason: "no WebSocket key" };
+  for (
+    const p of [
+      null,
+      "",
+      "chat-gui",
+      keyProtocol(cfg.wsKey), // the key without the protocol it is answered with
+      `chat-gui, ${keyProtocol("0".repeat(32))}`,
+      `chat-gui, ${keyProtocol(cfg.secret)}`, // the cookie's value is not the key
+      `chat-gui, chat-key.${cfg.wsKey.slice(1)}`,
+      `chat-gui, ${cfg.wsKey}`,
+    ]
+  ) {
+    assertEquals(checkRequest(req({ ...ws, protocols: p }), cfg), noKey, String(p));
+  }
+  // the key without the cookie is no better
+  assertEquals(checkRequest(req({ ...ws, cookie: null }), cfg), {
+    kind: "deny",
+    status: 403,
+    reason: "no session cookie",
   });
 });
 
@@ -76,10 +105,7 @@ Deno.test("guard: without the cookie, or with a wrong token or cookie, every pat
 Deno.test("guard: with the cookie, the page, its files and the WebSocket are allowed", () => {
   assertEquals(checkRequest(req({}), cfg), { kind: "allow", path: "/" });
   assertEquals(checkRequest(req({ target: "/app.js" }), cfg), { kind: "allow", path: "/app.js" });
-  assertEquals(
-    checkRequest(req({ target: "/ws", upgrade: true, origin: "http://127.0.0.1:4321" }), cfg),
-    { kind: "allow", path: "/ws" },
-  );
+  assertEquals(checkRequest(req(ws), cfg), { kind: "allow", path: "/ws", protocol: "chat-gui" });
   assertEquals(
     checkRequest(req({ host: "localhost:4321", origin: "http://localhost:4321" }), cfg).kind,
     "allow",
@@ -113,9 +139,9 @@ Deno.test("guard: a foreign Host (DNS rebinding) or Origin is refused even with 
       status: 403,
       reason: "foreign Origin",
     });
-    assertEquals(checkRequest(req({ origin, target: "/ws", upgrade: true }), cfg).kind, "deny");
+    assertEquals(checkRequest(req({ ...ws, origin }), cfg).kind, "deny");
   }
-  assertEquals(checkRequest(req({ target: "/ws", upgrade: true }), cfg), {
+  assertEquals(checkRequest(req({ ...ws, origin: null }), cfg), {
     kind: "deny",
     status: 403,
     reason: "WebSocket without Origin",
@@ -134,7 +160,9 @@ Deno.test("guard: other methods and over-long headers are refused", () => {
     status: 400,
     reason: "header too long",
   });
+  assertEquals(checkRequest(req({ ...ws, protocols: "x".repeat(5000) }), cfg).kind, "deny");
   assertThrows(() => checkRequest(req({}), { ...cfg, token: "short" }), TypeError);
+  assertThrows(() => checkRequest(req({}), { ...cfg, wsKey: "" }), TypeError);
 });
 
 Deno.test("guard: helpers", () => {

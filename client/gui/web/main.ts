@@ -4,6 +4,9 @@
  * protocol and the cryptography. Events are applied to the {@link Model} and drawn; the input
  * sends lines (Enter sends, Shift+Enter adds a line, Tab completes names, rooms and commands);
  * questions from the process are modal dialogs; scrolling to the top fetches older messages.
+ * The WebSocket key comes once, in the fragment of the address the token was exchanged at; it is
+ * kept in this origin's storage (for a reload, another tab, a tab reopened) and offered as a
+ * subprotocol, never sent by the browser on its own.
  * @module
  */
 
@@ -131,6 +134,11 @@ function onMessage(m: ToPage): void {
       return;
     case "bye":
       ended = true;
+      try {
+        localStorage.removeItem(KEY_ITEM);
+      } catch {
+        // no storage
+      }
       gone = m.text;
       redraw(false);
       return;
@@ -344,8 +352,34 @@ list.addEventListener("keydown", (e) => {
 });
 byId("older").addEventListener("click", fetchOlder);
 
+/** Where the WebSocket key is kept: this origin's storage (scheme, host and port). */
+const KEY_ITEM = "chat-gui-key";
+
+/** Takes the key from the fragment (then removed from the address) or from storage. */
+function wsKey(): string | null {
+  const m = /^#k=([0-9a-f]{32})$/.exec(location.hash);
+  try {
+    if (m !== null) {
+      localStorage.setItem(KEY_ITEM, m[1]);
+      history.replaceState(null, "", location.pathname);
+    }
+    return localStorage.getItem(KEY_ITEM) ?? m?.[1] ?? null;
+  } catch {
+    // No storage: this tab only.
+    if (m !== null) history.replaceState(null, "", location.pathname);
+    return m?.[1] ?? null;
+  }
+}
+
+const key = wsKey();
+
 function connect(): void {
-  const sock = new WebSocket(`ws://${location.host}/ws`);
+  if (key === null) {
+    gone = "This tab has no key for the chat: open the address `chat gui` printed.";
+    redraw(false);
+    return;
+  }
+  const sock = new WebSocket(`ws://${location.host}/ws`, ["chat-gui", `chat-key.${key}`]);
   ws = sock;
   sock.onmessage = (e) => {
     if (typeof e.data === "string") onMessage(JSON.parse(e.data) as ToPage);
