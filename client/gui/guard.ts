@@ -64,7 +64,7 @@ export function keyProtocol(wsKey: string): string {
   return `chat-key.${wsKey}`;
 }
 
-/** Longest request target, Host, Origin or Cookie header looked at; longer is refused. */
+/** Longest request target, Host, Origin, Cookie or Sec-WebSocket-Protocol header looked at. */
 export const MAX_HEADER = 4096;
 
 const SECRET = /^[0-9a-f]{32}$/;

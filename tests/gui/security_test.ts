@@ -113,10 +113,10 @@ async function tryWs(
   cookie: string,
   protocols: string[],
 ): Promise<{ opened: boolean; first: string | null; error: string }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, {
-    protocols,
-    headers: { cookie, origin: `http://127.0.0.1:${port}` },
-  });
+  // Deno's client takes headers (a browser's does not); with the DOM types of the browser tests
+  // in the same check, the constructor's type is the browser's, hence the cast.
+  const options = { protocols, headers: { cookie, origin: `http://127.0.0.1:${port}` } };
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, options as unknown as string[]);
   let opened = false;
   let first: string | null = null;
   ws.onopen = () => opened = true;
