@@ -192,7 +192,8 @@ export type ServerMessage =
   | PingMessage
   | ByeMessage;
 
-const EVENT_KINDS: ReadonlySet<string> = new Set([
+/** Every `kind` an `event` message may have. */
+export const EVENT_KINDS: ReadonlySet<string> = new Set([
   "join",
   "leave",
   "nick",

@@ -12,7 +12,7 @@
 
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { decodeUtf8 } from "../../shared/encoding.ts";
-import type { EventKind, EventMessage } from "../../shared/messages.ts";
+import { EVENT_KINDS, type EventKind, type EventMessage } from "../../shared/messages.ts";
 import type { Bus, BusEvents, UserChange } from "../hub_options.ts";
 import { parseCard, type UserCard } from "../roster.ts";
 import type { Subjects } from "./subjects.ts";
@@ -28,28 +28,11 @@ const BUS_MESSAGE_MAX = 1024 * 1024;
 /** Most other nodes tracked. */
 const NODES_MAX = 256;
 
-const KINDS: ReadonlySet<string> = new Set([
-  "join",
-  "leave",
-  "nick",
-  "topic",
-  "away",
-  "back",
-  "kick",
-  "ban",
-  "mute",
-  "announce",
-  "motd",
-  "op",
-  "deop",
-  "mode",
-]);
-
 /** Checks an event from the bus; undefined when malformed. */
 function parseEvent(v: unknown): EventMessage | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const o = v as Record<string, unknown>;
-  if (o.t !== "event" || typeof o.ts !== "number" || !KINDS.has(o.kind as string)) {
+  if (o.t !== "event" || typeof o.ts !== "number" || !EVENT_KINDS.has(o.kind as string)) {
     return undefined;
   }
   const ev: EventMessage = { t: "event", ts: o.ts, kind: o.kind as EventKind };
