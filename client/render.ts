@@ -300,6 +300,7 @@ function serverLine(
     case "ack":
     case "ping":
     case "pong":
+    case "rkey":
       return null;
   }
 }

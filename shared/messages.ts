@@ -64,6 +64,11 @@ export interface CmdMessage {
 export interface PingMessage {
   t: "ping" | "pong";
   n: number;
+  /**
+   * Only in a server's `pong`: for every room-record epoch the session holds, `[b64(epoch), next
+   * rseq]` (docs/protocol.md §3 "Withheld records").
+   */
+  rooms?: Record<string, [string, number]>;
 }
 /** A clean close. */
 export interface ByeMessage {
@@ -180,8 +185,22 @@ export interface ErrorMessage {
   retry?: boolean;
 }
 
+/** A room's epoch key for room records (docs/protocol.md §3 "Room records"). */
+export interface RoomKeyMessage {
+  t: "rkey";
+  /** The room. */
+  room: string;
+  /** The epoch: 8 bytes in padded base64. */
+  epoch: string;
+  /** The room key: 32 bytes in padded base64. */
+  key: string;
+  /** The `rseq` of the first room record of this epoch the session will receive (u32). */
+  rseq: number;
+}
+
 /** Everything a server may send after the handshake. */
 export type ServerMessage =
+  | RoomKeyMessage
   | WelcomeMessage
   | MsgMessage
   | EventMessage
@@ -280,10 +299,39 @@ function strArray(o: Record<string, unknown>, k: string, maxItems: number, maxLe
   return v as string[];
 }
 
+/** A room name, as a key of `resume` or `pong.rooms`. */
+const ROOM_KEY = /^#[a-z0-9_-]{1,32}$/;
+
+/** Most rooms one `pong` names (a session is in at most 32). */
+export const PONG_ROOMS_MAX = 64;
+/** Canonical padded base64 of exactly 8 bytes (a room-record epoch). */
+const EPOCH_RE = /^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$/;
+/** Canonical padded base64 of exactly 32 bytes (a room key). */
+const ROOM_KEY_B64_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+function u32(v: unknown, what: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
+    bad(`${what} must be a u32`);
+  }
+  return v;
+}
+
+function pongRooms(r: unknown): Record<string, [string, number]> {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) bad("pong.rooms must be an object");
+  const entries = Object.entries(r);
+  if (entries.length > PONG_ROOMS_MAX) bad("pong.rooms names too many rooms");
+  const out: Record<string, [string, number]> = {};
+  for (const [room, v] of entries) {
+    if (!ROOM_KEY.test(room)) bad("pong.rooms keys must be room names");
+    if (!Array.isArray(v) || v.length !== 2) bad("pong.rooms values must be [epoch, rseq]");
+    if (typeof v[0] !== "string" || !EPOCH_RE.test(v[0])) bad("pong.rooms epoch must be 8 bytes");
+    out[room] = [v[0], u32(v[1], "pong.rooms rseq")];
+  }
+  return out;
+}
+
 /** Most queue numbers one `dm_ack` carries. */
 export const DM_ACK_MAX = 64;
-
-const ROOM_KEY = /^#[a-z0-9_-]{1,32}$/;
 
 /** Validates a message from a client strictly; throws `ProtocolError("bad_message")`. */
 export function parseClientMessage(text: string): ClientMessage {
@@ -479,8 +527,21 @@ export function parseServerMessage(text: string): ServerMessage {
       return m;
     }
     case "ping":
-    case "pong":
-      return { t: o.t, n: int(o, "n") };
+      return { t: "ping", n: int(o, "n") };
+    case "pong": {
+      const m: PingMessage = { t: "pong", n: int(o, "n") };
+      if (o.rooms !== undefined) m.rooms = pongRooms(o.rooms);
+      return m;
+    }
+    case "rkey": {
+      const room = str(o, "room", 33);
+      if (!ROOM_KEY.test(room)) bad("rkey.room must be a room name");
+      const epoch = str(o, "epoch", 12);
+      if (!EPOCH_RE.test(epoch)) bad("rkey.epoch must be 8 bytes of base64");
+      const key = str(o, "key", 44);
+      if (!ROOM_KEY_B64_RE.test(key)) bad("rkey.key must be 32 bytes of base64");
+      return { t: "rkey", room, epoch, key, rseq: u32(o.rseq, "rkey.rseq") };
+    }
     case "bye":
       return { t: "bye", reason: str(o, "reason", 256) };
     default:
