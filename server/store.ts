@@ -6,7 +6,6 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { ProtocolError } from "../shared/errors.ts";
 import { migrate } from "./schema.ts";
 import { Upkeep } from "./upkeep.ts";
 import { RoomMembers } from "./room_members.ts";
@@ -17,74 +16,27 @@ import {
   type Statement,
   StorageError,
   toStorageError,
-  transaction,
 } from "./storage_error.ts";
+import {
+  type AppendResult,
+  MessageLog,
+  type NewMessage,
+  type StoredMessage,
+} from "./store_messages.ts";
+import { type NameOwner, Names } from "./store_names.ts";
+import { type Ban, Moderation } from "./store_moderation.ts";
+import { type Row, str } from "./store_rows.ts";
 
 export { SCHEMA_VERSION } from "./schema.ts";
 export { StorageError, toStorageError } from "./storage_error.ts";
-
-/** A room message as kept in the history. */
-export interface StoredMessage {
-  /** Room name, e.g. `#lobby`. */
-  room: string;
-  /** Per-room sequence number: starts at 1, strictly increasing, never reused. */
-  seq: number;
-  /** Server time in milliseconds since the epoch. */
-  ts: number;
-  /** Sender's display name. */
-  from: string;
-  /** Message text. */
-  text: string;
-  /** True for a `/me` action. */
-  me: boolean;
-  /** The client-chosen message id (`""` for messages that carry none). */
-  id: string;
-  /** A private room's sealed line or sender key (`text` is then its base64 envelope). */
-  sealed?: "line" | "key";
-  /** A sender key's recipient identity: only it is sent the message. */
-  to?: string;
-}
-
-/** A ban on a name key, an identity fingerprint or an IP address. */
-export interface Ban {
-  /** What is banned: a case-folded name key, a fingerprint or an IP address. */
-  target: string;
-  /** The kind of `target`. */
-  kind: "name" | "fingerprint" | "ip";
-  /** Who issued the ban. */
-  by: string;
-  /** Why. */
-  reason: string;
-  /** Creation time, milliseconds since the epoch. */
-  created: number;
-  /** Expiry time in milliseconds since the epoch, or null for a permanent ban. */
-  expires: number | null;
-}
-
-/** The identity that owns a registered name. */
-export interface NameOwner {
-  /** The display name as first claimed. */
-  name: string;
-  /** Owner's identity fingerprint. */
-  fingerprint: string;
-  /** Claim time, milliseconds since the epoch. */
-  created: number;
-  /** When the name was last noted as used (see `Upkeep.touchName`), ms since the epoch. */
-  lastUsed: number;
-}
-
-/** Input of {@linkcode Store.appendMessage}: a message without `seq`, plus the sender identity. */
-export type NewMessage = Omit<StoredMessage, "seq"> & {
-  /** Sender identity fingerprint, the scope of `id` for deduplication. */
-  senderFp: string;
-};
-
-/** What {@linkcode Store.append} hands its callback once the message's batch is settled. */
-export type AppendResult =
-  /** Stored and committed (`duplicate` false), or a repeat of a kept id: the original message. */
-  | { ok: true; message: StoredMessage; duplicate: boolean }
-  /** The batch failed to commit (a {@linkcode StorageError}): nothing of it was stored. */
-  | { ok: false; error: Error };
+export {
+  type AppendResult,
+  BATCH_MAX,
+  type NewMessage,
+  type StoredMessage,
+} from "./store_messages.ts";
+export type { NameOwner } from "./store_names.ts";
+export type { Ban } from "./store_moderation.ts";
 
 /** Options of {@linkcode Store.open}. */
 export interface StoreOptions {
@@ -109,70 +61,8 @@ export interface StoreOptions {
   schedule?: (commit: () => void) => void;
 }
 
-/** Appends waiting for one commit at most; one more commits the batch at once. */
-export const BATCH_MAX = 1024;
-
-interface Pending {
-  m: NewMessage;
-  done: (r: AppendResult) => void;
-  result?: AppendResult;
-}
-
 /** Topics cached in memory at most (the cache is emptied when full). */
 const TOPIC_CACHE = 4096;
-
-const MESSAGE_COLUMNS = "room, seq, ts, sender, text, me, id, kind, to_fp";
-const KINDS = { line: 1, key: 2 } as const;
-const BAN_KINDS: ReadonlySet<string> = new Set(["name", "fingerprint", "ip"]);
-
-type Row = Record<string, unknown>;
-
-function str(value: unknown, what: string): string {
-  if (typeof value !== "string") throw new TypeError(`${what} must be a string`);
-  return value;
-}
-
-function num(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new TypeError(`${what} must be a finite number`);
-  }
-  return value;
-}
-
-function count(value: unknown, what: string): number {
-  if (typeof value !== "number") throw new TypeError(`${what} must be a number`);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${what} must be a non-negative integer`);
-  }
-  return value;
-}
-
-function toMessage(r: Row): StoredMessage {
-  const m: StoredMessage = {
-    room: r.room as string,
-    seq: r.seq as number,
-    ts: r.ts as number,
-    from: r.sender as string,
-    text: r.text as string,
-    me: r.me === 1,
-    id: r.id as string,
-  };
-  if (r.kind === 1) m.sealed = "line";
-  if (r.kind === 2) m.sealed = "key";
-  if (r.to_fp !== "") m.to = r.to_fp as string;
-  return m;
-}
-
-function toBan(r: Row): Ban {
-  return {
-    target: r.target as string,
-    kind: r.kind as Ban["kind"],
-    by: r.by as string,
-    reason: r.reason as string,
-    created: r.created as number,
-    expires: r.expires === null ? null : r.expires as number,
-  };
-}
 
 /** Creates `path` with mode 0600 when it does not exist yet (the WAL files inherit the mode). */
 function createPrivate(path: string): void {
@@ -187,13 +77,12 @@ function createPrivate(path: string): void {
 /** The server's database. Open with {@linkcode Store.open}; close with {@linkcode Store.close}. */
 export class Store {
   readonly #db: DatabaseSync;
-  readonly #kept: number;
-  readonly #total: number;
-  #count: number; // messages stored now
   readonly #now: () => number;
-  readonly #q: Record<string, Statement>;
   readonly #onError: (e: StorageError) => void;
-  #bans: Ban[] | undefined; // cache of every stored ban, dropped on each change
+  readonly #log: MessageLog;
+  readonly #names: Names;
+  readonly #mod: Moderation;
+  readonly #q: { setTopic: Statement; topic: Statement };
   readonly #topics = new Map<string, string>(); // bounded by TOPIC_CACHE
   /** Quotas and expiry on this database (see server/upkeep.ts). */
   readonly upkeep: Upkeep;
@@ -201,9 +90,6 @@ export class Store {
   readonly members: RoomMembers;
   /** Private messages waiting for offline recipients, and identities' keys (server/dm_queue.ts). */
   readonly dmQueue: DmQueue;
-  readonly #schedule: (commit: () => void) => void;
-  #batch: Pending[] = []; // appends waiting for the next commit, at most BATCH_MAX
-  #scheduled = false;
 
   private constructor(
     db: DatabaseSync,
@@ -214,74 +100,30 @@ export class Store {
     schedule: (commit: () => void) => void,
   ) {
     this.#db = db;
-    this.#schedule = schedule;
+    this.#now = now;
     this.#onError = onError;
-    this.#kept = kept;
-    this.#total = total;
-    this.#count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as Row).n as number;
+    const fail = (e: unknown) => this.#fail(e);
+    this.#log = new MessageLog(db, { kept, total, fail, schedule });
+    this.#names = new Names(db, now, fail);
+    this.#mod = new Moderation(db, now, fail);
     this.upkeep = new Upkeep(db, {
       now,
-      fail: (e) => this.#fail(e),
+      fail,
       removed: (rooms, bans) => {
         for (const room of rooms) this.#topics.delete(room);
-        if (bans > 0) this.#bans = undefined;
+        if (bans > 0) this.#mod.dropCache();
       },
     });
-    this.dmQueue = new DmQueue(db, (e) => this.#fail(e));
-    this.#now = now;
-    this.members = new RoomMembers(db, now, (e) => this.#fail(e));
-    const p = (sql: string) => guardStatement(db.prepare(sql), (e) => this.#fail(e));
+    this.dmQueue = new DmQueue(db, fail);
+    this.members = new RoomMembers(db, now, fail);
+    const p = (sql: string) => guardStatement(db.prepare(sql), fail);
     this.#q = {
-      ownerOf: p("SELECT display, fingerprint, created, last_used FROM names WHERE key = ?"),
-      namesOf: p("SELECT COUNT(*) AS n FROM names WHERE fingerprint = ?"),
-      insertName: p(
-        "INSERT INTO names (key, display, fingerprint, created, last_used) " +
-          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-      ),
-      releaseName: p("DELETE FROM names WHERE key = ? AND fingerprint = ?"),
-      setSeq: p(
-        "INSERT INTO rooms (room, last_seq) VALUES (?, ?) " +
-          "ON CONFLICT (room) DO UPDATE SET last_seq = excluded.last_seq",
-      ),
-      // A kept (sender_fp, id) makes this a no-op: the duplicate check costs no extra query.
-      insertMessage: p(
-        "INSERT INTO messages (room, seq, ts, sender, text, me, id, sender_fp, kind, to_fp) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " +
-          "ON CONFLICT (sender_fp, id) WHERE id <> '' DO NOTHING",
-      ),
-      prune: p("DELETE FROM messages WHERE room = ? AND seq <= ?"),
-      pruneOldest: p(
-        "DELETE FROM messages WHERE (room, seq) IN " +
-          "(SELECT room, seq FROM messages ORDER BY ts, room, seq LIMIT ?)",
-      ),
-      lastSeq: p("SELECT last_seq FROM rooms WHERE room = ?"),
-      recent: p(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? ORDER BY seq DESC LIMIT ?`,
-      ),
-      after: p(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?`,
-      ),
-      findById: p(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_fp = ? AND id = ? AND id <> ''`,
-      ),
       setTopic: p(
         "INSERT INTO rooms (room, topic, topic_by, updated) VALUES (?, ?, ?, ?) " +
           "ON CONFLICT (room) DO UPDATE SET topic = excluded.topic, " +
           "topic_by = excluded.topic_by, updated = excluded.updated",
       ),
       topic: p("SELECT topic FROM rooms WHERE room = ?"),
-      addBan: p(
-        "INSERT OR REPLACE INTO bans (target, kind, by, reason, created, expires) " +
-          "VALUES (?, ?, ?, ?, ?, ?)",
-      ),
-      removeBan: p("DELETE FROM bans WHERE target = ?"),
-      bans: p(
-        "SELECT target, kind, by, reason, created, expires FROM bans " +
-          "WHERE expires IS NULL OR expires > ? ORDER BY created, target",
-      ),
-      addOp: p("INSERT OR IGNORE INTO ops (fingerprint) VALUES (?)"),
-      removeOp: p("DELETE FROM ops WHERE fingerprint = ?"),
-      isOp: p("SELECT 1 AS x FROM ops WHERE fingerprint = ?"),
     };
   }
 
@@ -350,210 +192,68 @@ export class Store {
     }
   }
 
-  /** The owner of the name with case-folded `key`, or undefined when nobody owns it. */
+  /** See {@linkcode Names.ownerOf}. */
   ownerOf(key: string): NameOwner | undefined {
-    const r = this.#q.ownerOf.get(str(key, "key")) as Row | undefined;
-    if (r === undefined) return undefined;
-    return {
-      name: r.display as string,
-      fingerprint: r.fingerprint as string,
-      created: r.created as number,
-      lastUsed: r.last_used as number,
-    };
+    return this.#names.ownerOf(key);
   }
 
-  /**
-   * Claims the name with case-folded `key` for `fingerprint`, atomically; the first identity to
-   * claim a name owns it. The claim is committed before this returns. An existing owner's stored
-   * display name is left unchanged; a name already owned costs one read, no write.
-   */
+  /** See {@linkcode Names.claimName}. */
   claimName(
     key: string,
     displayName: string,
     fingerprint: string,
   ): "claimed" | "owned_by_you" | "owned_by_other" {
-    str(key, "key");
-    str(displayName, "displayName");
-    str(fingerprint, "fingerprint");
-    const owner = this.ownerOf(key);
-    if (owner !== undefined) {
-      return owner.fingerprint === fingerprint ? "owned_by_you" : "owned_by_other";
-    }
-    const now = this.#now();
-    const inserted = this.#q.insertName.run(key, displayName, fingerprint, now, now);
-    if (inserted.changes === 1) return "claimed";
-    return this.ownerOf(key)?.fingerprint === fingerprint ? "owned_by_you" : "owned_by_other";
+    return this.#names.claimName(key, displayName, fingerprint);
   }
 
-  /** How many names `fingerprint` owns. */
+  /** See {@linkcode Names.namesOwnedBy}. */
   namesOwnedBy(fingerprint: string): number {
-    return (this.#q.namesOf.get(str(fingerprint, "fingerprint")) as Row).n as number;
+    return this.#names.namesOwnedBy(fingerprint);
   }
 
-  /** Frees the name with case-folded `key` if `fingerprint` owns it; true when it was released. */
+  /** See {@linkcode Names.releaseName}. */
   releaseName(key: string, fingerprint: string): boolean {
-    const r = this.#q.releaseName.run(str(key, "key"), str(fingerprint, "fingerprint"));
-    return r.changes === 1;
+    return this.#names.releaseName(key, fingerprint);
   }
 
-  /**
-   * Appends a message with the room's next `seq` (last + 1) and prunes the room to the
-   * newest `historyKept` messages, in one transaction committed before this returns (pending
-   * {@linkcode append}s commit first, in order). A non-empty `id` must be new for `senderFp`:
-   * a repeat throws `ProtocolError("duplicate_id")` and stores nothing. Returns the stored
-   * message; throws what the database throws.
-   */
+  /** See {@linkcode MessageLog.appendMessage}. */
   appendMessage(m: NewMessage): StoredMessage {
-    let r: AppendResult | undefined;
-    this.#queue(m, (x) => r = x);
-    this.flush();
-    if (!r!.ok) throw r!.error;
-    if (r!.duplicate) {
-      throw new ProtocolError("duplicate_id", "message id already used by this identity");
-    }
-    return r!.message;
+    return this.#log.appendMessage(m);
   }
 
-  /**
-   * Group commit: adds the message to the current batch, which is stored in one transaction
-   * when the `schedule` option runs it (by default after this event-loop turn's appends), or at
-   * once when {@linkcode BATCH_MAX} appends wait. Then `done` is called, in append order, with
-   * the stored message, or with the original one when `id` repeats a kept id of `senderFp`
-   * (nothing is stored), or with the error that failed the whole batch (nothing of it is
-   * stored). `done` is never called before this returns (unless `schedule` commits at once) and
-   * must not throw. Throws TypeError at once for a malformed message.
-   */
+  /** See {@linkcode MessageLog.append} (group commit). */
   append(m: NewMessage, done: (r: AppendResult) => void): void {
-    if (typeof done !== "function") throw new TypeError("done must be a function");
-    this.#queue(m, done);
-    if (this.#batch.length >= BATCH_MAX) this.flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      this.#schedule(() => this.flush());
-    }
+    this.#log.append(m, done);
   }
 
-  /** Commits the pending {@linkcode append}s now, then calls their callbacks. */
+  /** See {@linkcode MessageLog.flush}. */
   flush(): void {
-    this.#scheduled = false;
-    const batch = this.#batch;
-    if (batch.length === 0) return;
-    this.#batch = [];
-    let count = this.#count; // committed below only if the transaction is
-    try {
-      transaction(this.#db, (e) => this.#fail(e), () => {
-        const seqs = new Map<string, number>(); // room → last seq, for this batch
-        for (const p of batch) {
-          const { m } = p;
-          let last = seqs.get(m.room);
-          if (last === undefined) last = this.lastSeq(m.room);
-          const seq = last + 1;
-          const r = this.#q.insertMessage.run(
-            m.room,
-            seq,
-            m.ts,
-            m.from,
-            m.text,
-            m.me ? 1 : 0,
-            m.id,
-            m.senderFp,
-            m.sealed === undefined ? 0 : KINDS[m.sealed],
-            m.to ?? "",
-          );
-          if (r.changes === 0) {
-            const prev = this.#q.findById.get(m.senderFp, m.id) as Row;
-            p.result = { ok: true, message: toMessage(prev), duplicate: true };
-            continue;
-          }
-          seqs.set(m.room, seq);
-          count++;
-          if (seq > this.#kept) {
-            count -= Number(this.#q.prune.run(m.room, seq - this.#kept).changes);
-          }
-          if (count > this.#total) {
-            count -= Number(this.#q.pruneOldest.run(count - this.#total).changes);
-          }
-          const message: StoredMessage = {
-            room: m.room,
-            seq,
-            ts: m.ts,
-            from: m.from,
-            text: m.text,
-            me: m.me,
-            id: m.id,
-          };
-          if (m.sealed !== undefined) message.sealed = m.sealed;
-          if (m.to !== undefined) message.to = m.to;
-          p.result = { ok: true, message, duplicate: false };
-        }
-        for (const [room, seq] of seqs) this.#q.setSeq.run(room, seq);
-      });
-      this.#count = count;
-    } catch (e) {
-      const mapped = toStorageError(e);
-      const error = mapped instanceof Error ? mapped : new Error(String(mapped));
-      for (const p of batch) p.result = { ok: false, error };
-    }
-    for (const p of batch) p.done(p.result!);
+    this.#log.flush();
   }
 
-  /** Checks `m` and adds it to the batch (copied: later changes to `m` do not matter). */
-  #queue(m: NewMessage, done: (r: AppendResult) => void): void {
-    if (typeof m !== "object" || m === null) throw new TypeError("message must be an object");
-    if (typeof m.me !== "boolean") throw new TypeError("me must be a boolean");
-    const copy: NewMessage = {
-      room: str(m.room, "room"),
-      ts: num(m.ts, "ts"),
-      from: str(m.from, "from"),
-      text: str(m.text, "text"),
-      me: m.me,
-      id: str(m.id, "id"),
-      senderFp: str(m.senderFp, "senderFp"),
-    };
-    if (m.sealed !== undefined) {
-      if (m.sealed !== "line" && m.sealed !== "key") throw new TypeError("bad sealed kind");
-      copy.sealed = m.sealed;
-    }
-    if (m.to !== undefined) copy.to = str(m.to, "to");
-    this.#batch.push({ m: copy, done });
-  }
-
-  /**
-   * Commits pending appends, then removes the `n` oldest messages anywhere (to make room under
-   * the database cap); returns how many there were.
-   */
+  /** See {@linkcode MessageLog.pruneOldest}. */
   pruneOldest(n: number): number {
-    this.flush();
-    const removed = Number(this.#q.pruneOldest.run(count(n, "n")).changes);
-    this.#count -= removed;
-    return removed;
+    return this.#log.pruneOldest(n);
   }
 
-  /** The room's last assigned `seq`, or 0 when it has none; survives pruning and restarts. */
+  /** See {@linkcode MessageLog.lastSeq}. */
   lastSeq(room: string): number {
-    const r = this.#q.lastSeq.get(str(room, "room")) as Row | undefined;
-    return r === undefined ? 0 : r.last_seq as number;
+    return this.#log.lastSeq(room);
   }
 
-  /** The room's last `n` kept messages, oldest first. */
+  /** See {@linkcode MessageLog.recent}. */
   recent(room: string, n: number): StoredMessage[] {
-    const rows = this.#q.recent.all(str(room, "room"), count(n, "n")) as Row[];
-    return rows.map(toMessage).reverse();
+    return this.#log.recent(room, n);
   }
 
-  /** At most `max` kept messages of the room with `seq` greater than `seq`, oldest first. */
+  /** See {@linkcode MessageLog.after}. */
   after(room: string, seq: number, max: number): StoredMessage[] {
-    const rows = this.#q.after.all(str(room, "room"), num(seq, "seq"), count(max, "max")) as Row[];
-    return rows.map(toMessage);
+    return this.#log.after(room, seq, max);
   }
 
-  /**
-   * The kept message that `senderFp` sent with client id `id`, or undefined (always for an empty
-   * `id`). Ids are remembered as long as their message is kept in the history.
-   */
+  /** See {@linkcode MessageLog.findById}. */
   findById(senderFp: string, id: string): StoredMessage | undefined {
-    const r = this.#q.findById.get(str(senderFp, "senderFp"), str(id, "id")) as Row | undefined;
-    return r === undefined ? undefined : toMessage(r);
+    return this.#log.findById(senderFp, id);
   }
 
   /** Sets the room's topic (`""` clears it) and who set it. */
@@ -575,50 +275,34 @@ export class Store {
     return t;
   }
 
-  /** Adds a ban, replacing any ban on the same `target`. */
+  /** See {@linkcode Moderation.addBan}. */
   addBan(b: Ban): void {
-    if (typeof b !== "object" || b === null) throw new TypeError("ban must be an object");
-    if (typeof b.kind !== "string" || !BAN_KINDS.has(b.kind)) {
-      throw new TypeError("kind must be name, fingerprint or ip");
-    }
-    const expires = b.expires === null ? null : num(b.expires, "expires");
-    this.#bans = undefined;
-    this.#q.addBan.run(
-      str(b.target, "target"),
-      b.kind,
-      str(b.by, "by"),
-      str(b.reason, "reason"),
-      num(b.created, "created"),
-      expires,
-    );
+    this.#mod.addBan(b);
   }
 
-  /** Removes the ban on `target`; true when there was one (expired or not). */
+  /** See {@linkcode Moderation.removeBan}. */
   removeBan(target: string): boolean {
-    this.#bans = undefined;
-    return this.#q.removeBan.run(str(target, "target")).changes === 1;
+    return this.#mod.removeBan(target);
   }
 
-  /** The bans in force now (expired ones omitted), oldest first. */
+  /** See {@linkcode Moderation.bans}. */
   bans(): Ban[] {
-    const now = this.#now();
-    this.#bans ??= (this.#q.bans.all(Number.MIN_SAFE_INTEGER) as Row[]).map(toBan);
-    return this.#bans.filter((b) => b.expires === null || b.expires > now).map((b) => ({ ...b }));
+    return this.#mod.bans();
   }
 
-  /** Makes `fingerprint` an operator (idempotent). */
+  /** See {@linkcode Moderation.addOp}. */
   addOp(fingerprint: string): void {
-    this.#q.addOp.run(str(fingerprint, "fingerprint"));
+    this.#mod.addOp(fingerprint);
   }
 
-  /** Removes `fingerprint` from the operators; true when it was one. */
+  /** See {@linkcode Moderation.removeOp}. */
   removeOp(fingerprint: string): boolean {
-    return this.#q.removeOp.run(str(fingerprint, "fingerprint")).changes === 1;
+    return this.#mod.removeOp(fingerprint);
   }
 
-  /** True when `fingerprint` was made an operator with {@linkcode addOp}. */
+  /** See {@linkcode Moderation.isOp}. */
   isOp(fingerprint: string): boolean {
-    return this.#q.isOp.get(str(fingerprint, "fingerprint")) !== undefined;
+    return this.#mod.isOp(fingerprint);
   }
 
   /** Maps `e` with {@linkcode toStorageError}, reporting a storage failure. */
