@@ -46,6 +46,10 @@ const OFFER_MARK = utf8.encode("chat/1 offer\0\0\0");
 const CHOICE_MARK = utf8.encode("chat/1 choice\0\0");
 /** Offset of the marks in the 32-byte randoms; the mark takes 15 bytes, its value 1. */
 const MARK_AT = 16;
+/** Offer mask bit: room records (docs/protocol.md §3 "Room records"). */
+export const OFFER_ROOM_RECORDS = 0x02;
+/** Choice byte bit: room records accepted; the low bits still name the cipher. */
+export const CHOICE_ROOM_RECORDS = 0x80;
 
 /** Offer mask of `ciphers`: bit `id − 1` per cipher of id ≥ 1 (AES-256-GCM, id 0, is implied). */
 function offerMask(ciphers: readonly AeadCipher[]): number {
@@ -78,6 +82,8 @@ export interface SessionKeys {
   recv: DirectionKeys;
   /** SHA-256(ClientHello ‖ ServerHello): the session id the auth proof binds to. */
   th: Uint8Array;
+  /** True when room records were negotiated (offer bit 1, choice bit 7). */
+  roomRecords: boolean;
 }
 
 /** Encodes a Refusal frame body. */
@@ -104,6 +110,7 @@ function deriveKeys(
   serverHello: Uint8Array,
   isClient: boolean,
   cipher: AeadCipher,
+  roomRecords: boolean,
 ): SessionKeys {
   const th = sha256(concat(clientHello, serverHello));
   const okm = hkdfSha256(shared, th, KEYS_INFO[cipher], 88);
@@ -122,7 +129,9 @@ function deriveKeys(
     dir: S2C,
   };
   okm.fill(0);
-  return isClient ? { cipher, send: c2s, recv: s2c, th } : { cipher, send: s2c, recv: c2s, th };
+  return isClient
+    ? { cipher, send: c2s, recv: s2c, th, roomRecords }
+    : { cipher, send: s2c, recv: c2s, th, roomRecords };
 }
 
 /** The client's side: create the hello, then check the server's answer. */
@@ -141,13 +150,18 @@ export class ClientHandshake {
   /**
    * Starts a handshake with a fresh ephemeral key; `random` fills `client_random`. `offer` lists
    * the record ciphers to offer besides AES-256-GCM (default: all); with none, the hello is
-   * exactly a hello of a client that knows no offer.
+   * exactly a hello of a client that knows no offer. `roomRecords` also offers room records
+   * (`RangeError` unless ChaCha20-Poly1305 is offered too: room records use it).
    */
   static start(
     random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
     offer: readonly AeadCipher[] = RECORD_CIPHERS,
+    roomRecords = false,
   ): ClientHandshake {
-    const mask = offerMask(offer);
+    if (roomRecords && !offer.includes("chacha20-poly1305")) {
+      throw new RangeError("room records need ChaCha20-Poly1305 in the offer");
+    }
+    const mask = offerMask(offer) | (roomRecords ? OFFER_ROOM_RECORDS : 0);
     const eph = x25519Generate();
     const r = random(32);
     const clientRandom = mask === 0 ? r : withMark(r, OFFER_MARK, mask);
@@ -170,8 +184,9 @@ export class ClientHandshake {
 
   /**
    * Step 3: verifies the host signature, reads the server's cipher choice (AES-256-GCM when
-   * there is none: an older server), then derives the session keys. `ProtocolError("bad_hello")`
-   * if the server chose a cipher that was not offered.
+   * there is none: an older server) and whether it accepted room records, then derives the
+   * session keys. `ProtocolError("bad_hello")` if the server chose a cipher that was not offered,
+   * or room records that were not offered (or with another cipher than ChaCha20-Poly1305).
    */
   finish(frame: Uint8Array): SessionKeys {
     const hostKey = frame.subarray(65, 97);
@@ -181,15 +196,22 @@ export class ClientHandshake {
       throw new ProtocolError("bad_signature", "server signature does not verify");
     }
     let cipher: AeadCipher = "aes-256-gcm";
-    const choice = this.#offer === 0 ? undefined : readMark(frame.subarray(1, 33), CHOICE_MARK);
+    const mark = this.#offer === 0 ? undefined : readMark(frame.subarray(1, 33), CHOICE_MARK);
+    const roomRecords = mark !== undefined && (mark & CHOICE_ROOM_RECORDS) !== 0;
+    const choice = mark === undefined ? undefined : mark & ~CHOICE_ROOM_RECORDS;
     if (choice !== undefined && choice !== 0) {
       if (choice >= RECORD_CIPHERS.length || (this.#offer & (1 << (choice - 1))) === 0) {
         throw new ProtocolError("bad_hello", "server chose a record cipher that was not offered");
       }
       cipher = RECORD_CIPHERS[choice];
     }
+    if (
+      roomRecords && ((this.#offer & OFFER_ROOM_RECORDS) === 0 || cipher !== "chacha20-poly1305")
+    ) {
+      throw new ProtocolError("bad_hello", "server chose room records that were not offered");
+    }
     const shared = x25519Shared(this.#priv, frame.subarray(33, 65));
-    return deriveKeys(shared, this.hello, frame, true, cipher);
+    return deriveKeys(shared, this.hello, frame, true, cipher, roomRecords);
   }
 }
 
@@ -201,6 +223,8 @@ export interface ClientHelloInfo {
   offers: boolean;
   /** The record ciphers offered, AES-256-GCM always first. */
   ciphers: AeadCipher[];
+  /** Whether the offer includes room records. */
+  roomRecords: boolean;
 }
 
 /**
@@ -220,32 +244,43 @@ export function parseClientHello(frame: Uint8Array): ClientHelloInfo {
   const ciphers = RECORD_CIPHERS.filter((_, id) =>
     id === 0 || (mask !== undefined && (mask & (1 << (id - 1))) !== 0)
   );
-  return { ephemeral: frame.subarray(37, 69), offers: mask !== undefined, ciphers };
+  return {
+    ephemeral: frame.subarray(37, 69),
+    offers: mask !== undefined,
+    ciphers,
+    roomRecords: mask !== undefined && (mask & OFFER_ROOM_RECORDS) !== 0,
+  };
 }
 
 /**
  * The server's side: answers a ClientHello with a signed ServerHello and derives keys. Of the
  * ciphers the client offered, the server takes the first of `prefer` (default: ChaCha20-Poly1305,
  * then AES-256-GCM); a hello without an offer gets AES-256-GCM and a ServerHello without a choice.
+ * Room records are chosen when offered, with ChaCha20-Poly1305 chosen, unless `roomRecords` is
+ * false (`--limit roomRecords=0`).
  */
 export function serverRespond(
   clientHello: Uint8Array,
   host: { privateKey: KeyObject; publicRaw: Uint8Array },
   random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
   prefer: readonly AeadCipher[] = ["chacha20-poly1305", "aes-256-gcm"],
+  roomRecords = true,
 ): { hello: Uint8Array<ArrayBuffer>; keys: SessionKeys } {
-  const { ephemeral, offers, ciphers } = parseClientHello(clientHello);
+  const offer = parseClientHello(clientHello);
+  const { ephemeral, offers, ciphers } = offer;
   const cipher = prefer.find((c) => ciphers.includes(c)) ?? "aes-256-gcm";
+  const rooms = roomRecords && offer.roomRecords && cipher === "chacha20-poly1305";
   const eph = x25519Generate();
   // Derive first: a bad share is rejected before the server spends a signature on it.
   const shared = x25519Shared(eph.privateKey, ephemeral);
   const r = random(32);
-  const serverRandom = offers ? withMark(r, CHOICE_MARK, RECORD_CIPHERS.indexOf(cipher)) : r;
+  const choice = RECORD_CIPHERS.indexOf(cipher) | (rooms ? CHOICE_ROOM_RECORDS : 0);
+  const serverRandom = offers ? withMark(r, CHOICE_MARK, choice) : r;
   const head = concat(Uint8Array.of(VERSION), serverRandom, eph.publicKey, host.publicRaw);
   const digest = sha256(concat(clientHello, head));
   const sig = ed25519Sign(host.privateKey, concat(SERVER_CONTEXT, digest));
   const hello = concat(head, sig);
-  const keys = deriveKeys(shared, clientHello, hello, false, cipher);
+  const keys = deriveKeys(shared, clientHello, hello, false, cipher, rooms);
   return { hello, keys };
 }
 

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
+  CHOICE_ROOM_RECORDS,
   ClientHandshake,
   encodeRefusal,
+  OFFER_ROOM_RECORDS,
   parseClientHello,
   parseRefusal,
   RECORD_CIPHERS,
@@ -163,6 +165,7 @@ Deno.test("cipher: a hello without an offer (any older client) gets AES-256-GCM 
     ephemeral: client.hello.subarray(37, 69),
     offers: false,
     ciphers: ["aes-256-gcm"],
+    roomRecords: false,
   });
   const server = serverRespond(client.hello, host, fixed);
   assert.deepEqual(server.hello.subarray(1, 33), fixed(32), "server_random untouched");
@@ -239,4 +242,92 @@ Deno.test("cipher: a validly signed choice of a cipher not offered is refused (b
     const sig = ed25519Sign(host.privateKey, concat(utf8.encode("chat/1 server hello\0"), digest));
     assert.throws(() => client.finish(concat(head, sig)), bad, `choice ${id}`);
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Room records: offer bit 1, choice bit 7 (docs/protocol.md §3 "Room records")
+
+/** A ServerHello signed by `host` for `client` whose choice byte is `choice`. */
+function signedChoice(
+  client: ClientHandshake,
+  host: ReturnType<typeof ed25519Generate>,
+  choice: number,
+): Uint8Array {
+  const eph = x25519Generate();
+  const head = concat(
+    Uint8Array.of(1),
+    randomBytes(16),
+    CHOICE,
+    Uint8Array.of(choice),
+    eph.publicKey,
+    host.publicRaw,
+  );
+  const digest = sha256(concat(client.hello, head));
+  const sig = ed25519Sign(host.privateKey, concat(utf8.encode("chat/1 server hello\0"), digest));
+  return concat(head, sig);
+}
+
+Deno.test("room records: offered with ChaCha20-Poly1305, chosen as 0x81; both sides know", () => {
+  const host = ed25519Generate();
+  const client = ClientHandshake.start(undefined, RECORD_CIPHERS, true);
+  assert.equal(client.hello[5 + 31], 0x01 | OFFER_ROOM_RECORDS);
+  assert.equal(parseClientHello(client.hello).roomRecords, true);
+  const server = serverRespond(client.hello, host);
+  assert.equal(server.hello[1 + 31], 0x81);
+  assert.equal(server.keys.roomRecords, true);
+  const keys = client.finish(server.hello);
+  assert.equal(keys.roomRecords, true);
+  assert.equal(keys.cipher, "chacha20-poly1305");
+  assertKeysWork(keys, server.keys);
+});
+
+Deno.test("room records: not chosen when not offered, turned off, or without ChaCha20-Poly1305", () => {
+  const host = ed25519Generate();
+  const cases: [string, boolean, Parameters<typeof serverRespond>[3], boolean, number][] = [
+    ["not offered", false, undefined, true, 0x01],
+    ["turned off (roomRecords=0)", true, undefined, false, 0x01],
+    ["server prefers AES-256-GCM", true, ["aes-256-gcm"], true, 0x00],
+  ];
+  for (const [what, offer, prefer, enabled, choice] of cases) {
+    const client = ClientHandshake.start(undefined, RECORD_CIPHERS, offer);
+    const server = serverRespond(client.hello, host, undefined, prefer, enabled);
+    assert.equal(server.hello[1 + 31], choice, what);
+    assert.equal(server.keys.roomRecords, false, what);
+    const keys = client.finish(server.hello);
+    assert.equal(keys.roomRecords, false, what);
+    assertKeysWork(keys, server.keys);
+  }
+  // An offer of room records without ChaCha20-Poly1305 is refused when the hello is made, and a
+  // hello that carries the bit alone (no cipher bit) gets AES-256-GCM and no room records.
+  assert.throws(() => ClientHandshake.start(undefined, [], true), RangeError);
+  const hello = ClientHandshake.start().hello;
+  hello[5 + 31] = OFFER_ROOM_RECORDS;
+  const s = serverRespond(hello, host);
+  assert.equal(s.keys.cipher, "aes-256-gcm");
+  assert.equal(s.keys.roomRecords, false);
+  assert.equal(s.hello[1 + 31], 0);
+  // An older server (no mark at all) never sets bit 7.
+  const c = ClientHandshake.start(undefined, RECORD_CIPHERS, true);
+  const older = serverRespond(
+    concat(c.hello.subarray(0, 21), randomBytes(16), c.hello.subarray(37)),
+    host,
+  );
+  assert.equal(older.keys.roomRecords, false);
+});
+
+Deno.test("room records: a signed choice with bit 7 the client did not offer is bad_hello", () => {
+  const host = ed25519Generate();
+  const bad = (e: unknown) => e instanceof ProtocolError && e.code === "bad_hello";
+  // Offered ChaCha20-Poly1305 only: 0x81 is refused; offered room records: 0x80 (room records
+  // with AES-256-GCM) is refused too; 0x81 is accepted.
+  const plain = ClientHandshake.start(undefined, RECORD_CIPHERS, false);
+  assert.throws(() => plain.finish(signedChoice(plain, host, 0x81)), bad);
+  const offering = ClientHandshake.start(undefined, RECORD_CIPHERS, true);
+  assert.throws(() => offering.finish(signedChoice(offering, host, CHOICE_ROOM_RECORDS)), bad);
+  assert.throws(() => offering.finish(signedChoice(offering, host, 0x82)), bad);
+  const ok = ClientHandshake.start(undefined, RECORD_CIPHERS, true);
+  assert.equal(ok.finish(signedChoice(ok, host, 0x81)).roomRecords, true);
+  // A client that offered nothing ignores server_random, bit 7 included.
+  const none = ClientHandshake.start(undefined, []);
+  assert.equal(none.finish(signedChoice(none, host, 0x81)).roomRecords, false);
 });

@@ -1,0 +1,224 @@
+/**
+ * Room records (docs/protocol.md §3 "Room records"): a batch of one room's lines sealed once
+ * under the room's epoch key with ChaCha20-Poly1305 and signed once with the host key, the same
+ * bytes for every member that negotiated them. {@linkcode sealRoomRecord} is the server's half;
+ * {@linkcode RoomRecordOpener} the client's checks, in the spec's order. Pure: no I/O, no clock.
+ * @module
+ */
+
+import {
+  aeadImport,
+  type AeadKey,
+  aeadOpen,
+  aeadSeal,
+  ed25519ImportPublic,
+  ed25519Sign,
+  ed25519Verify,
+  type KeyObject,
+  randomBytes,
+  sha256,
+} from "./crypto.ts";
+import { concat, toHex, utf8 } from "./encoding.ts";
+import { ProtocolError } from "./errors.ts";
+
+/** Bit 31 of a frame length: the frame is a room record. */
+export const ROOM_FRAME_FLAG = 0x80000000;
+/** Length of an epoch id. */
+export const ROOM_EPOCH_BYTES = 8;
+/** Length of a room key. */
+export const ROOM_KEY_BYTES = 32;
+/** Bytes a room record's body adds to its plaintext: epoch 8, rseq 4, tag 16, signature 64. */
+export const ROOM_RECORD_OVERHEAD = 92;
+/** Largest plaintext of one room record (as for an ordinary record). */
+export const ROOM_PLAINTEXT_MAX = 16_384;
+/** Largest room record body. */
+export const ROOM_BODY_MAX = ROOM_PLAINTEXT_MAX + ROOM_RECORD_OVERHEAD;
+/** Smallest room record body (one byte of plaintext). */
+export const ROOM_BODY_MIN = 1 + ROOM_RECORD_OVERHEAD;
+/** Rooms whose epoch one opener holds at most (a server lets a user into far fewer). */
+export const ROOM_EPOCHS_HELD = 1024;
+/** Largest `rseq` (it is a u32): an epoch ends before it would wrap. */
+export const RSEQ_MAX = 0xffffffff;
+
+const CIPHER = "chacha20-poly1305";
+const AAD_LABEL = utf8.encode("chat/1 room\0");
+const SIG_CONTEXT = utf8.encode("chat/1 room record\0");
+const HEAD = ROOM_EPOCH_BYTES + 4; // epoch ‖ rseq
+const SIG_BYTES = 64;
+
+/** Writes `nonce = rseq ‖ epoch` and `aad = label ‖ epoch ‖ rseq` for one record. */
+function nonceAndAad(epoch: Uint8Array, rseq: number): { nonce: Uint8Array; aad: Uint8Array } {
+  const nonce = new Uint8Array(12);
+  new DataView(nonce.buffer).setUint32(0, rseq);
+  nonce.set(epoch, 4);
+  const aad = new Uint8Array(AAD_LABEL.length + HEAD);
+  aad.set(AAD_LABEL, 0);
+  aad.set(epoch, AAD_LABEL.length);
+  new DataView(aad.buffer).setUint32(AAD_LABEL.length + ROOM_EPOCH_BYTES, rseq);
+  return { nonce, aad };
+}
+
+/** One room epoch's secret: its id and key, the key also as bytes for `rkey` lines. */
+export interface RoomEpochKey {
+  /** 8 random bytes naming the epoch. */
+  epoch: Uint8Array<ArrayBuffer>;
+  /** The key, for {@linkcode sealRoomRecord}. */
+  key: AeadKey;
+  /** The key's 32 bytes, given to members in `rkey` (never logged). */
+  raw: Uint8Array<ArrayBuffer>;
+}
+
+/** A new epoch: a random epoch id and a random 32-byte room key. */
+export function newRoomEpoch(): RoomEpochKey {
+  const raw = randomBytes(ROOM_KEY_BYTES);
+  return { epoch: randomBytes(ROOM_EPOCH_BYTES), key: aeadImport(raw), raw };
+}
+
+/**
+ * Seals `plaintext` (1 … 16,384 bytes) as room record `rseq` of `epoch` and signs it with the
+ * host key: returns the whole frame, `(0x80000000 | length):u32 ‖ body`. `RangeError` for a
+ * plaintext, epoch or `rseq` out of range.
+ */
+export function sealRoomRecord(
+  key: AeadKey,
+  epoch: Uint8Array,
+  rseq: number,
+  plaintext: Uint8Array,
+  hostPrivate: KeyObject,
+): Uint8Array<ArrayBuffer> {
+  if (plaintext.length === 0 || plaintext.length > ROOM_PLAINTEXT_MAX) {
+    throw new RangeError(`room record plaintext length ${plaintext.length} out of range`);
+  }
+  if (epoch.length !== ROOM_EPOCH_BYTES) throw new RangeError("room epoch must be 8 bytes");
+  if (!Number.isInteger(rseq) || rseq < 0 || rseq > RSEQ_MAX) {
+    throw new RangeError(`rseq ${rseq} out of range`);
+  }
+  const { nonce, aad } = nonceAndAad(epoch, rseq);
+  const sealed = aeadSeal(CIPHER, key, nonce, aad, plaintext);
+  const length = HEAD + sealed.length + SIG_BYTES;
+  const frame = new Uint8Array(4 + length);
+  const v = new DataView(frame.buffer);
+  v.setUint32(0, (ROOM_FRAME_FLAG | length) >>> 0);
+  frame.set(epoch, 4);
+  v.setUint32(4 + ROOM_EPOCH_BYTES, rseq);
+  frame.set(sealed, 4 + HEAD);
+  const signed = frame.subarray(4, 4 + HEAD + sealed.length);
+  frame.set(ed25519Sign(hostPrivate, concat(SIG_CONTEXT, sha256(signed))), 4 + length - SIG_BYTES);
+  return frame;
+}
+
+/** What a client holds of one room's epoch. */
+interface Held {
+  room: string;
+  epoch: Uint8Array;
+  key: AeadKey;
+  next: number; // the rseq expected next
+}
+
+/** A room record that passed every check: its room and plaintext. */
+export interface OpenedRoomRecord {
+  /** The room of the record's epoch. */
+  room: string;
+  /** The plaintext lines (`msg ("\n" msg)*`), not yet parsed. */
+  plaintext: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The client's side: the epochs it holds (from `rkey` lines) and the checks of docs/protocol.md
+ * §3 "Client checks", in order. Holds at most {@linkcode ROOM_EPOCHS_HELD} rooms.
+ */
+export class RoomRecordOpener {
+  readonly #host: KeyObject;
+  readonly #byEpoch = new Map<string, Held>(); // hex epoch → held
+  readonly #byRoom = new Map<string, Held>();
+
+  /**
+   * An opener trusting room records signed by the host key `hostPublic` (raw 32 bytes, imported
+   * once here, or already imported); `RangeError` for a raw key that is not 32 bytes.
+   */
+  constructor(hostPublic: KeyObject | Uint8Array) {
+    this.#host = hostPublic instanceof Uint8Array ? ed25519ImportPublic(hostPublic) : hostPublic;
+  }
+
+  /** Rooms whose epoch is held. */
+  get size(): number {
+    return this.#byRoom.size;
+  }
+
+  /**
+   * Installs an `rkey`: `room`'s epoch is now `epoch` with `key`, its first record `rseq`; it
+   * replaces the room's previous epoch. `ProtocolError("bad_message")` for an epoch that is not 8
+   * bytes, a key that is not 32, an `rseq` that is not a u32, an epoch already held by another
+   * room, or a new room beyond {@linkcode ROOM_EPOCHS_HELD}.
+   */
+  install(room: string, epoch: Uint8Array, key: Uint8Array, rseq: number): void {
+    if (epoch.length !== ROOM_EPOCH_BYTES) throw badKey("rkey epoch must be 8 bytes");
+    if (key.length !== ROOM_KEY_BYTES) throw badKey("rkey key must be 32 bytes");
+    if (!Number.isInteger(rseq) || rseq < 0 || rseq > RSEQ_MAX) throw badKey("rkey rseq");
+    const id = toHex(epoch);
+    const other = this.#byEpoch.get(id);
+    if (other !== undefined && other.room !== room) throw badKey("rkey epoch of another room");
+    if (!this.#byRoom.has(room) && this.#byRoom.size >= ROOM_EPOCHS_HELD) {
+      throw badKey("too many room keys");
+    }
+    this.drop(room);
+    const held: Held = { room, epoch: epoch.slice(), key: aeadImport(key), next: rseq };
+    this.#byEpoch.set(id, held);
+    this.#byRoom.set(room, held);
+  }
+
+  /** Forgets `room`'s epoch (the session left the room); nothing if none is held. */
+  drop(room: string): void {
+    const held = this.#byRoom.get(room);
+    if (held === undefined) return;
+    this.#byRoom.delete(room);
+    this.#byEpoch.delete(toHex(held.epoch));
+  }
+
+  /**
+   * Checks and opens a room record body, in order: size, epoch held (current for its room),
+   * `rseq` the next expected, the host signature, the AEAD. Any failure throws
+   * `ProtocolError("bad_record")` and changes nothing; success advances the room's `rseq`.
+   * The lines are the caller's to parse and check (`msg`/`event` of `room`, else `bad_message`).
+   */
+  open(body: Uint8Array): OpenedRoomRecord {
+    if (body.length < ROOM_BODY_MIN || body.length > ROOM_BODY_MAX) {
+      throw bad(`room record length ${body.length} out of range`);
+    }
+    const epoch = body.subarray(0, ROOM_EPOCH_BYTES);
+    const held = this.#byEpoch.get(toHex(epoch));
+    if (held === undefined) throw bad("room record of an epoch not held");
+    const rseq = new DataView(body.buffer, body.byteOffset, body.byteLength)
+      .getUint32(ROOM_EPOCH_BYTES);
+    if (rseq !== held.next) throw bad(`room record ${rseq} where ${held.next} was expected`);
+    const signedEnd = body.length - SIG_BYTES;
+    const digest = sha256(body.subarray(0, signedEnd));
+    if (!ed25519Verify(this.#host, body.subarray(signedEnd), concat(SIG_CONTEXT, digest))) {
+      throw bad("room record signature does not verify");
+    }
+    const { nonce, aad } = nonceAndAad(epoch, rseq);
+    const plaintext = aeadOpen(CIPHER, held.key, nonce, aad, body.subarray(HEAD, signedEnd));
+    held.next = rseq + 1;
+    return { room: held.room, plaintext };
+  }
+
+  /**
+   * The `pong` check: true when this session holds `epoch` for `room` and still expects a
+   * record below `next` (records the server queued before the `pong` are missing: `withheld`).
+   * An epoch not held (or another room's) gives false: it is ignored.
+   */
+  behind(room: string, epoch: Uint8Array, next: number): boolean {
+    const held = this.#byRoom.get(room);
+    if (held === undefined || epoch.length !== ROOM_EPOCH_BYTES) return false;
+    if (toHex(held.epoch) !== toHex(epoch)) return false;
+    return held.next < next;
+  }
+}
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError("bad_record", message);
+}
+
+function badKey(message: string): ProtocolError {
+  return new ProtocolError("bad_message", message);
+}
