@@ -68,8 +68,8 @@ export interface WindowRows {
 
 /**
  * The last `want` (or more) rows of `w` at `width`: its lines wrapped with their hanging
- * indent, a date rule between lines of different days, the unread marker after the line the
- * user last saw. Only the lines needed are wrapped, so a long scrollback costs little.
+ * indent, a date rule between lines of different days, the unread marker above the first line
+ * that came since the user last looked. Only the lines needed are wrapped, so a long scrollback costs little.
  */
 export function windowRows(
   w: ChatWindow,
@@ -79,6 +79,11 @@ export function windowRows(
 ): WindowRows {
   const day = opts.day ?? localDay;
   const lines = w.scrollback.lines;
+  // The marker's line, or the first line held when it was dropped for room (all is new).
+  let mark = w.newFrom;
+  if (mark >= 0 && !lines.some((e) => e.serial === mark)) {
+    mark = lines[0] !== undefined && lines[0].serial > mark ? lines[0].serial : -1;
+  }
   const chunks: string[][] = [];
   let count = 0;
   let i = lines.length - 1;
@@ -89,7 +94,7 @@ export function windowRows(
     if (prev !== undefined && day(prev.ts) !== day(e.ts)) {
       rows.unshift(dim(rule(day(e.ts), width), opts.color));
     }
-    if (prev === undefined ? w.readUpTo === 0 : prev.serial === w.readUpTo) {
+    if (e.serial === mark) {
       rows.unshift(dim(rule(UNREAD_MARK, width), opts.color));
     }
     chunks.push(rows);

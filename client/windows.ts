@@ -39,10 +39,13 @@ export class ChatWindow {
   /** The highest {@link Level} reached while the window was not shown. */
   level: Level = Level.None;
   /**
-   * The unread marker: drawn after the line with this arrival number, or above the first line
-   * when 0 (set when the user leaves the window; -1 before that: no marker).
+   * The unread marker: drawn above the line with this arrival number, the first line that
+   * counted (someone else's message or event) since the user last left the window; -1: no
+   * marker (nothing came, or the window was never left). Own lines never set it.
    */
-  readUpTo = -1;
+  newFrom = -1;
+  /** The user has left this window at least once (its marker is tracked from then on). */
+  left = false;
   /** Rows scrolled up from the bottom (0: following new lines). */
   scroll = 0;
   /** A short mark shown after the name in the status line (a private room, say); "" for none. */
@@ -168,19 +171,26 @@ export class WindowList {
     return this.#open("query", name);
   }
 
-  /** Shows `w`: the one left keeps its place for the unread marker, `w` is read. */
+  /**
+   * Shows `w`: the window left starts looking for its next unread marker; `w` is read, and
+   * keeps the marker above what came while it was not shown.
+   */
   focus(w: ChatWindow): void {
     if (w === this.#current || !this.#list.includes(w)) return;
-    this.#current.readUpTo = this.#current.scrollback.lastSerial;
-    this.#current.scroll = 0;
+    this.#leave(this.#current);
     this.#previous = this.#current;
     this.#current = w;
-    // Nothing came since the user left: no marker.
-    if (w.readUpTo === w.scrollback.lastSerial) w.readUpTo = -1;
     w.unread = 0;
     w.level = Level.None;
     this.onSwitch();
     this.onChange();
+  }
+
+  /** `w` is no longer shown: its old marker goes, lines that count from now on place a new one. */
+  #leave(w: ChatWindow): void {
+    w.newFrom = -1;
+    w.left = true;
+    w.scroll = 0;
   }
 
   /** Shows window number `n` (1-based); false when there is none. */
@@ -323,14 +333,17 @@ export class WindowList {
       if (aboutMe && (m.kind === "kick" || m.kind === "ban" || m.kind === "mute")) {
         return Level.Highlight;
       }
-      return Level.Activity;
+      // The user's own joins, leaves, away and name changes are nothing new to them.
+      const mine = aboutMe && m.by === undefined;
+      return mine ? Level.None : Level.Activity;
     }
     return Level.Activity;
   }
 
   /**
-   * Puts a rendered line in `w`, counting it as unread there when `w` is not shown. A line
-   * that replaces another (same id) or was too old to keep counts for nothing.
+   * Puts a rendered line in `w`, counting it as unread there when `w` is not shown (and placing
+   * the unread marker above the first such line). A line of {@link Level.None} (the user's own,
+   * a replay), one that replaces another (same id) or one too old to keep counts for nothing.
    */
   add(
     w: ChatWindow,
@@ -340,6 +353,13 @@ export class WindowList {
     const r = w.scrollback.add(line);
     if (r === "dropped" && line.seq !== undefined) w.historyDone = true;
     if (r === "added" && w !== this.#current && level > Level.None) {
+      // The marker goes above the first line that counts since the user left (appended, not
+      // older history put in place).
+      if (
+        w.left && w.newFrom < 0 && w.scrollback.lines.at(-1)?.serial === w.scrollback.lastSerial
+      ) {
+        w.newFrom = w.scrollback.lastSerial;
+      }
       if (level >= Level.Message) w.unread++;
       if (level > w.level) w.level = level;
     }

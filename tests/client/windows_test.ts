@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { Scrollback } from "../../client/scrollback.ts";
 import { Level, WindowList } from "../../client/windows.ts";
+import { UNREAD_MARK, windowRows } from "../../client/screen.ts";
 import type { ViewEvent } from "../../client/view.ts";
 import type { MsgMessage } from "../../shared/messages.ts";
 
@@ -120,13 +121,10 @@ Deno.test("windows: hotlist counts, marks, unread marker, switching and closing"
   assert.equal(switches, 2);
   assert.equal(dev.unread, 0);
   assert.equal(dev.level, Level.None);
-  assert.equal(
-    lobby.readUpTo,
-    lobby.scrollback.lastSerial,
-    "the marker sits after the last line seen",
-  );
+  assert.equal(dev.newFrom, -1, "never left before: no marker");
+  assert.equal(lobby.newFrom, -1, "nothing came yet since the user left");
   wl.focus(lobby);
-  assert.equal(lobby.readUpTo, -1, "nothing new came: no marker");
+  assert.equal(lobby.newFrom, -1, "nothing new came: no marker");
   wl.focus(dev);
   wl.cycle(1);
   assert.equal(wl.current, wl.status, "cycling wraps around");
@@ -178,4 +176,93 @@ Deno.test("windows: a flood into a background window costs bounded memory; windo
     out: false,
   };
   assert.equal(wl.route(dm, me), wl.status, "no room for another window: the status window");
+});
+
+Deno.test("windows: own lines never count as unread nor move the marker; none while shown", () => {
+  const wl = new WindowList();
+  wl.syncRooms(["#lobby", "#dev"]);
+  const lobby = wl.room("#lobby")!;
+  const dev = wl.room("#dev")!;
+  wl.focus(lobby);
+  const add = (w: typeof lobby, ev: ViewEvent) => {
+    const text = ev.t === "server" && ev.msg.t === "msg" ? ev.msg.text : ev.t;
+    wl.add(w, { text, ts: 0, indent: 0 }, WindowList.levelOf(ev, me));
+  };
+  add(lobby, msg("#lobby", "bob", "seen"));
+  wl.focus(dev);
+  // Lines of the user's own (another session of the same identity) in the window left.
+  add(lobby, msg("#lobby", "alice", "mine from elsewhere"));
+  add(lobby, msg("#lobby", "Alice", "mine again"));
+  const myJoin: ViewEvent = {
+    t: "server",
+    msg: { t: "event", kind: "away", room: "#lobby", name: "alice", text: "lunch", ts: 1 },
+  };
+  assert.equal(WindowList.levelOf(myJoin, me), Level.None, "own events are nothing new");
+  add(lobby, myJoin);
+  assert.equal(lobby.unread, 0);
+  assert.equal(lobby.level, Level.None);
+  assert.equal(lobby.newFrom, -1, "own lines place no marker");
+  wl.focus(lobby);
+  assert.equal(lobby.newFrom, -1, "back in it: no marker above own lines");
+  // Someone else's line, then own ones: the marker above the other's, the own ones below.
+  wl.focus(dev);
+  add(lobby, msg("#lobby", "alice", "mine before"));
+  add(lobby, msg("#lobby", "bob", "new one"));
+  add(lobby, msg("#lobby", "alice", "mine after"));
+  assert.equal(lobby.unread, 1);
+  wl.focus(lobby);
+  const marked = lobby.scrollback.lines.find((e) => e.serial === lobby.newFrom);
+  assert.equal(marked?.text, "new one");
+  const rows = windowRows(lobby, 40, 100, { color: false }).rows;
+  assert.equal(
+    rows.indexOf(rows.find((r) => r.includes(UNREAD_MARK))!),
+    rows.indexOf("new one") - 1,
+  );
+  // Lines arriving while the window is shown add no marker and keep the old one in place.
+  add(lobby, msg("#lobby", "bob", "while shown"));
+  assert.equal(lobby.newFrom, marked!.serial);
+  wl.focus(dev);
+  wl.focus(lobby);
+  assert.equal(lobby.newFrom, -1, "left and back with nothing new: the old marker is gone");
+  add(lobby, msg("#lobby", "bob", "shown again"));
+  assert.equal(lobby.newFrom, -1, "a line arriving while shown: no marker");
+  assert.ok(
+    !windowRows(lobby, 40, 100, { color: false }).rows.some((r) => r.includes(UNREAD_MARK)),
+  );
+  // After /close of the window shown, the one shown again gets no marker for what comes next.
+  wl.focus(dev);
+  wl.close(dev);
+  assert.equal(wl.current, lobby);
+  add(lobby, msg("#lobby", "bob", "after close"));
+  assert.equal(lobby.newFrom, -1);
+  // A sent private message in a conversation not shown: not unread, no marker.
+  const bob = wl.openQuery("bob")!;
+  wl.focus(bob);
+  wl.focus(lobby);
+  const out: ViewEvent = {
+    t: "dm",
+    id: "d1",
+    ts: 1,
+    from: "alice",
+    to: "bob",
+    text: "hi",
+    out: true,
+  };
+  assert.equal(wl.route(out, me), bob);
+  add(bob, out);
+  assert.equal(bob.unread, 0);
+  assert.equal(bob.newFrom, -1);
+});
+
+Deno.test("window rows: the marker's line dropped for room puts the marker at the top", () => {
+  const wl = new WindowList({ maxLines: 3 });
+  wl.syncRooms(["#a"]);
+  const a = wl.room("#a")!;
+  wl.focus(a);
+  wl.focus(wl.status);
+  for (let i = 1; i <= 5; i++) wl.add(a, { text: `n${i}`, ts: 0, indent: 0 }, Level.Message);
+  wl.focus(a);
+  const rows = windowRows(a, 40, 100, { color: false }).rows;
+  assert.match(rows[0], new RegExp(UNREAD_MARK));
+  assert.deepEqual(rows.slice(1), ["n3", "n4", "n5"]);
 });
