@@ -1,22 +1,25 @@
 /**
  * The chat application between a connection and a view: feeds connection events to the state,
  * the transcript and the view, carries out what input lines ask for, and decides when the
- * session ends. The state lives in app_state.ts, input parsing in input.ts, the receiving side of
- * private messages in dm_inbox.ts.
+ * session ends. The state lives in app_state.ts, input parsing in input.ts, window routing in
+ * app_windows.ts, the receiving side of private messages in dm_inbox.ts, the sending side in
+ * dm_outgoing.ts.
  * @module
  */
 
 import { nameKey } from "../shared/names.ts";
-import type { ErrorMessage, ReplyMessage, ServerMessage } from "../shared/messages.ts";
+import type { ErrorMessage, ReplyMessage } from "../shared/messages.ts";
 import { AppState, commandsInHelp, namesInData } from "./app_state.ts";
+import { WindowRouter } from "./app_windows.ts";
 import { DmInbox } from "./dm_inbox.ts";
+import { DmOutgoing } from "./dm_outgoing.ts";
 import { DmService, type DmSetup } from "./dm.ts";
 import { errorText } from "./errors.ts";
-import { type Action, LOCAL_HELP, localHelp, NO_DM_TEXT, parseInput } from "./input.ts";
+import { type Action, LOCAL_HELP, localHelp, NO_DM_TEXT } from "./input.ts";
 import { NoticeFilter } from "./notices.ts";
 import { AppSettings, memorySettings, type SettingsStore } from "./app_settings.ts";
 import { Transcript } from "./transcript.ts";
-import type { ChatWindow, WindowList } from "./windows.ts";
+import type { WindowList } from "./windows.ts";
 import type {
   BellMode,
   ChatClientLike,
@@ -28,23 +31,6 @@ import type {
 } from "./view.ts";
 
 const DAY_MS = 86_400_000;
-
-/** Private messages held while offline, at most. */
-export const DM_QUEUE_MAX = 50;
-
-/** Messages asked for per page of older history (scrolling past the top of a room's window). */
-export const HISTORY_PAGE = 50;
-
-/** What the status window says when the user is in no room. */
-export const NO_ROOM_HINT =
-  "you are in no room: /join #room to talk, /query NAME for a private conversation, /help for more";
-
-/** What plain text typed in the status window gets. */
-export const STATUS_WINDOW_HINT =
-  "this is the status window: /join #room or /win N (Alt+N) to talk in a room, /query NAME";
-
-/** What /win, /query and /close answer outside the interactive terminal. */
-export const NO_WINDOWS_TEXT = "windows exist only in the interactive terminal";
 
 /** Settings for {@link App} and {@link runApp}. */
 export interface AppOptions {
@@ -101,16 +87,8 @@ export class App {
   #dmStart: (svc: DmService) => void = () => {};
   readonly #inbox: DmInbox;
   readonly #notices = new NoticeFilter();
-  /** The connection is down (lost, reconnecting): private messages are held. */
-  #offline = false;
-  /** Private messages typed while offline, sent in order once connected again. */
-  readonly #dmQueue: { to: string; text: string }[] = [];
-  #flushing = false;
-  readonly #windows: WindowList | undefined;
-  /** The rooms joined as last seen: a room missing now was left and its window closes. */
-  #joined = new Set<string>();
-  /** The window of the start room was shown once. */
-  #startShown = false;
+  readonly #outgoing: DmOutgoing;
+  readonly #router: WindowRouter;
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
@@ -127,6 +105,14 @@ export class App {
       error: (text) => this.#info(text, "error"),
       ack: (q) => this.#client?.ackDms?.([q]),
     });
+    this.#outgoing = new DmOutgoing({
+      service: () => this.#dm!,
+      track: (p) => this.#inbox.track(p),
+      me: () => this.#me(),
+      show: (ev) => this.#showDm(ev),
+      failed: () => this.#failed++,
+      info: (text, level) => this.#info(text, level),
+    });
     this.#drainMs = opts.drainMs ?? 10_000;
     this.state = new AppState(opts.room, opts);
     this.#settings = new AppSettings({
@@ -142,16 +128,16 @@ export class App {
       pinned: (name) => opts.dm?.knownUsers.lookup(opts.dm.hostPort, name),
       info: (text, level) => this.#info(text, level),
     }, opts.settings ?? memorySettings(opts));
-    this.#windows = opts.windows;
-    if (this.#windows !== undefined) {
-      const wl = this.#windows;
-      wl.onSwitch = () => {
-        const w = wl.current;
-        if (w.kind === "room") this.state.room = w.name;
-        this.#view.setCompletions(this.state.completions());
-      };
-      wl.onNeedHistory = (w) => this.#olderHistory(w);
-    }
+    this.#router = new WindowRouter({
+      windows: opts.windows,
+      state: this.state,
+      dm: opts.dm !== undefined,
+      client: () => this.#client,
+      me: () => this.#me(),
+      info: (text, level) => this.#info(text, level),
+      switched: () => this.#view.setCompletions(this.state.completions()),
+      leave: (room) => this.#perform({ kind: "command", name: "leave", args: [room] }),
+    });
     view.setRoom(this.state.room, false);
     view.setCompletions(this.state.completions());
   }
@@ -166,52 +152,9 @@ export class App {
 
   #refresh(): void {
     this.#settings.trackRooms();
-    this.#syncWindows();
+    this.#router.sync(this.#welcomed);
     this.#view.setRoom(this.state.room, this.#client?.isPrivate?.(this.state.room) === true);
     this.#view.setCompletions(this.state.completions());
-  }
-
-  /**
-   * Windows follow the rooms: a room joined gets a window, a room left loses its own (leaving
-   * the last one shows the status window with a hint).
-   */
-  #syncWindows(): void {
-    const wl = this.#windows;
-    if (wl === undefined) return;
-    const s = this.state;
-    const left = [...this.#joined].filter((r) => !s.rooms.has(r));
-    this.#joined = new Set(s.rooms);
-    const closed = wl.syncRooms(s.rooms, left);
-    for (const w of wl.all) {
-      if (w.kind === "room") w.badge = this.#client?.isPrivate?.(w.name) === true ? "[e2e]" : "";
-    }
-    if (!this.#startShown && this.#welcomed) {
-      this.#startShown = true;
-      const start = wl.room(s.room);
-      if (start !== undefined) wl.focus(start);
-    }
-    if (closed && s.rooms.size === 0 && wl.current === wl.status) this.#info(NO_ROOM_HINT);
-  }
-
-  /** Asks the server, as an automatic request, for the page of history before `w`'s oldest. */
-  #olderHistory(w: ChatWindow): void {
-    const c = this.#client;
-    if (c === undefined || w.kind !== "room" || w.fetching || w.historyDone) return;
-    w.fetching = true;
-    const oldest = w.scrollback.oldestSeq;
-    const args = [w.name, String(HISTORY_PAGE), ...(oldest === undefined ? [] : [String(oldest)])];
-    c.command("history", args, true).then((r) => {
-      w.fetching = false;
-      if (r.t === "error") {
-        if (r.code !== "rate_limited") w.historyDone = true;
-        return;
-      }
-      const d = r.data as { shown?: unknown; wanted?: unknown } | undefined;
-      if (typeof d?.wanted === "number" && d.wanted < HISTORY_PAGE) w.historyDone = true;
-      if (oldest === undefined || d?.shown === 0) w.historyDone = true;
-    }, () => {
-      w.fetching = false;
-    });
   }
 
   /** The user's name: from the welcome, else the connection's. */
@@ -242,19 +185,13 @@ export class App {
       const repeat = m.t === "event" &&
         ((m.kind === "motd" && m.text === this.#welcomeMotd) || !this.#notices.show(m));
       if (m.t === "event" && m.kind === "motd") this.#welcomeMotd = undefined;
-      if (m.t !== "ping" && m.t !== "pong" && !repeat) this.#show(this.#placeNotice(ev, m));
+      if (m.t !== "ping" && m.t !== "pong" && !repeat) this.#show(this.#router.placeNotice(ev, m));
     } else {
       if (ev.t === "welcome") this.#welcomeMotd = ev.msg.server.motd;
       this.#show(ev);
     }
     if (ev.t === "failed") this.#failed++;
-    if (ev.t === "status") {
-      this.#offline = ev.state === "lost" || ev.state === "reconnecting";
-      if (ev.state === "connected" && this.#dm !== undefined) {
-        this.#flushDms().catch((e) => this.#info(errorText(e), "error"));
-      }
-      if (ev.state === "closed") this.#failHeldDms("the connection did not come back");
-    }
+    if (ev.t === "status") this.#outgoing.status(ev.state, this.#dm !== undefined);
     if (ev.t === "welcome") {
       const days = ev.msg.limits.dmQueueDays;
       // Ids are remembered as long as this server may keep a message queued, and 2 days more.
@@ -267,32 +204,10 @@ export class App {
       this.#onClosed?.();
     }
     if (ev.t === "acked" || ev.t === "failed" || ev.t === "status") this.#onSettled?.();
-    if (this.state.room !== before && this.#windows === undefined) {
+    if (this.state.room !== before && this.#router.windows === undefined) {
       this.#info(`now talking in ${this.state.room}`);
     }
     this.#refresh();
-  }
-
-  /**
-   * A user's away, back or nick change (no room; older servers tag it with a shared room) is
-   * shown in the window shown when that user is in its room, else in its room or the current
-   * window. A nick change renames the conversation with that user.
-   */
-  #placeNotice(ev: ClientEvent, m: ServerMessage): ClientEvent {
-    const wl = this.#windows;
-    if (wl === undefined || m.t !== "event" || m.name === undefined) return ev;
-    if (m.kind === "nick" && m.old !== undefined) {
-      const q = wl.query(m.old);
-      if (q !== undefined && wl.query(m.name) === undefined) q.name = m.name;
-    }
-    if (m.kind !== "away" && m.kind !== "back" && m.kind !== "nick") return ev;
-    const cur = wl.current;
-    if (cur.kind === "query" && nameKey(cur.name) === nameKey(m.name)) {
-      return { t: "server", msg: { ...m, room: undefined } };
-    }
-    if (cur.kind !== "room" || cur.name === m.room) return ev;
-    const here = this.state.namesIn(cur.name).some((n) => nameKey(n) === nameKey(m.name!));
-    return here ? { t: "server", msg: { ...m, room: cur.name } } : ev;
   }
 
   /** Interactive only: quietly fetch the command list and the current room's names. */
@@ -344,30 +259,10 @@ export class App {
       case "say":
         c.say(s.room, a.text, a.me);
         return;
-      case "win": {
-        const wl = this.#windows;
-        if (wl === undefined) return this.#info(NO_WINDOWS_TEXT, "error");
-        const w = wl.find(a.spec);
-        if (w === undefined) return this.#info(`there is no window ${a.spec}`, "error");
-        return wl.focus(w);
-      }
-      case "query": {
-        const wl = this.#windows;
-        if (wl === undefined) return this.#info(NO_WINDOWS_TEXT, "error");
-        if (this.#dmSetup === undefined) return this.#info(NO_DM_TEXT, "error");
-        const w = wl.openQuery(a.name);
-        if (w === undefined) return this.#info("too many windows: /close some first", "error");
-        wl.focus(w);
-        return this.#info(`private conversation with ${a.name}: what you type here goes to them`);
-      }
-      case "close": {
-        const wl = this.#windows;
-        if (wl === undefined) return this.#info(NO_WINDOWS_TEXT, "error");
-        const w = wl.current;
-        if (w.kind === "status") return this.#info("the status window stays open", "error");
-        if (w.kind === "query") return wl.close(w);
-        return this.#perform({ kind: "command", name: "leave", args: [w.name] });
-      }
+      case "win":
+      case "query":
+      case "close":
+        return this.#router.perform(a);
       case "clear":
         return this.#view.clear();
       case "reconnect":
@@ -395,21 +290,9 @@ export class App {
       case "bell":
         await this.#settings.perform(a);
         return;
-      case "dm": {
+      case "dm":
         if (this.#dm === undefined) return this.#info(NO_DM_TEXT, "error");
-        if (!this.#offline) return this.#sendDm(a.to, a.text);
-        if (this.#dmQueue.length >= DM_QUEUE_MAX) {
-          this.#failed++;
-          return this.#showDm({
-            t: "dm_failed",
-            to: a.to,
-            text: a.text,
-            reason: `offline, and ${DM_QUEUE_MAX} private messages are already waiting`,
-          });
-        }
-        this.#dmQueue.push({ to: a.to, text: a.text });
-        return this.#info(`private message to ${a.to} held: sent when the connection is back`);
-      }
+        return this.#outgoing.submit(a.to, a.text);
       case "trust":
       case "verify": {
         const svc = this.#dm;
@@ -423,8 +306,7 @@ export class App {
         if (s.rooms.has(a.room) && a.private !== true) {
           s.room = a.room;
           this.#refresh();
-          const w = this.#windows?.room(a.room);
-          if (w !== undefined) return this.#windows!.focus(w);
+          if (this.#router.focusRoom(a.room)) return;
           return this.#info(`now talking in ${a.room}`);
         }
         const r = await this.#command("join", a.private ? [a.room, "--private"] : [a.room]);
@@ -432,9 +314,7 @@ export class App {
         if (r.t === "reply") {
           s.enter(a.room);
           this.#refresh();
-          const w = this.#windows?.room(a.room);
-          if (w !== undefined) this.#windows!.focus(w);
-          else this.#info(`now talking in ${a.room}`);
+          if (!this.#router.focusRoom(a.room)) this.#info(`now talking in ${a.room}`);
         }
         return;
       }
@@ -444,7 +324,9 @@ export class App {
         if (r.t === "reply" && a.name === "leave" && a.args[0] !== undefined) {
           const was = s.room;
           s.exit(a.args[0]);
-          if (s.room !== was && this.#windows === undefined) this.#info(`now talking in ${s.room}`);
+          if (s.room !== was && this.#router.windows === undefined) {
+            this.#info(`now talking in ${s.room}`);
+          }
           this.#refresh();
         }
         return;
@@ -452,65 +334,9 @@ export class App {
     }
   }
 
-  /** Seals and sends one private message, then shows it or its failure. */
-  async #sendDm(to: string, text: string): Promise<void> {
-    const r = await this.#inbox.track(this.#dm!.send(to, text));
-    if (r.ok) {
-      this.#showDm({
-        t: "dm",
-        id: r.id,
-        ts: r.ts,
-        from: this.#me(),
-        to: r.to,
-        text: r.text,
-        out: true,
-        ...(r.queued ? { queued: true } : {}),
-      });
-    } else {
-      this.#failed++;
-      this.#showDm({ t: "dm_failed", to: r.to, text: r.text, reason: r.reason });
-    }
-  }
-
-  /** Sends the private messages held while offline, in order, until offline again. */
-  async #flushDms(): Promise<void> {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    try {
-      while (!this.#offline && this.#dmQueue.length > 0) {
-        const m = this.#dmQueue.shift()!;
-        await this.#sendDm(m.to, m.text);
-      }
-    } finally {
-      this.#flushing = false;
-    }
-  }
-
-  /** Reports the private messages still held as not delivered. */
-  #failHeldDms(why: string): void {
-    for (const m of this.#dmQueue.splice(0)) {
-      this.#failed++;
-      this.#showDm({ t: "dm_failed", to: m.to, text: m.text, reason: why });
-    }
-  }
-
-  /**
-   * What `line` asks for, typed in the window shown: plain text goes to its room or, in a
-   * conversation, to the other person; the status window takes only commands.
-   */
-  #parse(line: string): Action {
-    const w = this.#windows?.current;
-    const room = w === undefined || w.kind === "room" ? this.state.room : "";
-    const a = parseInput(line, room, this.#dmSetup !== undefined);
-    if (w === undefined || a.kind !== "say" || w.kind === "room") return a;
-    if (w.kind === "status") return { kind: "error", text: STATUS_WINDOW_HINT };
-    if (this.#dmSetup === undefined) return { kind: "error", text: NO_DM_TEXT };
-    return { kind: "dm", to: w.name, text: a.me ? `* ${this.#me()} ${a.text}` : a.text };
-  }
-
   /** Handles one input line; resolves when it is done, with true when the user quits. */
   async handleLine(line: string): Promise<boolean> {
-    const a = this.#parse(line);
+    const a = this.#router.parse(line);
     if (a.kind === "quit") return true;
     await this.#perform(a);
     return false;
@@ -580,7 +406,7 @@ export class App {
           break;
         }
         if (r.done) break;
-        const a = this.#parse(r.value);
+        const a = this.#router.parse(r.value);
         if (a.kind === "quit") break;
         const p = this.#perform(a);
         if (!interactive) await p;
@@ -588,14 +414,14 @@ export class App {
           p.catch((e) => this.#info(errorText(e), "error"));
         }
       }
-      if (this.#dmQueue.length > 0 && !this.#closedByPeer) {
+      if (this.#outgoing.held > 0 && !this.#closedByPeer) {
         // Plain mode at the end of input: give the connection the drain time to come back.
         const end = Date.now() + (interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs);
-        while ((this.#dmQueue.length > 0 || this.#flushing) && Date.now() < end) {
+        while (this.#outgoing.busy && Date.now() < end) {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
-      this.#failHeldDms("not sent: the connection did not come back in time");
+      this.#outgoing.failHeld("not sent: the connection did not come back in time");
       await this.#inbox.idle(interactive ? Math.min(this.#drainMs, 1_000) : this.#drainMs);
       if (!this.#closedByPeer) {
         const drained = await this.#drain(

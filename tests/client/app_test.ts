@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  App,
-  HISTORY_PAGE,
-  NO_WINDOWS_TEXT,
-  runApp,
-  STATUS_WINDOW_HINT,
-} from "../../client/app.ts";
+import { App, runApp } from "../../client/app.ts";
+import { HISTORY_PAGE, NO_WINDOWS_TEXT, STATUS_WINDOW_HINT } from "../../client/app_windows.ts";
 import { WindowList } from "../../client/windows.ts";
 import { AppState, commandsInHelp, namesInData } from "../../client/app_state.ts";
 import { type Action, LOCAL_HELP, parseInput } from "../../client/input.ts";
