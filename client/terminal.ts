@@ -5,8 +5,10 @@
  * the terminal's alternate screen (screen.ts) showing the current window of windows.ts, a status
  * line with every window and the input rows; window keys (Alt+1…Alt+0, Alt+←/→, Ctrl+P/N,
  * PgUp/PgDn); colours unless disabled, the bell on mentions, Ctrl-C once to clear the input and
- * twice to quit. A message over the server's limit is refused before sending and stays in the
- * input. The terminal is restored on close and at process unload.
+ * twice to quit, Ctrl-Z to suspend (the terminal given back, the process stopped, everything
+ * drawn again on SIGCONT; the connection is the client's affair). A message over the server's
+ * limit is refused before sending and stays in the input. The terminal is restored on close and at
+ * process unload.
  * @module
  */
 
@@ -31,6 +33,7 @@ import {
   statusLine,
   viewport,
 } from "./screen.ts";
+import { suspendRefusal } from "./suspend.ts";
 import { type ChatWindow, WindowList } from "./windows.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import { sanitize } from "../shared/sanitize.ts";
@@ -67,6 +70,12 @@ const ESCAPE_WAIT_MS = 30;
 
 /** A bracketed paste with no input for this long is taken as ended. */
 const PASTE_WAIT_MS = 1_000;
+
+/**
+ * After stopping itself, the view takes the terminal back on SIGCONT, or after this long when no
+ * stop came (a process group no shell watches ignores SIGTSTP).
+ */
+const SUSPEND_CHECK_MS = 300;
 
 const PASTE_ON = "\x1b[?2004h";
 const PASTE_OFF = "\x1b[?2004l";
@@ -131,6 +140,11 @@ export class TerminalView implements View {
   readonly #onEnd = () => this.#end();
   readonly #onResize = () => this.#draw();
   #resizeListening = false;
+  /** Suspended by Ctrl-Z: the terminal is the shell's until SIGCONT. */
+  #suspended = false;
+  #resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #onCont = () => this.#resume();
+  #contListening = false;
 
   /** Takes over the terminal (raw mode, alternate screen, bracketed paste) until {@link close}. */
   constructor(opts: TerminalViewOptions) {
@@ -217,7 +231,7 @@ export class TerminalView implements View {
 
   /** Draws the whole screen: the current window, the status line, the input rows. */
   #draw(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#suspended) return;
     const { columns, rows } = this.#size();
     const width = Math.max(1, columns);
     const height = Math.max(3, rows);
@@ -271,6 +285,7 @@ export class TerminalView implements View {
       this.#out.write("\x1b[2J");
       return this.#draw();
     }
+    if (key.ctrl && !key.alt && key.name === "z") return this.#suspend();
     const r: EditorResult = this.#editor.feed(key);
     switch (r.kind) {
       case "handled":
@@ -351,6 +366,45 @@ export class TerminalView implements View {
     const asking = this.#asking;
     this.#asking = undefined;
     asking?.reject(new Error("input ended before a name was chosen"));
+  }
+
+  /**
+   * Ctrl-Z: gives the terminal back (bracketed paste off, main screen, normal mode) and stops the
+   * process as the terminal would (SIGTSTP); {@link #resume} takes it again.
+   */
+  #suspend(): void {
+    const why = suspendRefusal();
+    if (why !== undefined) return this.#print(this.#dim(`(${why})`));
+    try {
+      if (!this.#contListening) Deno.addSignalListener("SIGCONT", this.#onCont);
+      this.#contListening = true;
+    } catch {
+      // No SIGCONT here: the check below takes the terminal back.
+    }
+    this.#suspended = true;
+    this.#restoreTerminal();
+    try {
+      Deno.kill(Deno.pid, "SIGTSTP");
+    } catch {
+      // Not allowed or not available: the check below takes the terminal back.
+    }
+    clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = setTimeout(() => this.#resume(), SUSPEND_CHECK_MS);
+  }
+
+  /** Takes the terminal back after a suspend and draws everything again. */
+  #resume(): void {
+    clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = undefined;
+    if (!this.#suspended || this.#closed) return;
+    this.#suspended = false;
+    try {
+      if (this.#in.isTTY) this.#in.setRawMode?.(true);
+      this.#out.write(ENTER_SCREEN + PASTE_ON);
+    } catch {
+      // The terminal is gone: the input's end closes the client.
+    }
+    this.#draw();
   }
 
   #restoreTerminal(): void {
@@ -444,7 +498,9 @@ export class TerminalView implements View {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     clearTimeout(this.#escapeTimer);
+    clearTimeout(this.#resumeTimer);
     this.#closed = true;
+    if (this.#contListening) Deno.removeSignalListener("SIGCONT", this.#onCont);
     this.#end();
     this.#in.off("data", this.#onData);
     this.#in.off("end", this.#onEnd);

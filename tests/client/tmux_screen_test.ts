@@ -2,7 +2,8 @@
  * The full screen over time, in a real terminal: a tmux pane runs `chat client` against a real
  * server while plain `--json` clients act as another user and as a second session of the same
  * user. The unread marker: never above the user's own lines, never for lines arriving while the
- * window is shown. Skips without tmux.
+ * window is shown. Ctrl-Z: back to the shell, `fg` redraws with what came meanwhile (the server
+ * having dropped the stopped client). Skips without tmux.
  */
 import assert from "node:assert/strict";
 import {
@@ -30,6 +31,7 @@ function rowOf(text: string, re: RegExp): number {
 }
 
 const MARK = /─ new messages ─/;
+const ROOT = new URL("../..", import.meta.url).pathname;
 
 Deno.test({
   name: "tmux screen: the unread marker ignores own lines and lines arriving while shown",
@@ -48,10 +50,11 @@ Deno.test({
       clients.push(bob);
       await until(() => bob.lines.some((l) => l.includes('"t":"welcome"')), "bob", [bob], 60_000);
       await bob.send("/join #dev");
+      // Through the project's task, as README's quick start runs it.
       const cmd = [
         Deno.execPath(),
-        ...RUN_FLAGS,
-        MAIN,
+        "task",
+        "-q",
         "client",
         `127.0.0.1:${server.port}`,
         "--name",
@@ -60,7 +63,19 @@ Deno.test({
         "--home",
         `${dir}/alice`,
       ].map(shellQuote).join(" ");
-      await pane.tmux("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", `${cmd}; sleep 60`);
+      await pane.tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-c",
+        ROOT,
+        `${cmd}; sleep 60`,
+      );
       await pane.until((s) => bottom(s).input === "#lobby>", "#lobby window", 60_000);
       await pane.keys("/join #dev", "Enter");
       await pane.until((s) => bottom(s).input === "#dev>", "#dev window");
@@ -148,9 +163,123 @@ Deno.test({
         const after = await pane.until((s) => /bob: while shown$/m.test(s), "line while shown");
         assert.doesNotMatch(after, MARK, `no marker while shown:\n${after}`);
       });
+
+      await t.step(
+        "Ctrl-Z under a task runner: refused, the screen stays",
+        async () => {
+          // The pane runs the client under `sh -c`, which leads the process group.
+          await pane.keys("C-z");
+          const text = await pane.until(
+            (s) => /Ctrl-Z: not suspended: the client was started by a task/.test(s),
+            "the refusal",
+          );
+          assert.equal(bottom(text).input, "#dev>");
+          await bob.send("still here");
+          await pane.until((s) => /bob: still here$/m.test(s), "the client goes on");
+        },
+      );
     } finally {
       await pane.tmux("kill-server").catch(() => "");
       for (const c of clients) await c.kill();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "tmux screen: Ctrl-Z suspends to the shell; fg redraws with what came meanwhile",
+  ignore: !TMUX,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "chat-tmuxz-" });
+    // The server drops a silent connection after 3 s: a stopped client loses its connection.
+    const server = await startServer({
+      dataDir: `${dir}/srv`,
+      args: ["--limit", "idlePingMs=1500", "--limit", "idleCloseMs=3000"],
+    });
+    const pane = new Pane();
+    const bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], `${dir}/bob`);
+    try {
+      await until(() => bob.lines.some((l) => l.includes('"t":"welcome"')), "bob", [bob], 60_000);
+      const cmd = [
+        Deno.execPath(),
+        ...RUN_FLAGS,
+        MAIN,
+        "client",
+        `127.0.0.1:${server.port}`,
+        "--name",
+        "alice",
+        "--accept-new",
+        "--home",
+        `${dir}/alice`,
+      ].map(shellQuote).join(" ");
+      // An interactive shell with job control, as a user has.
+      await pane.tmux("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "bash --norc -i");
+      await pane.literal("PS1='PROMPT$ '; stty -echoctl");
+      await pane.keys("Enter");
+      await pane.until((s) => /^PROMPT\$ ?$/m.test(s), "the shell");
+      await pane.literal(cmd);
+      await pane.keys("Enter");
+      await pane.until((s) => bottom(s).input === "#lobby>", "#lobby window", 60_000);
+      await bob.send("before the break");
+      await pane.until((s) => /bob: before the break$/m.test(s), "a first line");
+
+      await t.step("Ctrl-Z gives the shell back: its prompt, the job stopped", async () => {
+        await pane.keys("C-z");
+        const text = await pane.until(
+          (s) => /Stopped/.test(s) && /^PROMPT\$ ?$/m.test(s.split("\n").at(-1) ?? ""),
+          "the shell's prompt",
+        );
+        assert.doesNotMatch(text, /#lobby>/, "the full screen is gone");
+        assert.doesNotMatch(text, /2004h|\^\[/, "no escape codes left behind");
+        // Typed now, a line goes to the shell, not to the chat.
+        await pane.literal("echo shell-$((40+2))");
+        await pane.keys("Enter");
+        await pane.until((s) => /^shell-42$/m.test(s), "the shell runs commands");
+      });
+
+      await t.step("meanwhile the server drops the stopped client; others write", async () => {
+        await until(
+          () => bob.lines.some((l) => l.includes('"kind":"leave"') && l.includes('"alice"')),
+          "alice's connection dropped by the server",
+          [bob],
+          20_000,
+        );
+        await bob.send("while you were away");
+        await bob.send("and one more");
+        await until(
+          () => bob.lines.some((l) => l.includes('"text":"and one more"')),
+          "sent",
+          [bob],
+        );
+      });
+
+      await t.step("fg: the full screen again, redrawn, with what was missed", async () => {
+        await pane.literal("fg");
+        await pane.keys("Enter");
+        const text = await pane.until(
+          (s) => bottom(s).input === "#lobby>" && /bob: and one more$/m.test(s),
+          "the chat back, caught up",
+          30_000,
+        );
+        assert.doesNotMatch(text, /PROMPT\$/, "the alternate screen again");
+        assert.match(text, /bob: before the break$/m, "what was shown before is drawn again");
+        assert.match(text, /bob: while you were away$/m);
+        await pane.keys("back again", "Enter");
+        await until(
+          () => bob.lines.some((l) => l.includes('"text":"back again"')),
+          "input works after the resume",
+          [bob],
+        );
+      });
+
+      await t.step("/quit leaves to the shell", async () => {
+        await pane.keys("/quit", "Enter");
+        await pane.until((s) => /^PROMPT\$ ?$/m.test(s.split("\n").at(-1) ?? ""), "the shell");
+      });
+    } finally {
+      await pane.tmux("kill-server").catch(() => "");
+      await bob.kill();
       await server.stop();
       await Deno.remove(dir, { recursive: true });
     }
