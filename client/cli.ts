@@ -33,6 +33,8 @@ const CLIENT_USAGE = `Usage: chat client HOST[:PORT][,HOST[:PORT]…] [options]
   --bell MODE           mention | all | off (default: the saved bell, else mention)
   --log FILE            keep your transcript as JSON Lines
   --no-reconnect        do not reconnect after a lost connection
+  --no-room-records     do not offer room records (each room line then comes sealed for
+                        this connection alone, as with an older client)
 Exit codes: 0 ok, 1 error (e.g. a message not delivered in plain mode, or the connection
 closed for good), 2 usage, 3 server key changed, 4 refused or banned, 5 could not connect.
 `;
@@ -92,6 +94,7 @@ function parseClient(args: string[]) {
     bell: { type: "string" },
     log: { type: "string" },
     "no-reconnect": { type: "boolean" },
+    "no-room-records": { type: "boolean" },
   }, CLIENT_USAGE);
 }
 
@@ -164,6 +167,7 @@ async function clientRun(
     expectedFingerprint: values.fingerprint,
     hintArgs: values.home === undefined ? [] : ["--home", values.home],
     reconnect: values["no-reconnect"] !== true,
+    roomRecords: values["no-room-records"] !== true,
     dmQueue: true,
     onEvent: (ev) => appEvents.push(ev),
     trustNewServer: (hp, fp) => {

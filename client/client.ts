@@ -7,17 +7,19 @@
 
 import type { ChatClientLike, ClientEvent } from "./view.ts";
 import { ConnectError, errorText, HostKeyChangedError, RefusedError } from "./errors.ts";
-import type { KnownServers } from "./known_servers.ts";
 import { normalizeHostPort } from "./known_servers.ts";
 import { afterFlood, nextDelay, NO_RECONNECT } from "./backoff.ts";
-import { openSession } from "./open_session.ts";
+import {
+  type ClientOptions,
+  MAX_ADDRESSES,
+  ROOM_PING_MS,
+  type ServerAddress,
+} from "./client_options.ts";
+import { dialSession, readSession } from "./connect.ts";
 import { Outbox, type Outgoing, ResumePoints, sayMessage } from "./outbox.ts";
 import { type Answer, PendingRequests } from "./requests.ts";
 import type { Session } from "./session.ts";
-import type { Identity } from "../shared/keys.ts";
-import { ProtocolError } from "../shared/errors.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
-import { withDeadline } from "../shared/io.ts";
 import {
   type AckMessage,
   DM_ACK_MAX,
@@ -30,63 +32,10 @@ import {
 import { DEFAULT_ROOM } from "../shared/names.ts";
 import { PrivateRooms } from "./private_rooms.ts";
 
-/** One address of a server. */
-export interface ServerAddress {
-  /** Host name or IP address. */
-  host: string;
-  /** Port. */
-  port: number;
-}
+export { type ClientOptions, MAX_ADDRESSES, type ServerAddress };
 
-/** Most addresses one client is given (`host:port` and its fallbacks). */
-export const MAX_ADDRESSES = 16;
-
-/** What a client needs to run. */
-export interface ClientOptions {
-  /** Server host. */
-  host: string;
-  /** Server port. */
-  port: number;
-  /**
-   * Further addresses of the same service (the nodes of a cluster), tried in order after
-   * `host:port`; after a drop the client goes on with the next one. All must present one key.
-   */
-  fallbacks?: readonly ServerAddress[];
-  /** The user's identity. */
-  identity: Identity;
-  /** Pinned server keys. */
-  knownServers: KnownServers;
-  /** Asked when the server is unknown; true pins its key. */
-  trustNewServer: (hostPort: string, fingerprint: string) => Promise<boolean>;
-  /** Supplies a name (first without a reason, then after a rejection with the server's reason). */
-  chooseName: (reason?: string) => Promise<string>;
-  /** Receives every event, in order. */
-  onEvent: (ev: ClientEvent) => void;
-  /** Reconnect after a lost connection (default true). */
-  reconnect?: boolean;
-  /** Rooms to join first (default `#lobby`). */
-  rooms?: string[];
-  /** Random source in [0,1) for backoff jitter. */
-  random?: () => number;
-  /** Deadline for connect + handshake + auth, and for commands (ms). */
-  timeoutMs?: number;
-  /** Outbox capacity (says not yet acknowledged). */
-  outboxMax?: number;
-  /**
-   * Trust exactly this server key: another key is refused, and a different pinned key is
-   * replaced by this one.
-   */
-  expectedFingerprint?: string;
-  /** Arguments the recovery hint after a changed server key repeats (e.g. `--home DIR`). */
-  hintArgs?: readonly string[];
-  /** Pinned peer keys (`known_users`), checked against private-room members' keys. */
-  knownUsers?: { lookup(hostPort: string, name: string): string | undefined };
-  /**
-   * Ask each session for the private messages the server queued while the user was offline
-   * (when the server offers the queue); the application acknowledges them with `ackDms`.
-   */
-  dmQueue?: boolean;
-}
+/** How often the keep-alive looks at the session (ms). */
+const KEEPALIVE_TICK_MS = 5000;
 
 /** A chat connection that survives drops (see DESIGN.md §1, Reconnection). */
 export class ChatClient implements ChatClientLike {
@@ -138,6 +87,8 @@ export class ChatClient implements ChatClientLike {
       random: Math.random,
       timeoutMs: 10_000,
       outboxMax: 200,
+      roomRecords: true,
+      roomPingMs: ROOM_PING_MS,
       ...opts,
       rooms: opts.rooms ?? [DEFAULT_ROOM],
     };
@@ -216,7 +167,10 @@ export class ChatClient implements ChatClientLike {
         if (!(e instanceof ConnectError) || !this.#asked || attempt >= 3) throw e;
       }
     }
-    this.#keepalive = setInterval(() => this.#checkAlive(), 5000);
+    this.#keepalive = setInterval(
+      () => this.#checkAlive(),
+      Math.min(KEEPALIVE_TICK_MS, this.#o.roomPingMs),
+    );
   }
 
   /** Queues a room message; it is sent now or after reconnecting. */
@@ -402,80 +356,51 @@ export class ChatClient implements ChatClientLike {
   /** One full connection attempt to `addr`; installs the session on success. */
   async #connect(addr: ServerAddress & { hostPort: string }): Promise<void> {
     const hostPort = addr.hostPort;
-    let conn: Deno.TcpConn;
-    try {
-      const connecting = Deno.connect({ hostname: addr.host, port: addr.port });
-      conn = await withDeadline(
-        connecting,
-        this.#o.timeoutMs,
-        () => new ConnectError("connect timed out"),
-      ).catch((e) => {
-        connecting.then((late) => late.close(), () => {}); // a connect that lands after the deadline
-        throw e;
-      });
-    } catch (e) {
-      throw new ConnectError(`cannot connect to ${hostPort}: ${errorText(e)}`, { cause: e });
+    const s = await dialSession(addr, this.#o.timeoutMs, {
+      target: this.#target,
+      listPins: () =>
+        this.#addrs.flatMap((a) => {
+          const fp = a.hostPort === hostPort ? undefined : this.#o.knownServers.lookup(a.hostPort);
+          return fp === undefined ? [] : [[a.hostPort, fp] as [string, string]];
+        }),
+      identity: this.#o.identity,
+      knownServers: this.#o.knownServers,
+      trustNewServer: this.#o.trustNewServer,
+      expected: this.#o.expectedFingerprint,
+      hintArgs: this.#o.hintArgs,
+      roomRecords: this.#o.roomRecords,
+      asking: () => this.#asked = true,
+      knownName: () => this.#name || this.#wantedName,
+      chooseName: (reason) => this.#ask(reason),
+      rooms: () => [...this.#rooms],
+      resume: () => this.#resume.resume(this.#rooms),
+      onLost: (s, detail) => this.#lost(s, detail),
+      onWelcome: (s, m, early) => {
+        this.#name = m.name;
+        this.#rooms = new Set(m.rooms.map((r) => r.name));
+        this.#textBytes = m.limits.textBytes ?? DEFAULT_LIMITS.textBytes;
+        this.#queueOffered = m.limits.dmQueueDays !== undefined;
+        this.#emit({ t: "welcome", msg: m });
+        this.#noteRooms(m.rooms);
+        for (const e of early) this.#dispatch(s, e);
+      },
+    });
+    if (this.#closing || s.closed) {
+      s.close();
+      throw new ConnectError(
+        `${hostPort}: ${
+          this.#closing ? "the client is closing" : "the server closed the connection after welcome"
+        }`,
+      );
     }
-    try {
-      conn.setNoDelay(true);
-    } catch {
-      // not fatal
-    }
-    const deadline = Date.now() + this.#o.timeoutMs;
-    try {
-      const s = await openSession(conn, deadline, {
-        hostPort,
-        target: this.#target,
-        listPins: () =>
-          this.#addrs.flatMap((a) => {
-            const fp = a.hostPort === hostPort
-              ? undefined
-              : this.#o.knownServers.lookup(a.hostPort);
-            return fp === undefined ? [] : [[a.hostPort, fp] as [string, string]];
-          }),
-        identity: this.#o.identity,
-        knownServers: this.#o.knownServers,
-        trustNewServer: this.#o.trustNewServer,
-        expected: this.#o.expectedFingerprint,
-        hintArgs: this.#o.hintArgs,
-        asking: () => this.#asked = true,
-        knownName: () => this.#name || this.#wantedName,
-        chooseName: (reason) => this.#ask(reason),
-        rooms: () => [...this.#rooms],
-        resume: () => this.#resume.resume(this.#rooms),
-        onLost: (s, detail) => this.#lost(s, detail),
-        onWelcome: (s, m, early) => {
-          this.#name = m.name;
-          this.#rooms = new Set(m.rooms.map((r) => r.name));
-          this.#textBytes = m.limits.textBytes ?? DEFAULT_LIMITS.textBytes;
-          this.#queueOffered = m.limits.dmQueueDays !== undefined;
-          this.#emit({ t: "welcome", msg: m });
-          this.#noteRooms(m.rooms);
-          for (const e of early) this.#dispatch(s, e);
-        },
-      });
-      if (this.#closing) throw new ConnectError("the client is closing");
-      if (s.closed) throw new ConnectError("the server closed the connection after welcome");
-      this.#s = s;
-      this.#connectedAt = Date.now();
-      this.#emit({ t: "status", state: "connected", detail: hostPort });
-      this.#readLoop(s);
-      for (const m of this.#outbox.values()) this.#sendSay(s, m);
-      // The first dm_ack of a session asks for what the server queued (an older server offers
-      // no queue and would not know the message).
-      if (this.#o.dmQueue === true && this.#queueOffered) s.send({ t: "dm_ack", q: [] });
-    } catch (e) {
-      try {
-        conn.close();
-      } catch {
-        // closed
-      }
-      if (e instanceof HostKeyChangedError || e instanceof RefusedError) throw e;
-      if (e instanceof ProtocolError || e instanceof ConnectError) {
-        throw new ConnectError(`${hostPort}: ${e.message}`, { cause: e });
-      }
-      throw new ConnectError(`${hostPort}: ${errorText(e)}`, { cause: e });
-    }
+    this.#s = s;
+    this.#connectedAt = Date.now();
+    this.#emit({ t: "status", state: "connected", detail: hostPort });
+    readSession(s, (m) => this.#dispatch(s, m), (detail) => this.#lost(s, detail));
+    for (const m of this.#outbox.values()) this.#sendSay(s, m);
+    // The first dm_ack of a session asks for what the server queued (an older server offers
+    // no queue and would not know the message).
+    if (this.#o.dmQueue === true && this.#queueOffered) s.send({ t: "dm_ack", q: [] });
   }
 
   async #ask(reason?: string): Promise<string> {
@@ -484,37 +409,19 @@ export class ChatClient implements ChatClientLike {
     return this.#wantedName;
   }
 
-  async #readLoop(s: Session): Promise<void> {
-    const buf = new Uint8Array(16_384);
-    try {
-      for (;;) {
-        // Records that came in with the end of the handshake are handled before waiting.
-        for (let f = s.decoder.next(); f !== null; f = s.decoder.next()) {
-          for (const m of s.read(f)) {
-            if (s.closed) return;
-            this.#dispatch(s, m);
-          }
-        }
-        const n = await s.conn.read(buf);
-        if (n === null) {
-          s.decoder.finish();
-          return this.#lost(s, "the server closed the connection");
-        }
-        s.lastRecv = Date.now();
-        s.decoder.push(buf.slice(0, n));
-      }
-    } catch (e) {
-      this.#lost(s, errorText(e));
-    }
-  }
-
   #dispatch(s: Session, m: ServerMessage): void {
     switch (m.t) {
       case "ping":
         s.send({ t: "pong", n: m.n });
         return;
-      case "pong":
-        return;
+      case "pong": {
+        // Room records queued before this pong have not all come: someone withholds them.
+        const room = s.behind(m);
+        if (room === undefined) return;
+        return this.#lost(s, `withheld: room records of ${room} did not arrive; resuming`);
+      }
+      case "rkey":
+        return s.installRoomKey(m);
       case "bye":
         return this.#lost(s, `server said goodbye (${m.reason})`, m.reason);
       case "msg": {
@@ -540,9 +447,10 @@ export class ChatClient implements ChatClientLike {
         if (m.kind === "keyreq") return; // answered by the client, not shown
         if (m.name === this.#name && m.room) {
           if (m.kind === "join") this.#rooms.add(m.room);
-          if (m.kind === "leave" || m.kind === "kick") {
+          if (m.kind === "leave" || m.kind === "kick" || m.kind === "ban") {
             this.#rooms.delete(m.room);
             this.#resume.forget(m.room);
+            s.dropRoom(m.room); // its room records end here
           }
         }
         if (m.kind === "nick" && m.old === this.#name && m.name) this.#name = m.name;
@@ -643,9 +551,12 @@ export class ChatClient implements ChatClientLike {
   #checkAlive(): void {
     const s = this.#s;
     if (!s || s.closed) return;
-    const idle = Date.now() - s.lastRecv;
+    const now = Date.now();
+    const idle = now - s.lastRecv;
     if (idle > DEFAULT_LIMITS.idleCloseMs) this.#lost(s, "the server stopped answering");
-    else if (idle > DEFAULT_LIMITS.idlePingMs / 2) s.send({ t: "ping", n: 0 });
+    else if (idle > DEFAULT_LIMITS.idlePingMs / 2) s.ping();
+    // Holding room keys, ping on a clock, not on silence: the pong shows withheld room records.
+    else if (s.holdsRoomKeys && now - s.lastPing >= this.#o.roomPingMs) s.ping();
   }
 
   /**

@@ -10,7 +10,8 @@ import type { KnownServers } from "./known_servers.ts";
 import { FrameReader, Session } from "./session.ts";
 import type { Identity } from "../shared/keys.ts";
 import { ClientHandshake, parseRefusal, signAuth } from "../shared/handshake.ts";
-import { encodeFrame } from "../shared/frame.ts";
+import { encodeFrame, MAX_ROOM_FRAME } from "../shared/frame.ts";
+import { RoomRecordOpener } from "../shared/room_record.ts";
 import { toBase64 } from "../shared/encoding.ts";
 import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
 import { writeAll } from "../shared/io.ts";
@@ -31,6 +32,8 @@ export interface OpenSessionDeps {
   expected?: string;
   /** Arguments the changed-key hint repeats (see {@link HostKeyChangedError}). */
   hintArgs?: readonly string[];
+  /** Offer room records (docs/protocol.md §3 "Room records"; default false). */
+  roomRecords?: boolean;
   /** What the changed-key hint connects to (the whole address list); default `hostPort`. */
   target?: string;
   /**
@@ -69,14 +72,14 @@ export async function openSession(
   const hostPort = deps.hostPort;
   const reader = new FrameReader(conn, deadline);
   const decoder = reader.decoder;
-  const hs = ClientHandshake.start();
+  const hs = ClientHandshake.start(undefined, undefined, deps.roomRecords === true);
   await writeAll(conn, encodeFrame(hs.hello));
   const sh = await reader.next();
   const refusal = parseRefusal(sh);
   if (refusal !== undefined) {
     throw new RefusedError(refusal, `the server refused the connection: ${refusal}`);
   }
-  const { fingerprint } = hs.parseServerHello(sh);
+  const { fingerprint, hostKey } = hs.parseServerHello(sh);
   if (deps.expected !== undefined && deps.expected !== fingerprint) {
     throw new RefusedError(
       "untrusted",
@@ -120,8 +123,14 @@ export async function openSession(
       throw e;
     }
   }
-  decoder.limits = { min: MIN_RECORD_FRAME, max: DEFAULT_LIMITS.recordFrame };
-  const s = new Session(conn, keys, decoder, (s, detail) => deps.onLost(s, detail));
+  decoder.limits = {
+    min: MIN_RECORD_FRAME,
+    max: DEFAULT_LIMITS.recordFrame,
+    room: keys.roomRecords ? MAX_ROOM_FRAME : 0,
+  };
+  // Room records are checked against the host key just verified (and pinned).
+  const rooms = keys.roomRecords ? new RoomRecordOpener(hostKey) : null;
+  const s = new Session(conn, keys, decoder, (s, detail) => deps.onLost(s, detail), rooms);
   let name = deps.knownName() || await deps.chooseName();
   const id = deps.identity;
   const early: ServerMessage[] = [];
@@ -143,7 +152,8 @@ export async function openSession(
     s.flush();
     await s.writes;
     for (;;) {
-      const msgs = s.read(await reader.next());
+      const frame = await reader.next();
+      const msgs = s.read(frame, decoder.room);
       const answer = msgs.findIndex((m) => m.t === "welcome" || m.t === "error" || m.t === "bye");
       if (answer < 0) {
         early.push(...msgs);

@@ -1,8 +1,10 @@
 /**
  * One encrypted connection to the server after the key exchange: messages sent in one turn of
  * the event loop share records, writes are chained in order, records read are opened and split
- * into server messages. Also the deadline-bound frame reader of the handshake phase. The
- * connection is passed in; what to do when it is lost is the owner's callback.
+ * into server messages — room records too, with the room keys this connection was given and
+ * the checks of docs/protocol.md §3 "Room records". Also the deadline-bound frame reader of the
+ * handshake phase. The connection is passed in; what to do when it is lost is the owner's
+ * callback.
  * @module
  */
 
@@ -10,10 +12,18 @@ import { ConnectError } from "./errors.ts";
 import type { SessionKeys } from "../shared/handshake.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { packRecords, RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
-import { decodeUtf8, utf8, utf8Length } from "../shared/encoding.ts";
+import { decodeUtf8, fromBase64, utf8, utf8Length } from "../shared/encoding.ts";
+import { ProtocolError } from "../shared/errors.ts";
+import type { RoomRecordOpener } from "../shared/room_record.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import { withDeadline, writeAll } from "../shared/io.ts";
-import { parseServerMessage, type ServerMessage, splitRecord } from "../shared/messages.ts";
+import {
+  parseServerMessage,
+  type PingMessage,
+  type RoomKeyMessage,
+  type ServerMessage,
+  splitRecord,
+} from "../shared/messages.ts";
 
 /** An encrypted connection: queue, seal and write messages; open what is read. */
 export class Session {
@@ -25,8 +35,12 @@ export class Session {
   writes: Promise<void> = Promise.resolve();
   /** When a record last arrived (ms since the epoch). */
   lastRecv: number = Date.now();
+  /** When a `ping` was last sent (ms since the epoch). */
+  lastPing: number = Date.now();
   /** True once the connection is closed or lost. */
   closed = false;
+  /** The room epochs this connection holds and their checks; null without room records. */
+  readonly rooms: RoomRecordOpener | null;
   readonly #sealer: RecordSealer;
   readonly #opener: RecordOpener;
   readonly #onLost: (s: Session, detail: string) => void;
@@ -35,15 +49,20 @@ export class Session {
   /** The timer that flushes {@link #outq}, while one is set. */
   #flushTimer?: ReturnType<typeof setTimeout>;
 
-  /** A session over `conn`; `onLost` hears of a failed write or a used-up record counter. */
+  /**
+   * A session over `conn`; `onLost` hears of a failed write or a used-up record counter. `rooms`
+   * is given when room records were negotiated.
+   */
   constructor(
     conn: Deno.TcpConn,
     keys: Pick<SessionKeys, "send" | "recv">,
     decoder: FrameDecoder,
     onLost: (s: Session, detail: string) => void,
+    rooms: RoomRecordOpener | null = null,
   ) {
     this.conn = conn;
     this.decoder = decoder;
+    this.rooms = rooms;
     this.#sealer = new RecordSealer(keys.send);
     this.#opener = new RecordOpener(keys.recv);
     this.#onLost = onLost;
@@ -86,10 +105,57 @@ export class Session {
     }).catch(() => this.#onLost(this, "write failed"));
   }
 
-  /** Opens one record frame and parses the messages in it. */
-  read(frame: Uint8Array): ServerMessage[] {
-    const plain = this.#opener.open(frame);
-    return splitRecord(decodeUtf8(plain)).map(parseServerMessage);
+  /**
+   * Opens one frame and parses the messages in it: an ordinary record, or (`room`) a room record,
+   * checked in the spec's order — epoch held, `rseq` the next, signature, AEAD
+   * (`ProtocolError("bad_record")`), then every line a `msg` or `event` of the epoch's room
+   * (`bad_message`). Nothing of a frame that fails is returned.
+   */
+  read(frame: Uint8Array, room = false): ServerMessage[] {
+    if (!room) return splitRecord(decodeUtf8(this.#opener.open(frame))).map(parseServerMessage);
+    if (this.rooms === null) throw new ProtocolError("bad_record", "room records not negotiated");
+    const opened = this.rooms.open(frame);
+    const msgs = splitRecord(decodeUtf8(opened.plaintext)).map(parseServerMessage);
+    for (const m of msgs) {
+      if ((m.t !== "msg" && m.t !== "event") || m.room !== opened.room) {
+        throw new ProtocolError("bad_message", `a room record of ${opened.room} carried ${m.t}`);
+      }
+    }
+    return msgs;
+  }
+
+  /** Installs a room's epoch key (`rkey`); `ProtocolError("bad_message")` without room records. */
+  installRoomKey(m: RoomKeyMessage): void {
+    if (this.rooms === null) throw new ProtocolError("bad_message", "rkey without room records");
+    this.rooms.install(m.room, fromBase64(m.epoch), fromBase64(m.key), m.rseq);
+  }
+
+  /** Forgets a room's epoch (the session left, was kicked or banned from it). */
+  dropRoom(room: string): void {
+    this.rooms?.drop(room);
+  }
+
+  /** True while the session holds a room key (then it pings at least every 30 s). */
+  get holdsRoomKeys(): boolean {
+    return this.rooms !== null && this.rooms.size > 0;
+  }
+
+  /**
+   * The `pong` check: the first room whose epoch this session holds and whose records before the
+   * `pong`'s number have not all arrived (withheld), or undefined.
+   */
+  behind(pong: PingMessage): string | undefined {
+    if (this.rooms === null || pong.rooms === undefined) return undefined;
+    for (const [room, [epoch, next]] of Object.entries(pong.rooms)) {
+      if (this.rooms.behind(room, fromBase64(epoch), next)) return room;
+    }
+    return undefined;
+  }
+
+  /** Sends a `ping` and notes when. */
+  ping(): void {
+    this.lastPing = Date.now();
+    this.send({ t: "ping", n: 0 });
   }
 
   /** Closes the connection; false when it was already closed. What was queued is dropped. */
