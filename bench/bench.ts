@@ -42,6 +42,8 @@ export const BENCH_USAGE =
   --soak MINUTES     instead: a long run with misbehaving clients and a verdict (--soak 1 --help)
   --memory N1,N2,…   instead: server RSS per idle connection, in steps (--memory 1 --help)
   --attack           instead: a canary's round trips under expensive requests (--attack --help)
+  --no-room-records  do not offer room records (every delivery in a record sealed for its
+                     member alone, as older clients get them; default: offer them)
   --dm-key           send a DM key (kem_pub + kem_sig) in auth, as real clients do
                      (one fixed key, the same in every run)
   --private          the room is private (end-to-end encrypted; created by client 1 if new):
@@ -90,6 +92,8 @@ export interface BenchConfig {
   dmKey: boolean;
   /** A private room: sealed lines (`--private`). */
   private: boolean;
+  /** Offer room records (false with `--no-room-records`). */
+  roomRecords: boolean;
   /** Parallel connection setups. */
   concurrency: number;
   /** Hold time after the run (ms). */
@@ -125,6 +129,7 @@ export function parseBenchArgs(
       handshakes: { type: "string" },
       "dm-key": { type: "boolean" },
       private: { type: "boolean" },
+      "no-room-records": { type: "boolean" },
       concurrency: { type: "string" },
       hold: { type: "string" },
       drain: { type: "string" },
@@ -166,6 +171,7 @@ export function parseBenchArgs(
     handshakes: int("handshakes", str("handshakes"), 0, 1, 9999),
     dmKey: a.flag("dm-key") || a.flag("private"),
     private: a.flag("private"),
+    roomRecords: !a.flag("no-room-records"),
     concurrency: int("concurrency", str("concurrency"), 50, 1, 10_000),
     holdMs: int("hold", str("hold"), 0, 0, 86_400) * 1000,
     drainMs: int("drain", str("drain"), 10, 0, 3600) * 1000,
@@ -214,6 +220,7 @@ async function runHandshakes(c: BenchConfig): Promise<HandshakeReport> {
         rooms: [c.room],
         fingerprint: c.fingerprint,
         timeoutMs: c.timeoutMs,
+        roomRecords: c.roomRecords,
         onMessage: () => {},
       });
       times.push(client.handshakeMs);
@@ -337,6 +344,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
         rooms,
         fingerprint: c.fingerprint,
         timeoutMs: c.timeoutMs,
+        roomRecords: c.roomRecords,
         onMessage: onMessage(i),
       });
       clients[i] = client;
@@ -496,6 +504,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       losses: Math.max(0, exp - deliveries),
       errors: errors.counts,
       nodes: c.targets.length,
+      roomRecords: live.reduce((n, x) => n + x.roomRecords, 0),
     };
     if (keys !== undefined) report.keys = keys;
     const afterRun = await sampleProcs(c.serverPids);

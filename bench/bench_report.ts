@@ -41,6 +41,8 @@ export interface LoadReport {
   errors: Record<string, number>;
   /** Addresses the clients were spread over. */
   nodes: number;
+  /** Room records the clients opened, all together (0 without room records). */
+  roomRecords: number;
   serverCpuMsPerConnection?: number;
   serverCpuMsRun?: number;
   /** The NATS server's CPU time during the run (`--nats-pid`). */
@@ -130,6 +132,7 @@ export function formatReport(r: LoadReport | HandshakeReport, target: string): s
       : `${f1(r.serverRssJoinedBytes / 1024 / 1024)} MiB right after joining, `;
     out.push(`server rss  ${joined}${f1(r.serverRssBytes / 1024 / 1024)} MiB at the end`);
   }
+  out.push(`room recs   ${r.roomRecords} opened by the clients`);
   out.push(`duplicates  ${r.duplicates}`);
   out.push(`losses      ${r.losses}`);
   out.push(`errors      ${errorsText(r.errors)}`);

@@ -1,19 +1,23 @@
 /**
  * A lightweight raw chat/1 client for load generation: an Ed25519 identity without a DM key,
- * handshake, optional pin check, auth, `say`, and a reader that decrypts records and hands
- * each message to a callback with its arrival time (`performance.now()`). No reconnects,
- * no outbox: a benchmark wants to see failures, not hide them.
+ * handshake, optional pin check, auth, `say`, and a reader that decrypts records — room records
+ * too, offered by default — and hands each message to a callback with its arrival time
+ * (`performance.now()`). No reconnects, no outbox: a benchmark wants to see failures, not hide
+ * them.
  * @module
  */
 
 import { ClientHandshake, parseRefusal, signAuth } from "../shared/handshake.ts";
-import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { encodeFrame, FrameDecoder, MAX_ROOM_FRAME } from "../shared/frame.ts";
+import { RoomRecordOpener } from "../shared/room_record.ts";
+import { ProtocolError } from "../shared/errors.ts";
 import { RecordOpener, RecordSealer } from "../shared/record.ts";
 import { ed25519FromSeed, type KeyObject, sha256 } from "../shared/crypto.ts";
-import { concat, decodeUtf8, toBase64, utf8 } from "../shared/encoding.ts";
+import { concat, decodeUtf8, fromBase64, toBase64, utf8 } from "../shared/encoding.ts";
 import { DEFAULT_LIMITS, MIN_RECORD_FRAME } from "../shared/limits.ts";
 import {
   newId,
+  parseRoomLines,
   parseServerMessage,
   type ServerMessage,
   splitRecord,
@@ -94,6 +98,8 @@ export interface LoadClientOptions {
   onMessage: (msg: ServerMessage, at: number) => void;
   /** False: never read after `welcome` (a client that stops reading); default true. */
   reading?: boolean;
+  /** Offer room records (default true; `--no-room-records` compares without them). */
+  roomRecords?: boolean;
 }
 
 /** One authenticated raw connection. */
@@ -110,15 +116,18 @@ export class LoadClient {
   #conn: Deno.TcpConn;
   #sealer: RecordSealer;
   #opener: RecordOpener;
+  #rooms: RoomRecordOpener | null;
   #decoder: FrameDecoder;
   #onMessage: (msg: ServerMessage, at: number) => void;
   #writes: Promise<void> = Promise.resolve();
   #closed = false;
+  #roomRecords = 0;
 
   private constructor(
     conn: Deno.TcpConn,
     sealer: RecordSealer,
     opener: RecordOpener,
+    rooms: RoomRecordOpener | null,
     decoder: FrameDecoder,
     welcome: WelcomeMessage,
     handshakeMs: number,
@@ -129,6 +138,7 @@ export class LoadClient {
     this.#conn = conn;
     this.#sealer = sealer;
     this.#opener = opener;
+    this.#rooms = rooms;
     this.#decoder = decoder;
     this.welcome = welcome;
     this.handshakeMs = handshakeMs;
@@ -164,12 +174,12 @@ export class LoadClient {
       }
       const decoder = new FrameDecoder({ min: 1, max: DEFAULT_LIMITS.handshakeFrame });
       const next = () => readFrame(conn, decoder, deadline);
-      const hs = ClientHandshake.start();
+      const hs = ClientHandshake.start(undefined, undefined, o.roomRecords ?? true);
       await writeAll(conn, encodeFrame(hs.hello));
       const sh = await next();
       const refusal = parseRefusal(sh);
       if (refusal !== undefined) throw new LoadClientError("refused", `refused: ${refusal}`);
-      const { fingerprint } = hs.parseServerHello(sh);
+      const { fingerprint, hostKey } = hs.parseServerHello(sh);
       if (o.fingerprint !== undefined && o.fingerprint !== fingerprint) {
         throw new LoadClientError(
           "pin",
@@ -177,7 +187,12 @@ export class LoadClient {
         );
       }
       const keys = hs.finish(sh);
-      decoder.limits = { min: MIN_RECORD_FRAME, max: DEFAULT_LIMITS.recordFrame };
+      decoder.limits = {
+        min: MIN_RECORD_FRAME,
+        max: DEFAULT_LIMITS.recordFrame,
+        room: keys.roomRecords ? MAX_ROOM_FRAME : 0,
+      };
+      const rooms = keys.roomRecords ? new RoomRecordOpener(hostKey) : null;
       const sealer = new RecordSealer(keys.send);
       const opener = new RecordOpener(keys.recv);
       const id = o.identity;
@@ -196,8 +211,7 @@ export class LoadClient {
       await writeAll(conn, encodeFrame(sealer.seal(utf8.encode(JSON.stringify(auth)))));
       const early: ServerMessage[] = [];
       for (;;) {
-        const plain = opener.open(await next());
-        const msgs = splitRecord(decodeUtf8(plain)).map(parseServerMessage);
+        const msgs = openFrame(await next(), decoder.room, opener, rooms);
         const i = msgs.findIndex((m) => m.t === "welcome" || m.t === "error" || m.t === "bye");
         if (i < 0) {
           early.push(...msgs);
@@ -208,7 +222,18 @@ export class LoadClient {
           early.push(...msgs.slice(i + 1));
           const ms = performance.now() - start;
           const reading = o.reading ?? true;
-          return new LoadClient(conn, sealer, opener, decoder, m, ms, early, o.onMessage, reading);
+          return new LoadClient(
+            conn,
+            sealer,
+            opener,
+            rooms,
+            decoder,
+            m,
+            ms,
+            early,
+            o.onMessage,
+            reading,
+          );
         }
         if (m.t === "error") throw new LoadClientError(m.code, `auth refused: ${m.message}`);
         throw new LoadClientError("bye", `server closed: ${m.t === "bye" ? m.reason : ""}`);
@@ -285,7 +310,19 @@ export class LoadClient {
 
   #dispatch(m: ServerMessage, at: number): void {
     if (m.t === "ping") this.#send({ t: "pong", n: m.n });
+    if (m.t === "rkey") {
+      if (this.#rooms === null) throw new ProtocolError("bad_message", "rkey without room records");
+      this.#rooms.install(m.room, fromBase64(m.epoch), fromBase64(m.key), m.rseq);
+    }
+    if (m.t === "event" && m.room !== undefined && m.name === this.welcome.name) {
+      if (m.kind === "leave" || m.kind === "kick" || m.kind === "ban") this.#rooms?.drop(m.room);
+    }
     this.#onMessage(m, at);
+  }
+
+  /** Room records this connection opened (zero without them). */
+  get roomRecords(): number {
+    return this.#roomRecords;
   }
 
   async #readLoop(): Promise<void> {
@@ -301,9 +338,8 @@ export class LoadClient {
         const at = performance.now();
         this.#decoder.push(buf.slice(0, n));
         for (let f = this.#decoder.next(); f !== null; f = this.#decoder.next()) {
-          const plain = this.#opener.open(f);
-          for (const line of splitRecord(decodeUtf8(plain))) {
-            const m = parseServerMessage(line);
+          if (this.#decoder.room) this.#roomRecords++;
+          for (const m of openFrame(f, this.#decoder.room, this.#opener, this.#rooms)) {
             if (m.t === "bye" && this.endReason === "") this.endReason = `bye ${m.reason}`;
             this.#dispatch(m, at);
           }
@@ -314,6 +350,23 @@ export class LoadClient {
     }
     this.close();
   }
+}
+
+/**
+ * Opens one frame into its messages: an ordinary record, or a room record checked in the spec's
+ * order by this connection's `rooms` (epoch, `rseq`, signature, AEAD), whose lines must all be
+ * `msg` or `event` of its room.
+ */
+function openFrame(
+  f: Uint8Array,
+  room: boolean,
+  opener: RecordOpener,
+  rooms: RoomRecordOpener | null,
+): ServerMessage[] {
+  if (!room) return splitRecord(decodeUtf8(opener.open(f))).map(parseServerMessage);
+  if (rooms === null) throw new ProtocolError("bad_record", "room records not negotiated");
+  const opened = rooms.open(f);
+  return parseRoomLines(opened.room, decodeUtf8(opened.plaintext));
 }
 
 async function readFrame(

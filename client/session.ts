@@ -18,6 +18,7 @@ import type { RoomRecordOpener } from "../shared/room_record.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import { withDeadline, writeAll } from "../shared/io.ts";
 import {
+  parseRoomLines,
   parseServerMessage,
   type PingMessage,
   type RoomKeyMessage,
@@ -115,13 +116,7 @@ export class Session {
     if (!room) return splitRecord(decodeUtf8(this.#opener.open(frame))).map(parseServerMessage);
     if (this.rooms === null) throw new ProtocolError("bad_record", "room records not negotiated");
     const opened = this.rooms.open(frame);
-    const msgs = splitRecord(decodeUtf8(opened.plaintext)).map(parseServerMessage);
-    for (const m of msgs) {
-      if ((m.t !== "msg" && m.t !== "event") || m.room !== opened.room) {
-        throw new ProtocolError("bad_message", `a room record of ${opened.room} carried ${m.t}`);
-      }
-    }
-    return msgs;
+    return parseRoomLines(opened.room, decodeUtf8(opened.plaintext));
   }
 
   /** Installs a room's epoch key (`rkey`); `ProtocolError("bad_message")` without room records. */

@@ -557,6 +557,20 @@ export function splitRecord(text: string): string[] {
   return parts;
 }
 
+/**
+ * Parses a room record's plaintext (docs/protocol.md §3, the last client check): every line a
+ * server message that is a `msg` or `event` of `room`; otherwise `ProtocolError("bad_message")`.
+ */
+export function parseRoomLines(room: string, text: string): ServerMessage[] {
+  const msgs = splitRecord(text).map(parseServerMessage);
+  for (const m of msgs) {
+    if ((m.t !== "msg" && m.t !== "event") || m.room !== room) {
+      bad(`a room record of ${room} carried a ${m.t}${"room" in m ? ` of ${m.room}` : ""}`);
+    }
+  }
+  return msgs;
+}
+
 /** A fresh request id: 16 random bytes in padded base64. */
 export function newId(
   random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
