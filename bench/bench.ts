@@ -506,6 +506,8 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       nodes: c.targets.length,
       roomRecords: live.reduce((n, x) => n + x.roomRecords, 0),
     };
+    const memo = live.find((x) => x.roomSignatures !== undefined)?.roomSignatures;
+    if (memo !== undefined) report.roomSignaturesVerified = memo.verified;
     if (keys !== undefined) report.keys = keys;
     const afterRun = await sampleProcs(c.serverPids);
     const natsAfter = natsBefore && await sampleProc(c.natsPid);

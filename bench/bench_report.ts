@@ -43,6 +43,8 @@ export interface LoadReport {
   nodes: number;
   /** Room records the clients opened, all together (0 without room records). */
   roomRecords: number;
+  /** Distinct room-record signatures the bench verified (once per record, for all clients). */
+  roomSignaturesVerified?: number;
   serverCpuMsPerConnection?: number;
   serverCpuMsRun?: number;
   /** The NATS server's CPU time during the run (`--nats-pid`). */
@@ -132,7 +134,10 @@ export function formatReport(r: LoadReport | HandshakeReport, target: string): s
       : `${f1(r.serverRssJoinedBytes / 1024 / 1024)} MiB right after joining, `;
     out.push(`server rss  ${joined}${f1(r.serverRssBytes / 1024 / 1024)} MiB at the end`);
   }
-  out.push(`room recs   ${r.roomRecords} opened by the clients`);
+  const sigs = r.roomSignaturesVerified === undefined
+    ? ""
+    : `, ${r.roomSignaturesVerified} distinct signatures verified`;
+  out.push(`room recs   ${r.roomRecords} opened by the clients${sigs}`);
   out.push(`duplicates  ${r.duplicates}`);
   out.push(`losses      ${r.losses}`);
   out.push(`errors      ${errorsText(r.errors)}`);

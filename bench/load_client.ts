@@ -10,6 +10,7 @@
 import { ClientHandshake, parseRefusal, signAuth } from "../shared/handshake.ts";
 import { encodeFrame, FrameDecoder, MAX_ROOM_FRAME } from "../shared/frame.ts";
 import { RoomRecordOpener } from "../shared/room_record.ts";
+import { type RoomSignatureMemo, sharedMemo } from "./room_signatures.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { RecordOpener, RecordSealer } from "../shared/record.ts";
 import { ed25519FromSeed, type KeyObject, sha256 } from "../shared/crypto.ts";
@@ -112,6 +113,8 @@ export class LoadClient {
   readonly done: Promise<void>;
   /** Why the reader stopped ("" while running). */
   endReason = "";
+  /** The process-wide memo of room-record signatures this connection uses (with room records). */
+  readonly roomSignatures: RoomSignatureMemo | undefined;
 
   #conn: Deno.TcpConn;
   #sealer: RecordSealer;
@@ -128,6 +131,7 @@ export class LoadClient {
     sealer: RecordSealer,
     opener: RecordOpener,
     rooms: RoomRecordOpener | null,
+    memo: RoomSignatureMemo | undefined,
     decoder: FrameDecoder,
     welcome: WelcomeMessage,
     handshakeMs: number,
@@ -139,6 +143,7 @@ export class LoadClient {
     this.#sealer = sealer;
     this.#opener = opener;
     this.#rooms = rooms;
+    this.roomSignatures = memo;
     this.#decoder = decoder;
     this.welcome = welcome;
     this.handshakeMs = handshakeMs;
@@ -192,7 +197,10 @@ export class LoadClient {
         max: DEFAULT_LIMITS.recordFrame,
         room: keys.roomRecords ? MAX_ROOM_FRAME : 0,
       };
-      const rooms = keys.roomRecords ? new RoomRecordOpener(hostKey) : null;
+      // Each distinct room record's signature is verified once for all this process's
+      // connections (bench/room_signatures.ts); order and opening stay per connection.
+      const memo = keys.roomRecords ? sharedMemo(hostKey) : undefined;
+      const rooms = memo === undefined ? null : new RoomRecordOpener(memo.check);
       const sealer = new RecordSealer(keys.send);
       const opener = new RecordOpener(keys.recv);
       const id = o.identity;
@@ -227,6 +235,7 @@ export class LoadClient {
             sealer,
             opener,
             rooms,
+            memo,
             decoder,
             m,
             ms,

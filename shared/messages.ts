@@ -565,7 +565,8 @@ export function parseRoomLines(room: string, text: string): ServerMessage[] {
   const msgs = splitRecord(text).map(parseServerMessage);
   for (const m of msgs) {
     if ((m.t !== "msg" && m.t !== "event") || m.room !== room) {
-      bad(`a room record of ${room} carried a ${m.t}${"room" in m ? ` of ${m.room}` : ""}`);
+      const of = m.t === "msg" || m.t === "event" ? ` of ${m.room ?? "no room"}` : "";
+      bad(`a room record of ${room} carried ${m.t}${of}`);
     }
   }
   return msgs;

@@ -20,15 +20,15 @@ import {
 } from "./crypto.ts";
 import { concat, toHex, utf8 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
+import { ROOM_FRAME_FLAG, ROOM_RECORD_OVERHEAD } from "./frame.ts";
 
-/** Bit 31 of a frame length: the frame is a room record. */
-export const ROOM_FRAME_FLAG = 0x80000000;
+/** Bit 31 of a frame length, and the bytes a room record adds to its plaintext (shared/frame.ts). */
+export { ROOM_FRAME_FLAG, ROOM_RECORD_OVERHEAD };
+
 /** Length of an epoch id. */
 export const ROOM_EPOCH_BYTES = 8;
 /** Length of a room key. */
 export const ROOM_KEY_BYTES = 32;
-/** Bytes a room record's body adds to its plaintext: epoch 8, rseq 4, tag 16, signature 64. */
-export const ROOM_RECORD_OVERHEAD = 92;
 /** Largest plaintext of one room record (as for an ordinary record). */
 export const ROOM_PLAINTEXT_MAX = 16_384;
 /** Largest room record body. */
@@ -115,6 +115,26 @@ interface Held {
   next: number; // the rseq expected next
 }
 
+/**
+ * Checks a room record body's host signature (its last 64 bytes, Ed25519 over
+ * `"chat/1 room record\0" ‖ SHA-256(the rest)`); true when it verifies.
+ */
+export type RoomSignatureCheck = (body: Uint8Array) => boolean;
+
+/** The signature check of room records under the host key `hostPublic` (raw 32 bytes or imported). */
+export function roomSignatureCheck(hostPublic: KeyObject | Uint8Array): RoomSignatureCheck {
+  const host = hostPublic instanceof Uint8Array ? ed25519ImportPublic(hostPublic) : hostPublic;
+  return (body) => {
+    const end = body.length - SIG_BYTES;
+    if (end < 0) return false;
+    return ed25519Verify(
+      host,
+      body.subarray(end),
+      concat(SIG_CONTEXT, sha256(body.subarray(0, end))),
+    );
+  };
+}
+
 /** A room record that passed every check: its room and plaintext. */
 export interface OpenedRoomRecord {
   /** The room of the record's epoch. */
@@ -128,16 +148,18 @@ export interface OpenedRoomRecord {
  * §3 "Client checks", in order. Holds at most {@linkcode ROOM_EPOCHS_HELD} rooms.
  */
 export class RoomRecordOpener {
-  readonly #host: KeyObject;
+  readonly #verify: RoomSignatureCheck;
   readonly #byEpoch = new Map<string, Held>(); // hex epoch → held
   readonly #byRoom = new Map<string, Held>();
 
   /**
    * An opener trusting room records signed by the host key `hostPublic` (raw 32 bytes, imported
-   * once here, or already imported); `RangeError` for a raw key that is not 32 bytes.
+   * once here, or already imported); `RangeError` for a raw key that is not 32 bytes. Or given
+   * the signature check itself, e.g. one that many connections of one process share, verifying
+   * each distinct record once (bench/room_signatures.ts).
    */
-  constructor(hostPublic: KeyObject | Uint8Array) {
-    this.#host = hostPublic instanceof Uint8Array ? ed25519ImportPublic(hostPublic) : hostPublic;
+  constructor(hostPublic: KeyObject | Uint8Array | RoomSignatureCheck) {
+    this.#verify = typeof hostPublic === "function" ? hostPublic : roomSignatureCheck(hostPublic);
   }
 
   /** Rooms whose epoch is held. */
@@ -191,11 +213,8 @@ export class RoomRecordOpener {
     const rseq = new DataView(body.buffer, body.byteOffset, body.byteLength)
       .getUint32(ROOM_EPOCH_BYTES);
     if (rseq !== held.next) throw bad(`room record ${rseq} where ${held.next} was expected`);
+    if (!this.#verify(body)) throw bad("room record signature does not verify");
     const signedEnd = body.length - SIG_BYTES;
-    const digest = sha256(body.subarray(0, signedEnd));
-    if (!ed25519Verify(this.#host, body.subarray(signedEnd), concat(SIG_CONTEXT, digest))) {
-      throw bad("room record signature does not verify");
-    }
     const { nonce, aad } = nonceAndAad(epoch, rseq);
     const plaintext = aeadOpen(CIPHER, held.key, nonce, aad, body.subarray(HEAD, signedEnd));
     held.next = rseq + 1;

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { parseClientMessage, parseServerMessage, PONG_ROOMS_MAX } from "../../shared/messages.ts";
+import {
+  parseClientMessage,
+  parseRoomLines,
+  parseServerMessage,
+  PONG_ROOMS_MAX,
+} from "../../shared/messages.ts";
 import { ProtocolError } from "../../shared/errors.ts";
 import { toBase64 } from "../../shared/encoding.ts";
 
@@ -93,4 +98,23 @@ Deno.test("messages: a client may not send rooms in a pong, nor an rkey", () => 
     () => parseClientMessage(rkey({})),
     (e) => e instanceof ProtocolError && /unknown message type/.test(e.message),
   );
+});
+
+Deno.test("messages: parseRoomLines takes only msg and event lines of the record's room", () => {
+  const msg = (room: string) =>
+    JSON.stringify({ t: "msg", room, seq: 1, ts: 1, from: "a", text: "hi", id: "x" });
+  const ev = (room?: string) =>
+    JSON.stringify({ t: "event", ts: 1, kind: "join", name: "a", room });
+  assert.equal(parseRoomLines("#dev", `${msg("#dev")}\n${ev("#dev")}\n`).length, 2);
+  const refused = (text: string, pattern: RegExp) =>
+    assert.throws(
+      () => parseRoomLines("#dev", text),
+      (e) => e instanceof ProtocolError && e.code === "bad_message" && pattern.test(e.message),
+    );
+  refused(`${msg("#dev")}\n${msg("#ops")}`, /carried msg of #ops/);
+  refused(ev(), /carried event of no room/);
+  refused(`${msg("#dev")}\n{"t":"pong","n":1}`, /carried pong$/);
+  refused(`${msg("#dev")}\n${rkey({})}`, /carried rkey$/);
+  refused(`${msg("#dev")}\n\n${msg("#dev")}`, /empty message/);
+  refused('{"t":"welcome"}', /welcome/);
 });
