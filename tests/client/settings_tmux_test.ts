@@ -9,25 +9,15 @@ import assert from "node:assert/strict";
 import {
   type ClientProcess,
   events,
-  MAIN,
-  RUN_FLAGS,
+  makeIdentity,
   startClient,
   startServer,
   until,
 } from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { chatLine, hasTmux, Pane } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("settings_tmux_test: tmux is not installed; terminal tests skipped");
-
-async function makeIdentity(home: string): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...RUN_FLAGS, MAIN, "keys", "--home", home],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, `creating an identity failed: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 /** `name` joined `room`, as the plain client `c` saw it. */
 function joined(c: ClientProcess, name: string, room: string): number {
@@ -66,8 +56,7 @@ Deno.test({
       `${dir}/watch`,
     );
     const run = (...more: string[]) =>
-      [Deno.execPath(), ...RUN_FLAGS, MAIN, "client", hp, "--accept-new", "--home", home, ...more]
-        .map(shellQuote).join(" ");
+      chatLine("client", hp, "--accept-new", "--home", home, ...more);
     try {
       await until(
         () => events(watch).some((e) => e.t === "welcome"),
@@ -76,16 +65,10 @@ Deno.test({
         20_000,
       );
       await watch.send(JSON.stringify("/join #lobby"));
-      await pane.tmux(
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "120",
-        "-y",
-        "30",
+      await pane.open(
         `${run()}; echo EXIT=$?; ${run("--room", "ops")}; echo EXIT=$?; sleep 60`,
+        120,
+        30,
       );
       // First start: no name saved, so the client asks.
       await pane.until((s) => s.includes("Your name:"), "name prompt");

@@ -6,14 +6,12 @@
 import assert from "node:assert/strict";
 import {
   type ClientProcess,
-  MAIN,
-  RUN_FLAGS,
   type ServerProcess,
   startClient,
   startServer,
   until,
 } from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { clientLine, hasTmux, Pane } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("tmux_defects_test: tmux is not installed; terminal tests skipped");
@@ -26,30 +24,7 @@ async function openPane(
   name: string,
   extra: string[] = [],
 ): Promise<void> {
-  const cmd = [
-    Deno.execPath(),
-    ...RUN_FLAGS,
-    MAIN,
-    "client",
-    `127.0.0.1:${port}`,
-    "--name",
-    name,
-    "--accept-new",
-    "--home",
-    home,
-    ...extra,
-  ].map(shellQuote).join(" ");
-  await pane.tmux(
-    "new-session",
-    "-d",
-    "-s",
-    "t",
-    "-x",
-    "100",
-    "-y",
-    "30",
-    `${cmd}; echo EXIT=$?; sleep 60`,
-  );
+  await pane.open(`${clientLine(port, name, home, extra)}; echo EXIT=$?; sleep 60`);
 }
 
 /** A plain `--json` client named `name`, once it is welcomed. */

@@ -6,14 +6,12 @@
 import assert from "node:assert/strict";
 import {
   type ClientProcess,
-  MAIN,
-  RUN_FLAGS,
   type ServerProcess,
   startClient,
   startServer,
   until,
 } from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { clientLine, hasTmux, Pane } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("tmux_input_test: tmux is not installed; terminal tests skipped");
@@ -54,29 +52,7 @@ async function atLastRow(pane: Pane, x: number): Promise<void> {
 }
 
 async function openPane(pane: Pane, port: number, home: string, name: string): Promise<void> {
-  const cmd = [
-    Deno.execPath(),
-    ...RUN_FLAGS,
-    MAIN,
-    "client",
-    `127.0.0.1:${port}`,
-    "--name",
-    name,
-    "--accept-new",
-    "--home",
-    home,
-  ].map(shellQuote).join(" ");
-  await pane.tmux(
-    "new-session",
-    "-d",
-    "-s",
-    "t",
-    "-x",
-    String(COLS),
-    "-y",
-    String(ROWS),
-    `${cmd}; echo EXIT=$?; sleep 60`,
-  );
+  await pane.open(`${clientLine(port, name, home)}; echo EXIT=$?; sleep 60`, COLS, ROWS);
 }
 
 /** Whether `c` received a room message with exactly `text`. */

@@ -6,24 +6,11 @@
  * having dropped the stopped client). Skips without tmux.
  */
 import assert from "node:assert/strict";
-import {
-  type ClientProcess,
-  MAIN,
-  RUN_FLAGS,
-  startClient,
-  startServer,
-  until,
-} from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { type ClientProcess, startClient, startServer, until } from "../support/procs.ts";
+import { bottom, clientLine, hasTmux, Pane, shellQuote } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("tmux_screen_test: tmux is not installed; terminal tests skipped");
-
-/** The status line (the row above the input row) and the input row of a pane text. */
-function bottom(text: string): { status: string; input: string } {
-  const rows = text.split("\n");
-  return { status: rows.at(-2) ?? "", input: rows.at(-1) ?? "" };
-}
 
 /** The row index of the first row matching `re` (-1: none). */
 function rowOf(text: string, re: RegExp): number {
@@ -201,18 +188,7 @@ Deno.test({
     const bob = startClient(server.port, ["--name", "bob", "--accept-new", "--json"], `${dir}/bob`);
     try {
       await until(() => bob.lines.some((l) => l.includes('"t":"welcome"')), "bob", [bob], 60_000);
-      const cmd = [
-        Deno.execPath(),
-        ...RUN_FLAGS,
-        MAIN,
-        "client",
-        `127.0.0.1:${server.port}`,
-        "--name",
-        "alice",
-        "--accept-new",
-        "--home",
-        `${dir}/alice`,
-      ].map(shellQuote).join(" ");
+      const cmd = clientLine(server.port, "alice", `${dir}/alice`);
       // An interactive shell with job control, as a user has.
       await pane.tmux("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "bash --norc -i");
       await pane.literal("PS1='PROMPT$ '; stty -echoctl");

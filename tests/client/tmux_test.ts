@@ -3,20 +3,11 @@
  * real server, while a plain-mode client sends messages. Skips with a message without tmux.
  */
 import assert from "node:assert/strict";
-import { MAIN, RUN_FLAGS, startClient, startServer, waitFor } from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote, withoutStatus } from "../support/tmux.ts";
+import { makeIdentity, startClient, startServer, waitFor } from "../support/procs.ts";
+import { clientLine, hasTmux, Pane, withoutStatus } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("tmux_test: tmux is not installed; terminal tests skipped");
-
-async function makeIdentity(home: string): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...RUN_FLAGS, MAIN, "keys", "--home", home],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, `creating an identity failed: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 const HOSTILE = "evil\x1b[2J\x1b[H\x1b]52;c;cHduZWQ=\x07\x1b]0;PWNED\x07\x1bkWIN\x1b\\ \u202eabc";
 
@@ -43,29 +34,8 @@ Deno.test({
         20_000,
         "bot welcome",
       );
-      const cmd = [
-        Deno.execPath(),
-        ...RUN_FLAGS,
-        MAIN,
-        "client",
-        `127.0.0.1:${server.port}`,
-        "--name",
-        "alice",
-        "--accept-new",
-        "--home",
-        `${dir}/alice`,
-      ].map(shellQuote).join(" ");
-      await pane.tmux(
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        `${cmd}; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon'; sleep 60`,
-      );
+      const cmd = clientLine(server.port, "alice", `${dir}/alice`);
+      await pane.open(`${cmd}; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon'; sleep 60`, 120, 30);
       // Let applications set the clipboard and window name, so that an attempt would show.
       await pane.tmux("set-option", "-g", "set-clipboard", "on");
       await pane.tmux("set-option", "-g", "allow-rename", "on");

@@ -5,24 +5,11 @@
  * history from the server, /query and /close, leaving the last room. Skips without tmux.
  */
 import assert from "node:assert/strict";
-import {
-  type ClientProcess,
-  MAIN,
-  RUN_FLAGS,
-  startClient,
-  startServer,
-  until,
-} from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { type ClientProcess, startClient, startServer, until } from "../support/procs.ts";
+import { bottom, clientLine, hasTmux, Pane } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("tmux_windows_test: tmux is not installed; terminal tests skipped");
-
-/** The status line (the row above the input row) and the input row of a pane text. */
-function bottom(text: string): { status: string; input: string } {
-  const rows = text.split("\n");
-  return { status: rows.at(-2) ?? "", input: rows.at(-1) ?? "" };
-}
 
 Deno.test({
   name: "tmux windows: rooms and a conversation, switching, hotlist, marker, history, /close",
@@ -44,29 +31,8 @@ Deno.test({
       await until(() => bob.lines.some((l) => l.includes('"t":"welcome"')), "bob", [bob], 60_000);
       for (let i = 1; i <= 120; i++) await bob.send(`old ${i}`);
       await until(() => bob.lines.some((l) => l.includes('"text":"old 120"')), "history", [bob]);
-      const cmd = [
-        Deno.execPath(),
-        ...RUN_FLAGS,
-        MAIN,
-        "client",
-        `127.0.0.1:${server.port}`,
-        "--name",
-        "alice",
-        "--accept-new",
-        "--home",
-        `${dir}/alice`,
-      ].map(shellQuote).join(" ");
-      await pane.tmux(
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        `${cmd}; echo EXIT=$?; sleep 60`,
-      );
+      const cmd = clientLine(server.port, "alice", `${dir}/alice`);
+      await pane.open(`${cmd}; echo EXIT=$?; sleep 60`);
 
       await t.step("the start room fills the screen; /join opens a second window", async () => {
         const text = await pane.until(

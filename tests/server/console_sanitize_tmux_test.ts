@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { fingerprint } from "../../shared/crypto.ts";
 import { newId } from "../../shared/messages.ts";
-import { MAIN, RUN_FLAGS } from "../support/procs.ts";
 import { EvilClient, newSigningKey } from "../support/evil_client.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { chatLine, hasTmux, Pane } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("console_sanitize_tmux_test: tmux is not installed; test skipped");
@@ -26,10 +25,9 @@ Deno.test({
     const pane = new Pane();
     const key = await newSigningKey();
     const fp = await fingerprint(key.publicRaw);
-    const cmd = [Deno.execPath(), ...RUN_FLAGS, MAIN, "server", "--host", "127.0.0.1"]
-      .concat(["--port", "0", "--data", `${dir}/srv`, "--admin", fp])
-      .map(shellQuote).join(" ") + "; echo EXIT=$?; sleep 30";
-    await pane.tmux("new-session", "-d", "-s", "t", "-x", "200", "-y", "50", cmd);
+    const args = ["--host", "127.0.0.1", "--port", "0", "--data", `${dir}/srv`, "--admin", fp];
+    const cmd = chatLine("server", ...args) + "; echo EXIT=$?; sleep 30";
+    await pane.open(cmd, 200, 50);
     let evil: EvilClient | undefined;
     try {
       const started = await pane.until((t) => /chat>$/.test(t), "prompt");

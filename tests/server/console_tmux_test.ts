@@ -3,8 +3,8 @@
  * /who, /say, /kick and /stats reach a real client. Skips with a message without tmux.
  */
 import assert from "node:assert/strict";
-import { MAIN, RUN_FLAGS, startClient, waitFor } from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { startClient, waitFor } from "../support/procs.ts";
+import { chatLine, hasTmux, Pane } from "../support/tmux.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("console_tmux_test: tmux is not installed; console test skipped");
@@ -15,10 +15,9 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "chat-console-" });
     const pane = new Pane();
-    const cmd = [Deno.execPath(), ...RUN_FLAGS, MAIN, "server", "--host", "127.0.0.1"]
-      .concat(["--port", "0", "--data", `${dir}/srv`])
-      .map(shellQuote).join(" ") + "; echo EXIT=$?; sleep 30";
-    await pane.tmux("new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd);
+    const cmd = chatLine("server", "--host", "127.0.0.1", "--port", "0", "--data", `${dir}/srv`) +
+      "; echo EXIT=$?; sleep 30";
+    await pane.open(cmd, 120, 40);
     let bot: ReturnType<typeof startClient> | undefined;
     try {
       const started = await pane.until((t) => /listening on \S+:\d+/.test(t), "server start");

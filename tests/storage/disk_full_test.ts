@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { EvilClient } from "../support/evil_client.ts";
-import { MAIN, RUN_FLAGS, runChat } from "../support/procs.ts";
-import { hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { runChat } from "../support/procs.ts";
+import { chatLine, hasTmux, Pane } from "../support/tmux.ts";
 import { closeAll } from "../limits/helpers.ts";
 import { cmd, fillUp, mountSmallFs, request, tryLogin, unmountSmallFs } from "./helpers.ts";
 
@@ -24,11 +24,11 @@ Deno.test({
     const pane = new Pane();
     const open: EvilClient[] = [];
     try {
-      const cmdline = [Deno.execPath(), ...RUN_FLAGS, MAIN, "server", "--host", "127.0.0.1"]
-        .concat(["--port", "0", "--data", `${mnt}/data`, "--log", `${mnt}/chat.log`])
-        .concat(["--limit", "rateBurst=100000", "--limit", "ratePerSecond=100000"])
-        .map(shellQuote).join(" ") + "; echo EXIT=$?; sleep 30";
-      await pane.tmux("new-session", "-d", "-s", "t", "-x", "200", "-y", "50", cmdline);
+      const args = ["--port", "0", "--data", `${mnt}/data`, "--log", `${mnt}/chat.log`];
+      const limits = ["--limit", "rateBurst=100000", "--limit", "ratePerSecond=100000"];
+      const cmdline = chatLine("server", "--host", "127.0.0.1", ...args, ...limits) +
+        "; echo EXIT=$?; sleep 30";
+      await pane.open(cmdline, 200, 50);
       const started = await pane.until((t) => /listening on \S+:\d+/.test(t), "server start");
       const port = Number(/listening on \S+:(\d+)/.exec(started)![1]);
 

@@ -3,6 +3,8 @@
  * @module
  */
 
+import assert from "node:assert/strict";
+
 /** The permissions the tasks use, so tests run exactly what users run. */
 export const RUN_FLAGS = [
   "run",
@@ -295,4 +297,14 @@ export async function runChat(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Creates the identity in `home` with `chat keys --home HOME`; fails the test if that fails. */
+export async function makeIdentity(home: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...RUN_FLAGS, MAIN, "keys", "--home", home],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, `creating an identity failed: ${new TextDecoder().decode(out.stderr)}`);
 }

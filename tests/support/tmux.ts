@@ -4,6 +4,8 @@
  * @module
  */
 
+import { MAIN, RUN_FLAGS } from "./procs.ts";
+
 /** True when a working `tmux` is on the PATH. */
 export function hasTmux(): boolean {
   try {
@@ -17,6 +19,21 @@ export function hasTmux(): boolean {
 /** One tmux server on its own socket, with one pane named "t". */
 export class Pane {
   readonly sock = `chat-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+
+  /** Opens the pane "t": a `cols`×`rows` session running the shell command line `command`. */
+  async open(command: string, cols = 100, rows = 30): Promise<void> {
+    await this.tmux(
+      "new-session",
+      "-d",
+      "-s",
+      "t",
+      "-x",
+      String(cols),
+      "-y",
+      String(rows),
+      command,
+    );
+  }
 
   /** Runs one tmux command on this socket; returns its stdout. */
   async tmux(...args: string[]): Promise<string> {
@@ -89,6 +106,34 @@ export class Pane {
  */
 export function withoutStatus(text: string): string {
   return text.replace(/\n\[[^\n]*\n(?=[^\n]*$)/, "\n");
+}
+
+/** The status line (the row above the input row) and the input row of a pane text. */
+export function bottom(text: string): { status: string; input: string } {
+  const rows = text.split("\n");
+  return { status: rows.at(-2) ?? "", input: rows.at(-1) ?? "" };
+}
+
+/** `chat ARGS…`, run as the tasks run it, as a shell command line (every word quoted). */
+export function chatLine(...args: string[]): string {
+  return [Deno.execPath(), ...RUN_FLAGS, MAIN, ...args].map(shellQuote).join(" ");
+}
+
+/**
+ * `chat client 127.0.0.1:PORT --name NAME --accept-new --home HOME EXTRA…` as a shell command
+ * line.
+ */
+export function clientLine(port: number, name: string, home: string, extra: string[] = []): string {
+  return chatLine(
+    "client",
+    `127.0.0.1:${port}`,
+    "--name",
+    name,
+    "--accept-new",
+    "--home",
+    home,
+    ...extra,
+  );
 }
 
 /** Quotes `s` for a POSIX shell command line. */
