@@ -11,7 +11,15 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../../server/server.ts";
 import { fingerprint } from "../../shared/crypto.ts";
-import { command, commandUntil, newId, readMsgs, startNodes } from "../support/cluster.ts";
+import {
+  command,
+  commandUntil,
+  login,
+  newId,
+  readMsgs,
+  startNodes,
+  TestCluster,
+} from "../support/cluster.ts";
 import { EvilClient, newSigningKey } from "../support/evil_client.ts";
 import { natsAvailable, startNats } from "../support/nats.ts";
 import type { ServerProcess } from "../support/procs.ts";
@@ -86,39 +94,32 @@ Deno.test({
   name: "cluster faults: a node killed while users type: every line exactly once, in one order",
   ignore,
   fn: async () => {
-    const nats = await startNats();
-    const clients: EvilClient[] = [];
-    let servers: ServerProcess[] = [];
-    try {
-      servers = await startNodes(nats, 2);
-      const [n1, n2] = servers;
-      const progress = { acked: 0 };
-      const typing = Promise.all([
-        typist("ann", [n1.port, n2.port], progress),
-        typist("ben", [n1.port, n2.port], progress),
-        typist("cyd", [n2.port, n1.port], progress),
-      ]);
-      const end = Date.now() + 20_000;
-      while (progress.acked < 25 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-      await n1.stop("SIGKILL");
-      clients.push(...await typing);
-      const reader = await EvilClient.connect(n2.port);
-      clients.push(reader);
-      await reader.handshake();
-      await reader.auth({ name: "reader", extra: { resume: { "#lobby": 0 } } });
-      const msgs = (await reader.sync()).filter((m) => m.t === "msg");
-      assert.deepEqual(msgs.map((m) => m.seq), msgs.map((_, i) => i + 1), "seqs contiguous");
-      const texts = msgs.map((m) => m.text as string);
-      for (const name of ["ann", "ben", "cyd"]) {
-        const own = texts.filter((t) => t.startsWith(`${name} `));
-        assert.deepEqual(own, Array.from({ length: LINES }, (_, i) => `${name} ${i}`), name);
-      }
-      assert.equal(texts.length, 3 * LINES);
-    } finally {
-      for (const c of clients) await c.close();
-      await Promise.all(servers.map((s) => s.stop()));
-      await nats.close();
+    await using cluster = await TestCluster.start();
+    const { clients } = cluster;
+    const servers = await cluster.startNodes(2);
+    const [n1, n2] = servers;
+    const progress = { acked: 0 };
+    const typing = Promise.all([
+      typist("ann", [n1.port, n2.port], progress),
+      typist("ben", [n1.port, n2.port], progress),
+      typist("cyd", [n2.port, n1.port], progress),
+    ]);
+    const end = Date.now() + 20_000;
+    while (progress.acked < 25 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    await n1.stop("SIGKILL");
+    clients.push(...await typing);
+    const reader = await EvilClient.connect(n2.port);
+    clients.push(reader);
+    await reader.handshake();
+    await reader.auth({ name: "reader", extra: { resume: { "#lobby": 0 } } });
+    const msgs = (await reader.sync()).filter((m) => m.t === "msg");
+    assert.deepEqual(msgs.map((m) => m.seq), msgs.map((_, i) => i + 1), "seqs contiguous");
+    const texts = msgs.map((m) => m.text as string);
+    for (const name of ["ann", "ben", "cyd"]) {
+      const own = texts.filter((t) => t.startsWith(`${name} `));
+      assert.deepEqual(own, Array.from({ length: LINES }, (_, i) => `${name} ${i}`), name);
     }
+    assert.equal(texts.length, 3 * LINES);
   },
 });
 
@@ -126,11 +127,10 @@ Deno.test({
   name: "cluster faults: NATS unreachable for 10 s: users stay, sends get unavailable, recovery",
   ignore,
   fn: async () => {
-    const nats = await startNats();
-    const clients: EvilClient[] = [];
-    let servers: ServerProcess[] = [];
+    await using cluster = await TestCluster.start();
+    const { nats, clients } = cluster;
     try {
-      servers = await startNodes(nats, 2);
+      const servers = await cluster.startNodes(2);
       const alice = await EvilClient.joined(servers[0].port, "alice");
       const bob = await EvilClient.joined(servers[1].port, "bob");
       clients.push(alice, bob);
@@ -175,9 +175,6 @@ Deno.test({
       );
     } finally {
       nats.signal("SIGCONT");
-      for (const c of clients) await c.close();
-      await Promise.all(servers.map((s) => s.stop()));
-      await nats.close();
     }
   },
 });
@@ -186,42 +183,34 @@ Deno.test({
   name: "cluster faults: NATS restarted under running nodes: lines and bans flow again",
   ignore,
   fn: async () => {
-    const nats = await startNats();
-    const clients: EvilClient[] = [];
-    let servers: ServerProcess[] = [];
-    try {
-      const adminKey = await newSigningKey();
-      servers = await startNodes(nats, 2, { args: ["--admin", fingerprint(adminKey.publicRaw)] });
-      const alice = await EvilClient.connect(servers[0].port);
-      alice.key = adminKey;
-      await alice.handshake();
-      await alice.login("alice");
-      const bob = await EvilClient.joined(servers[1].port, "bob");
-      clients.push(alice, bob);
-      assert.equal((await say(alice, "before")).seq, 1);
-      await nats.restart();
-      let after: Obj;
-      const end = Date.now() + 20_000;
-      do {
-        after = await say(alice, "after");
-        if (after.t === "msg") break;
-        assert.equal(after.code, "unavailable", JSON.stringify(after));
-        await new Promise((r) => setTimeout(r, 250));
-      } while (Date.now() < end);
-      assert.equal(after.seq, 2, JSON.stringify(after));
-      const got = await readMsgs(bob, "#lobby", 2);
-      assert.deepEqual(got.map((m) => `${m.seq} ${m.text}`), ["1 before", "2 after"]);
-      await commandUntil(alice, "whois", ["bob"], (r) => r.t === "reply");
-      const t0 = Date.now();
-      assert.equal((await command(alice, "ban", ["bob"])).t, "reply");
-      const { match: bye } = await bob.readUntil((m) => m.t === "bye", 3000);
-      assert.equal(bye?.reason, "banned");
-      assert.ok(Date.now() - t0 < 1000, `the ban took ${Date.now() - t0} ms`);
-    } finally {
-      for (const c of clients) await c.close();
-      await Promise.all(servers.map((s) => s.stop()));
-      await nats.close();
-    }
+    await using cluster = await TestCluster.start();
+    const { nats, clients } = cluster;
+    const adminKey = await newSigningKey();
+    const servers = await cluster.startNodes(2, {
+      args: ["--admin", fingerprint(adminKey.publicRaw)],
+    });
+    const alice = await login(servers[0].port, "alice", adminKey);
+    const bob = await EvilClient.joined(servers[1].port, "bob");
+    clients.push(alice, bob);
+    assert.equal((await say(alice, "before")).seq, 1);
+    await nats.restart();
+    let after: Obj;
+    const end = Date.now() + 20_000;
+    do {
+      after = await say(alice, "after");
+      if (after.t === "msg") break;
+      assert.equal(after.code, "unavailable", JSON.stringify(after));
+      await new Promise((r) => setTimeout(r, 250));
+    } while (Date.now() < end);
+    assert.equal(after.seq, 2, JSON.stringify(after));
+    const got = await readMsgs(bob, "#lobby", 2);
+    assert.deepEqual(got.map((m) => `${m.seq} ${m.text}`), ["1 before", "2 after"]);
+    await commandUntil(alice, "whois", ["bob"], (r) => r.t === "reply");
+    const t0 = Date.now();
+    assert.equal((await command(alice, "ban", ["bob"])).t, "reply");
+    const { match: bye } = await bob.readUntil((m) => m.t === "bye", 3000);
+    assert.equal(bye?.reason, "banned");
+    assert.ok(Date.now() - t0 < 1000, `the ban took ${Date.now() - t0} ms`);
   },
 });
 

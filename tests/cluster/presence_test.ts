@@ -12,39 +12,24 @@ import assert from "node:assert/strict";
 import { fingerprint } from "../../shared/crypto.ts";
 import { KnownServers } from "../../client/known_servers.ts";
 import { honestClient, identities } from "../adversarial/helpers.ts";
-import { command, commandUntil, newId, startNodes } from "../support/cluster.ts";
+import { command, commandUntil, login, newId, TestCluster } from "../support/cluster.ts";
 import { EvilClient, newSigningKey } from "../support/evil_client.ts";
-import { natsAvailable, startNats } from "../support/nats.ts";
-import type { ServerProcess } from "../support/procs.ts";
+import { natsAvailable } from "../support/nats.ts";
 
 type Obj = Record<string, unknown>;
 
 const ignore = !natsAvailable("cluster presence tests");
 
-/** Logs in a raw client as `name` on `port` (with `key` when given). */
-async function login(
-  port: number,
-  name: string,
-  key?: EvilClient["key"],
-): Promise<EvilClient> {
-  const c = await EvilClient.connect(port);
-  if (key !== undefined) c.key = key;
-  await c.handshake();
-  await c.login(name);
-  return c;
-}
-
 Deno.test({
   name: "cluster: who, whois, keys, rooms, presence and private messages across nodes",
   ignore,
   fn: async () => {
-    const nats = await startNats();
-    const raw: EvilClient[] = [];
-    let servers: ServerProcess[] = [];
-    const dir = await Deno.makeTempDir({ prefix: "chat-cluster-" });
+    await using cluster = await TestCluster.start();
+    const { clients: raw } = cluster;
+    const dir = await cluster.tempDir();
     const honest: ReturnType<typeof honestClient>[] = [];
     try {
-      servers = await startNodes(nats, 3);
+      const servers = await cluster.startNodes(3);
       const [n1, n2, n3] = servers;
       const [ida, idb] = await identities();
       const a = honestClient(n1.port, ida, await KnownServers.load(`${dir}/ka`), "alice");
@@ -140,10 +125,6 @@ Deno.test({
       );
     } finally {
       for (const h of honest) await h.client.close();
-      for (const c of raw) await c.close();
-      await Promise.all(servers.map((s) => s.stop()));
-      await nats.close();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });
@@ -152,72 +133,65 @@ Deno.test({
   name: "cluster: a ban closes the user on another node within a second; mute, op, MOTD hold",
   ignore,
   fn: async () => {
-    const nats = await startNats();
-    const clients: EvilClient[] = [];
-    let servers: ServerProcess[] = [];
-    try {
-      const adminKey = await newSigningKey();
-      servers = await startNodes(nats, 3, {
-        args: ["--admin", fingerprint(adminKey.publicRaw)],
-      });
-      const [n1, n2, n3] = servers;
-      const alice = await login(n1.port, "alice", adminKey);
-      const bob = await login(n2.port, "bob");
-      const carol = await login(n3.port, "carol");
-      clients.push(alice, bob, carol);
-      await commandUntil(alice, "who", [], (r) => (r.data as Obj[] | undefined)?.length === 3);
+    await using cluster = await TestCluster.start();
+    const { clients } = cluster;
+    const adminKey = await newSigningKey();
+    const servers = await cluster.startNodes(3, {
+      args: ["--admin", fingerprint(adminKey.publicRaw)],
+    });
+    const [n1, n2, n3] = servers;
+    const alice = await login(n1.port, "alice", adminKey);
+    const bob = await login(n2.port, "bob");
+    const carol = await login(n3.port, "carol");
+    clients.push(alice, bob, carol);
+    await commandUntil(alice, "who", [], (r) => (r.data as Obj[] | undefined)?.length === 3);
 
-      // Ban: bob's connection on node 2 ends within a second; he is refused on node 3.
-      const t0 = Date.now();
-      const banned = await command(alice, "ban", ["bob", "spam"]);
-      assert.equal(banned.t, "reply", JSON.stringify(banned));
-      const { match: bye } = await bob.readUntil((m) => m.t === "bye", 3000);
-      const took = Date.now() - t0;
-      assert.equal(bye?.reason, "banned");
-      assert.ok(took < 1000, `the ban took ${took} ms on another node`);
-      const again = await EvilClient.connect(n3.port);
-      clients.push(again);
-      again.key = bob.key;
-      await again.handshake();
-      await again.auth({ name: "bob" });
-      const { match: refused } = await again.readUntil((m) => m.t === "error" || m.t === "welcome");
-      assert.equal(refused?.code, "banned");
+    // Ban: bob's connection on node 2 ends within a second; he is refused on node 3.
+    const t0 = Date.now();
+    const banned = await command(alice, "ban", ["bob", "spam"]);
+    assert.equal(banned.t, "reply", JSON.stringify(banned));
+    const { match: bye } = await bob.readUntil((m) => m.t === "bye", 3000);
+    const took = Date.now() - t0;
+    assert.equal(bye?.reason, "banned");
+    assert.ok(took < 1000, `the ban took ${took} ms on another node`);
+    const again = await EvilClient.connect(n3.port);
+    clients.push(again);
+    again.key = bob.key;
+    await again.handshake();
+    await again.auth({ name: "bob" });
+    const { match: refused } = await again.readUntil((m) => m.t === "error" || m.t === "welcome");
+    assert.equal(refused?.code, "banned");
 
-      // Mute on node 1: carol on node 3 cannot speak; unmute: she can.
-      assert.equal((await command(alice, "mute", ["carol"])).t, "reply");
-      const id = newId();
-      let answer: Obj | undefined;
-      const end = Date.now() + 3000;
-      do {
-        await carol.send({ t: "say", id: newId(), room: "#lobby", text: "hello?" });
-        answer = (await carol.readUntil((m) => m.t === "error" || m.t === "msg")).match;
-      } while (answer?.t === "msg" && Date.now() < end);
-      assert.equal(answer?.code, "muted");
-      assert.equal((await command(alice, "unmute", ["carol"])).t, "reply");
-      await new Promise((r) => setTimeout(r, 300));
-      await carol.send({ t: "say", id, room: "#lobby", text: "free" });
-      const { match: said } = await carol.readUntil((m) => m.id === id);
-      assert.equal(said?.t, "msg");
+    // Mute on node 1: carol on node 3 cannot speak; unmute: she can.
+    assert.equal((await command(alice, "mute", ["carol"])).t, "reply");
+    const id = newId();
+    let answer: Obj | undefined;
+    const end = Date.now() + 3000;
+    do {
+      await carol.send({ t: "say", id: newId(), room: "#lobby", text: "hello?" });
+      answer = (await carol.readUntil((m) => m.t === "error" || m.t === "msg")).match;
+    } while (answer?.t === "msg" && Date.now() < end);
+    assert.equal(answer?.code, "muted");
+    assert.equal((await command(alice, "unmute", ["carol"])).t, "reply");
+    await new Promise((r) => setTimeout(r, 300));
+    await carol.send({ t: "say", id, room: "#lobby", text: "free" });
+    const { match: said } = await carol.readUntil((m) => m.id === id);
+    assert.equal(said?.t, "msg");
 
-      // Operator made on node 1 acts on node 3; the MOTD it sets greets a login on node 2.
-      assert.equal((await command(alice, "op", ["carol"])).t, "reply");
-      await commandUntil(carol, "motd", ["be", "nice"], (r) => r.t === "reply");
-      const dave = await EvilClient.connect(n2.port);
-      clients.push(dave);
-      await dave.handshake();
-      await dave.auth({ name: "dave" });
-      const { match: welcome } = await dave.readUntil((m) => m.t === "welcome");
-      assert.equal((welcome?.server as Obj).motd, "be nice");
+    // Operator made on node 1 acts on node 3; the MOTD it sets greets a login on node 2.
+    assert.equal((await command(alice, "op", ["carol"])).t, "reply");
+    await commandUntil(carol, "motd", ["be", "nice"], (r) => r.t === "reply");
+    const dave = await EvilClient.connect(n2.port);
+    clients.push(dave);
+    await dave.handshake();
+    await dave.auth({ name: "dave" });
+    const { match: welcome } = await dave.readUntil((m) => m.t === "welcome");
+    assert.equal((welcome?.server as Obj).motd, "be nice");
 
-      // Kick from node 1 of dave on node 2: his connection ends.
-      await commandUntil(alice, "whois", ["dave"], (r) => r.t === "reply");
-      assert.equal((await command(alice, "kick", ["dave", "out"])).t, "reply");
-      const { match: kicked } = await dave.readUntil((m) => m.t === "bye", 3000);
-      assert.equal(kicked?.reason, "kicked");
-    } finally {
-      for (const c of clients) await c.close();
-      await Promise.all(servers.map((s) => s.stop()));
-      await nats.close();
-    }
+    // Kick from node 1 of dave on node 2: his connection ends.
+    await commandUntil(alice, "whois", ["dave"], (r) => r.t === "reply");
+    assert.equal((await command(alice, "kick", ["dave", "out"])).t, "reply");
+    const { match: kicked } = await dave.readUntil((m) => m.t === "bye", 3000);
+    assert.equal(kicked?.reason, "kicked");
   },
 });

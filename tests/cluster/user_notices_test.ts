@@ -5,10 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { command, startNodes } from "../support/cluster.ts";
+import { command, TestCluster } from "../support/cluster.ts";
 import { EvilClient } from "../support/evil_client.ts";
-import { natsAvailable, startNats } from "../support/nats.ts";
-import type { ServerProcess } from "../support/procs.ts";
+import { natsAvailable } from "../support/nats.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -28,40 +27,33 @@ Deno.test({
   name: "cluster: away, back and nick reach a reader on another node once",
   ignore,
   fn: async () => {
-    const nats = await startNats();
-    const open: EvilClient[] = [];
-    let servers: ServerProcess[] = [];
-    try {
-      servers = await startNodes(nats, 2);
-      const bob = await login(servers[1].port, "bob");
-      open.push(bob);
-      const alice = await login(servers[0].port, "alice");
-      open.push(alice);
-      // Bob hears alice join each room: the nodes see each other.
-      const joins = new Set<string>();
-      while (joins.size < ROOMS.length) {
-        const { match } = await bob.readUntil((m) => m.t === "event" && m.kind === "join");
-        if (match?.name === "alice") joins.add(String(match.room));
-      }
-      for (const [name, args] of [["away", ["lunch"]], ["back", []], ["nick", ["alicia"]]]) {
-        assert.equal((await command(alice, name as string, args as string[])).t, "reply");
-      }
-      // The bus keeps one node's order: once the marker arrives, every earlier copy has.
-      assert.equal((await command(alice, "away", ["marker"])).t, "reply");
-      const { seen } = await bob.readUntil((m) => m.t === "event" && m.text === "marker", 10_000);
-      const notices = seen.filter((m: Obj) =>
-        m.t === "event" && ["away", "back", "nick"].includes(m.kind as string)
-      ).map(({ ts: _, ...m }) => m);
-      assert.deepEqual(notices, [
-        { t: "event", kind: "away", name: "alice", text: "lunch" },
-        { t: "event", kind: "back", name: "alice" },
-        { t: "event", kind: "nick", name: "alicia", old: "alice" },
-        { t: "event", kind: "away", name: "alicia", text: "marker" },
-      ]);
-    } finally {
-      for (const c of open) await c.close();
-      await Promise.all(servers.map((s) => s.stop()));
-      await nats.close();
+    await using cluster = await TestCluster.start();
+    const { clients: open } = cluster;
+    const servers = await cluster.startNodes(2);
+    const bob = await login(servers[1].port, "bob");
+    open.push(bob);
+    const alice = await login(servers[0].port, "alice");
+    open.push(alice);
+    // Bob hears alice join each room: the nodes see each other.
+    const joins = new Set<string>();
+    while (joins.size < ROOMS.length) {
+      const { match } = await bob.readUntil((m) => m.t === "event" && m.kind === "join");
+      if (match?.name === "alice") joins.add(String(match.room));
     }
+    for (const [name, args] of [["away", ["lunch"]], ["back", []], ["nick", ["alicia"]]]) {
+      assert.equal((await command(alice, name as string, args as string[])).t, "reply");
+    }
+    // The bus keeps one node's order: once the marker arrives, every earlier copy has.
+    assert.equal((await command(alice, "away", ["marker"])).t, "reply");
+    const { seen } = await bob.readUntil((m) => m.t === "event" && m.text === "marker", 10_000);
+    const notices = seen.filter((m: Obj) =>
+      m.t === "event" && ["away", "back", "nick"].includes(m.kind as string)
+    ).map(({ ts: _, ...m }) => m);
+    assert.deepEqual(notices, [
+      { t: "event", kind: "away", name: "alice", text: "lunch" },
+      { t: "event", kind: "back", name: "alice" },
+      { t: "event", kind: "nick", name: "alicia", old: "alice" },
+      { t: "event", kind: "away", name: "alicia", text: "marker" },
+    ]);
   },
 });

@@ -1,12 +1,13 @@
 /**
- * Test support for cluster tests: `chat server --cluster` nodes on one nats-server, message
- * ids, and reading room messages and command answers from raw clients.
+ * Test support for cluster tests: `chat server --cluster` nodes on one nats-server (and a
+ * cluster under test that stops them all), message ids, logging raw clients in, and reading
+ * room messages and command answers from them.
  * @module
  */
 
 import { toBase64 } from "../../shared/encoding.ts";
-import type { EvilClient } from "./evil_client.ts";
-import type { NatsServer } from "./nats.ts";
+import { EvilClient } from "./evil_client.ts";
+import { type NatsServer, startNats } from "./nats.ts";
 import { type ServerProcess, startServer } from "./procs.ts";
 
 type Obj = Record<string, unknown>;
@@ -75,4 +76,61 @@ export async function commandUntil(
     if (Date.now() > end) throw new Error(`/${name} ${args.join(" ")}: ${JSON.stringify(r)}`);
     await new Promise((res) => setTimeout(res, 50));
   }
+}
+
+/**
+ * One cluster under test: a fresh nats-server, the nodes started on it, the clients a test opened
+ * and its temporary directories. Disposing it (`await using`) closes the clients, stops the
+ * nodes, closes the nats-server, then removes the directories.
+ */
+export class TestCluster implements AsyncDisposable {
+  /** Clients closed first when the cluster is disposed. */
+  readonly clients: EvilClient[] = [];
+  /** The nodes, stopped when the cluster is disposed (nodes started again replace them). */
+  servers: ServerProcess[] = [];
+  readonly #dirs: string[] = [];
+
+  private constructor(readonly nats: NatsServer) {}
+
+  /** Starts the nats-server of a new cluster (no nodes yet). */
+  static async start(): Promise<TestCluster> {
+    return new TestCluster(await startNats());
+  }
+
+  /** Starts `n` nodes as {@linkcode startNodes} does; they become this cluster's nodes. */
+  async startNodes(
+    n: number,
+    opts: { dataDirs?: string[]; args?: string[] } = {},
+  ): Promise<ServerProcess[]> {
+    this.servers = await startNodes(this.nats, n, opts);
+    return this.servers;
+  }
+
+  /** A fresh temporary directory, removed when the cluster is disposed (after its nodes stop). */
+  async tempDir(): Promise<string> {
+    const dir = await Deno.makeTempDir({ prefix: "chat-cluster-" });
+    this.#dirs.push(dir);
+    return dir;
+  }
+
+  /** Closes the clients, stops the nodes, closes the nats-server, removes the directories. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const c of this.clients) await c.close();
+    await Promise.all(this.servers.map((s) => s.stop()));
+    await this.nats.close();
+    for (const d of this.#dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Logs in a raw client as `name` on `port` (with `key` when given). */
+export async function login(
+  port: number,
+  name: string,
+  key?: EvilClient["key"],
+): Promise<EvilClient> {
+  const c = await EvilClient.connect(port);
+  if (key !== undefined) c.key = key;
+  await c.handshake();
+  await c.login(name);
+  return c;
 }
