@@ -6,7 +6,7 @@
 
 import { configHome } from "../../shared/paths.ts";
 import { isFingerprint } from "../../shared/crypto.ts";
-import { checkRoom } from "../../shared/names.ts";
+import { roomName } from "../settings.ts";
 import {
   parseOptions,
   parseTargets,
@@ -16,12 +16,15 @@ import {
 } from "../../cli_args.ts";
 
 const GUI_USAGE = `Usage: chat gui HOST[:PORT][,HOST[:PORT]…] [options]
-  --name N              name to use (asked for in the page when missing)
-  --home DIR            identity and pinned keys (default $XDG_CONFIG_HOME/chat)
+  --name N              name to use (default: the one saved for the server, else asked for
+                        in the page; the first name picked is saved)
+  --home DIR            identity, pinned keys and settings (config.json), shared with
+                        chat client (default $XDG_CONFIG_HOME/chat)
   --no-open             print the page's address instead of opening the browser
   --accept-new          trust an unknown server's key without asking
   --fingerprint SHA256:…  trust exactly this server key (replaces another pinned key)
-  --room #R             room to join first (default #lobby)
+  --room R              room to talk in first, with or without # (the saved rooms are
+                        rejoined too; default: the first saved room, else #lobby)
 The page is served on 127.0.0.1 only, to the browser holding its address; this process does
 the protocol and the end-to-end encryption. It quits 30 s after the last tab is closed.
 Exit codes as for chat client.
@@ -43,8 +46,10 @@ export async function guiMain(args: string[]): Promise<number> {
   if (values.fingerprint !== undefined && !isFingerprint(values.fingerprint)) {
     throw new UsageError(`bad --fingerprint "${values.fingerprint}"`, GUI_USAGE);
   }
-  const room = values.room ?? "#lobby";
-  if (!checkRoom(room).ok) throw new UsageError(`bad --room "${room}"`, GUI_USAGE);
+  const room = values.room === undefined ? undefined : roomName(values.room);
+  if (values.room !== undefined && room === undefined) {
+    throw new UsageError(`bad --room "${values.room}"`, GUI_USAGE);
+  }
   await setupLogging("error");
   const { runGui } = await import("./run_gui.ts");
   return await runGui({

@@ -3,7 +3,9 @@
  * messages) with the browser view. The local page is served first, so that the first-run
  * questions (trust the server's key, choose a name) are dialogs on it; then the connection
  * starts and the application runs until the user quits or the last tab has been closed for the
- * grace period.
+ * grace period. The settings file is the terminal client's (`config.json` in the home): the name
+ * and rooms saved for the server, timestamps, colours and the bell (desktop notifications here),
+ * and what the page changes with `/set`, `/join` and `/leave` is saved the same way.
  * @module
  */
 
@@ -14,6 +16,8 @@ import { SeenFile } from "../dm_seen.ts";
 import { loadOrCreateIdentity } from "../identity.ts";
 import { KnownServers, normalizeHostPort } from "../known_servers.ts";
 import { KnownUsers } from "../known_users.ts";
+import { startSettings } from "../settings.ts";
+import { SETTINGS_FILE, SettingsFile } from "../settings_file.ts";
 import type { ClientEvent } from "../view.ts";
 import { GuiView } from "./gui_view.ts";
 import { startLocalServer } from "./local_server.ts";
@@ -32,10 +36,10 @@ export interface GuiOptions {
   fallbacks?: readonly ServerAddress[];
   /** Identity and pins directory. */
   home: string;
-  /** Name to use (asked for in a dialog when missing). */
+  /** Name to use (default: the one saved for the server, else asked for in a dialog). */
   name?: string;
-  /** Room to join first. */
-  room: string;
+  /** Room to talk in first (default: the first saved room, else #lobby; saved ones rejoined). */
+  room?: string;
   /** Open the browser (false: only print the address). */
   open: boolean;
   /** Trust an unknown server's key without asking. */
@@ -53,12 +57,18 @@ export interface GuiOptions {
 /** Runs `chat gui`; resolves with the exit code (errors that end it are thrown). */
 export async function runGui(o: GuiOptions): Promise<number> {
   const say = o.say ?? ((l: string) => console.log(l));
+  const hostPort = normalizeHostPort(o.host, o.port);
+  const settings = await SettingsFile.load(`${o.home}/${SETTINGS_FILE}`);
+  const start = startSettings(settings.settings, hostPort, {
+    name: o.name,
+    room: o.room,
+    color: true,
+  }, true);
   const { identity } = await loadOrCreateIdentity(o.home, (l) => console.error(l));
   const knownServers = await KnownServers.load(`${o.home}/known_servers`);
   const knownUsers = await KnownUsers.load(`${o.home}/known_users`);
   const seen = await SeenFile.open(`${o.home}/dm_seen`);
   if (seen.notice !== undefined) console.error(seen.notice);
-  const hostPort = normalizeHostPort(o.host, o.port);
   let app: App | undefined;
   let client: ChatClient | undefined;
   const state = (): GuiState => {
@@ -67,13 +77,15 @@ export async function runGui(o: GuiOptions): Promise<number> {
     return {
       me: s?.me || client?.name || "",
       server: hostPort,
-      room: s?.room ?? o.room,
+      room: s?.room ?? start.room,
       rooms,
       sealed: rooms.filter((r) => client?.isPrivate(r) === true),
       names: Object.fromEntries(rooms.map((r) => [r, s!.namesIn(r)])),
       commands: s === undefined ? [] : [...s.commands].sort(),
       known: s === undefined ? [] : [...s.knownRooms].sort(),
-      timestamps: s?.timestamps ?? true,
+      timestamps: s?.timestamps ?? start.timestamps,
+      colors: settings.settings.colors,
+      bell: s?.bell ?? start.bell,
       ignored: s === undefined ? [] : [...s.ignored].sort(),
     };
   };
@@ -116,7 +128,7 @@ export async function runGui(o: GuiOptions): Promise<number> {
       fallbacks: o.fallbacks,
       identity,
       knownServers,
-      rooms: [o.room],
+      rooms: start.rooms,
       expectedFingerprint: o.fingerprint,
       hintArgs: o.hintArgs ?? [],
       reconnect: true,
@@ -128,7 +140,7 @@ export async function runGui(o: GuiOptions): Promise<number> {
         return view.askTrust(hp, fp);
       },
       chooseName: (reason) => {
-        if (o.name !== undefined && reason === undefined) return Promise.resolve(o.name);
+        if (start.name !== undefined && reason === undefined) return Promise.resolve(start.name);
         return view.askName(reason);
       },
     });
@@ -140,8 +152,12 @@ export async function runGui(o: GuiOptions): Promise<number> {
       throw e;
     }
     app = new App(view, {
-      room: o.room,
+      room: start.room,
       json: false,
+      timestamps: start.timestamps,
+      bell: start.bell,
+      settings,
+      hostPort,
       early,
       dm: { identity, knownUsers, hostPort, seen },
     });

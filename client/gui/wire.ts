@@ -27,8 +27,12 @@ export interface GuiState {
   commands: string[];
   /** Room names known (for completion). */
   known: string[];
-  /** Show times. */
+  /** Show times (the `timestamps` setting). */
   timestamps: boolean;
+  /** Colour names (the `colors` setting). */
+  colors: boolean;
+  /** Which messages raise a desktop notification (the `bell` setting). */
+  bell: "mention" | "all" | "off";
   /** Ignored name keys. */
   ignored: string[];
 }

@@ -20,6 +20,8 @@ const STATE: GuiState = {
   commands: ["help"],
   known: ["#lobby"],
   timestamps: true,
+  colors: true,
+  bell: "mention",
   ignored: [],
 };
 const RENDER = { me: "alice", timestamps: true, ignored: new Set<string>(), bell: "off" as const };

@@ -15,6 +15,8 @@ const STATE: GuiState = {
   commands: [],
   known: [],
   timestamps: true,
+  colors: true,
+  bell: "mention",
   ignored: [],
 };
 
@@ -174,4 +176,45 @@ Deno.test("typed: bad window commands say how to use them", () => {
   assert.deepEqual(typed("/close now", "@b", [], "a"), { kind: "error", text: "usage: /close" });
   assert.deepEqual(typed("//slash", "@b", [], "a"), { kind: "send", text: "/msg b /slash" });
   assert.deepEqual(typed("/me", "#dev", [], "a"), { kind: "send", text: "/me" });
+});
+
+Deno.test("model: the bell setting picks the notifications: mention, all or off", () => {
+  const dm = (id: string) => ({
+    t: "dm" as const,
+    id,
+    ts: 1,
+    from: "bob",
+    to: "alice",
+    text: "psst",
+    out: false,
+  });
+  const all = new Model(() => 5_000_000);
+  all.setState({ ...STATE, bell: "all" });
+  all.open("#lobby");
+  assert.equal(
+    all.apply({ t: "server", msg: msg("#dev", 1, "bob", "plain") }).notify?.conv,
+    "#dev",
+  );
+  assert.equal(
+    all.apply({ t: "server", msg: msg("#lobby", 2, "bob", "in view") }).notify,
+    undefined,
+    "not for the conversation in view",
+  );
+  assert.equal(all.apply({ t: "server", msg: msg("#dev", 3, "alice", "own") }).notify, undefined);
+  const mention = model();
+  assert.equal(
+    mention.apply({ t: "server", msg: msg("#dev", 1, "bob", "plain") }).notify,
+    undefined,
+  );
+  assert.equal(mention.apply(dm("d1")).notify?.conv, "@bob");
+  const off = new Model(() => 5_000_000);
+  off.setState({ ...STATE, bell: "off" });
+  off.open("#lobby");
+  assert.equal(
+    off.apply({ t: "server", msg: msg("#dev", 1, "bob", "alice: hi") }).notify,
+    undefined,
+  );
+  assert.equal(off.apply(dm("d2")).notify, undefined);
+  assert.equal(off.conv("#dev").unread, 1, "still counted as unread");
+  assert.equal(off.conv("@bob").mentioned, true);
 });

@@ -75,25 +75,38 @@ export function drawList(model: Model, onOpen: (id: string) => void): void {
   }
 }
 
-function lineItem(l: Line, me: string): HTMLLIElement {
+/** How lines are drawn: the user's name (mentions) and the `timestamps` and `colors` settings. */
+export interface LineStyle {
+  /** The user's name. */
+  me: string;
+  /** Show each line's time. */
+  timestamps: boolean;
+  /** Colour names. */
+  colors: boolean;
+}
+
+function lineItem(l: Line, o: LineStyle): HTMLLIElement {
   const li = el("li", `line ${l.kind}`);
   if (l.pending) li.classList.add("pending");
   if (l.mention) li.classList.add("mention");
   if (l.own) li.classList.add("own");
-  const time = el("time", "ts", clock(l.ts));
-  time.dateTime = new Date(l.ts).toISOString();
-  li.append(time);
+  if (o.timestamps) {
+    const time = el("time", "ts", clock(l.ts));
+    time.dateTime = new Date(l.ts).toISOString();
+    li.append(time);
+  }
   if (l.kind === "msg") {
     const from = visible(l.from ?? "");
+    const nick = o.colors ? `nick ${nickClass(l.from ?? "")}` : "nick";
     if (l.me) {
       li.classList.add("action");
-      li.append(el("span", "star", "* "), el("span", `nick ${nickClass(l.from ?? "")}`, from));
+      li.append(el("span", "star", "* "), el("span", nick, from));
       li.append(el("span", "sep", " "));
     } else {
-      li.append(el("span", `nick ${nickClass(l.from ?? "")}`, from), el("span", "sep", ": "));
+      li.append(el("span", nick, from), el("span", "sep", ": "));
     }
     const body = el("span", "text");
-    for (const p of pieces(l.text, me)) {
+    for (const p of pieces(l.text, o.me)) {
       body.append(p.mention ? el("mark", "", p.text) : document.createTextNode(p.text));
     }
     if (l.pending) body.append(el("span", "state", " (sending…)"));
@@ -105,7 +118,7 @@ function lineItem(l: Line, me: string): HTMLLIElement {
 }
 
 /** Redraws the active conversation's lines, keeping the reader's place. */
-export function drawLines(c: Conversation | undefined, me: string): void {
+export function drawLines(c: Conversation | undefined, style: LineStyle): void {
   const list = byId<HTMLOListElement>("messages");
   const fromBottom = list.scrollHeight - list.scrollTop - list.clientHeight;
   const items: HTMLLIElement[] = [];
@@ -119,7 +132,7 @@ export function drawLines(c: Conversation | undefined, me: string): void {
       items.push(sep);
       last = d;
     }
-    items.push(lineItem(l, me));
+    items.push(lineItem(l, style));
   }
   list.replaceChildren(...items);
   // At the bottom (or near it) stays at the bottom; otherwise the same distance from it.

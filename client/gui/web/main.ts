@@ -60,7 +60,7 @@ function redrawNow(lines: boolean): void {
   drawList(model, openConv);
   drawOlder();
   drawHeader(model, peer);
-  if (lines) drawLines(model.convs.get(model.active), model.state.me);
+  if (lines) drawLines(model.convs.get(model.active), model.state);
   drawBanner(model, pendingCount(), gone);
   byId("me").textContent = model.state.me === ""
     ? visible(model.state.server)
@@ -90,7 +90,8 @@ function notify(n: { title: string; body: string; conv: string }): void {
 function onMessage(m: ToPage): void {
   switch (m.k) {
     case "state": {
-      const before = model.state.rooms.join(" ");
+      const look = (st: typeof m.state) => `${st.rooms.join(" ")} ${st.timestamps} ${st.colors}`;
+      const before = look(model.state);
       const moved = m.state.room !== model.state.room;
       model.setState(m.state);
       // The application moved to another room (after /join, or leaving one): show it.
@@ -99,7 +100,7 @@ function onMessage(m: ToPage): void {
         redraw();
         return;
       }
-      redraw(before !== m.state.rooms.join(" "));
+      redraw(before !== look(m.state));
       return;
     }
     case "ev": {

@@ -54,7 +54,10 @@ export interface Conversation {
 export interface Effects {
   /** Conversations whose lines changed. */
   changed: Set<string>;
-  /** A desktop notification to show (a mention or private message not in view), if any. */
+  /**
+   * A desktop notification to show, if any: as the `bell` setting says (`mention`: a mention or
+   * private message; `all`: any message from someone else; `off`: none), when not in view.
+   */
   notify?: { title: string; body: string; conv: string };
 }
 
@@ -77,6 +80,8 @@ export class Model {
     commands: [],
     known: [],
     timestamps: true,
+    colors: true,
+    bell: "mention",
     ignored: [],
   };
   /** Connection state: "connected", or why it is not. */
@@ -223,7 +228,9 @@ export class Model {
           this.#add(m.room, line, fx);
           if (m.replay !== true && !own && c.lines.length > had) {
             this.#unread(m.room, mention, visible);
-            if (mention && (!visible || this.active !== m.room)) {
+            const bell = this.state.bell;
+            const wanted = bell === "all" || (bell === "mention" && mention);
+            if (wanted && (!visible || this.active !== m.room)) {
               fx.notify = { title: `${m.from} in ${m.room}`, body: m.text, conv: m.room };
             }
           }
@@ -314,7 +321,7 @@ export class Model {
         }, fx);
         if (!ev.out) {
           this.#unread(conv, true, visible);
-          if (!visible || this.active !== conv) {
+          if (this.state.bell !== "off" && (!visible || this.active !== conv)) {
             fx.notify = { title: `private message from ${ev.from}`, body: ev.text, conv };
           }
         }
