@@ -95,6 +95,7 @@ const WHOLE_LIMITS: ReadonlySet<string> = new Set([
   "dmQueuePerSender",
   "dmQueueTotal",
   "dmQueueDays",
+  "roomRecords",
 ]);
 
 /** Parses a byte size: digits with an optional K, M or G (powers of 1024); undefined if absent. */

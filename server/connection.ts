@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AuthMessage, ClientMessage } from "../shared/messages.ts";
+import type { AuthMessage, ClientMessage, PingMessage } from "../shared/messages.ts";
 import type { LineSource, Peer } from "./hub.ts";
 import { type AnswerKind, Charges, type Verdict } from "./charge.ts";
 import { parseClientMessage, splitRecord } from "../shared/messages.ts";
@@ -14,6 +14,7 @@ import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts
 import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
 import { concat, decodeUtf8, fromBase64 } from "../shared/encoding.ts";
 import { Outbox } from "./outbox.ts";
+import type { HeldEpoch, QueuedBatch, RoomReceiver } from "./room_channel.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import {
   ed25519ImportPublic,
@@ -168,6 +169,8 @@ export class Connection implements Peer {
   kemSig?: string;
   /** Why the connection closed (`idle`… as given to abort), once closed. */
   closeReason?: string;
+  /** Present when the handshake negotiated room records (server/room_records.ts). */
+  roomRecords?: RoomReceiver;
 
   #conn: Deno.TcpConn;
   #ctx: ConnectionContext;
@@ -233,6 +236,17 @@ export class Connection implements Peer {
   send(line: string | Uint8Array): void {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
     if (!this.#out.push(line)) {
+      this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
+      this.abort("slow consumer");
+      return;
+    }
+    this.#schedule();
+  }
+
+  /** Queues a room batch, in order with {@link send}; drops the client if its queue overflows. */
+  #sendBatch(batch: QueuedBatch): void {
+    if (this.#phase !== "auth" && this.#phase !== "chat") return;
+    if (!this.#out.pushBatch(batch)) {
       this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
       this.abort("slow consumer");
       return;
@@ -399,7 +413,8 @@ export class Connection implements Peer {
   #onHello(frame: Uint8Array): void {
     let res;
     try {
-      res = serverRespond(frame, this.#ctx.hostKey);
+      const l = this.#ctx.limits;
+      res = serverRespond(frame, this.#ctx.hostKey, undefined, undefined, l.roomRecords > 0);
     } catch (e) {
       if (e instanceof ProtocolError && e.code === "version") return this.refuse("version");
       throw e;
@@ -408,6 +423,12 @@ export class Connection implements Peer {
     this.#sealer = new RecordSealer(res.keys.send);
     this.#opener = new RecordOpener(res.keys.recv);
     this.#th = res.keys.th;
+    if (res.keys.roomRecords) {
+      this.roomRecords = {
+        epochs: new Map<string, HeldEpoch>(),
+        sendBatch: (b) => this.#sendBatch(b),
+      };
+    }
     this.#decoder.limits = frameLimits(this.#ctx.limits).record;
     (this.#raw ??= []).push(encodeFrame(res.hello));
     this.#phase = "auth";
@@ -536,7 +557,7 @@ export class Connection implements Peer {
       case "ping":
         if (this.#charges.ping()) {
           this.#ctx.hub.settle(); // the answer follows those to earlier requests
-          this.send(JSON.stringify({ t: "pong", n: msg.n }));
+          this.send(JSON.stringify(this.#pong(msg.n)));
         }
         return;
       case "bye":
@@ -560,6 +581,17 @@ export class Connection implements Peer {
         }
       }
     }
+  }
+
+  /** `pong n`, naming the next `rseq` of every room epoch this session holds (§3). */
+  #pong(n: number): PingMessage {
+    const pong: PingMessage = { t: "pong", n };
+    const held = this.roomRecords?.epochs;
+    if (held !== undefined && held.size > 0) {
+      pong.rooms = {};
+      for (const [room, e] of held) pong.rooms[room] = [e.id, e.next];
+    }
+    return pong;
   }
 
   #rateLimited(id: string | undefined, verdict: Exclude<Verdict, "ok">): void {

@@ -7,6 +7,7 @@
 import { utf8 } from "../shared/encoding.ts";
 import type { EventKind, EventMessage } from "../shared/messages.ts";
 import type { HubOptions } from "./hub_options.ts";
+import type { RoomMember } from "./room_channel.ts";
 import { toMsg } from "./message_line.ts";
 import type { Session } from "./sessions.ts";
 import type { StoredMessage } from "./store.ts";
@@ -30,7 +31,7 @@ export interface Audience {
 
 /** Sends events and relays stored messages; counts what it hands out. */
 export class Fanout {
-  readonly #o: Pick<HubOptions, "now" | "transcript" | "bus">;
+  readonly #o: Pick<HubOptions, "now" | "transcript" | "bus" | "roomRecords">;
   readonly #to: Audience;
   /** Room messages stored and relayed since start. */
   messages = 0;
@@ -43,7 +44,7 @@ export class Fanout {
    * Fan-out with the clock and transcript of `o`, to the sessions `to` names; events for
    * everyone concerned also go to the other nodes of a cluster through `o.bus`.
    */
-  constructor(o: Pick<HubOptions, "now" | "transcript" | "bus">, to: Audience) {
+  constructor(o: Pick<HubOptions, "now" | "transcript" | "bus" | "roomRecords">, to: Audience) {
     this.#o = o;
     this.#to = to;
   }
@@ -114,14 +115,24 @@ export class Fanout {
   /** Sends `ev` to `to` (a session, `null` for nobody, or a list), else its room or everyone. */
   #deliver(ev: EventMessage, only: Session | null | undefined | readonly Session[]): void {
     const { room, ts, kind } = ev;
-    const to = Array.isArray(only)
-      ? only
-      : only !== undefined
-      ? (only === null ? [] : [only as Session])
-      : room === undefined
-      ? this.#to.everyone()
-      : this.#to.members(room)?.values();
-    if (to !== undefined) this.#send(ev, to);
+    const channel = this.#o.roomRecords;
+    if (only === undefined && room !== undefined && channel !== undefined) {
+      // A whole room's event: in its batch for the members that negotiated room records.
+      const members = this.#to.members(room);
+      if (members !== undefined) {
+        channel.send(room, utf8.encode(JSON.stringify(ev)), members);
+        this.deliveries += members.size;
+      }
+    } else {
+      const to = Array.isArray(only)
+        ? only
+        : only !== undefined
+        ? (only === null ? [] : [only as Session])
+        : room === undefined
+        ? this.#to.everyone()
+        : this.#to.members(room)?.values();
+      if (to !== undefined) this.#send(ev, to);
+    }
     const entry: TranscriptEntry = { ts, kind };
     if (room !== undefined) entry.room = room;
     if (ev.name !== undefined) entry.name = ev.name;
@@ -141,6 +152,16 @@ export class Fanout {
     }
   }
 
+  /** `member` entered `room`: room records close the open batch (section §3 "Batches"). */
+  joined(room: string, member: RoomMember): void {
+    this.#o.roomRecords?.joined(room, member);
+  }
+
+  /** `member` left `room` (`empty`: nobody is left): the room's next batch starts a new epoch. */
+  left(room: string, member: RoomMember, empty: boolean): void {
+    this.#o.roomRecords?.left(room, member, empty);
+  }
+
   /** Sends a stored message to its room's members, serialised once. */
   relay(stored: StoredMessage): void {
     const line = utf8.encode(JSON.stringify(toMsg(stored))); // once for every member
@@ -154,7 +175,9 @@ export class Fanout {
         this.deliveries++;
       }
     } else if (members !== undefined) {
-      for (const member of members) member.peer.send(line);
+      const channel = this.#o.roomRecords;
+      if (channel !== undefined) channel.send(stored.room, line, members);
+      else for (const member of members) member.peer.send(line);
       this.deliveries += members.size;
     }
     if (stored.sealed !== undefined) {

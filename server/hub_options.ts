@@ -14,6 +14,7 @@ import type { Upkeep } from "./upkeep.ts";
 import type { RoomMembers } from "./room_members.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 import type { NodeDirectory } from "./nodes.ts";
+import type { RoomChannel } from "./room_channel.ts";
 
 /** The private-room calls the hub makes on the store. */
 export type HubMembers = Pick<
@@ -156,4 +157,9 @@ export interface HubOptions {
   log?: (level: "debug" | "info" | "warn", message: string, props: Record<string, unknown>) => void;
   /** Moderation actions, for the console and `--log`; optional. */
   audit?: (record: ModerationRecord) => void;
+  /**
+   * Room records (server/room_records.ts): where a whole room's `msg` and `event` lines go;
+   * absent: every member gets them in ordinary messages.
+   */
+  roomRecords?: RoomChannel;
 }

@@ -1,12 +1,14 @@
 /**
  * The send queue of one connection, without the socket: a bounded queue of serialised server
- * messages (text or UTF-8 bytes shared by every recipient) and replay sources, drained into
- * sealed record frames ready for one write. Whatever is queued when a write can start leaves
- * together: as many messages per record as fit, one seal per record.
+ * messages (text or UTF-8 bytes shared by every recipient), replay sources and room batches
+ * (server/room_records.ts), drained into frames ready for one write. Whatever is queued when a
+ * write can start leaves together: as many messages per record as fit, one seal per record; a
+ * room batch leaves as its own frame, sealed once for every member.
  * @module
  */
 
 import type { LineSource } from "./hub.ts";
+import type { QueuedBatch } from "./room_channel.ts";
 import { REKEY_AT } from "../shared/record.ts";
 import { decodeUtf8, utf8 } from "../shared/encoding.ts";
 
@@ -47,12 +49,20 @@ const NEWLINE = 0x0a;
 /** One plaintext buffer for every outbox: a drain runs to its end without yielding. */
 let scratch = new Uint8Array(0);
 
+type Item = Uint8Array | LineSource | QueuedBatch;
+
+function isBatch(item: LineSource | QueuedBatch): item is QueuedBatch {
+  return "frame" in item;
+}
+
 /** A bounded queue of outgoing messages for one connection. */
 export class Outbox {
   readonly #l: OutboxLimits;
-  #items: (Uint8Array | LineSource)[] = [];
-  #lines = 0; // messages in #items
+  #items: Item[] = [];
+  #lines = 0; // messages in #items (but not in #tail)
   #bytes = 0; // their bytes
+  /** The last item when it is a room batch that may still take lines (counted when settled). */
+  #tail: QueuedBatch | undefined = undefined;
 
   /** An empty queue with the given bounds. */
   constructor(limits: OutboxLimits) {
@@ -71,6 +81,7 @@ export class Outbox {
    */
   push(line: string | Uint8Array, always = false): boolean {
     const bytes = typeof line === "string" ? utf8.encode(line) : line;
+    this.#settle();
     const l = this.#l;
     const full = this.#lines >= l.sendQueueEvents || this.#bytes + bytes.length > l.sendQueueBytes;
     if (full && !always) {
@@ -84,7 +95,36 @@ export class Outbox {
 
   /** Queues a source pulled as writes go (a history replay), in order with {@linkcode push}. */
   pushSource(source: LineSource): void {
+    this.#settle();
     this.#items.push(source);
+  }
+
+  /**
+   * Queues a room batch, in order with {@link push}; its lines and bytes count against the
+   * bounds (those it takes while it is the last item are counted when something follows it).
+   * False, queuing nothing, when it would pass them.
+   */
+  pushBatch(batch: QueuedBatch): boolean {
+    this.#settle();
+    const l = this.#l;
+    if (
+      this.#lines + batch.lines > l.sendQueueEvents || this.#bytes + batch.bytes > l.sendQueueBytes
+    ) {
+      return false;
+    }
+    this.#items.push(batch);
+    this.#tail = batch;
+    return true;
+  }
+
+  /** Something follows the tail batch: it takes no more lines, and its size is now counted. */
+  #settle(): void {
+    const t = this.#tail;
+    if (t === undefined) return;
+    this.#tail = undefined;
+    t.close();
+    this.#lines += t.lines;
+    this.#bytes += t.bytes;
   }
 
   /** Forgets everything queued. */
@@ -92,19 +132,22 @@ export class Outbox {
     this.#items = [];
     this.#lines = 0;
     this.#bytes = 0;
+    this.#tail = undefined;
   }
 
   /**
    * Seals everything queued, replay sources up to {@linkcode REPLAY_BUDGET} bytes, into as few
    * records as fit `recordPlaintext` (messages joined by `\n`); a message that cannot fit one
-   * record becomes a `too_long` error. When the sealer reaches {@linkcode REKEY_AT} records,
-   * the last record is `bye rekey` and the rest of the queue is dropped.
+   * record becomes a `too_long` error. A room batch leaves as its own frame (sealed by the
+   * first member that drains it). When the sealer reaches {@linkcode REKEY_AT} records, the last
+   * record is `bye rekey` and the rest of the queue is dropped.
    */
   drain(sealer: Sealer): Drained {
     const max = this.#l.recordPlaintext;
     if (scratch.length < max) scratch = new Uint8Array(max);
     const buf = scratch;
     const bodies: Uint8Array[] = [];
+    const framed: boolean[] = []; // a room frame has its length already
     let total = 0;
     let used = 0;
     let rekey = false;
@@ -117,6 +160,7 @@ export class Outbox {
       }
       const body = sealer.seal(plain, max);
       bodies.push(body);
+      framed.push(false);
       total += 4 + body.length;
     };
     const add = (line: Uint8Array) => {
@@ -134,6 +178,15 @@ export class Outbox {
       const item = items[i];
       if (item instanceof Uint8Array) {
         add(item);
+        continue;
+      }
+      if (isBatch(item)) {
+        if (used > 0) emit(); // what was queued before the batch leaves before it
+        if (rekey) break;
+        const frame = item.frame();
+        bodies.push(frame);
+        framed.push(true);
+        total += frame.length;
         continue;
       }
       if (budget <= 0) break;
@@ -157,13 +210,22 @@ export class Outbox {
         if (q instanceof Uint8Array) {
           this.#lines++;
           this.#bytes += q.length;
+        } else if (isBatch(q) && q !== this.#tail) {
+          this.#lines += q.lines;
+          this.#bytes += q.bytes;
         }
       }
     }
     const bytes = new Uint8Array(total);
     const view = new DataView(bytes.buffer);
     let at = 0;
-    for (const b of bodies) {
+    for (let k = 0; k < bodies.length; k++) {
+      const b = bodies[k];
+      if (framed[k]) {
+        bytes.set(b, at);
+        at += b.length;
+        continue;
+      }
       view.setUint32(at, b.length);
       bytes.set(b, at + 4);
       at += 4 + b.length;

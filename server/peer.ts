@@ -6,6 +6,7 @@
 
 import type { AnswerKind } from "./charge.ts";
 import type { LineSource, UserView } from "./command_host.ts";
+import type { RoomReceiver } from "./room_channel.ts";
 
 /**
  * One authenticated-or-authenticating connection as the hub sees it (server/connection.ts):
@@ -20,6 +21,8 @@ export interface Peer
    * recipient: never changed after the call); never blocks.
    */
   send(line: string | Uint8Array): void;
+  /** Present when the connection negotiated room records (server/room_records.ts). */
+  readonly roomRecords?: RoomReceiver;
   /** Enqueues lines produced on demand (history), in order with `send`; never blocks. */
   replay(source: LineSource): void;
   /**

@@ -235,6 +235,7 @@ export class RoomTable {
       });
     }
     members.add(s);
+    this.#fanout.joined(room, s);
     s.rooms.add(room);
     this.#touch(s.key);
     if (present) this.#doubles.set(room, (this.#doubles.get(room) ?? 0) + 1);
@@ -253,6 +254,7 @@ export class RoomTable {
       this.#o.store.members.isPrivate(room);
     const to = ends ? undefined : this.presenceTo(members, null);
     if (!members.delete(s)) return;
+    this.#fanout.left(room, s, members.size === 0);
     this.#touch(s.key);
     if (this.#sessions.sibling(s, room) !== undefined) {
       // The name stays present through another session: nobody hears a leave.

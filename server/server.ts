@@ -19,6 +19,7 @@ import { loadHostKey, loadOrCreateHostKey } from "../shared/keys.ts";
 import { Blacklist } from "../shared/names.ts";
 import { accessWarning, readRegularFile } from "../shared/safe_file.ts";
 import { DEFAULT_LIMITS, type Limits, TokenBucket } from "../shared/limits.ts";
+import { RoomRecords } from "./room_records.ts";
 import { VERSION } from "../version.ts";
 import { defaultNodeName } from "./nodes.ts";
 
@@ -291,6 +292,7 @@ export class ChatServer {
       nodeName: opts.nodeName ?? defaultNodeName(hostname(), listener.addr.port),
       nodes: nodes?.board,
       log: (level, message, props) => log[level](message, props),
+      roomRecords: limits.roomRecords > 0 ? new RoomRecords(key.privateKey, now) : undefined,
       audit: auditTrail({
         log: (message, props) => modLog.info(message, props),
         transcript,

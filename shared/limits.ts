@@ -90,6 +90,8 @@ export interface Limits {
   dmQueueTotal: number;
   /** Days a queued private message waits before it is dropped (its sender told, if online). */
   dmQueueDays: number;
+  /** 1: room records are chosen for clients that offer them (docs/protocol.md §3); 0: never. */
+  roomRecords: number;
 }
 
 /** The defaults of DESIGN.md §4. */
@@ -135,6 +137,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   dmQueuePerSender: 50,
   dmQueueTotal: 100_000,
   dmQueueDays: 30,
+  roomRecords: 1,
 });
 
 /** Smallest record body: the 16-byte tag plus one byte of plaintext. */
