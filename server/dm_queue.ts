@@ -57,6 +57,13 @@ export interface IdentityKeys {
 
 type Row = Record<string, unknown>;
 
+/** Identities whose stored keys {@linkcode DmQueue.saveKeys} remembers (least recent go first). */
+const SAVED_KEYS_KEPT = 1024;
+
+function sameKeys(a: IdentityKeys, b: IdentityKeys): boolean {
+  return a.sigPub === b.sigPub && a.kemPub === b.kemPub && a.kemSig === b.kemSig;
+}
+
 const COLUMNS = "n, recipient, sender, from_name, to_name, id, ts, envelope";
 
 function toQueued(r: Row): QueuedDm {
@@ -78,6 +85,8 @@ export class DmQueue {
   readonly #fail: (e: unknown) => unknown;
   readonly #q: Record<string, Statement>;
   #total: number;
+  /** Keys known to be stored, by fingerprint, and when their row was written (bounded). */
+  readonly #saved = new Map<string, { k: IdentityKeys; updated: number }>();
 
   /** Works on `db` (schema version 3 or later); `fail` maps database errors to `StorageError`. */
   constructor(db: DatabaseSync, fail: (e: unknown) => unknown) {
@@ -124,12 +133,21 @@ export class DmQueue {
    * Written only when they changed or were last written more than a day ago (`now` in ms).
    */
   saveKeys(k: IdentityKeys, now: number): void {
+    // A returning identity's keys are usually known to be stored: no statement at all.
+    const known = this.#saved.get(k.fingerprint);
+    if (known !== undefined && sameKeys(known.k, k) && known.updated >= now - DAY_MS) return;
     const r = this.#q.keys.get(k.fingerprint) as Row | undefined;
+    let updated = r?.updated as number;
     if (
-      r !== undefined && r.sig_pub === k.sigPub && r.kem_pub === k.kemPub &&
-      r.kem_sig === k.kemSig && (r.updated as number) >= now - DAY_MS
-    ) return;
-    this.#q.saveKeys.run(k.fingerprint, k.sigPub, k.kemPub, k.kemSig, now);
+      r === undefined || r.sig_pub !== k.sigPub || r.kem_pub !== k.kemPub ||
+      r.kem_sig !== k.kemSig || updated < now - DAY_MS
+    ) {
+      this.#q.saveKeys.run(k.fingerprint, k.sigPub, k.kemPub, k.kemSig, now);
+      updated = now;
+    }
+    this.#saved.delete(k.fingerprint);
+    this.#saved.set(k.fingerprint, { k: { ...k }, updated });
+    if (this.#saved.size > SAVED_KEYS_KEPT) this.#saved.delete(this.#saved.keys().next().value!);
   }
 
   /** The keys identity `fingerprint` last logged in with, or undefined. */
@@ -217,6 +235,8 @@ export class DmQueue {
 
   /** Forgets the keys of up to `max` identities that no longer own a name; returns how many. */
   forgetOrphanKeys(max = 1000): number {
-    return Number(this.#q.orphanKeys.run(max).changes);
+    const n = Number(this.#q.orphanKeys.run(max).changes);
+    if (n > 0) this.#saved.clear(); // which rows went is not known: look again
+    return n;
   }
 }

@@ -65,11 +65,12 @@ export class Upkeep {
     this.#q = {
       touchName: p("UPDATE names SET last_used = ? WHERE key = ? AND last_used < ?"),
       roomExists: p("SELECT 1 AS x FROM rooms WHERE room = ?"),
-      usage: p("SELECT day, n FROM usage WHERE fingerprint = ? AND kind = ?"),
+      // One statement checks and counts: no row comes back when today's count is at the limit.
       count: p(
         "INSERT INTO usage (fingerprint, kind, day, n) VALUES (?, ?, ?, 1) " +
           "ON CONFLICT (fingerprint, kind) DO UPDATE SET " +
-          "n = CASE WHEN day = excluded.day THEN n + 1 ELSE 1 END, day = excluded.day",
+          "n = CASE WHEN day = excluded.day THEN n + 1 ELSE 1 END, day = excluded.day " +
+          "WHERE usage.day <> excluded.day OR usage.n < ? RETURNING n",
       ),
       staleNames: p("SELECT key FROM names WHERE last_used < ? ORDER BY last_used LIMIT ?"),
       deleteName: p("DELETE FROM names WHERE key = ? AND last_used < ?"),
@@ -115,10 +116,7 @@ export class Upkeep {
    */
   charge(fingerprint: string, kind: QuotaKind, limit: number): boolean {
     const day = Math.floor(this.#h.now() / DAY_MS);
-    const r = this.#q.usage.get(fingerprint, kind) as Row | undefined;
-    if (r !== undefined && r.day === day && (r.n as number) >= limit) return false;
-    this.#q.count.run(fingerprint, kind, day);
-    return true;
+    return this.#q.count.get(fingerprint, kind, day, limit) !== undefined;
   }
 
   /**

@@ -274,3 +274,19 @@ Deno.test("dm_ack: parsed strictly; charged to the automatic bucket, never a str
   assert.equal(c.request({ t: "dm_ack" }), "auto_limited", "refused, not a strike");
   assert.equal(c.request({ t: "dm" }), "ok", "the user's own budget is untouched");
 });
+
+Deno.test("dm queue: identity keys are written when new, changed or forgotten", () => {
+  const w = world();
+  const q = w.store.dmQueue!;
+  const keys = { fingerprint: fp("K"), sigPub: "s", kemPub: "k1", kemSig: "g1" };
+  const t0 = w.clock.t;
+  q.saveKeys(keys, t0);
+  assert.equal(q.keysOf(fp("K"))?.kemPub, "k1");
+  q.saveKeys({ ...keys, kemPub: "k2", kemSig: "g2" }, t0 + 1); // changed: written
+  assert.equal(q.keysOf(fp("K"))?.kemPub, "k2");
+  // The identity owns no name: its keys are forgotten; the same keys again are written again.
+  assert.equal(q.forgetOrphanKeys(), 1);
+  assert.equal(q.keysOf(fp("K")), undefined);
+  q.saveKeys({ ...keys, kemPub: "k2", kemSig: "g2" }, t0 + 2);
+  assert.equal(q.keysOf(fp("K"))?.kemSig, "g2");
+});
