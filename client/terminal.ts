@@ -84,7 +84,8 @@ const PASTE_OFF = "\x1b[?2004l";
 function lineMeta(ev: ViewEvent, now: number): { ts: number; id?: string; seq?: number } {
   if (ev.t === "server") {
     const m = ev.msg;
-    if (m.t === "msg") return { ts: m.ts, id: m.id, seq: m.seq };
+    // A message stored without an id (`""`) replaces nothing.
+    if (m.t === "msg") return { ts: m.ts, id: m.id === "" ? undefined : m.id, seq: m.seq };
     if (m.t === "event") return { ts: m.ts };
     return { ts: now };
   }

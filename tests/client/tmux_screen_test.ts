@@ -1,13 +1,15 @@
 /**
  * The full screen over time, in a real terminal: a tmux pane runs `chat client` against a real
  * server while plain `--json` clients act as another user and as a second session of the same
- * user. The unread marker: never above the user's own lines, never for lines arriving while the
+ * user. Date separators in history from earlier days (put in the server's database before it
+ * starts, through its own store). The unread marker: never above the user's own lines, never for lines arriving while the
  * window is shown. Ctrl-Z: back to the shell, `fg` redraws with what came meanwhile (the server
  * having dropped the stopped client). Skips without tmux.
  */
 import assert from "node:assert/strict";
 import { type ClientProcess, startClient, startServer, until } from "../support/procs.ts";
 import { bottom, clientLine, hasTmux, Pane, shellQuote } from "../support/tmux.ts";
+import { Store } from "../../server/store.ts";
 
 const TMUX = hasTmux();
 if (!TMUX) console.warn("tmux_screen_test: tmux is not installed; terminal tests skipped");
@@ -20,11 +22,55 @@ function rowOf(text: string, re: RegExp): number {
 const MARK = /─ new messages ─/;
 const ROOT = new URL("../..", import.meta.url).pathname;
 
+const DAY_MS = 86_400_000;
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** The day of `ts` as a date separator shows it in UTC, e.g. "Mon Nov 30 2026". */
+function utcDay(ts: number): string {
+  const d = new Date(ts);
+  const dd = String(d.getUTCDate()).padStart(2, "0");
+  return `${WEEKDAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${dd} ${d.getUTCFullYear()}`;
+}
+
+/**
+ * Puts history from earlier days into a server's database before it starts, through the
+ * server's own store: what a server that ran on those days would hold. Without ids, as the
+ * operator's `/say` stores them: such lines must not replace one another.
+ */
+function seedHistory(dataDir: string, lines: { ts: number; from: string; text: string }[]): void {
+  Deno.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const store = Store.open(`${dataDir}/chat.db`);
+  try {
+    for (const l of lines) {
+      store.appendMessage({
+        room: "#lobby",
+        ts: l.ts,
+        from: l.from,
+        text: l.text,
+        me: false,
+        id: "",
+        senderFp: `SHA256:${"A".repeat(43)}`,
+      });
+    }
+  } finally {
+    store.close();
+  }
+}
+
 Deno.test({
-  name: "tmux screen: the unread marker ignores own lines and lines arriving while shown",
+  name: "tmux screen: date separators in history; the unread marker ignores own lines",
   ignore: !TMUX,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "chat-tmuxs-" });
+    const now = Date.now();
+    const twoDaysAgo = now - 2 * DAY_MS;
+    const yesterday = now - DAY_MS;
+    seedHistory(`${dir}/srv`, [
+      { ts: twoDaysAgo, from: "dana", text: "from two days back" },
+      { ts: twoDaysAgo + 60_000, from: "dana", text: "same day, a minute later" },
+      { ts: yesterday, from: "erin", text: "yesterday's news" },
+    ]);
     const server = await startServer({ dataDir: `${dir}/srv` });
     const pane = new Pane();
     const clients: ClientProcess[] = [];
@@ -37,8 +83,8 @@ Deno.test({
       clients.push(bob);
       await until(() => bob.lines.some((l) => l.includes('"t":"welcome"')), "bob", [bob], 60_000);
       await bob.send("/join #dev");
-      // Through the project's task, as README's quick start runs it.
-      const cmd = [
+      // Through the project's task, as README's quick start runs it; days in UTC.
+      const cmd = "TZ=UTC " + [
         Deno.execPath(),
         "task",
         "-q",
@@ -63,7 +109,29 @@ Deno.test({
         ROOT,
         `${cmd}; sleep 60`,
       );
-      await pane.until((s) => bottom(s).input === "#lobby>", "#lobby window", 60_000);
+      const lobby = await pane.until(
+        (s) => bottom(s).input === "#lobby>" && /alice joined #lobby/.test(s),
+        "#lobby window",
+        60_000,
+      );
+
+      await t.step("history from other days: a date rule where the day changes", () => {
+        const rows = lobby.split("\n");
+        const at = (re: RegExp) => rows.findIndex((r) => re.test(r));
+        const rule = (ts: number) => new RegExp(`^─+ ${utcDay(ts)} ─+$`);
+        const first = at(/dana: from two days back$/);
+        assert.ok(first >= 0, `the history is shown:\n${lobby}`);
+        assert.equal(at(/dana: same day, a minute later$/), first + 1, "same day: no rule");
+        assert.equal(at(rule(yesterday)), first + 2, `the next day's rule:\n${lobby}`);
+        assert.equal(at(/erin: yesterday's news$/), first + 3);
+        const today = at(rule(Date.now()));
+        assert.ok(today > first + 3, `today's rule before today's lines:\n${lobby}`);
+        assert.ok(at(/alice joined #lobby/) > today);
+        assert.equal(at(rule(twoDaysAgo)), -1, "no rule above the first line held");
+        const hhmm = new Date(twoDaysAgo).toISOString().slice(11, 16);
+        assert.match(rows[first], new RegExp(`^${hhmm} `), "the line's own time, in UTC");
+      });
+
       await pane.keys("/join #dev", "Enter");
       await pane.until((s) => bottom(s).input === "#dev>", "#dev window");
       await pane.keys("M-2");
