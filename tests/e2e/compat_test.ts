@@ -16,40 +16,10 @@ import {
   startServer,
   until,
 } from "../support/procs.ts";
+import { extractOld, OLD, oldUnavailable } from "../support/old_release.ts";
 
-const OLD = "7e71a31";
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-/** Why the old release cannot be checked out here, or `null` if it can. */
-function unavailable(): string | null {
-  if (Deno.build.os === "windows") return "needs a POSIX shell and tar";
-  try {
-    const out = new Deno.Command("git", {
-      args: ["-C", ROOT, "cat-file", "-e", `${OLD}^{commit}`],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    return out.success ? null : `commit ${OLD} is not in this checkout`;
-  } catch (e) {
-    return `git cannot run (${e instanceof Error ? e.message : e})`;
-  }
-}
-
-const why = unavailable();
+const why = oldUnavailable();
 if (why !== null) console.warn(`compat: skipping the ${OLD} compatibility tests: ${why}`);
-
-/** Extracts the old release into a fresh directory; returns its main.ts. */
-async function extractOld(root: string): Promise<string> {
-  const dir = `${root}/old`;
-  await Deno.mkdir(dir);
-  const out = await new Deno.Command("sh", {
-    args: ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", ROOT, OLD, dir],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(`extracting ${OLD}: ${new TextDecoder().decode(out.stderr)}`);
-  return `${dir}/main.ts`;
-}
 
 /** A client home (mode 0700), with a fresh identity saved by this version unless `empty`. */
 async function home(root: string, name: string, empty = false): Promise<string> {
