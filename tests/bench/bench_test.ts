@@ -73,6 +73,39 @@ Deno.test("chat bench: 5 clients, 2 senders, 20 messages: 100 deliveries, 0 loss
     assert.equal(report.expectedDeliveries, 4);
     assert.equal(report.losses, 0);
 
+    // Room records by default, each distinct one's signature verified once for all clients;
+    // none with --no-room-records, and nothing lost either way.
+    const rr = (more: string[]) =>
+      bench([
+        `127.0.0.1:${server.port}`,
+        "--accept-new",
+        "--clients",
+        "6",
+        "--senders",
+        "1",
+        "--messages",
+        "10",
+        "--window",
+        "1",
+        "--json",
+        ...more,
+      ]);
+    const on = await rr([]);
+    assert.equal(on.code, 0, on.err.join("\n"));
+    const onReport = JSON.parse(on.out.join("\n"));
+    assert.equal(onReport.deliveries, 60);
+    assert.ok(onReport.roomRecords >= 60, `room records: ${onReport.roomRecords}`);
+    assert.ok(
+      onReport.roomSignaturesVerified * 3 <= onReport.roomRecords, // without the memo: equal
+      `${onReport.roomSignaturesVerified} verified for ${onReport.roomRecords} opened`,
+    );
+    const off = await rr(["--no-room-records"]);
+    assert.equal(off.code, 0, off.err.join("\n"));
+    const offReport = JSON.parse(off.out.join("\n"));
+    assert.equal(offReport.deliveries, 60);
+    assert.equal(offReport.roomRecords, 0);
+    assert.equal(offReport.roomSignaturesVerified, undefined);
+
     const h = await bench([
       `127.0.0.1:${server.port}`,
       "--accept-new",
