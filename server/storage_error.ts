@@ -67,18 +67,42 @@ export interface Statement {
 
 /** `stmt` with every error passed through `fail` (which returns what to throw). */
 export function guardStatement(stmt: StatementSync, fail: (e: unknown) => unknown): Statement {
-  const call = <T>(f: () => T): T => {
+  return new GuardedStatement(stmt, fail);
+}
+
+// A class rather than closures: no function allocated per call on the hot path.
+class GuardedStatement implements Statement {
+  readonly #stmt: StatementSync;
+  readonly #fail: (e: unknown) => unknown;
+
+  constructor(stmt: StatementSync, fail: (e: unknown) => unknown) {
+    this.#stmt = stmt;
+    this.#fail = fail;
+  }
+
+  run(...params: SQLInputValue[]): StatementResultingChanges {
     try {
-      return f();
+      return this.#stmt.run(...params);
     } catch (e) {
-      throw fail(e);
+      throw this.#fail(e);
     }
-  };
-  return {
-    run: (...a) => call(() => stmt.run(...a)),
-    get: (...a) => call(() => stmt.get(...a)),
-    all: (...a) => call(() => stmt.all(...a)),
-  };
+  }
+
+  get(...params: SQLInputValue[]): unknown {
+    try {
+      return this.#stmt.get(...params);
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
+
+  all(...params: SQLInputValue[]): unknown[] {
+    try {
+      return this.#stmt.all(...params);
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
 }
 
 /** Runs `sql` on `db`, throwing its errors passed through `fail` (which returns what to throw). */
@@ -90,19 +114,49 @@ export function execGuarded(db: DatabaseSync, sql: string, fail: (e: unknown) =>
   }
 }
 
+interface TxStatements {
+  begin: StatementSync;
+  commit: StatementSync;
+  rollback: StatementSync;
+}
+
+// BEGIN / COMMIT / ROLLBACK prepared once per database, not parsed again for every transaction.
+const txStatements = new WeakMap<DatabaseSync, TxStatements>();
+
+function runGuarded(stmt: StatementSync, fail: (e: unknown) => unknown): void {
+  try {
+    stmt.run();
+  } catch (e) {
+    throw fail(e);
+  }
+}
+
 /**
  * Runs `body` in one immediate transaction on `db` and returns its result; rolls back and
  * rethrows when it throws. Errors of the database itself pass through `fail`.
  */
 export function transaction<T>(db: DatabaseSync, fail: (e: unknown) => unknown, body: () => T): T {
-  execGuarded(db, "BEGIN IMMEDIATE", fail);
+  let tx = txStatements.get(db);
+  if (tx === undefined) {
+    try {
+      tx = {
+        begin: db.prepare("BEGIN IMMEDIATE"),
+        commit: db.prepare("COMMIT"),
+        rollback: db.prepare("ROLLBACK"),
+      };
+    } catch (e) {
+      throw fail(e);
+    }
+    txStatements.set(db, tx);
+  }
+  runGuarded(tx.begin, fail);
   try {
     const result = body();
-    execGuarded(db, "COMMIT", fail);
+    runGuarded(tx.commit, fail);
     return result;
   } catch (e) {
     // A full disk may already have rolled the transaction back.
-    if (db.isTransaction) execGuarded(db, "ROLLBACK", fail);
+    if (db.isTransaction) runGuarded(tx.rollback, fail);
     throw e;
   }
 }

@@ -56,8 +56,29 @@ export interface MessageLogOptions {
   total: number;
   /** Maps a database error to what to throw (and reports it). */
   fail: (e: unknown) => unknown;
-  /** Runs the commit of a batch later, once. */
-  schedule: (commit: () => void) => void;
+  /**
+   * Runs the commit of a batch later, once; when given, `coalesceMs` is not used (tests pass
+   * `(commit) => commit()` or keep the commits to run them by hand).
+   */
+  schedule?: (commit: () => void) => void;
+  /**
+   * The coalescing window, in ms (≥ 0): a batch started less than this after the previous
+   * commit waits until that much time has passed since it, so under load commits (and the
+   * records relayed from them) come at most once per window; a message after a quiet spell
+   * is committed at the end of its event-loop turn. 0: always at the end of the turn.
+   */
+  coalesceMs: number;
+  /** Monotonic clock in ms for the window. Default `performance.now`. */
+  clock?: () => number;
+}
+
+/** Rooms whose last `seq` is kept in memory at most (persisted and emptied when full). */
+const SEQ_CACHE = 4096;
+
+/** A room's last `seq` and what `rooms.last_seq` holds for it (null: no row yet). */
+interface SeqState {
+  last: number;
+  stored: number | null;
 }
 
 interface Pending {
@@ -93,9 +114,15 @@ export class MessageLog {
   #count: number; // messages stored now
   readonly #fail: (e: unknown) => unknown;
   readonly #q: Record<string, Statement>;
-  readonly #schedule: (commit: () => void) => void;
+  readonly #schedule: ((commit: () => void) => void) | undefined;
+  readonly #coalesceMs: number;
+  readonly #clock: () => number;
+  readonly #flushNow = () => this.flush();
   #batch: Pending[] = []; // appends waiting for the next commit, at most BATCH_MAX
   #scheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined; // the commit waiting for the window to pass
+  #lastCommit = -Infinity; // clock() when the last batch was committed
+  readonly #seqs = new Map<string, SeqState>(); // committed state, at most SEQ_CACHE rooms
 
   /** Prepares the statements on `db` (whose schema is current). */
   constructor(db: DatabaseSync, o: MessageLogOptions) {
@@ -104,6 +131,11 @@ export class MessageLog {
     this.#total = o.total;
     this.#fail = o.fail;
     this.#schedule = o.schedule;
+    this.#coalesceMs = o.coalesceMs;
+    if (!(o.coalesceMs >= 0 && o.coalesceMs <= 1000)) {
+      throw new RangeError("coalesceMs must be between 0 and 1000");
+    }
+    this.#clock = o.clock ?? (() => performance.now());
     this.#count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as Row).n as number;
     const p = (sql: string) => guardStatement(db.prepare(sql), o.fail);
     this.#q = {
@@ -122,7 +154,12 @@ export class MessageLog {
         "DELETE FROM messages WHERE (room, seq) IN " +
           "(SELECT room, seq FROM messages ORDER BY ts, room, seq LIMIT ?)",
       ),
-      lastSeq: p("SELECT last_seq FROM rooms WHERE room = ?"),
+      // `rooms.last_seq` is written when a room first gets a message and before a deletion that
+      // may remove a room's newest message; in between, the newest kept message has the seq.
+      lastSeq: p(
+        "SELECT (SELECT last_seq FROM rooms WHERE room = ?1) AS stored, " +
+          "(SELECT MAX(seq) FROM messages WHERE room = ?1) AS kept",
+      ),
       recent: p(
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? ORDER BY seq DESC LIMIT ?`,
       ),
@@ -167,25 +204,51 @@ export class MessageLog {
     if (this.#batch.length >= BATCH_MAX) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
-      this.#schedule(() => this.flush());
+      if (this.#schedule !== undefined) this.#schedule(this.#flushNow);
+      else {
+        const wait = this.#lastCommit + this.#coalesceMs - this.#clock();
+        if (wait < 1) queueMicrotask(this.#flushNow);
+        else this.#timer = setTimeout(this.#flushNow, wait);
+      }
+    }
+  }
+
+  /** Commits what is pending and forgets the window's timer (before the database closes). */
+  close(): void {
+    this.flush();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      MessageLog.#stored(transaction(this.#db, this.#fail, () => this.#persistSeqs()));
+    } catch {
+      // reported; the newest kept messages still carry each room's last seq
     }
   }
 
   /** Commits the pending {@linkcode append}s now, then calls their callbacks. */
   flush(): void {
     this.#scheduled = false;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
+    this.#lastCommit = this.#clock();
     let count = this.#count; // committed below only if the transaction is
+    const seqs = new Map<string, SeqState>(); // room → state after this batch
+    let written: [SeqState, number][] = [];
     try {
       transaction(this.#db, this.#fail, () => {
-        const seqs = new Map<string, number>(); // room → last seq, for this batch
         for (const p of batch) {
           const { m } = p;
-          let last = seqs.get(m.room);
-          if (last === undefined) last = this.lastSeq(m.room);
-          const seq = last + 1;
+          let state = seqs.get(m.room);
+          if (state === undefined) {
+            state = { ...this.#seqState(m.room) };
+            seqs.set(m.room, state);
+          }
+          const seq = state.last + 1;
           const r = this.#q.insertMessage.run(
             m.room,
             seq,
@@ -203,14 +266,8 @@ export class MessageLog {
             p.result = { ok: true, message: toMessage(prev), duplicate: true };
             continue;
           }
-          seqs.set(m.room, seq);
+          state.last = seq;
           count++;
-          if (seq > this.#kept) {
-            count -= Number(this.#q.prune.run(m.room, seq - this.#kept).changes);
-          }
-          if (count > this.#total) {
-            count -= Number(this.#q.pruneOldest.run(count - this.#total).changes);
-          }
           const message: StoredMessage = {
             room: m.room,
             seq,
@@ -224,15 +281,74 @@ export class MessageLog {
           if (m.to !== undefined) message.to = m.to;
           p.result = { ok: true, message, duplicate: false };
         }
-        for (const [room, seq] of seqs) this.#q.setSeq.run(room, seq);
+        for (const [room, state] of seqs) {
+          // The room's first message: its row holds the seq from now on (pruning keeps it).
+          if (state.stored === null) {
+            this.#q.setSeq.run(room, state.last);
+            state.stored = state.last;
+          }
+          if (state.last > this.#kept) {
+            count -= Number(this.#q.prune.run(room, state.last - this.#kept).changes);
+          }
+        }
+        if (count > this.#total) {
+          // This may remove a room's newest message: every room's last seq is written first.
+          written = this.#persistSeqs(seqs);
+          count -= Number(this.#q.pruneOldest.run(count - this.#total).changes);
+        }
       });
       this.#count = count;
+      MessageLog.#stored(written);
+      if (this.#seqs.size + seqs.size > SEQ_CACHE) this.#seqs.clear();
+      for (const [room, state] of seqs) this.#seqs.set(room, state);
     } catch (e) {
       const mapped = toStorageError(e);
       const error = mapped instanceof Error ? mapped : new Error(String(mapped));
       for (const p of batch) p.result = { ok: false, error };
     }
     for (const p of batch) p.done(p.result!);
+  }
+
+  /**
+   * Writes `rooms.last_seq` of every room whose seq is newer in memory (the cache and `extra`,
+   * which wins); call inside a transaction, before deleting messages that may be a room's newest.
+   * Returns what to note as stored once the transaction has committed.
+   */
+  #persistSeqs(extra?: Map<string, SeqState>): [SeqState, number][] {
+    const written: [SeqState, number][] = [];
+    const write = (room: string, state: SeqState) => {
+      if ((state.stored ?? 0) >= state.last) return; // nothing newer (or no message at all)
+      this.#q.setSeq.run(room, state.last);
+      written.push([state, state.last]);
+    };
+    for (const [room, state] of this.#seqs) {
+      if (extra === undefined || !extra.has(room)) write(room, state);
+    }
+    if (extra !== undefined) { for (const [room, state] of extra) write(room, state); }
+    return written;
+  }
+
+  /** Notes what {@linkcode #persistSeqs} wrote, once committed. */
+  static #stored(written: [SeqState, number][]): void {
+    for (const [state, last] of written) state.stored = last;
+  }
+
+  /** The committed seq state of `room`, read from the database when it is not cached. */
+  #seqState(room: string): SeqState {
+    let state = this.#seqs.get(room);
+    if (state === undefined) {
+      const r = this.#q.lastSeq.get(room) as Row;
+      const stored = r.stored === null ? null : r.stored as number;
+      const kept = r.kept === null ? 0 : r.kept as number;
+      state = { last: Math.max(stored ?? 0, kept), stored };
+      if (this.#seqs.size < SEQ_CACHE) this.#seqs.set(room, state);
+    }
+    return state;
+  }
+
+  /** Forgets what is cached of `rooms` (their rows were deleted). */
+  forget(rooms: Iterable<string>): void {
+    for (const room of rooms) this.#seqs.delete(room);
   }
 
   /** Checks `m` and adds it to the batch (copied: later changes to `m` do not matter). */
@@ -261,16 +377,21 @@ export class MessageLog {
    * the database cap); returns how many there were.
    */
   pruneOldest(n: number): number {
+    count(n, "n");
     this.flush();
-    const removed = Number(this.#q.pruneOldest.run(count(n, "n")).changes);
+    let written: [SeqState, number][] = [];
+    const removed = transaction(this.#db, this.#fail, () => {
+      written = this.#persistSeqs();
+      return Number(this.#q.pruneOldest.run(n).changes);
+    });
+    MessageLog.#stored(written);
     this.#count -= removed;
     return removed;
   }
 
   /** The room's last assigned `seq`, or 0 when it has none; survives pruning and restarts. */
   lastSeq(room: string): number {
-    const r = this.#q.lastSeq.get(str(room, "room")) as Row | undefined;
-    return r === undefined ? 0 : r.last_seq as number;
+    return this.#seqState(str(room, "room")).last;
   }
 
   /** The room's last `n` kept messages, oldest first. */

@@ -172,3 +172,65 @@ Deno.test("store batch: pending appends are committed by close", async () => {
     }
   });
 });
+
+Deno.test("store batch: a room's seq is not rewritten per batch, yet survives a crash and pruning", async () => {
+  await withDir((path) => {
+    const store = Store.open(path, { historyTotal: 4 });
+    const crashed = () => Store.open(path, { historyTotal: 4 }); // the first never closes
+    try {
+      for (let i = 1; i <= 3; i++) store.appendMessage(say("#a", `a${i}`));
+      const raw = new DatabaseSync(path);
+      const row = raw.prepare("SELECT last_seq FROM rooms WHERE room = '#a'").get();
+      raw.close();
+      assert.equal(row?.last_seq, 1, "the row is written once, with the room's first message");
+      let other = crashed();
+      assert.equal(other.lastSeq("#a"), 3, "the newest kept message carries the seq");
+      other.close();
+      // #b pushes the older #z out of the total bound: #z's seq is written before it goes.
+      for (let i = 1; i <= 2; i++) store.appendMessage({ ...say("#z", `z${i}`), ts: 1 });
+      store.appendMessage(say("#b", "b1"));
+      assert.deepEqual(store.recent("#z", 10), []);
+      other = crashed();
+      assert.equal(other.lastSeq("#z"), 2);
+      assert.equal(other.lastSeq("#b"), 1);
+      other.close();
+      assert.equal(store.appendMessage(say("#z", "z3")).seq, 3);
+      assert.equal(store.appendMessage(say("#a", "a4")).seq, 4);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+Deno.test("store batch: under load a commit waits for the coalescing window; close commits it", async () => {
+  const store = Store.open(":memory:", { coalesceMs: 1000 });
+  const results: AppendResult[] = [];
+  const turn = () => new Promise((r) => setTimeout(r, 0));
+  try {
+    store.append(say("#a", "alone"), (r) => results.push(r));
+    await turn();
+    assert.deepEqual(seqs(results), [1], "after a quiet spell: committed at the end of the turn");
+    store.append(say("#a", "soon after 1"), (r) => results.push(r));
+    await turn();
+    store.append(say("#a", "soon after 2"), (r) => results.push(r));
+    await turn();
+    assert.deepEqual(seqs(results), [1], "within the window: waiting");
+    store.close(); // commits what waits and cancels the timer (the sanitizer checks)
+    assert.deepEqual(seqs(results), [1, 2, 3]);
+  } finally {
+    store.close();
+  }
+  const quick = Store.open(":memory:", { coalesceMs: 20 });
+  try {
+    quick.append(say("#a", "one"), (r) => results.push(r));
+    quick.append(say("#a", "two"), (r) => results.push(r));
+    await turn();
+    quick.append(say("#a", "three"), (r) => results.push(r));
+    for (let i = 0; i < 500 && results.length < 6; i++) await turn();
+    assert.deepEqual(seqs(results.slice(3)), [1, 2, 3], "the window's timer commits by itself");
+    assert.throws(() => Store.open(":memory:", { coalesceMs: 1001 }), RangeError);
+    assert.throws(() => Store.open(":memory:", { coalesceMs: -1 }), RangeError);
+  } finally {
+    quick.close();
+  }
+});
