@@ -239,6 +239,7 @@ export class MessageLog {
     let count = this.#count; // committed below only if the transaction is
     const seqs = new Map<string, SeqState>(); // room → state after this batch
     let written: [SeqState, number][] = [];
+    let evict = false;
     try {
       transaction(this.#db, this.#fail, () => {
         for (const p of batch) {
@@ -291,15 +292,17 @@ export class MessageLog {
             count -= Number(this.#q.prune.run(room, state.last - this.#kept).changes);
           }
         }
+        // The cache is emptied when full: every seq newer than its row is written first.
+        evict = this.#seqs.size + seqs.size > SEQ_CACHE;
+        if (count > this.#total || evict) written = this.#persistSeqs(seqs);
         if (count > this.#total) {
-          // This may remove a room's newest message: every room's last seq is written first.
-          written = this.#persistSeqs(seqs);
+          // This may remove a room's newest message: its last seq was written just above.
           count -= Number(this.#q.pruneOldest.run(count - this.#total).changes);
         }
       });
       this.#count = count;
       MessageLog.#stored(written);
-      if (this.#seqs.size + seqs.size > SEQ_CACHE) this.#seqs.clear();
+      if (evict) this.#seqs.clear();
       for (const [room, state] of seqs) this.#seqs.set(room, state);
     } catch (e) {
       const mapped = toStorageError(e);

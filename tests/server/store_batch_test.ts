@@ -234,3 +234,23 @@ Deno.test("store batch: under load a commit waits for the coalescing window; clo
     quick.close();
   }
 });
+
+Deno.test("store batch: rooms' seqs are written before the seq cache is emptied", async () => {
+  await withDir((path) => {
+    const store = Store.open(path, { schedule: (c) => c() });
+    try {
+      for (let i = 1; i <= 3; i++) store.appendMessage({ ...say("#r0", `m${i}`), ts: 1 });
+      // More rooms than the cache holds (4,096): #r0's entry is dropped along the way.
+      for (let i = 1; i <= 4200; i++) store.append(say(`#r${i}`, "x"), () => {});
+      assert.equal(store.pruneOldest(3), 3, "#r0's three messages, the oldest, are gone");
+      const other = Store.open(path); // as after a crash: the first store never closed
+      try {
+        assert.equal(other.lastSeq("#r0"), 3);
+      } finally {
+        other.close();
+      }
+    } finally {
+      store.close();
+    }
+  });
+});
