@@ -222,6 +222,7 @@ export class ChatServer {
         store = Store.open(dbPath, {
           historyKept: limits.historyKept,
           historyTotal: limits.historyTotal,
+          commitWindowMs: limits.commitWindowMs,
           maxBytes: limits.dbBytes,
           now,
           onError: storageWarning(

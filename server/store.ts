@@ -6,6 +6,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import { migrate } from "./schema.ts";
 import { Upkeep } from "./upkeep.ts";
 import { RoomMembers } from "./room_members.ts";
@@ -59,10 +60,10 @@ export interface StoreOptions {
    */
   schedule?: (commit: () => void) => void;
   /**
-   * The group commit's coalescing window in ms, 0…1000 (see `MessageLogOptions.coalesceMs`):
-   * under load, commits come at most once per window. Default {@linkcode COALESCE_MS}.
+   * The group commit's coalescing window in ms, 0…1000 (see `MessageLogOptions.commitWindowMs`):
+   * under load, commits come at most once per window. Default {@linkcode COMMIT_WINDOW_MS}.
    */
-  coalesceMs?: number;
+  commitWindowMs?: number;
 }
 
 /**
@@ -70,7 +71,7 @@ export interface StoreOptions {
  * others to share its transaction and its records, and only when the previous commit was less
  * than this long ago (docs/benchmarks.md, "Message hot path").
  */
-export const COALESCE_MS = 2;
+export const COMMIT_WINDOW_MS: number = DEFAULT_LIMITS.commitWindowMs;
 
 /** Topics cached in memory at most (the cache is emptied when full). */
 const TOPIC_CACHE = 4096;
@@ -109,13 +110,13 @@ export class Store {
     now: () => number,
     onError: (e: StorageError) => void,
     schedule: ((commit: () => void) => void) | undefined,
-    coalesceMs: number,
+    commitWindowMs: number,
   ) {
     this.#db = db;
     this.#now = now;
     this.#onError = onError;
     const fail = (e: unknown) => this.#fail(e);
-    this.#log = new MessageLog(db, { kept, total, fail, schedule, coalesceMs });
+    this.#log = new MessageLog(db, { kept, total, fail, schedule, commitWindowMs });
     this.#names = new Names(db, now, fail);
     this.#mod = new Moderation(db, now, fail);
     this.upkeep = new Upkeep(db, {
@@ -166,10 +167,10 @@ export class Store {
     if (schedule !== undefined && typeof schedule !== "function") {
       throw new TypeError("schedule must be a function");
     }
-    const coalesceMs = options.coalesceMs ?? COALESCE_MS;
-    if (typeof coalesceMs !== "number") throw new TypeError("coalesceMs must be a number");
-    if (!(coalesceMs >= 0 && coalesceMs <= 1000)) {
-      throw new RangeError("coalesceMs must be between 0 and 1000");
+    const commitWindowMs = options.commitWindowMs ?? COMMIT_WINDOW_MS;
+    if (typeof commitWindowMs !== "number") throw new TypeError("commitWindowMs must be a number");
+    if (!(commitWindowMs >= 0 && commitWindowMs <= 1000)) {
+      throw new RangeError("commitWindowMs must be between 0 and 1000");
     }
     createPrivate(path);
     const db = new DatabaseSync(path);
@@ -191,7 +192,7 @@ export class Store {
       // after each checkpoint.
       db.exec("PRAGMA wal_autocheckpoint = 4096");
       db.exec("PRAGMA journal_size_limit = 16777216");
-      return new Store(db, kept, total, now, onError, schedule, coalesceMs);
+      return new Store(db, kept, total, now, onError, schedule, commitWindowMs);
     } catch (e) {
       db.close();
       throw e;

@@ -57,7 +57,7 @@ export interface MessageLogOptions {
   /** Maps a database error to what to throw (and reports it). */
   fail: (e: unknown) => unknown;
   /**
-   * Runs the commit of a batch later, once; when given, `coalesceMs` is not used (tests pass
+   * Runs the commit of a batch later, once; when given, `commitWindowMs` is not used (tests pass
    * `(commit) => commit()` or keep the commits to run them by hand).
    */
   schedule?: (commit: () => void) => void;
@@ -67,7 +67,7 @@ export interface MessageLogOptions {
    * records relayed from them) come at most once per window; a message after a quiet spell
    * is committed at the end of its event-loop turn. 0: always at the end of the turn.
    */
-  coalesceMs: number;
+  commitWindowMs: number;
   /** Monotonic clock in ms for the window. Default `performance.now`. */
   clock?: () => number;
 }
@@ -115,7 +115,7 @@ export class MessageLog {
   readonly #fail: (e: unknown) => unknown;
   readonly #q: Record<string, Statement>;
   readonly #schedule: ((commit: () => void) => void) | undefined;
-  readonly #coalesceMs: number;
+  readonly #commitWindowMs: number;
   readonly #clock: () => number;
   readonly #flushNow = () => this.flush();
   #batch: Pending[] = []; // appends waiting for the next commit, at most BATCH_MAX
@@ -131,9 +131,9 @@ export class MessageLog {
     this.#total = o.total;
     this.#fail = o.fail;
     this.#schedule = o.schedule;
-    this.#coalesceMs = o.coalesceMs;
-    if (!(o.coalesceMs >= 0 && o.coalesceMs <= 1000)) {
-      throw new RangeError("coalesceMs must be between 0 and 1000");
+    this.#commitWindowMs = o.commitWindowMs;
+    if (!(o.commitWindowMs >= 0 && o.commitWindowMs <= 1000)) {
+      throw new RangeError("commitWindowMs must be between 0 and 1000");
     }
     this.#clock = o.clock ?? (() => performance.now());
     this.#count = (db.prepare("SELECT COUNT(*) AS n FROM messages").get() as Row).n as number;
@@ -206,7 +206,7 @@ export class MessageLog {
       this.#scheduled = true;
       if (this.#schedule !== undefined) this.#schedule(this.#flushNow);
       else {
-        const wait = this.#lastCommit + this.#coalesceMs - this.#clock();
+        const wait = this.#lastCommit + this.#commitWindowMs - this.#clock();
         if (wait < 1) queueMicrotask(this.#flushNow);
         else this.#timer = setTimeout(this.#flushNow, wait);
       }

@@ -59,6 +59,11 @@ export interface Limits {
   historyKept: number;
   /** Messages kept in all rooms together (bounds the database). */
   historyTotal: number;
+  /**
+   * Group commit window, 0…1000 ms: under load (the previous commit less than this long ago)
+   * the messages of this long share one transaction and their records; 0: one per event-loop turn.
+   */
+  commitWindowMs: number;
   /** Largest `/history N`. */
   historyMax: number;
   /** Most messages replayed per room on resume. */
@@ -123,6 +128,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   historyOnJoin: 50,
   historyKept: 10_000,
   historyTotal: 500_000,
+  commitWindowMs: 2,
   historyMax: 500,
   resumeMax: 1000,
   authAttempts: 5,

@@ -203,7 +203,7 @@ Deno.test("store batch: a room's seq is not rewritten per batch, yet survives a 
 });
 
 Deno.test("store batch: under load a commit waits for the coalescing window; close commits it", async () => {
-  const store = Store.open(":memory:", { coalesceMs: 1000 });
+  const store = Store.open(":memory:", { commitWindowMs: 1000 });
   const results: AppendResult[] = [];
   const turn = () => new Promise((r) => setTimeout(r, 0));
   try {
@@ -220,7 +220,7 @@ Deno.test("store batch: under load a commit waits for the coalescing window; clo
   } finally {
     store.close();
   }
-  const quick = Store.open(":memory:", { coalesceMs: 20 });
+  const quick = Store.open(":memory:", { commitWindowMs: 20 });
   try {
     quick.append(say("#a", "one"), (r) => results.push(r));
     quick.append(say("#a", "two"), (r) => results.push(r));
@@ -228,8 +228,8 @@ Deno.test("store batch: under load a commit waits for the coalescing window; clo
     quick.append(say("#a", "three"), (r) => results.push(r));
     for (let i = 0; i < 500 && results.length < 6; i++) await turn();
     assert.deepEqual(seqs(results.slice(3)), [1, 2, 3], "the window's timer commits by itself");
-    assert.throws(() => Store.open(":memory:", { coalesceMs: 1001 }), RangeError);
-    assert.throws(() => Store.open(":memory:", { coalesceMs: -1 }), RangeError);
+    assert.throws(() => Store.open(":memory:", { commitWindowMs: 1001 }), RangeError);
+    assert.throws(() => Store.open(":memory:", { commitWindowMs: -1 }), RangeError);
   } finally {
     quick.close();
   }
