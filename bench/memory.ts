@@ -3,6 +3,8 @@
  * (named mem0001…) connect and join one room in steps up to each N; after each step the bench
  * reads the server's RSS at once ("joined") and again after the connections have been idle for
  * the settle time ("settled"), then reports the KiB each added connection costs between steps.
+ * Then the clients leave in the same steps, last first, and the server CPU each leave costs is
+ * read per step (join and leave must not cost more per member as the room grows).
  * @module
  */
 
@@ -92,6 +94,8 @@ export interface MemoryStep {
   connectSeconds: number;
   /** Server CPU ms per connection of this step. */
   cpuMsPerConnection: number;
+  /** This bench's own CPU ms per connection of this step (the clients' side of the connects). */
+  benchCpuMsPerConnection: number;
   /** Server RSS right after the step's clients joined (MiB). */
   joinedMiB: number;
   /** Highest RSS seen during the step and its settle time (MiB). */
@@ -102,25 +106,49 @@ export interface MemoryStep {
   kibPerAddedConnection: number | null;
 }
 
+/** One step of the clients' departure: the room shrinks from `from` to `to` members. */
+export interface LeaveStep {
+  /** Connections before the step. */
+  from: number;
+  /** Connections after it. */
+  to: number;
+  /** Seconds until every client of the step had its `bye` answered and the server was idle. */
+  seconds: number;
+  /** Server CPU ms per leaving connection. */
+  cpuMsPerConnection: number;
+}
+
 /** The memory bench's result. */
 export interface MemoryReport {
   mode: "memory";
   /** Server RSS before the first client (MiB). */
   startMiB: number;
   steps: MemoryStep[];
+  /** The departure, largest room first (empty when the run failed before it). */
+  leaves: LeaveStep[];
   /** Connects that failed, by kind. */
   errors: Record<string, number>;
 }
 
 const MiB = 1024 * 1024;
 
+/** Longest wait for the server to go idle after a step of leaves (ms). */
+const IDLE_WAIT_MS = 10_000;
+
 /** Runs the memory bench. */
 export async function runMemory(c: MemoryConfig): Promise<MemoryReport> {
   const rss = async () => (await sampleProc(c.serverPid))!.rssBytes;
   const cpu = async () => (await sampleProc(c.serverPid))!.cpuMs;
+  const ownCpu = async () => (await sampleProc("self"))!.cpuMs;
   const errors: Record<string, number> = {};
   const clients: LoadClient[] = [];
-  const report: MemoryReport = { mode: "memory", startMiB: await rss() / MiB, steps: [], errors };
+  const report: MemoryReport = {
+    mode: "memory",
+    startMiB: await rss() / MiB,
+    steps: [],
+    leaves: [],
+    errors,
+  };
   let peak = 0;
   let watching = true;
   const watcher = (async () => {
@@ -135,6 +163,7 @@ export async function runMemory(c: MemoryConfig): Promise<MemoryReport> {
     for (const target of c.steps) {
       peak = 0;
       const cpu0 = await cpu();
+      const own0 = await ownCpu();
       const t0 = performance.now();
       const first = have;
       await pool(target - first, c.concurrency, async (k) => {
@@ -160,6 +189,7 @@ export async function runMemory(c: MemoryConfig): Promise<MemoryReport> {
       have = target;
       const connectSeconds = (performance.now() - t0) / 1000;
       const cpuMs = await cpu() - cpu0;
+      const ownMs = await ownCpu() - own0;
       const joined = await rss();
       await sleep(c.settleMs);
       const settled = await rss();
@@ -168,6 +198,7 @@ export async function runMemory(c: MemoryConfig): Promise<MemoryReport> {
         connections: open,
         connectSeconds,
         cpuMsPerConnection: cpuMs / Math.max(1, target - first),
+        benchCpuMsPerConnection: ownMs / Math.max(1, target - first),
         joinedMiB: joined / MiB,
         peakMiB: Math.max(peak, joined, settled) / MiB,
         settledMiB: settled / MiB,
@@ -177,12 +208,45 @@ export async function runMemory(c: MemoryConfig): Promise<MemoryReport> {
       });
       prevSettled = settled;
     }
+    // The departure, in the same steps, last first: clients[to…from) leave.
+    const marks = [0, ...c.steps.map((n) => Math.min(n, clients.length))];
+    for (let k = marks.length - 1; k > 0; k--) {
+      const from = marks[k], to = marks[k - 1];
+      if (from <= to) continue;
+      const cpu0 = await cpu();
+      const t0 = performance.now();
+      await pool(from - to, c.concurrency, async (i) => await clients[to + i].bye());
+      clients.length = to;
+      const cpu1 = await untilIdle(cpu);
+      report.leaves.push({
+        from,
+        to,
+        seconds: (performance.now() - t0) / 1000,
+        cpuMsPerConnection: (cpu1 - cpu0) / (from - to),
+      });
+    }
   } finally {
     watching = false;
     await watcher;
     await pool(clients.length, 500, async (i) => await clients[i].bye());
   }
   return report;
+}
+
+/**
+ * Waits until the server's CPU time stops moving (two readings 250 ms apart within one 10 ms
+ * tick), at most {@linkcode IDLE_WAIT_MS}; returns the last reading.
+ */
+async function untilIdle(cpu: () => Promise<number>): Promise<number> {
+  const deadline = performance.now() + IDLE_WAIT_MS;
+  let last = await cpu();
+  while (performance.now() < deadline) {
+    await sleep(250);
+    const now = await cpu();
+    if (now - last <= 10) return now;
+    last = now;
+  }
+  return last;
 }
 
 /** Renders a memory report as text. */
@@ -196,11 +260,19 @@ export function formatMemory(r: MemoryReport, target: string): string {
   for (const s of r.steps) {
     lines.push(
       `${String(s.connections).padStart(5)} connections: joined in ${f(s.connectSeconds)} s ` +
-        `(${f(s.cpuMsPerConnection, 2)} ms server CPU each); RSS ${f(s.joinedMiB)} MiB right ` +
-        `after, peak ${f(s.peakMiB)}, settled ${f(s.settledMiB)} MiB` +
+        `(${f(s.cpuMsPerConnection, 2)} ms server CPU each, bench ${
+          f(s.benchCpuMsPerConnection, 2)
+        }); RSS ${f(s.joinedMiB)} MiB right after (${f(s.joinedMiB / s.settledMiB, 2)}× ` +
+        `settled), peak ${f(s.peakMiB)}, settled ${f(s.settledMiB)} MiB` +
         (s.kibPerAddedConnection === null
           ? ""
           : `; ${f(s.kibPerAddedConnection)} KiB per added connection`),
+    );
+  }
+  for (const l of r.leaves) {
+    lines.push(
+      `${String(l.from).padStart(5)} → ${l.to}: left in ${f(l.seconds)} s ` +
+        `(${f(l.cpuMsPerConnection, 2)} ms server CPU each)`,
     );
   }
   const errs = Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(", ");

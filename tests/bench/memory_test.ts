@@ -10,7 +10,7 @@ import type { MemoryReport } from "../../bench/memory.ts";
 
 const LIMITS = ["--limit", "perIpConcurrent=100", "--limit", "perIpNew=1000"];
 
-Deno.test("chat bench --memory 3,8: two steps, RSS readings and KiB per added connection", async () => {
+Deno.test("chat bench --memory 3,8: two steps, RSS readings, KiB per added connection, leaves", async () => {
   const server = await startServer({ args: LIMITS });
   try {
     const r = await runChat([
@@ -37,6 +37,12 @@ Deno.test("chat bench --memory 3,8: two steps, RSS readings and KiB per added co
     for (const s of report.steps) {
       assert.ok(s.joinedMiB > 10 && s.settledMiB > 10 && s.peakMiB >= s.joinedMiB, r.stdout);
       assert.ok(s.connectSeconds > 0 && s.cpuMsPerConnection >= 0, r.stdout);
+      assert.ok(s.benchCpuMsPerConnection > 0, r.stdout);
+    }
+    // The clients leave in the same steps, the largest room first.
+    assert.deepEqual(report.leaves.map((l) => [l.from, l.to]), [[8, 3], [3, 0]]);
+    for (const l of report.leaves) {
+      assert.ok(l.seconds > 0 && l.cpuMsPerConnection >= 0, r.stdout);
     }
   } finally {
     await server.stop();
