@@ -190,6 +190,10 @@ export class Connection implements Peer {
   #writeStarted = 0;
   #closeAfterFlush: string | null = null;
   #raw: Uint8Array[] | undefined = undefined; // pre-key frames (ServerHello / Refusal)
+  // Idle connections keep only the small read buffer; a read that fills it switches to a large
+  // one until reads are small again.
+  #small = new Uint8Array(READ_SMALL);
+  #buf = this.#small;
 
   /** Wraps an accepted TCP connection. */
   constructor(conn: Deno.TcpConn, id: number, ctx: ConnectionContext) {
@@ -340,55 +344,84 @@ export class Connection implements Peer {
     }
   }
 
-  /** Reads until the peer closes or a protocol error; never throws. */
-  async run(): Promise<void> {
-    // Idle connections keep only the small buffer; a read that fills it switches to the large
-    // one until reads are small again.
-    const small = new Uint8Array(READ_SMALL);
-    let buf = small;
+  /**
+   * Reads until the peer closes or a protocol error; never throws. Each read is one pending
+   * promise handled by {@linkcode #onRead} (no async function stays suspended per idle
+   * connection: memory per connection).
+   */
+  run(): void {
+    this.#read();
+  }
+
+  #read(): void {
+    this.#conn.read(this.#buf).then(this.#onRead, this.#onRead);
+  }
+
+  /** What a read gave: a byte count; null or a failure (the reason is not needed) end it. */
+  readonly #onRead = (n: unknown): void => {
     try {
-      while (this.#phase !== "closed") {
-        let n: number | null;
-        try {
-          n = await this.#conn.read(buf);
-        } catch {
-          n = null;
-        }
-        if (n === null) {
-          if (!this.#isClosed()) {
-            try {
-              this.#decoder.finish();
-            } catch {
-              // truncated frame: nothing from it is delivered
-            }
-            this.abort("connection lost");
-          }
+      this.#received(n);
+    } catch (e) {
+      this.#failed(e);
+    }
+  };
+
+  #received(n: unknown): void {
+    if (this.#isClosed()) return;
+    if (typeof n !== "number") {
+      try {
+        this.#decoder.finish();
+      } catch {
+        // truncated frame: nothing from it is delivered
+      }
+      return this.abort("connection lost");
+    }
+    this.#lastRecv = this.#ctx.now();
+    this.#pinged = false;
+    const buf = this.#buf;
+    this.#decoder.push(buf.slice(0, n));
+    if (n === buf.length) {
+      if (buf.length < READ_LARGE) this.#buf = new Uint8Array(READ_LARGE);
+    } else if (buf !== this.#small && n <= READ_SMALL) this.#buf = this.#small;
+    this.#frames();
+  }
+
+  /**
+   * Handles the frames read so far, then reads again. Records of an authenticated client are
+   * handled without waiting: everything read is handled before anything is stored or written;
+   * only an `auth` being checked (or what the hub settles first) holds the next frame back.
+   */
+  #frames(): void {
+    try {
+      for (;;) {
+        if (this.#isClosed()) return;
+        const frame = this.#decoder.next();
+        if (frame === null) break;
+        const waiting = this.#onFrame(frame);
+        if (waiting !== undefined) {
+          waiting.then(() => this.#frames(), (e) => this.#failed(e));
           return;
         }
-        this.#lastRecv = this.#ctx.now();
-        this.#pinged = false;
-        this.#decoder.push(buf.slice(0, n));
-        if (n === buf.length) {
-          if (buf.length < READ_LARGE) buf = new Uint8Array(READ_LARGE);
-        } else if (buf !== small && n <= READ_SMALL) buf = small;
-        for (;;) {
-          if (this.#isClosed()) return;
-          const frame = this.#decoder.next();
-          if (frame === null) break;
-          // Records of an authenticated client are handled without waiting: everything read
-          // is handled before anything is stored or written.
-          const waiting = this.#onFrame(frame);
-          if (waiting !== undefined) await waiting;
-        }
       }
+      this.#read();
     } catch (e) {
-      const code = e instanceof ProtocolError ? e.code : "internal";
+      this.#failed(e);
+    }
+  }
+
+  /** What was read could not be handled: logged, and the connection closes; never throws. */
+  #failed(e: unknown): void {
+    const code = e instanceof ProtocolError ? e.code : "internal";
+    try {
       this.#ctx.log(
         code === "internal" ? "warn" : "debug",
         "connection closed on error",
         { id: this.id, ip: this.ip, code, error: String(e) },
       );
       this.abort("connection lost");
+    } catch (again) {
+      // A failure while closing is a bug of ours: reported, never a rejection nobody handles.
+      console.error(`connection ${this.id} failed while closing: ${again}`);
     }
   }
 

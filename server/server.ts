@@ -354,12 +354,7 @@ export class ChatServer {
         const c = new Connection(conn, this.#nextId++, ctx);
         this.#conns.set(c.id, c);
         this.#admit(c);
-        if (c.open) {
-          c.run().catch((e) => {
-            getLogger(["chat", "server"]).error("connection failed: {error}", { error: String(e) });
-            c.abort("internal");
-          });
-        }
+        if (c.open) c.run();
       } catch (e) {
         // One bad connection never stops the accept loop.
         getLogger(["chat", "server"]).error("accept failed: {error}", { error: String(e) });
