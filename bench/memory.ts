@@ -102,8 +102,15 @@ export interface MemoryStep {
   peakMiB: number;
   /** Server RSS after the settle time (MiB). */
   settledMiB: number;
+  /**
+   * Lowest RSS read during the settle time (every 0.5 s; MiB): what the connections keep once
+   * the garbage of their connects is collected, whenever the collector runs.
+   */
+  lowMiB: number;
   /** Settled RSS per connection added since the previous step (KiB); null for the first. */
   kibPerAddedConnection: number | null;
+  /** The same from the lowest readings (KiB); null for the first step. */
+  kibPerAddedConnectionLow: number | null;
 }
 
 /** One step of the clients' departure: the room shrinks from `from` to `to` members. */
@@ -160,6 +167,7 @@ export async function runMemory(c: MemoryConfig): Promise<MemoryReport> {
   try {
     let have = 0;
     let prevSettled = NaN;
+    let prevLow = NaN;
     for (const target of c.steps) {
       peak = 0;
       const cpu0 = await cpu();
@@ -191,8 +199,13 @@ export async function runMemory(c: MemoryConfig): Promise<MemoryReport> {
       const cpuMs = await cpu() - cpu0;
       const ownMs = await ownCpu() - own0;
       const joined = await rss();
-      await sleep(c.settleMs);
+      let low = joined;
+      for (const end = performance.now() + c.settleMs; performance.now() < end;) {
+        await sleep(Math.min(500, end - performance.now()));
+        low = Math.min(low, await rss());
+      }
       const settled = await rss();
+      low = Math.min(low, settled);
       const open = clients.filter((x) => x.open).length;
       report.steps.push({
         connections: open,
@@ -202,11 +215,16 @@ export async function runMemory(c: MemoryConfig): Promise<MemoryReport> {
         joinedMiB: joined / MiB,
         peakMiB: Math.max(peak, joined, settled) / MiB,
         settledMiB: settled / MiB,
+        lowMiB: low / MiB,
         kibPerAddedConnection: Number.isNaN(prevSettled)
           ? null
           : (settled - prevSettled) / 1024 / (target - first),
+        kibPerAddedConnectionLow: Number.isNaN(prevLow)
+          ? null
+          : (low - prevLow) / 1024 / (target - first),
       });
       prevSettled = settled;
+      prevLow = low;
     }
     // The departure, in the same steps, last first: clients[to…from) leave.
     const marks = [0, ...c.steps.map((n) => Math.min(n, clients.length))];
@@ -263,10 +281,9 @@ export function formatMemory(r: MemoryReport, target: string): string {
         `(${f(s.cpuMsPerConnection, 2)} ms server CPU each, bench ${
           f(s.benchCpuMsPerConnection, 2)
         }); RSS ${f(s.joinedMiB)} MiB right after (${f(s.joinedMiB / s.settledMiB, 2)}× ` +
-        `settled), peak ${f(s.peakMiB)}, settled ${f(s.settledMiB)} MiB` +
-        (s.kibPerAddedConnection === null
-          ? ""
-          : `; ${f(s.kibPerAddedConnection)} KiB per added connection`),
+        `settled), peak ${f(s.peakMiB)}, settled ${f(s.settledMiB)} MiB (lowest ${f(s.lowMiB)})` +
+        (s.kibPerAddedConnection === null ? "" : `; ${f(s.kibPerAddedConnection)} KiB per added ` +
+          `connection (lowest readings: ${f(s.kibPerAddedConnectionLow!)})`),
     );
   }
   for (const l of r.leaves) {

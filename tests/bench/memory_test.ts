@@ -34,8 +34,11 @@ Deno.test("chat bench --memory 3,8: two steps, RSS readings, KiB per added conne
     assert.deepEqual(report.steps.map((s) => s.connections), [3, 8]);
     assert.equal(report.steps[0].kibPerAddedConnection, null);
     assert.equal(typeof report.steps[1].kibPerAddedConnection, "number");
+    assert.equal(report.steps[0].kibPerAddedConnectionLow, null);
+    assert.equal(typeof report.steps[1].kibPerAddedConnectionLow, "number");
     for (const s of report.steps) {
       assert.ok(s.joinedMiB > 10 && s.settledMiB > 10 && s.peakMiB >= s.joinedMiB, r.stdout);
+      assert.ok(s.lowMiB > 10 && s.lowMiB <= Math.min(s.joinedMiB, s.settledMiB), r.stdout);
       assert.ok(s.connectSeconds > 0 && s.cpuMsPerConnection >= 0, r.stdout);
       assert.ok(s.benchCpuMsPerConnection > 0, r.stdout);
     }
