@@ -1,7 +1,7 @@
 /**
- * The source tree keeps its shape: no import cycles among server/ and shared/, the hub's parts
- * reach no socket, and every export of server/ carries a doc comment (re-exports are documented
- * where they are defined).
+ * The source tree keeps its shape: no import cycles among server/ and shared/ nor in the whole
+ * program, the hub's parts reach no socket, and every export carries a doc comment (re-exports
+ * are documented where they are defined).
  */
 
 import assert from "node:assert/strict";
@@ -63,6 +63,36 @@ async function graphOf(dirs: string[]): Promise<Map<string, string[]>> {
   return graph;
 }
 
+/** The program's folders (the root's own `.ts` files are part of it too). */
+const PROGRAM = ["bench", "client", "server", "shared"];
+
+/** Relative paths of the program's `.ts` files: the root modules (main.ts…) and {@link PROGRAM}. */
+async function programSources(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(ROOT)) {
+    if (e.isFile && e.name.endsWith(".ts")) out.push(e.name);
+  }
+  for (const dir of PROGRAM) out.push(...await sources(dir));
+  return out.sort();
+}
+
+/** `file:line` of each export line of `files` not right after a doc comment. */
+async function undocumented(files: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const f of files) {
+    const lines = (await Deno.readTextFile(new URL(f, ROOT))).split("\n");
+    lines.forEach((line, i) => {
+      if (
+        !/^export (?:async )?(?:function|class|const|let|interface|type|enum)\s+[\w$]/.test(line)
+      ) {
+        return;
+      }
+      if (!lines[i - 1]?.trimEnd().endsWith("*/")) missing.push(`${f}:${i + 1}`);
+    });
+  }
+  return missing;
+}
+
 Deno.test("layout: the cycle finder finds a cycle and passes a tree", () => {
   const tree = new Map([["a", ["b", "c"]], ["b", ["c"]], ["c", []]]);
   assert.equal(findCycle(tree), undefined);
@@ -73,6 +103,15 @@ Deno.test("layout: the cycle finder finds a cycle and passes a tree", () => {
 Deno.test("layout: server/ and shared/ have no import cycles", async () => {
   const graph = await graphOf(["server", "shared"]);
   assert.ok(graph.has("server/hub.ts") && graph.get("server/hub.ts")!.length > 0);
+  assert.equal(findCycle(graph), undefined);
+});
+
+Deno.test("layout: the whole program (main.ts, bench/, client/, server/, shared/) has no import cycles", async () => {
+  const graph = new Map<string, string[]>();
+  for (const f of await programSources()) {
+    graph.set(f, importsOf(f, await Deno.readTextFile(new URL(f, ROOT))));
+  }
+  assert.ok(graph.get("main.ts")!.includes("server/cli.ts"));
   assert.equal(findCycle(graph), undefined);
 });
 
@@ -94,18 +133,6 @@ Deno.test("layout: the hub's parts never reach a socket or the connection", asyn
   }
 });
 
-Deno.test("layout: every export of server/ has a doc comment", async () => {
-  const missing: string[] = [];
-  for (const f of await sources("server")) {
-    const lines = (await Deno.readTextFile(new URL(f, ROOT))).split("\n");
-    lines.forEach((line, i) => {
-      if (
-        !/^export (?:async )?(?:function|class|const|let|interface|type|enum)\s+[\w$]/.test(line)
-      ) {
-        return;
-      }
-      if (!lines[i - 1]?.trimEnd().endsWith("*/")) missing.push(`${f}:${i + 1}`);
-    });
-  }
-  assert.deepEqual(missing, []);
+Deno.test("layout: every export of the program has a doc comment", async () => {
+  assert.deepEqual(await undocumented(await programSources()), []);
 });
