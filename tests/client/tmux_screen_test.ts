@@ -257,8 +257,9 @@ Deno.test({
     try {
       await until(() => bob.lines.some((l) => l.includes('"t":"welcome"')), "bob", [bob], 60_000);
       const cmd = clientLine(server.port, "alice", `${dir}/alice`);
-      // An interactive shell with job control, as a user has.
-      await pane.tmux("new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "bash --norc -i");
+      // An interactive shell with job control, as a user has; without the task runner's mark
+      // (`deno task test` sets INIT_CWD, which the pane would inherit and the client refuse on).
+      await pane.open("env -u INIT_CWD bash --norc -i");
       await pane.literal("PS1='PROMPT$ '; stty -echoctl");
       await pane.keys("Enter");
       await pane.until((s) => /^PROMPT\$ ?$/m.test(s), "the shell");
