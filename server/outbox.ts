@@ -37,7 +37,10 @@ export interface OutboxLimits {
 
 /** What {@linkcode Outbox.drain} produced. */
 export interface Drained {
-  /** Frames (`length:u32 ‖ body`) to write, in order; empty when nothing was queued. */
+  /**
+   * Frames (`length:u32 ‖ body`) to write, in order; empty when nothing was queued. Never to be
+   * changed: it may be a room frame shared with other connections.
+   */
   bytes: Uint8Array;
   /** True when the record counter ran out: the last record is `bye rekey`, the queue is gone. */
   rekey: boolean;
@@ -216,6 +219,9 @@ export class Outbox {
         }
       }
     }
+    // A room frame alone (the common case under load) is written as it is, shared by every
+    // member: no copy.
+    if (bodies.length === 1 && framed[0]) return { bytes: bodies[0], rekey };
     const bytes = new Uint8Array(total);
     const view = new DataView(bytes.buffer);
     let at = 0;
