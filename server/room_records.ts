@@ -111,6 +111,8 @@ interface RoomState {
   /** A member left: the next epoch waits until `EPOCH_MIN_MS` after the last one started. */
   rotate: boolean;
   startedAt: number;
+  /** No member takes room records (known since the last join or leave): skip batches. */
+  plainOnly: boolean;
 }
 
 /** What {@linkcode RoomRecords} counts, for tests and `/stats`-like views. */
@@ -156,10 +158,12 @@ export class RoomRecords implements RoomChannel {
     if (members.size === 0) return;
     let r = this.#rooms.get(room);
     if (r === undefined) {
-      this.#rooms.set(
-        room,
-        r = { epoch: undefined, batch: undefined, rotate: false, startedAt: 0 },
-      );
+      r = { epoch: undefined, batch: undefined, rotate: false, startedAt: 0, plainOnly: false };
+      this.#rooms.set(room, r);
+    }
+    if (r.plainOnly) {
+      for (const m of members) m.peer.send(line);
+      return;
     }
     const b = r.batch;
     if (b !== undefined && b.fits(line)) {
@@ -200,7 +204,10 @@ export class RoomRecords implements RoomChannel {
       // Nobody takes room records: the rseq was never given out.
       if (e.next === rseq + 1) e.next = rseq;
       batch.close();
-      if (r.batch === batch) r.batch = undefined;
+      if (r.batch === batch) {
+        r.batch = undefined;
+        r.plainOnly = true;
+      }
     } else this.stats.batches++;
   }
 
@@ -210,6 +217,7 @@ export class RoomRecords implements RoomChannel {
     if (r === undefined) return;
     r.batch?.close();
     r.batch = undefined;
+    r.plainOnly = false;
   }
 
   /** See {@linkcode RoomChannel.left}. */
@@ -219,6 +227,7 @@ export class RoomRecords implements RoomChannel {
     if (r === undefined) return;
     r.batch?.close();
     r.batch = undefined;
+    r.plainOnly = false;
     if (empty) {
       this.#rooms.delete(room);
       return;
