@@ -1,7 +1,9 @@
 /**
- * The server's embedded database (`node:sqlite`, WAL mode, synchronous API): the names
- * registry, room history with a persisted per-room `seq`, message-id deduplication, room
- * topics, bans and operators. Every method runs synchronously so the hub can call it in line.
+ * The server's embedded database (`node:sqlite`, WAL mode, synchronous API): opening and
+ * closing it, room topics, and one façade over its parts — room history and the group commit
+ * (server/store_messages.ts), names (server/store_names.ts), bans and operators
+ * (server/store_moderation.ts), quotas and expiry, private-room members and the DM queue. Every
+ * method runs synchronously so the hub can call it in line.
  * @module
  */
 
@@ -146,8 +148,8 @@ export class Store {
    * `":memory:"`; switches on WAL with `synchronous = NORMAL`: a commit survives a crash or kill
    * of the process as soon as the call returns (only an operating-system crash or power loss can
    * roll back the last commits), without an fsync per message, and creates or checks the schema.
-   * Throws RangeError for a bad `historyKept` / `historyTotal` or a database written by a newer
-   * schema version.
+   * Throws RangeError for a bad `historyKept` / `historyTotal` / `commitWindowMs` or a database
+   * written by a newer schema version.
    */
   static open(path: string, options: StoreOptions = {}): Store {
     str(path, "path");
