@@ -5,7 +5,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { Connection, type ConnectionContext, VerifiedIdentities } from "./connection.ts";
+import { Connection, type ConnectionContext } from "./connection.ts";
+import { VerifiedIdentities } from "./verified_identities.ts";
 import { Hub } from "./hub.ts";
 import { auditTrail } from "./audit.ts";
 import { StorageError, Store } from "./store.ts";
