@@ -197,10 +197,10 @@ export class LoadClient {
         max: DEFAULT_LIMITS.recordFrame,
         room: keys.roomRecords ? MAX_ROOM_FRAME : 0,
       };
-      // Each distinct room record's signature is verified once for all this process's
-      // connections (bench/room_signatures.ts); order and opening stay per connection.
+      // Each distinct room record's signature is verified, and its AEAD opened, once for all
+      // this process's connections (bench/room_signatures.ts); order stays per connection.
       const memo = keys.roomRecords ? sharedMemo(hostKey) : undefined;
-      const rooms = memo === undefined ? null : new RoomRecordOpener(memo.check);
+      const rooms = memo === undefined ? null : new RoomRecordOpener(memo.check, memo.open);
       const sealer = new RecordSealer(keys.send);
       const opener = new RecordOpener(keys.recv);
       const id = o.identity;
@@ -375,8 +375,17 @@ function openFrame(
   if (!room) return splitRecord(decodeUtf8(opener.open(f))).map(parseServerMessage);
   if (rooms === null) throw new ProtocolError("bad_record", "room records not negotiated");
   const opened = rooms.open(f);
-  return parseRoomLines(opened.room, decodeUtf8(opened.plaintext));
+  // A plaintext shared by many connections (the memo) is parsed once; its messages are only read.
+  let lines = parsedRooms.get(opened.plaintext);
+  if (lines === undefined) {
+    lines = parseRoomLines(opened.room, decodeUtf8(opened.plaintext));
+    parsedRooms.set(opened.plaintext, lines);
+  }
+  return lines;
 }
+
+/** Parsed room records by plaintext object (see {@linkcode openFrame}). */
+const parsedRooms = new WeakMap<Uint8Array, ServerMessage[]>();
 
 async function readFrame(
   conn: Deno.TcpConn,

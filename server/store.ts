@@ -189,10 +189,11 @@ export class Store {
         const pages = Math.max(1, Math.floor(options.maxBytes / page));
         db.exec(`PRAGMA max_page_count = ${pages}`);
       }
-      // A checkpoint (two fsyncs, on the event loop) once the WAL holds 4,096 pages (16 MiB at
-      // the default page size) rather than SQLite's 1,000; the WAL file is cut back to 16 MiB
-      // after each checkpoint.
-      db.exec("PRAGMA wal_autocheckpoint = 4096");
+      // A checkpoint (two fsyncs, on the event loop) once the WAL holds SQLite's 1,000 pages:
+      // every 4,096 pages made each one a longer stall and doubled the p99 latency of a paced
+      // room (docs/benchmarks.md, "Checkpoint size and latency"); the WAL file is cut back to
+      // 16 MiB after each checkpoint.
+      db.exec("PRAGMA wal_autocheckpoint = 1000");
       db.exec("PRAGMA journal_size_limit = 16777216");
       return new Store(db, kept, total, now, onError, schedule, commitWindowMs);
     } catch (e) {

@@ -18,7 +18,7 @@ import {
   randomBytes,
   sha256,
 } from "./crypto.ts";
-import { concat, toHex, utf8 } from "./encoding.ts";
+import { concat, utf8 } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 import { ROOM_FRAME_FLAG, ROOM_RECORD_OVERHEAD } from "./frame.ts";
 
@@ -107,6 +107,12 @@ export function sealRoomRecord(
   return frame;
 }
 
+/** A map key for the 8-byte epoch at `at` of `bytes` (two u32 in decimal: cheaper than hex). */
+function epochId(bytes: Uint8Array, at = 0): string {
+  const v = new DataView(bytes.buffer, bytes.byteOffset + at, ROOM_EPOCH_BYTES);
+  return `${v.getUint32(0)}.${v.getUint32(4)}`;
+}
+
 /** What a client holds of one room's epoch. */
 interface Held {
   room: string;
@@ -135,6 +141,19 @@ export function roomSignatureCheck(hostPublic: KeyObject | Uint8Array): RoomSign
   };
 }
 
+/**
+ * Opens a room record's AEAD: `inner()` does it with the connection's own key. A process holding
+ * many connections to one server (the bench) may answer instead with what it got for a
+ * byte-equal body of the same epoch and `rseq` (bench/room_signatures.ts); a real client uses
+ * the default, which calls `inner()`.
+ */
+export type RoomRecordOpen = (
+  body: Uint8Array,
+  inner: () => Uint8Array<ArrayBuffer>,
+) => Uint8Array<ArrayBuffer>;
+
+const openOwn: RoomRecordOpen = (_body, inner) => inner();
+
 /** A room record that passed every check: its room and plaintext. */
 export interface OpenedRoomRecord {
   /** The room of the record's epoch. */
@@ -149,6 +168,7 @@ export interface OpenedRoomRecord {
  */
 export class RoomRecordOpener {
   readonly #verify: RoomSignatureCheck;
+  readonly #open: RoomRecordOpen;
   readonly #byEpoch = new Map<string, Held>(); // hex epoch → held
   readonly #byRoom = new Map<string, Held>();
 
@@ -156,10 +176,15 @@ export class RoomRecordOpener {
    * An opener trusting room records signed by the host key `hostPublic` (raw 32 bytes, imported
    * once here, or already imported); `RangeError` for a raw key that is not 32 bytes. Or given
    * the signature check itself, e.g. one that many connections of one process share, verifying
-   * each distinct record once (bench/room_signatures.ts).
+   * each distinct record once (bench/room_signatures.ts), and with it `open` (see
+   * {@linkcode RoomRecordOpen}; default: this connection's key, always).
    */
-  constructor(hostPublic: KeyObject | Uint8Array | RoomSignatureCheck) {
+  constructor(
+    hostPublic: KeyObject | Uint8Array | RoomSignatureCheck,
+    open: RoomRecordOpen = openOwn,
+  ) {
     this.#verify = typeof hostPublic === "function" ? hostPublic : roomSignatureCheck(hostPublic);
+    this.#open = open;
   }
 
   /** Rooms whose epoch is held. */
@@ -177,7 +202,7 @@ export class RoomRecordOpener {
     if (epoch.length !== ROOM_EPOCH_BYTES) throw badKey("rkey epoch must be 8 bytes");
     if (key.length !== ROOM_KEY_BYTES) throw badKey("rkey key must be 32 bytes");
     if (!Number.isInteger(rseq) || rseq < 0 || rseq > RSEQ_MAX) throw badKey("rkey rseq");
-    const id = toHex(epoch);
+    const id = epochId(epoch);
     const other = this.#byEpoch.get(id);
     if (other !== undefined && other.room !== room) throw badKey("rkey epoch of another room");
     if (!this.#byRoom.has(room) && this.#byRoom.size >= ROOM_EPOCHS_HELD) {
@@ -194,7 +219,7 @@ export class RoomRecordOpener {
     const held = this.#byRoom.get(room);
     if (held === undefined) return;
     this.#byRoom.delete(room);
-    this.#byEpoch.delete(toHex(held.epoch));
+    this.#byEpoch.delete(epochId(held.epoch));
   }
 
   /**
@@ -208,15 +233,17 @@ export class RoomRecordOpener {
       throw bad(`room record length ${body.length} out of range`);
     }
     const epoch = body.subarray(0, ROOM_EPOCH_BYTES);
-    const held = this.#byEpoch.get(toHex(epoch));
+    const held = this.#byEpoch.get(epochId(body));
     if (held === undefined) throw bad("room record of an epoch not held");
     const rseq = new DataView(body.buffer, body.byteOffset, body.byteLength)
       .getUint32(ROOM_EPOCH_BYTES);
     if (rseq !== held.next) throw bad(`room record ${rseq} where ${held.next} was expected`);
     if (!this.#verify(body)) throw bad("room record signature does not verify");
     const signedEnd = body.length - SIG_BYTES;
-    const { nonce, aad } = nonceAndAad(epoch, rseq);
-    const plaintext = aeadOpen(CIPHER, held.key, nonce, aad, body.subarray(HEAD, signedEnd));
+    const plaintext = this.#open(body, () => {
+      const { nonce, aad } = nonceAndAad(epoch, rseq);
+      return aeadOpen(CIPHER, held.key, nonce, aad, body.subarray(HEAD, signedEnd));
+    });
     held.next = rseq + 1;
     return { room: held.room, plaintext };
   }
@@ -229,7 +256,7 @@ export class RoomRecordOpener {
   behind(room: string, epoch: Uint8Array, next: number): boolean {
     const held = this.#byRoom.get(room);
     if (held === undefined || epoch.length !== ROOM_EPOCH_BYTES) return false;
-    if (toHex(held.epoch) !== toHex(epoch)) return false;
+    if (epochId(held.epoch) !== epochId(epoch)) return false;
     return held.next < next;
   }
 }

@@ -95,3 +95,39 @@ Deno.test("signature memo: bounded to MEMO_RECORDS records, the oldest forgotten
   memo.check(first); // forgotten: checked again
   assert.equal(calls, MEMO_RECORDS + 2);
 });
+
+Deno.test("open memo: 300 connections, one AEAD open per distinct record, the same plaintext", () => {
+  const { body, e } = scene();
+  const memo = new RoomSignatureMemo(host.publicRaw);
+  const conns = Array.from({ length: 300 }, () => {
+    const o = new RoomRecordOpener(memo.check, memo.open);
+    o.install("#dev", e.epoch, e.raw, 0);
+    return o;
+  });
+  for (let rseq = 0; rseq < 5; rseq++) {
+    const b = body(rseq);
+    const got = conns.map((c) => c.open(b.slice()).plaintext);
+    assert.equal(new TextDecoder().decode(got[0]), line(rseq));
+    assert.ok(got.every((p) => p === got[0])); // one object, opened once
+  }
+  assert.equal(memo.opened, 5);
+  assert.equal(memo.verified, 5);
+});
+
+Deno.test("open memo: a body that was not just checked is opened with the connection's key", () => {
+  const { body, e } = scene();
+  const memo = new RoomSignatureMemo(host.publicRaw);
+  let inner = 0;
+  const plain = memo.open(body(0), () => (inner++, new Uint8Array([1])));
+  assert.deepEqual([...plain], [1]);
+  assert.equal(inner, 1);
+  assert.equal(memo.opened, 0);
+  const o = new RoomRecordOpener(memo.check, memo.open);
+  o.install("#dev", e.epoch, e.raw, 0);
+  const other = e.raw.slice();
+  other[0] ^= 1; // a connection given another key for the same epoch opens nothing
+  const p = new RoomRecordOpener(memo.check, memo.open);
+  p.install("#dev", e.epoch, other, 0);
+  assert.throws(() => p.open(body(0)), isBadRecord);
+  assert.equal(new TextDecoder().decode(o.open(body(0)).plaintext), line(0));
+});
