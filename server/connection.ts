@@ -10,20 +10,14 @@ import type { LineSource, Peer } from "./hub.ts";
 import { type AnswerKind, Charges, type Verdict } from "./charge.ts";
 import { parseClientMessage, splitRecord } from "../shared/messages.ts";
 import { encodeFrame, FrameDecoder, type FrameLimits } from "../shared/frame.ts";
-import { encodeRefusal, serverRespond, verifyAuth } from "../shared/handshake.ts";
+import { encodeRefusal, serverRespond } from "../shared/handshake.ts";
 import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
-import { concat, decodeUtf8, fromBase64 } from "../shared/encoding.ts";
+import { concat, decodeUtf8 } from "../shared/encoding.ts";
 import { Outbox } from "./outbox.ts";
-import type { VerifiedIdentities } from "./verified_identities.ts";
+import { type VerifiedIdentities, verifyIdentity } from "./verified_identities.ts";
 import type { HeldEpoch, QueuedBatch, RoomReceiver } from "./room_channel.ts";
 import { ProtocolError } from "../shared/errors.ts";
-import {
-  ed25519ImportPublic,
-  fingerprint,
-  type KeyObject,
-  rsaOaepImportPublic,
-} from "../shared/crypto.ts";
-import { verifyKem } from "../shared/keys.ts";
+import type { KeyObject } from "../shared/crypto.ts";
 import { type Limits, MIN_RECORD_FRAME, type TokenBucket } from "../shared/limits.ts";
 
 export { VerifiedIdentities, type VerifiedIdentity } from "./verified_identities.ts";
@@ -478,50 +472,15 @@ export class Connection implements Peer {
   }
 
   async #verifyIdentity(a: AuthMessage): Promise<boolean> {
-    let sigPub: Uint8Array, proof: Uint8Array;
-    try {
-      sigPub = fromBase64(a.sig_pub);
-      proof = fromBase64(a.proof);
-    } catch {
-      return false;
-    }
     // Nothing from an earlier attempt on this connection carries over.
     this.kemPub = undefined;
     this.kemSig = undefined;
-    const cache = this.#ctx.verified;
-    const known = cache?.get(a.sig_pub, a.kem_pub, a.kem_sig);
-    if (known !== undefined) {
-      // The session's proof, always, with the key imported when the identity was verified.
-      if (!verifyAuth(known.key, proof, this.#th!, a.name)) return false;
-      if (a.kem_pub !== undefined && a.kem_sig !== undefined) {
-        this.kemPub = a.kem_pub;
-        this.kemSig = a.kem_sig;
-      }
-      this.sigPub = a.sig_pub;
-      this.fingerprint = known.fingerprint;
-      return true;
-    }
-    let key: KeyObject;
-    try {
-      key = ed25519ImportPublic(sigPub);
-    } catch {
-      return false;
-    }
-    if (!verifyAuth(key, proof, this.#th!, a.name)) return false;
-    if (a.kem_pub !== undefined && a.kem_sig !== undefined) {
-      try {
-        const spki = fromBase64(a.kem_pub);
-        await rsaOaepImportPublic(spki);
-        if (!verifyKem(sigPub, spki, fromBase64(a.kem_sig))) return false;
-      } catch {
-        return false;
-      }
-      this.kemPub = a.kem_pub;
-      this.kemSig = a.kem_sig;
-    }
+    const id = await verifyIdentity(a, this.#th!, this.#ctx.verified);
+    if (id === null) return false;
     this.sigPub = a.sig_pub;
-    this.fingerprint = fingerprint(sigPub);
-    cache?.add(a.sig_pub, this.kemPub, this.kemSig, { fingerprint: this.fingerprint, key });
+    this.fingerprint = id.fingerprint;
+    this.kemPub = id.kemPub;
+    this.kemSig = id.kemSig;
     return true;
   }
 

@@ -4,7 +4,16 @@
  * @module
  */
 
-import type { KeyObject } from "../shared/crypto.ts";
+import type { AuthMessage } from "../shared/messages.ts";
+import {
+  ed25519ImportPublic,
+  fingerprint,
+  type KeyObject,
+  rsaOaepImportPublic,
+} from "../shared/crypto.ts";
+import { fromBase64 } from "../shared/encoding.ts";
+import { verifyAuth } from "../shared/handshake.ts";
+import { verifyKem } from "../shared/keys.ts";
 
 /** What {@linkcode VerifiedIdentities} keeps of one identity. */
 export interface VerifiedIdentity {
@@ -64,4 +73,61 @@ export class VerifiedIdentities {
 function cacheKey(sigPub: string, kemPub?: string, kemSig?: string): string {
   // Base64 never contains a space, so the key is unambiguous.
   return kemPub === undefined || kemSig === undefined ? sigPub : `${sigPub} ${kemPub} ${kemSig}`;
+}
+
+/** An identity whose `auth` verified: its fingerprint and, when sent, its DM key. */
+export interface VerifiedLogin {
+  /** Fingerprint of `sig_pub`. */
+  fingerprint: string;
+  /** `kem_pub` as received, when sent with its `kem_sig`. */
+  kemPub?: string;
+  /** `kem_sig` as received. */
+  kemSig?: string;
+}
+
+/**
+ * Verifies an `auth` for the session `th`: the proof always; the key import, the DM key's
+ * import and its `kem_sig` only for an identity not in `cache` (then added). Null when anything
+ * fails to decode, import or verify.
+ */
+export async function verifyIdentity(
+  a: AuthMessage,
+  th: Uint8Array,
+  cache?: VerifiedIdentities,
+): Promise<VerifiedLogin | null> {
+  let sigPub: Uint8Array, proof: Uint8Array;
+  try {
+    sigPub = fromBase64(a.sig_pub);
+    proof = fromBase64(a.proof);
+  } catch {
+    return null;
+  }
+  const kem = a.kem_pub !== undefined && a.kem_sig !== undefined
+    ? { kemPub: a.kem_pub, kemSig: a.kem_sig }
+    : {};
+  const known = cache?.get(a.sig_pub, a.kem_pub, a.kem_sig);
+  if (known !== undefined) {
+    // The session's proof, always, with the key imported when the identity was verified.
+    if (!verifyAuth(known.key, proof, th, a.name)) return null;
+    return { fingerprint: known.fingerprint, ...kem };
+  }
+  let key: KeyObject;
+  try {
+    key = ed25519ImportPublic(sigPub);
+  } catch {
+    return null;
+  }
+  if (!verifyAuth(key, proof, th, a.name)) return null;
+  if (kem.kemPub !== undefined) {
+    try {
+      const spki = fromBase64(kem.kemPub);
+      await rsaOaepImportPublic(spki);
+      if (!verifyKem(sigPub, spki, fromBase64(kem.kemSig))) return null;
+    } catch {
+      return null;
+    }
+  }
+  const fp = fingerprint(sigPub);
+  cache?.add(a.sig_pub, kem.kemPub, kem.kemSig, { fingerprint: fp, key });
+  return { fingerprint: fp, ...kem };
 }
