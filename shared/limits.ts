@@ -128,7 +128,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   historyOnJoin: 50,
   historyKept: 10_000,
   historyTotal: 500_000,
-  commitWindowMs: 2,
+  commitWindowMs: 10,
   historyMax: 500,
   resumeMax: 1000,
   authAttempts: 5,
