@@ -176,23 +176,20 @@ export class Connection implements Peer {
    */
   send(line: string | Uint8Array): void {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
-    if (!this.#out.push(line)) {
-      this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
-      this.abort("slow consumer");
-      return;
-    }
-    this.#schedule();
+    this.#queued(this.#out.push(line));
   }
 
   /** Queues a room batch, in order with {@link send}; drops the client if its queue overflows. */
   #sendBatch(batch: QueuedBatch): void {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
-    if (!this.#out.pushBatch(batch)) {
-      this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
-      this.abort("slow consumer");
-      return;
-    }
-    this.#schedule();
+    this.#queued(this.#out.pushBatch(batch));
+  }
+
+  /** After a push: schedules the write, or drops a client whose queue is full. */
+  #queued(ok: boolean): void {
+    if (ok) return this.#schedule();
+    this.#ctx.log("warn", "slow consumer disconnected", { id: this.id, ip: this.ip });
+    this.abort("slow consumer");
   }
 
   /**

@@ -43,6 +43,11 @@ export const RSEQ_MAX = 0xffffffff;
 const CIPHER = "chacha20-poly1305";
 const AAD_LABEL = utf8.encode("chat/1 room\0");
 const SIG_CONTEXT = utf8.encode("chat/1 room record\0");
+
+/** What the host signs for a room record: the context and a SHA-256 of `epoch ‖ rseq ‖ ct ‖ tag`. */
+function signedDigest(signed: Uint8Array): Uint8Array {
+  return concat(SIG_CONTEXT, sha256(signed));
+}
 const HEAD = ROOM_EPOCH_BYTES + 4; // epoch ‖ rseq
 const SIG_BYTES = 64;
 
@@ -103,7 +108,7 @@ export function sealRoomRecord(
   v.setUint32(4 + ROOM_EPOCH_BYTES, rseq);
   frame.set(sealed, 4 + HEAD);
   const signed = frame.subarray(4, 4 + HEAD + sealed.length);
-  frame.set(ed25519Sign(hostPrivate, concat(SIG_CONTEXT, sha256(signed))), 4 + length - SIG_BYTES);
+  frame.set(ed25519Sign(hostPrivate, signedDigest(signed)), 4 + length - SIG_BYTES);
   return frame;
 }
 
@@ -136,7 +141,7 @@ export function roomSignatureCheck(hostPublic: KeyObject | Uint8Array): RoomSign
     return ed25519Verify(
       host,
       body.subarray(end),
-      concat(SIG_CONTEXT, sha256(body.subarray(0, end))),
+      signedDigest(body.subarray(0, end)),
     );
   };
 }

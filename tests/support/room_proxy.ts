@@ -9,6 +9,7 @@
  */
 
 import { ROOM_FRAME_FLAG } from "../../shared/frame.ts";
+import { writeAll } from "../../shared/io.ts";
 
 /** What the proxy does to the room records of the first connection (others pass). */
 export type RoomFault =
@@ -200,10 +201,7 @@ export class RoomProxy {
 
   #write(link: Link, frames: Uint8Array[]): Promise<void> {
     link.writes = link.writes.then(async () => {
-      for (const f of frames) {
-        let off = 0;
-        while (off < f.length) off += await link.client.write(f.subarray(off));
-      }
+      for (const f of frames) await writeAll(link.client, f);
     }).catch(() => {});
     return link.writes;
   }
