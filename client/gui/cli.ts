@@ -25,6 +25,8 @@ const GUI_USAGE = `Usage: chat gui HOST[:PORT][,HOST[:PORT]…] [options]
   --fingerprint SHA256:…  trust exactly this server key (replaces another pinned key)
   --room R              room to talk in first, with or without # (the saved rooms are
                         rejoined too; default: the first saved room, else #lobby)
+  --no-room-records     do not offer room records (each room line then comes sealed for
+                        this connection alone, as with an older client)
 The page is served on 127.0.0.1 only, to the browser holding its address; this process does
 the protocol and the end-to-end encryption. It quits 30 s after the last tab is closed.
 Exit codes as for chat client.
@@ -39,6 +41,7 @@ export async function guiMain(args: string[]): Promise<number> {
     "accept-new": { type: "boolean" },
     fingerprint: { type: "string" },
     room: { type: "string" },
+    "no-room-records": { type: "boolean" },
   }, GUI_USAGE);
   if (values.help) return printUsage(GUI_USAGE);
   if (positionals.length !== 1) throw new UsageError("expected one HOST[:PORT]", GUI_USAGE);
@@ -62,6 +65,7 @@ export async function guiMain(args: string[]): Promise<number> {
     open: values["no-open"] !== true,
     acceptNew: values["accept-new"] === true,
     fingerprint: values.fingerprint,
+    roomRecords: values["no-room-records"] !== true,
     hintArgs: values.home === undefined ? [] : ["--home", values.home],
   });
 }

@@ -46,6 +46,8 @@ export interface GuiOptions {
   acceptNew?: boolean;
   /** Trust exactly this server key. */
   fingerprint?: string;
+  /** Offer room records (default true; false for `--no-room-records`). */
+  roomRecords?: boolean;
   /** Arguments the changed-key hint repeats. */
   hintArgs?: string[];
   /** Prints one line for the user (default `console.log`). */
@@ -133,6 +135,7 @@ export async function runGui(o: GuiOptions): Promise<number> {
       hintArgs: o.hintArgs ?? [],
       reconnect: true,
       dmQueue: true,
+      roomRecords: o.roomRecords ?? true,
       onEvent: (ev) => push(ev),
       trustNewServer: (hp, fp) => {
         if (o.fingerprint !== undefined) return Promise.resolve(o.fingerprint === fp);
