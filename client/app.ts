@@ -119,6 +119,7 @@ export class App {
       state: this.state,
       hostPort: opts.hostPort ?? opts.dm?.hostPort ?? "",
       remember: view.interactive,
+      liveColors: view.liveColors === true,
       command: (name, args, auto) =>
         this.#client === undefined
           ? Promise.resolve({ t: "error", code: "offline", message: "not connected yet" })

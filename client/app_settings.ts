@@ -68,6 +68,8 @@ export interface SettingsHost {
   readonly hostPort: string;
   /** Name and rooms are remembered on their own (interactive sessions only). */
   readonly remember: boolean;
+  /** A change of `colors` shows at once (the page); otherwise from the next start. */
+  readonly liveColors?: boolean;
   /** Runs a server command as typed by the user (`auto`: sent by the client on its own). */
   command(name: string, args: string[], auto?: boolean): Promise<ReplyMessage | ErrorMessage>;
   /** The fingerprint pinned for `name` on this server, if any. */
@@ -171,8 +173,7 @@ export class AppSettings {
           const st = this.#store.settings;
           s.timestamps = st.timestamps;
           s.bell = st.bell;
-          const later = /^colou?rs$/i.test(key) ? " (from the next start)" : "";
-          this.#host.info(`${key.toLowerCase()} set to ${value.trim()}${later}`);
+          this.#host.info(this.#setReply(key, value.trim()));
         }
         return true;
       }
@@ -212,6 +213,32 @@ export class AppSettings {
       }
       default:
         return false;
+    }
+  }
+
+  /**
+   * The answer to `/set KEY VALUE` once saved, saying when it takes effect: bell and timestamps
+   * at once, colours at once in the page and from the next start in a terminal, the name and
+   * rooms (what a start uses) from the next start.
+   */
+  #setReply(key: string, value: string): string {
+    const k = key.toLowerCase() === "colours" ? "colors" : key.toLowerCase();
+    const sv = this.#store.settings.servers[this.#host.hostPort];
+    switch (k) {
+      case "colors":
+        return `${key.toLowerCase()} set to ${value}${
+          this.#host.liveColors === true ? "" : " (from the next start)"
+        }`;
+      case "name":
+        return sv?.name === undefined
+          ? "name removed (the next start asks for one)"
+          : `name set to ${sv.name} (used from the next start; /nick ${sv.name} changes it now)`;
+      case "rooms":
+        return sv === undefined || sv.rooms.length === 0
+          ? "rooms removed (the next start joins #lobby)"
+          : `rooms set to ${sv.rooms.join(" ")} (joined at the next start)`;
+      default:
+        return `${k} set to ${value}`;
     }
   }
 

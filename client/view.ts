@@ -127,6 +127,11 @@ export interface Completions {
 export interface View {
   /** True for the line-editing terminal, false for plain or JSON lines. */
   readonly interactive: boolean;
+  /**
+   * True when a change of the `colors` setting shows at once (the page draws from the settings);
+   * absent or false where colours are chosen at start (a terminal).
+   */
+  readonly liveColors?: boolean;
   /** Shows one event (rendered safely; hidden when it comes from an ignored name). */
   show(ev: ViewEvent, state: RenderState): void;
   /** Asks the user for a name, showing `reason` (why the last one was refused) first. */

@@ -48,6 +48,8 @@ interface OpenPrompt {
 export class GuiView implements View {
   /** Interactive: the application seeds completion and runs commands concurrently. */
   readonly interactive = true;
+  /** The page draws nick colours from the settings it is sent: `/set colors` shows at once. */
+  readonly liveColors = true;
   readonly #deps: GuiViewDeps;
   readonly #tabs = new Set<WebSocket>();
   readonly #backlog: ToPage[] = [];

@@ -12,6 +12,7 @@ function setup(
   remember: boolean,
   whois: Record<string, string> = {},
   pins: Record<string, string> = {},
+  liveColors = false,
 ) {
   const state = new AppState("#lobby");
   const shown: string[] = [];
@@ -20,6 +21,7 @@ function setup(
     state,
     hostPort: HP,
     remember,
+    liveColors,
     command(name, args): Promise<ReplyMessage | ErrorMessage> {
       commands.push(`${name} ${args.join(" ")}`);
       const fp = whois[args[0]];
@@ -128,6 +130,31 @@ Deno.test("app settings: /set shows everything, refuses bad values and saves not
   ]);
   assert.equal(store.settings.bell, "mention");
   assert.equal(store.settings.colors, false);
+});
+
+Deno.test("app settings: each /set reply says when the change takes effect", async () => {
+  for (const live of [false, true]) {
+    const { store, app, shown } = setup(true, {}, {}, live);
+    const set = (key: string, value: string) => app.perform({ kind: "set", key, value });
+    await set("colors", "off");
+    await set("Bell", "all");
+    await set("timestamps", "off");
+    await set("name", " Zed ");
+    await set("rooms", "dev, #ops dev");
+    await set("name", "-");
+    await set("rooms", "-");
+    assert.deepEqual(shown, [
+      `info: colors set to off${live ? "" : " (from the next start)"}`,
+      "info: bell set to all",
+      "info: timestamps set to off",
+      "info: name set to Zed (used from the next start; /nick Zed changes it now)",
+      "info: rooms set to #dev #ops (joined at the next start)",
+      "info: name removed (the next start asks for one)",
+      "info: rooms removed (the next start joins #lobby)",
+    ]);
+    assert.equal(store.settings.colors, false);
+    assert.deepEqual(store.settings.servers[HP].rooms, []);
+  }
 });
 
 Deno.test("app settings: a new name of an ignored identity is found by one bounded lookup", async () => {

@@ -1,7 +1,8 @@
 /**
  * `chat gui` reads and writes the terminal client's settings file: the name and rooms saved for
  * the server (no name dialog, the saved rooms rejoined), timestamps, colours and the bell (as
- * desktop notifications); `/set` and `/join` in the page are saved there.
+ * desktop notifications); `/set` (timestamps, bell, colours: at once) and `/join` in the page
+ * are saved there.
  */
 import assert from "node:assert/strict";
 import { events, startClient, startServer, until } from "../support/procs.ts";
@@ -116,6 +117,16 @@ Deno.test({
       assert.equal(after.timestamps, true);
       assert.equal(after.bell, "all");
       assert.equal(after.colors, false);
+      // Colours too, and the answer says so (no "from the next start": the page redraws).
+      await say(page, "/set colors on");
+      const reply = page.locator("#messages .line", { hasText: "colors set to on" });
+      await reply.waitFor();
+      assert.doesNotMatch((await reply.textContent()) ?? "", /next start/);
+      await eventually(
+        async () => (await line.locator(".nick").getAttribute("class")) !== "nick",
+        "nick colours at once",
+      );
+      assert.equal((await saved()).colors, true);
       await bob.send("just talking");
       await eventually(async () => (await notes()).length > 0, "bell all: a notification");
       assert.deepEqual(await notes(), [["bob in #ops", "just talking"]]);
