@@ -81,6 +81,7 @@ export function nick(core: HubCore, s: Session, name: string): void {
     x.key = key;
   }
   byName.set(key, s);
+  core.rooms.renamed(oldKey, key, roomsOf(sibs));
   core.touch(key);
   core.touch(oldKey);
   core.fanout.notice("nick", { name, old }, roomsOf(sibs), () => undefined);

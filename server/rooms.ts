@@ -37,6 +37,11 @@ export class RoomTable {
   readonly #names = new SortedNames();
   /** Per room, how many member sessions have a sibling in it already (not counted twice). */
   readonly #doubles = new Map<string, number>();
+  /**
+   * Per room, how many names present here the roster lists in it too (a name connected to
+   * several nodes counts once): kept up to date on every change, so counting costs no walk.
+   */
+  readonly #overlap = new Map<string, number>();
   /** Room operators and modes. */
   readonly modes = new RoomModes();
 
@@ -63,6 +68,32 @@ export class RoomTable {
     this.#roster = roster;
     this.#touch = touch;
     this.#names.add(DEFAULT_ROOM);
+    roster.onMember = (room, key, present) => {
+      if (this.#here(key, room)) this.#shift(room, present ? 1 : -1);
+    };
+  }
+
+  /** Adds `by` to `room`'s overlap count. */
+  #shift(room: string, by: number): void {
+    const n = (this.#overlap.get(room) ?? 0) + by;
+    if (n === 0) this.#overlap.delete(room);
+    else this.#overlap.set(room, n);
+  }
+
+  /** The name `key` has become (`here`) or is no longer present in `room` on this node. */
+  #presence(room: string, key: string, here: boolean): void {
+    if (this.#roster.members(room)?.has(key) === true) this.#shift(room, here ? 1 : -1);
+  }
+
+  /**
+   * The sessions of a name present in `rooms` were renamed from `old` to `key` (no session here
+   * had the name `key`).
+   */
+  renamed(old: string, key: string, rooms: Iterable<string>): void {
+    for (const r of rooms) {
+      this.#presence(r, old, false);
+      this.#presence(r, key, true);
+    }
   }
 
   /** Number of live rooms. */
@@ -80,9 +111,13 @@ export class RoomTable {
     return this.#rooms.get(room);
   }
 
-  /** Names present in `room`, here and on other nodes (a name connected twice counts once). */
+  /**
+   * Names present in `room`, here and on other nodes (a name connected twice counts once), in
+   * constant time.
+   */
   count(room: string): number {
-    return this.#localCount(room) + this.#remoteOnly(room).length;
+    const remote = this.#roster.members(room)?.size ?? 0;
+    return this.#localCount(room) + remote - (this.#overlap.get(room) ?? 0);
   }
 
   #localCount(room: string): number {
@@ -239,6 +274,7 @@ export class RoomTable {
     s.rooms.add(room);
     this.#touch(s.key);
     if (present) this.#doubles.set(room, (this.#doubles.get(room) ?? 0) + 1);
+    else this.#presence(room, s.key, true);
     // A second session of a name already present: only that session hears its join.
     this.#fanout.event(room, "join", { name: s.name }, present ? s : this.presenceTo(members, s));
   }
@@ -263,6 +299,7 @@ export class RoomTable {
       else this.#doubles.delete(room);
       return;
     }
+    this.#presence(room, s.key, false);
     if (reason !== undefined) this.#fanout.event(room, "leave", { name: s.name, reason }, to);
     if (reason !== undefined && endsMembership(reason)) {
       this.#o.store.members.remove(room, s.fingerprint);

@@ -117,6 +117,11 @@ export class Roster {
   readonly #byKey = new Map<string, RemoteUser>(); // one per name (the first node's)
   readonly #rooms = new Map<string, Map<string, RemoteUser>>(); // room → key → user
   #count = 0;
+  /**
+   * Hears each change of {@link members}: the name `key` is now (`present`) or no longer listed
+   * in `room` (not when one node's user stands in for another's of the same name).
+   */
+  onMember: (room: string, key: string, present: boolean) => void = () => {};
 
   /** Number of distinct remote names. */
   get size(): number {
@@ -180,15 +185,18 @@ export class Roster {
     for (const r of u.rooms) {
       let m = this.#rooms.get(r);
       if (m === undefined) this.#rooms.set(r, m = new Map());
-      if (!m.has(u.key)) m.set(u.key, u);
+      if (m.has(u.key)) continue;
+      m.set(u.key, u);
+      this.onMember(r, u.key, true);
     }
   }
 
   #unindex(u: RemoteUser): void {
-    const other = () => {
+    /** Another node's user of the same name (in `room`, when given). */
+    const other = (room?: string) => {
       for (const users of this.#nodes.values()) {
         const o = users.get(u.key);
-        if (o !== undefined) return o;
+        if (o !== undefined && (room === undefined || o.rooms.has(room))) return o;
       }
       return undefined;
     };
@@ -200,10 +208,14 @@ export class Roster {
     for (const r of u.rooms) {
       const m = this.#rooms.get(r);
       if (m?.get(u.key) !== u) continue;
-      const o = other();
-      if (o !== undefined && o.rooms.has(r)) m.set(u.key, o);
-      else m.delete(u.key);
+      const o = other(r);
+      if (o !== undefined) {
+        m.set(u.key, o);
+        continue;
+      }
+      m.delete(u.key);
       if (m.size === 0) this.#rooms.delete(r);
+      this.onMember(r, u.key, false);
     }
   }
 }
