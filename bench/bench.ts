@@ -8,7 +8,16 @@
  */
 
 import { parseCommonArgs, type UsageError } from "./bench_args.ts";
-import { pool, Reservoir, sampleProc, sampleProcs, sleep, spread, Tally } from "./measure.ts";
+import {
+  LagProbe,
+  pool,
+  Reservoir,
+  sampleProc,
+  sampleProcs,
+  sleep,
+  spread,
+  Tally,
+} from "./measure.ts";
 import { formatReport, type HandshakeReport, type LoadReport } from "./bench_report.ts";
 import { checkRoom } from "../shared/names.ts";
 import { fromBase64 } from "../shared/encoding.ts";
@@ -277,6 +286,9 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
   const clients: (LoadClient | undefined)[] = new Array(c.clients);
   const got: Uint8Array[] = [];
   const latency = new Reservoir(1_000_000);
+  /** Per message: the latency of its first and of its last delivery (-1: none yet). */
+  const firstAt = new Float64Array(c.messages).fill(-1);
+  const lastAt = new Float64Array(c.messages);
   const senders: SenderState[] = [];
   const byName = new Map<string, SenderState>();
   let deliveries = 0;
@@ -288,12 +300,24 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
   /** Sealed lines are not opened by the bench: their index and send time, by request id. */
   const sealedIds = new Map<string, [number, number]>();
   let answered = 0; // replies and errors to the key distribution and the private join
+  const NONE: [number, number] = [-1, 0];
+  /**
+   * A room record's messages are parsed once and shared by every connection that receives it
+   * (bench/load_client.ts): their index and send time are read from the text once too.
+   */
+  const stamps = new WeakMap<object, [number, number]>();
   const stamped = (m: { text: string; sealed?: string; id: string }): [number, number] => {
-    if (m.sealed !== undefined) return sealedIds.get(m.id) ?? [-1, 0];
-    if (!m.text.startsWith(tag + " ")) return [-1, 0];
-    const sp1 = m.text.indexOf(" ", tag.length + 1);
-    const sp2 = m.text.indexOf(" ", sp1 + 1);
-    return [Number(m.text.slice(tag.length + 1, sp1)), Number(m.text.slice(sp1 + 1, sp2))];
+    if (m.sealed !== undefined) return sealedIds.get(m.id) ?? NONE;
+    let s = stamps.get(m);
+    if (s !== undefined) return s;
+    if (!m.text.startsWith(tag + " ")) s = NONE;
+    else {
+      const sp1 = m.text.indexOf(" ", tag.length + 1);
+      const sp2 = m.text.indexOf(" ", sp1 + 1);
+      s = [Number(m.text.slice(tag.length + 1, sp1)), Number(m.text.slice(sp1 + 1, sp2))];
+    }
+    stamps.set(m, s);
+    return s;
   };
 
   const onMessage = (ci: number) => (m: ServerMessage, at: number) => {
@@ -310,6 +334,8 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       deliveries++;
       lastDelivery = at;
       latency.add(at - stamp);
+      if (firstAt[g] < 0) firstAt[g] = at - stamp;
+      lastAt[g] = at - stamp;
       const s = byName.get(m.from);
       if (s && s.client === clients[ci] && s.outstanding.delete(m.id)) {
         acknowledged++;
@@ -371,6 +397,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
   /** Where the run's CPU is counted from (after the keys are given, with `--private`). */
   let runFrom = afterConnect;
   let keys: LoadReport["keys"];
+  const lag = new LagProbe(10);
   try {
     if (pinError) throw pinError;
     const live = clients.filter((x): x is LoadClient => x !== undefined);
@@ -418,6 +445,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     measuring = true;
     const selfBefore = c.serverPids.length === 0 ? undefined : await sampleProc("self");
     const natsBefore = await sampleProc(c.natsPid);
+    lag.start();
     const t0 = performance.now();
     const perSender = (k: number) => Math.floor(c.messages / n) + (k < c.messages % n ? 1 : 0);
     let firstIndex = 0;
@@ -479,6 +507,7 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     const drainEnd = performance.now() + c.drainMs;
     while (deliveries < expected() && performance.now() < drainEnd) await sleep(5);
     measuring = false;
+    lag.stop();
     const exp = expected();
 
     const span = (t: number) => (t > t0 ? (t - t0) / 1000 : NaN);
@@ -505,6 +534,8 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
       errors: errors.counts,
       nodes: c.targets.length,
       roomRecords: live.reduce((n, x) => n + x.roomRecords, 0),
+      benchLagMs: spread(lag.values),
+      ...firstAndLast(firstAt, lastAt),
     };
     const memo = live.find((x) => x.roomSignatures !== undefined)?.roomSignatures;
     if (memo !== undefined) report.roomSignaturesVerified = memo.verified;
@@ -526,10 +557,29 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     return report;
   } finally {
     measuring = false;
+    lag.stop();
     await pool(c.clients, 500, async (i) => {
       await clients[i]?.bye();
     });
   }
+}
+
+/**
+ * Per message delivered at least once, the latency of its first delivery and how much later its
+ * last delivery came (the spread of one message's fan-out over the receivers).
+ */
+function firstAndLast(
+  first: Float64Array,
+  last: Float64Array,
+): Pick<LoadReport, "firstLatencyMs" | "fanoutSpreadMs"> {
+  const f: number[] = [];
+  const d: number[] = [];
+  for (let g = 0; g < first.length; g++) {
+    if (first[g] < 0) continue;
+    f.push(first[g]);
+    d.push(last[g] - first[g]);
+  }
+  return { firstLatencyMs: spread(f), fanoutSpreadMs: spread(d) };
 }
 
 /** Runs `chat bench`; returns the exit code (usage mistakes are thrown as `usage(...)`). */

@@ -54,6 +54,12 @@ export interface LoadReport {
   serverRssBytes?: number;
   serverRssJoinedBytes?: number;
   benchCpuMsRun?: number;
+  /** How late a 10 ms timer of the bench ran during the run (its event-loop lag). */
+  benchLagMs?: Spread;
+  /** Per message: the latency of its first delivery (to any receiver). */
+  firstLatencyMs?: Spread;
+  /** Per message: its last delivery's latency minus its first's (the fan-out's spread). */
+  fanoutSpreadMs?: Spread;
 }
 
 const f1 = (x: number) => Number.isFinite(x) ? x.toFixed(1) : "-";
@@ -101,6 +107,18 @@ export function formatReport(r: LoadReport | HandshakeReport, target: string): s
     `latency     p50 ${f2(r.latencyMs.p50)} ms  p99 ${f2(r.latencyMs.p99)} ms  ` +
       `max ${f2(r.latencyMs.max)} ms`,
   );
+  if (r.firstLatencyMs !== undefined && r.fanoutSpreadMs !== undefined) {
+    out.push(
+      `first copy  p50 ${f2(r.firstLatencyMs.p50)} ms  p99 ${f2(r.firstLatencyMs.p99)} ms;  ` +
+        `last − first p50 ${f2(r.fanoutSpreadMs.p50)} ms  p99 ${f2(r.fanoutSpreadMs.p99)} ms`,
+    );
+  }
+  if (r.benchLagMs !== undefined) {
+    out.push(
+      `bench lag   p50 ${f2(r.benchLagMs.p50)} ms  p99 ${f2(r.benchLagMs.p99)} ms  ` +
+        `max ${f2(r.benchLagMs.max)} ms (its event loop, every 10 ms)`,
+    );
+  }
   if (r.serverCpuMsPerConnection !== undefined) {
     out.push(
       `server cpu  ${f2(r.serverCpuMsPerConnection)} ms per connection, ` +

@@ -2,8 +2,9 @@
  * A lightweight raw chat/1 client for load generation: an Ed25519 identity without a DM key,
  * handshake, optional pin check, auth, `say`, and a reader that decrypts records — room records
  * too, offered by default — and hands each message to a callback with its arrival time
- * (`performance.now()`). No reconnects, no outbox: a benchmark wants to see failures, not hide
- * them.
+ * (`performance.now()`). Holding room keys, it pings every {@linkcode ROOM_PING_MS} as
+ * `chat client` does and closes (`withheld`) when the `pong` names room records it has not
+ * received. No reconnects, no outbox: a benchmark wants to see failures, not hide them.
  * @module
  */
 
@@ -27,6 +28,7 @@ import {
 import { signKem } from "../shared/keys.ts";
 import { VERSION } from "../version.ts";
 import { withDeadline, writeAll } from "../shared/io.ts";
+import { ROOM_PING_MS } from "../client/client_options.ts";
 
 /** A bench identity: a name, its Ed25519 signing key and optionally a DM key. */
 export interface BenchIdentity {
@@ -101,6 +103,11 @@ export interface LoadClientOptions {
   reading?: boolean;
   /** Offer room records (default true; `--no-room-records` compares without them). */
   roomRecords?: boolean;
+  /**
+   * While holding a room key, ping this often (ms; default {@linkcode ROOM_PING_MS}, as
+   * `chat client`): a `pong` naming a room record not yet received closes the connection.
+   */
+  roomPingMs?: number;
 }
 
 /** One authenticated raw connection. */
@@ -125,6 +132,8 @@ export class LoadClient {
   #writes: Promise<void> = Promise.resolve();
   #closed = false;
   #roomRecords = 0;
+  #pinger: ReturnType<typeof setInterval> | undefined;
+  #pings = 0;
 
   private constructor(
     conn: Deno.TcpConn,
@@ -138,6 +147,7 @@ export class LoadClient {
     early: ServerMessage[],
     onMessage: (msg: ServerMessage, at: number) => void,
     reading: boolean,
+    roomPingMs: number,
   ) {
     this.#conn = conn;
     this.#sealer = sealer;
@@ -151,6 +161,11 @@ export class LoadClient {
     const at = performance.now();
     for (const m of early) this.#dispatch(m, at);
     this.done = reading ? this.#readLoop() : Promise.resolve();
+    if (reading && rooms !== null && !this.#closed) {
+      this.#pinger = setInterval(() => {
+        if (rooms.size > 0) this.ping(++this.#pings);
+      }, roomPingMs);
+    }
   }
 
   /**
@@ -242,6 +257,7 @@ export class LoadClient {
             early,
             o.onMessage,
             reading,
+            o.roomPingMs ?? ROOM_PING_MS,
           );
         }
         if (m.t === "error") throw new LoadClientError(m.code, `auth refused: ${m.message}`);
@@ -296,6 +312,7 @@ export class LoadClient {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#pinger);
     if (this.endReason === "") this.endReason = "closed";
     try {
       this.#conn.close();
@@ -319,6 +336,15 @@ export class LoadClient {
 
   #dispatch(m: ServerMessage, at: number): void {
     if (m.t === "ping") this.#send({ t: "pong", n: m.n });
+    if (m.t === "pong" && m.rooms !== undefined && this.#rooms !== null) {
+      // Room records queued before this pong have not all come: someone withholds them.
+      for (const [room, [epoch, next]] of Object.entries(m.rooms)) {
+        if (!this.#rooms.behind(room, fromBase64(epoch), next)) continue;
+        if (this.endReason === "") this.endReason = `withheld: room records of ${room}`;
+        this.close();
+        return;
+      }
+    }
     if (m.t === "rkey") {
       if (this.#rooms === null) throw new ProtocolError("bad_message", "rkey without room records");
       this.#rooms.install(m.room, fromBase64(m.epoch), fromBase64(m.key), m.rseq);
@@ -351,6 +377,7 @@ export class LoadClient {
           for (const m of openFrame(f, this.#decoder.room, this.#opener, this.#rooms)) {
             if (m.t === "bye" && this.endReason === "") this.endReason = `bye ${m.reason}`;
             this.#dispatch(m, at);
+            if (this.#closed) return;
           }
         }
       }

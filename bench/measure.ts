@@ -121,6 +121,42 @@ export class Reservoir {
   }
 }
 
+/**
+ * Event-loop lag of this process: a timer due every `everyMs` notes how late it ran. A late timer
+ * means late reads too, so a large lag says the bench's own latency is in its figures.
+ */
+export class LagProbe {
+  readonly #every: number;
+  #due = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** How late each tick ran (ms). */
+  readonly values: number[] = [];
+
+  /** A probe ticking every `everyMs` (not started). */
+  constructor(everyMs = 10) {
+    this.#every = everyMs;
+  }
+
+  /** Starts ticking (at most 100,000 samples are kept). */
+  start(): void {
+    this.#due = performance.now() + this.#every;
+    this.#timer = setTimeout(this.#tick, this.#every);
+  }
+
+  /** Stops ticking. */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  readonly #tick = () => {
+    const now = performance.now();
+    if (this.values.length < 100_000) this.values.push(Math.max(0, now - this.#due));
+    this.#due = now + this.#every;
+    this.#timer = setTimeout(this.#tick, this.#every);
+  };
+}
+
 /** Resolves after `ms` (0 when negative). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, ms)));

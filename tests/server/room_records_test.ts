@@ -49,14 +49,13 @@ class Member implements RoomMember {
     this.#sealer = new RecordSealer(keys);
     this.#opener = new RecordOpener(keys);
     this.out = new Outbox(limits);
-    const epochs = new Map<string, HeldEpoch>();
     this.peer = {
       send: (line: Uint8Array) => {
         if (!this.out.push(line)) this.dropped = true;
       },
       roomRecords: negotiated
         ? {
-          epochs,
+          epochs: undefined,
           sendBatch: (b: QueuedBatch) => {
             if (!this.out.pushBatch(b)) this.dropped = true;
           },
@@ -67,7 +66,7 @@ class Member implements RoomMember {
 
   /** The epochs this member holds, as the server sees them (the pong's). */
   get held(): Map<string, HeldEpoch> {
-    return this.peer.roomRecords!.epochs;
+    return this.peer.roomRecords!.epochs ?? new Map();
   }
 
   /** Drains the outbox as a write would, opening everything like a client. */
@@ -191,6 +190,21 @@ Deno.test("room records: a leave starts a new epoch, at most once a second, ordi
   members.delete(a);
   rr.left("#dev", a, true);
   assert.equal(rr.rooms, 0);
+});
+
+Deno.test("room records: a member holds no epoch map before its first rkey nor after its last room", () => {
+  const { rr, members, by, say } = world([["a", true], ["b", true]]);
+  const a = by("a");
+  assert.equal(a.peer.roomRecords!.epochs, undefined, "negotiated, nothing said yet");
+  say("l1");
+  rr.send("#ops", utf8.encode("o1"), new Set([a]));
+  assert.deepEqual([...a.peer.roomRecords!.epochs!.keys()], ["#dev", "#ops"]);
+  rr.left("#ops", a, true);
+  assert.deepEqual([...a.peer.roomRecords!.epochs!.keys()], ["#dev"], "one room left");
+  members.delete(a);
+  rr.left("#dev", a, false);
+  assert.equal(a.peer.roomRecords!.epochs, undefined, "the last room left: the map goes");
+  assert.deepEqual(a.drain(), ["rkey #dev 0", "#dev: l1", "rkey #ops 0", "#ops: o1"]);
 });
 
 Deno.test("room records: a batch never passes one record's plaintext", () => {
