@@ -37,8 +37,11 @@ export const ROOM_BODY_MAX = ROOM_PLAINTEXT_MAX + ROOM_RECORD_OVERHEAD;
 export const ROOM_BODY_MIN = 1 + ROOM_RECORD_OVERHEAD;
 /** Rooms whose epoch one opener holds at most (a server lets a user into far fewer). */
 export const ROOM_EPOCHS_HELD = 1024;
-/** Largest `rseq` (it is a u32): an epoch ends before it would wrap. */
-export const RSEQ_MAX = 0xffffffff;
+/**
+ * Largest `rseq` of a room record, 2^32 − 2: an epoch ends after that record (the next batch
+ * starts a new one), so the next `rseq` a `pong` names, at most 2^32 − 1, is still a u32.
+ */
+export const RSEQ_MAX = 0xfffffffe;
 
 const CIPHER = "chacha20-poly1305";
 const AAD_LABEL = utf8.encode("chat/1 room\0");
@@ -229,7 +232,7 @@ export class RoomRecordOpener {
 
   /**
    * Checks and opens a room record body, in order: size, epoch held (current for its room),
-   * `rseq` the next expected, the host signature, the AEAD. Any failure throws
+   * `rseq` the next expected and at most {@linkcode RSEQ_MAX}, the host signature, the AEAD. Any failure throws
    * `ProtocolError("bad_record")` and changes nothing; success advances the room's `rseq`.
    * The lines are the caller's to parse and check (`msg`/`event` of `room`, else `bad_message`).
    */
@@ -243,6 +246,7 @@ export class RoomRecordOpener {
     const rseq = new DataView(body.buffer, body.byteOffset, body.byteLength)
       .getUint32(ROOM_EPOCH_BYTES);
     if (rseq !== held.next) throw bad(`room record ${rseq} where ${held.next} was expected`);
+    if (rseq > RSEQ_MAX) throw bad(`room record ${rseq} past an epoch's last, ${RSEQ_MAX}`);
     if (!this.#verify(body)) throw bad("room record signature does not verify");
     const signedEnd = body.length - SIG_BYTES;
     const plaintext = this.#open(body, () => {

@@ -19,6 +19,7 @@ import {
   ROOM_PLAINTEXT_MAX,
   ROOM_RECORD_OVERHEAD,
   RoomRecordOpener,
+  RSEQ_MAX,
   sealRoomRecord,
 } from "../../shared/room_record.ts";
 
@@ -203,6 +204,48 @@ Deno.test("room record: install checks its input and holds a bounded number of r
   );
   opener.install("#a", randomBytes(8), randomBytes(32), 0); // replacing a held room is fine
   assert.equal(opener.size, ROOM_EPOCHS_HELD);
+});
+
+/** A room record sealed and signed as §3 says, by hand: any u32 `rseq`, even one past the last. */
+function sealByHand(e: ReturnType<typeof newRoomEpoch>, rseq: number, text: string): Uint8Array {
+  const nonce = concat(u32(rseq), e.epoch);
+  const aad = concat(utf8.encode("chat/1 room\0"), e.epoch, u32(rseq));
+  const ct = aeadSeal("chacha20-poly1305", e.key, nonce, aad, utf8.encode(text));
+  const head = concat(e.epoch, u32(rseq));
+  const sig = ed25519Sign(
+    host.privateKey,
+    concat(utf8.encode("chat/1 room record\0"), sha256(concat(head, ct))),
+  );
+  return concat(head, ct, sig);
+}
+
+Deno.test("room record: the wrap — the last rseq is 2^32 − 2; a pong's next stays a u32", () => {
+  assert.equal(RSEQ_MAX, 2 ** 32 - 2);
+  const { e, opener, seal } = setup(RSEQ_MAX - 1);
+  // The hand-made record is byte for byte the sealer's (so the refusals below are the opener's).
+  assert.deepEqual(sealByHand(e, RSEQ_MAX - 1, "a"), body(seal(RSEQ_MAX - 1, "a")));
+  opener.open(body(seal(RSEQ_MAX - 1, "a")));
+  assert.equal(opener.behind("#dev", e.epoch, RSEQ_MAX + 1), true, "the last one is missing");
+  opener.open(body(seal(RSEQ_MAX, "b")));
+  assert.equal(opener.behind("#dev", e.epoch, RSEQ_MAX + 1), false, "all came");
+  // Nothing of this epoch may follow: neither the wrapped rseq 0 nor 2^32 − 1.
+  rejects(
+    () => opener.open(body(seal(0, "wrapped"))),
+    "bad_record",
+    /record 0 where 4294967295 was expected/,
+  );
+  rejects(
+    () => opener.open(sealByHand(e, RSEQ_MAX + 1, "past")),
+    "bad_record",
+    /past an epoch's last/,
+  );
+  assert.throws(() => seal(RSEQ_MAX + 1, "past"), RangeError);
+  rejects(() => opener.install("#dev", e.epoch, e.raw, RSEQ_MAX + 1), "bad_message", /rseq/);
+  // The server's next batch starts a new epoch: its rkey replaces the old one.
+  const next = newRoomEpoch();
+  opener.install("#dev", next.epoch, next.raw, 0);
+  rejects(() => opener.open(body(seal(RSEQ_MAX, "b"))), "bad_record", /epoch not held/);
+  assert.equal(opener.open(sealByHand(next, 0, "c")).room, "#dev");
 });
 
 Deno.test("room record: behind() compares the pong's next rseq for a held epoch only", () => {
