@@ -40,7 +40,7 @@ Deno.test("rseq wrap: a client takes an epoch's last records, the pongs after th
     send.call(this, room, line, members);
     if (room !== "#dev" || epoch !== undefined) return;
     for (const m of members) {
-      epoch ??= m.peer.roomRecords?.epochs.get(room) as { id: string; next: number } | undefined;
+      epoch ??= m.peer.roomRecords?.epochs?.get(room) as { id: string; next: number } | undefined;
     }
   };
   const t = await startTestServer();
