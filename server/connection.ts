@@ -84,8 +84,12 @@ function frameLimits(l: Limits): { handshake: FrameLimits; record: FrameLimits }
   return f;
 }
 
-/** Read buffer of a connection: small while idle, grown while reads fill it. */
+/**
+ * Read buffer of a connection: small while idle, grown while reads fill it. Between the hello
+ * and the login, one that holds a whole `auth` record (about 1 KiB with a DM key) in one read.
+ */
 const READ_SMALL = 256;
+const READ_AUTH = 2048;
 const READ_LARGE = 16 * 1024;
 
 /** One TCP connection from a client. */
@@ -136,6 +140,7 @@ export class Connection implements Peer {
   // one until reads are small again.
   #small = new Uint8Array(READ_SMALL);
   #buf = this.#small;
+  #readsDone = false; // the client said bye: nothing more is read
 
   /** Wraps an accepted TCP connection. */
   constructor(conn: Deno.TcpConn, id: number, ctx: ConnectionContext) {
@@ -345,7 +350,9 @@ export class Connection implements Peer {
           return;
         }
       }
-      this.#read();
+      // After the client's bye nothing more is read: no read is left pending for the close to
+      // cancel (a cancelled read costs an error object with its stack).
+      if (!this.#readsDone) this.#read();
     } catch (e) {
       this.#failed(e);
     }
@@ -402,6 +409,7 @@ export class Connection implements Peer {
       this.roomRecords = this;
     }
     this.#decoder.limits = frameLimits(this.#ctx.limits).record;
+    this.#buf = new Uint8Array(READ_AUTH);
     (this.#raw ??= []).push(encodeFrame(res.hello));
     this.#phase = "auth";
     this.#pump();
@@ -467,6 +475,7 @@ export class Connection implements Peer {
     if (r === "ok" && this.open) {
       this.#phase = "chat";
       this.#th = undefined;
+      this.#buf = this.#small; // an idle session keeps only the small buffer
       this.#ctx.onAuthenticated(this);
     } else if (r === "fatal" && this.open) {
       this.close("refused");
@@ -498,6 +507,7 @@ export class Connection implements Peer {
         }
         return;
       case "bye":
+        this.#readsDone = true;
         this.#ctx.hub.disconnect(this.id, "quit");
         this.close("quit");
         return;
