@@ -111,6 +111,8 @@ export class AppSettings {
   readonly #saving = new Set<Promise<void>>();
   /** The rooms last saved (or being saved). */
   #lastRooms: readonly string[] | undefined;
+  /** The rooms joined at the last look (undefined until the first look after the welcome). */
+  #joined: ReadonlySet<string> | undefined;
 
   /** Settings from `store` for `host`; the state takes the ignore list at once. */
   constructor(host: SettingsHost, store: SettingsStore) {
@@ -173,6 +175,7 @@ export class AppSettings {
           const st = this.#store.settings;
           s.timestamps = st.timestamps;
           s.bell = st.bell;
+          this.#lastRooms = st.servers[hp]?.rooms; // what trackRooms goes on from
           this.#host.info(this.#setReply(key, value.trim()));
         }
         return true;
@@ -346,15 +349,22 @@ export class AppSettings {
     }
   }
 
-  /** Saves the rooms joined (in the order they were saved, new ones after) when they changed. */
+  /**
+   * Saves the rooms joined and left, in the order they were saved, new ones after: at the first
+   * look after the welcome the saved rooms become those joined; from then on a room joined is
+   * added and a room left removed, and the others (e.g. from `/set rooms`) stay as they are.
+   */
   trackRooms(): void {
     if (!this.#host.remember || !this.#welcomed) return;
     const hp = this.#host.hostPort;
     const joined = this.#host.state.rooms;
+    const before = this.#joined;
+    if (before?.size === joined.size && [...joined].every((r) => before.has(r))) return;
+    this.#joined = new Set(joined);
     const saved = this.#lastRooms ?? this.#store.settings.servers[hp]?.rooms ?? [];
     const next = [
-      ...saved.filter((r) => joined.has(r)),
-      ...[...joined].filter((r) => !saved.includes(r)),
+      ...saved.filter((r) => joined.has(r) || (before !== undefined && !before.has(r))),
+      ...[...joined].filter((r) => !saved.includes(r) && before?.has(r) !== true),
     ]
       .slice(0, 32);
     if (next.length === saved.length && next.every((r, i) => r === saved[i])) return;

@@ -71,6 +71,33 @@ Deno.test("app settings: interactive sessions remember the first name and follow
   assert.equal(store.settings.servers[HP].name, "alice");
 });
 
+Deno.test("app settings: /set rooms holds; later joins add to it and leaves take away", async () => {
+  const { state, store, app } = setup(true);
+  const rooms = () => store.settings.servers[HP].rooms;
+  state.apply(welcome("alice", ["#lobby", "#dev"]));
+  app.observe(welcome("alice", ["#lobby", "#dev"]));
+  await app.idle();
+  assert.deepEqual(rooms(), ["#lobby", "#dev"]);
+  await app.perform({ kind: "set", key: "rooms", value: "#ops #dev" });
+  app.trackRooms(); // nothing joined or left: the list set stays
+  await app.idle();
+  assert.deepEqual(rooms(), ["#ops", "#dev"]);
+  state.enter("#misc");
+  app.trackRooms();
+  await app.idle();
+  assert.deepEqual(rooms(), ["#ops", "#dev", "#misc"], "a join adds, #lobby is not put back");
+  state.exit("#lobby");
+  state.exit("#dev");
+  app.trackRooms();
+  await app.idle();
+  assert.deepEqual(rooms(), ["#ops", "#misc"], "a leave takes away; #ops is untouched");
+  // A reconnection's welcome with the same rooms changes nothing.
+  state.apply(welcome("alice", ["#misc"]));
+  app.observe(welcome("alice", ["#misc"]));
+  await app.idle();
+  assert.deepEqual(rooms(), ["#ops", "#misc"]);
+});
+
 Deno.test("app settings: plain sessions save neither name nor rooms on their own", async () => {
   const { state, store, app } = setup(false);
   state.apply(welcome("robot", ["#lobby"]));

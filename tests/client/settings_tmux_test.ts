@@ -1,7 +1,8 @@
 /**
  * Settings with real processes in a real terminal: the name picked at the first start is saved
  * and used at the next start without a prompt; the rooms joined are rejoined (`--room ops`
- * without `#` works too) and a room left is no longer rejoined. A plain-mode client in the rooms
+ * without `#` works too) and a room left is no longer rejoined; `/set rooms` says it counts from
+ * the next start and holds through a later `/join`, which adds to it. A plain-mode client in the rooms
  * watches the joins and sends a message of several lines, shown with a hanging indent. Skips
  * with a message without tmux.
  */
@@ -131,12 +132,21 @@ Deno.test({
       await until(() => JSON.stringify(savedNow(home).servers) === left, "#dev no longer saved", [
         watch,
       ]);
+      // /set rooms says when it counts, and holds through a later /join, which adds to it.
+      await pane.keys("/set rooms ops #qa", "Enter");
+      await pane.until(
+        (s) => s.includes("rooms set to #ops #qa (joined at the next start)"),
+        "the /set rooms answer",
+      );
+      await pane.keys("/join #misc", "Enter");
+      const rooms = JSON.stringify({ [hp]: { name: "alice", rooms: ["#ops", "#qa", "#misc"] } });
+      await until(() => JSON.stringify(savedNow(home).servers) === rooms, "#misc added", [watch]);
       await pane.keys("/quit", "Enter");
       await pane.until((s) => s.split("EXIT=0").length === 3, "second exit");
       const second = await saved(home);
       assert.deepEqual(
         second.servers,
-        { [hp]: { name: "alice", rooms: ["#lobby", "#ops"] } },
+        { [hp]: { name: "alice", rooms: ["#ops", "#qa", "#misc"] } },
         await pane.text(),
       );
     } finally {
