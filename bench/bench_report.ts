@@ -41,6 +41,8 @@ export interface LoadReport {
   errors: Record<string, number>;
   /** Addresses the clients were spread over. */
   nodes: number;
+  /** Threads the clients were spread over (`--workers`), when more than one. */
+  workers?: number;
   /** Room records the clients opened, all together (0 without room records). */
   roomRecords: number;
   /** Distinct room-record signatures the bench verified (once per record, for all clients). */
@@ -90,7 +92,8 @@ export function formatReport(r: LoadReport | HandshakeReport, target: string): s
   out.push(
     `chat bench ${target}: ${r.clients} clients, ${r.senders} senders in ${r.room}` +
       `${r.rooms > 1 ? ` (spread over ${r.rooms} rooms)` : ""}, ` +
-      `${r.size}-byte messages, rate ${r.rate === 0 ? "max" : `${r.rate}/s`}`,
+      `${r.size}-byte messages, rate ${r.rate === 0 ? "max" : `${r.rate}/s`}` +
+      `${r.workers !== undefined ? `, clients in ${r.workers} threads` : ""}`,
   );
   out.push(
     `connect     ${r.connected} of ${r.clients} in ${f2(r.connectSeconds)} s; handshake+auth ` +

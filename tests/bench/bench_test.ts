@@ -161,6 +161,56 @@ Deno.test("chat bench: clients spread over an address list; CPU per delivery and
   }
 });
 
+Deno.test("chat bench --workers: clients spread over threads, each receiver still counted", async () => {
+  const server = await startServer({ args: LIMITS });
+  try {
+    const run = async (more: string[]) => {
+      const r = await bench([
+        `127.0.0.1:${server.port}`,
+        "--fingerprint",
+        server.fingerprint,
+        "--clients",
+        "7",
+        "--senders",
+        "3",
+        "--messages",
+        "30",
+        "--json",
+        ...more,
+      ]);
+      assert.equal(r.code, 0, r.out.join("\n") + r.err.join("\n"));
+      return JSON.parse(r.out.join("\n"));
+    };
+    // Three threads, senders 1…3 one in each; paced, so every thread sends on one schedule.
+    const three = await run(["--workers", "3", "--rate", "200"]);
+    assert.equal(three.workers, 3);
+    assert.equal(three.connected, 7);
+    assert.equal(three.sent, 30);
+    assert.equal(three.acknowledged, 30);
+    assert.equal(three.expectedDeliveries, 210);
+    assert.equal(three.deliveries, 210);
+    assert.equal(three.losses, 0);
+    assert.deepEqual(three.errors, {});
+    assert.equal(three.latencyMs.n, 210);
+    assert.equal(three.firstLatencyMs.n, 30);
+    assert.ok(three.latencyMs.p50 >= 0 && three.latencyMs.max < 10_000, JSON.stringify(three));
+    // Each thread checks the room records it gets, with a memo of its own.
+    assert.ok(three.roomRecords >= 7, JSON.stringify(three));
+    // Two rooms over two threads: each sender's line goes to its room's members only.
+    const rooms = await run(["--workers", "2", "--rooms", "2"]);
+    assert.equal(rooms.workers, 2);
+    assert.equal(rooms.expectedDeliveries, 4 * 20 + 3 * 10); // #bench-1: 4 members, 2 senders
+    assert.equal(rooms.deliveries, rooms.expectedDeliveries);
+    assert.equal(rooms.losses, 0);
+    // More threads than clients: one per client.
+    const many = await run(["--workers", "16", "--clients", "2", "--senders", "1"]);
+    assert.equal(many.workers, 2);
+    assert.equal(many.deliveries, 60);
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("chat bench: a wrong --fingerprint exits 3", async () => {
   const server = await startServer({ args: LIMITS });
   try {
@@ -194,6 +244,18 @@ Deno.test("chat bench: usage errors exit 2", async () => {
   const pids = await bench(["127.0.0.1:1", "--accept-new", "--server-pid", "1,x"]);
   assert.equal(pids.code, 2);
   assert.match(pids.err.join("\n"), /bad --server-pid "x"/);
+  const noWorkers = await bench(["127.0.0.1:1", "--accept-new", "--workers", "0"]);
+  assert.equal(noWorkers.code, 2);
+  assert.match(noWorkers.err.join("\n"), /bad --workers "0": expected an integer 1…16/);
+  const privateWorkers = await bench([
+    "127.0.0.1:1",
+    "--accept-new",
+    "--workers",
+    "2",
+    "--private",
+  ]);
+  assert.equal(privateWorkers.code, 2);
+  assert.match(privateWorkers.err.join("\n"), /--private runs in one thread/);
   const far = Array.from({ length: 17 }, (_, i) => `127.0.0.1:${i + 1}`).join(",");
   const tooFar = await bench([far, "--accept-new"]);
   assert.equal(tooFar.code, 2);
