@@ -578,11 +578,12 @@ export class Connection implements Peer {
       this.#raw = undefined;
     }
     if (this.#sealer !== undefined && !this.#out.empty) {
-      const d = this.#out.drain(this.#sealer);
+      const d = this.#out.drain(this.#sealer, true);
       if (d.rekey) {
         this.#phase = "closing";
         this.#closeAfterFlush = "rekey";
       }
+      if (d.later !== undefined) return this.#writeLater(bytes, d.later);
       if (d.bytes.length > 0) bytes = bytes === undefined ? d.bytes : concat(bytes, d.bytes);
     }
     if (bytes === undefined) {
@@ -592,6 +593,19 @@ export class Connection implements Peer {
     this.#writing = true;
     this.#writeStarted = this.#ctx.now();
     this.#write(bytes);
+  }
+
+  /** Writes `head` then what `later` gives once sealed, as one write in flight. */
+  #writeLater(head: Uint8Array | undefined, later: Promise<Uint8Array>): void {
+    this.#writing = true;
+    this.#writeStarted = this.#ctx.now();
+    later.then(
+      (b) => {
+        if (this.#phase === "closed") return;
+        this.#write(head === undefined ? b : concat(head, b));
+      },
+      (e) => this.#failed(e),
+    );
   }
 
   /** Writes all of `bytes`, then pumps again; a failed write closes the connection. */

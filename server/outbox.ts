@@ -3,7 +3,8 @@
  * messages (text or UTF-8 bytes shared by every recipient), replay sources and room batches
  * (server/room_records.ts), drained into frames ready for one write. Whatever is queued when a
  * write can start leaves together: as many messages per record as fit, one seal per record; a
- * room batch leaves as its own frame, sealed once for every member.
+ * room batch leaves as its own frame, sealed once for every member. Drained with `later`, large
+ * AES-256-GCM records are sealed asynchronously (shared/record.ts `sealLater`).
  * @module
  */
 
@@ -23,6 +24,8 @@ export interface Sealer {
   readonly seq: number;
   /** Encrypts `plaintext` into a record body; must not keep a reference to `plaintext`. */
   seal(plaintext: Uint8Array, maxPlaintext: number): Uint8Array;
+  /** Like `seal`, or a promise of the body (it must not keep `plaintext` either). */
+  sealLater?(plaintext: Uint8Array, maxPlaintext: number): Uint8Array | Promise<Uint8Array>;
 }
 
 /** Bounds of an {@linkcode Outbox}. */
@@ -44,6 +47,11 @@ export interface Drained {
   bytes: Uint8Array;
   /** True when the record counter ran out: the last record is `bye rekey`, the queue is gone. */
   rekey: boolean;
+  /**
+   * With `later`: the frames to write instead of `bytes` (empty then) when a record is sealed
+   * asynchronously.
+   */
+  later?: Promise<Uint8Array>;
 }
 
 const BYE_REKEY = utf8.encode(JSON.stringify({ t: "bye", reason: "rekey" }));
@@ -143,9 +151,11 @@ export class Outbox {
    * records as fit `recordPlaintext` (messages joined by `\n`); a message that cannot fit one
    * record becomes a `too_long` error. A room batch leaves as its own frame (sealed by the
    * first member that drains it). When the sealer reaches {@linkcode REKEY_AT} records, the last
-   * record is `bye rekey` and the rest of the queue is dropped.
+   * record is `bye rekey` and the rest of the queue is dropped. With `later`, records go through
+   * `sealer.sealLater`: if one of them is a promise, the frames come as `later` (their counters
+   * are taken now, in order).
    */
-  drain(sealer: Sealer): Drained {
+  drain(sealer: Sealer, later = false): Drained {
     const only = this.#items.length === 1 ? this.#items[0] : undefined;
     if (only !== undefined && !(only instanceof Uint8Array) && isBatch(only)) {
       // The common case under load: one room batch alone, its frame shared by every member.
@@ -155,9 +165,9 @@ export class Outbox {
     const max = this.#l.recordPlaintext;
     if (scratch.length < max) scratch = new Uint8Array(max);
     const buf = scratch;
-    const bodies: Uint8Array[] = [];
+    const bodies: (Uint8Array | Promise<Uint8Array>)[] = [];
     const framed: boolean[] = []; // a room frame has its length already
-    let total = 0;
+    let pending = false;
     let used = 0;
     let rekey = false;
     const emit = () => {
@@ -167,10 +177,12 @@ export class Outbox {
         plain = BYE_REKEY; // the counter is used up: the client reconnects
         rekey = true;
       }
-      const body = sealer.seal(plain, max);
+      const body = later && sealer.sealLater !== undefined
+        ? sealer.sealLater(plain, max)
+        : sealer.seal(plain, max);
+      if (!(body instanceof Uint8Array)) pending = true;
       bodies.push(body);
       framed.push(false);
-      total += 4 + body.length;
     };
     const add = (line: Uint8Array) => {
       if (line.length > max) line = tooLarge(line);
@@ -192,10 +204,8 @@ export class Outbox {
       if (isBatch(item)) {
         if (used > 0) emit(); // what was queued before the batch leaves before it
         if (rekey) break;
-        const frame = item.frame();
-        bodies.push(frame);
+        bodies.push(item.frame());
         framed.push(true);
-        total += frame.length;
         continue;
       }
       if (budget <= 0) break;
@@ -225,25 +235,41 @@ export class Outbox {
         }
       }
     }
-    // A room frame alone (the common case under load) is written as it is, shared by every
-    // member: no copy.
-    if (bodies.length === 1 && framed[0]) return { bytes: bodies[0], rekey };
-    const bytes = new Uint8Array(total);
-    const view = new DataView(bytes.buffer);
-    let at = 0;
-    for (let k = 0; k < bodies.length; k++) {
-      const b = bodies[k];
-      if (framed[k]) {
-        bytes.set(b, at);
-        at += b.length;
-        continue;
-      }
-      view.setUint32(at, b.length);
-      bytes.set(b, at + 4);
-      at += 4 + b.length;
+    if (pending) {
+      return {
+        bytes: new Uint8Array(0),
+        rekey,
+        later: Promise.all(bodies).then((b) => frames(b, framed)),
+      };
     }
-    return { bytes, rekey };
+    return { bytes: frames(bodies as Uint8Array[], framed), rekey };
   }
+}
+
+/**
+ * `bodies` as frames in one buffer: a record body gets its length in front, a room frame (`framed`)
+ * has it already. A room frame alone (the common case under load) is returned as it is, shared by
+ * every member: no copy.
+ */
+function frames(bodies: Uint8Array[], framed: boolean[]): Uint8Array {
+  if (bodies.length === 1 && framed[0]) return bodies[0];
+  let total = 0;
+  for (let k = 0; k < bodies.length; k++) total += bodies[k].length + (framed[k] ? 0 : 4);
+  const bytes = new Uint8Array(total);
+  const view = new DataView(bytes.buffer);
+  let at = 0;
+  for (let k = 0; k < bodies.length; k++) {
+    const b = bodies[k];
+    if (framed[k]) {
+      bytes.set(b, at);
+      at += b.length;
+      continue;
+    }
+    view.setUint32(at, b.length);
+    bytes.set(b, at + 4);
+    at += 4 + b.length;
+  }
+  return bytes;
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * Every cryptographic call of chat/1, as thin wrappers: SHA-256, HKDF-SHA-256, X25519, Ed25519,
- * AES-256-GCM and ChaCha20-Poly1305 through `node:crypto` (synchronous), and RSA-OAEP-3072 through
- * WebCrypto. No primitive is implemented here. Private keys are `KeyObject`s that are exported
- * only by {@link ed25519ExportPkcs8}, for saving to a key file.
+ * AES-256-GCM and ChaCha20-Poly1305 through `node:crypto` (synchronous), RSA-OAEP-3072 through
+ * WebCrypto, and large AES-256-GCM seals through WebCrypto too ({@link aesGcmSealLater}: cheaper
+ * per byte in this runtime). No primitive is implemented here. Private keys are `KeyObject`s
+ * that are exported only by {@link ed25519ExportPkcs8}, for saving to a key file.
  * @module
  */
 
@@ -228,6 +229,8 @@ export const AEAD_TAG_BYTES = 16;
 let keyBytes: (key: AeadKey) => Uint8Array;
 /** Wraps bytes this module owns (not copied). */
 let wrapKey: (raw: Uint8Array) => AeadKey;
+/** The key's WebCrypto twin (AES-GCM), or the promise of it: the first call imports it. */
+let webKey: (key: AeadKey) => CryptoKey | Promise<CryptoKey>;
 
 /**
  * A 32-byte AEAD key, opaque outside this module: it can only seal and open. Its bytes are kept
@@ -236,12 +239,25 @@ let wrapKey: (raw: Uint8Array) => AeadKey;
  */
 export class AeadKey {
   readonly #raw: Uint8Array;
+  /** The same key in WebCrypto (AES-GCM, encrypt only), imported on first need. */
+  #web: CryptoKey | Promise<CryptoKey> | undefined = undefined;
   private constructor(raw: Uint8Array) {
     this.#raw = raw;
   }
   static {
     keyBytes = (key) => key.#raw;
     wrapKey = (raw) => new AeadKey(raw);
+    webKey = (key) => {
+      if (key.#web !== undefined) return key.#web;
+      const p = subtle.importKey("raw", buf(key.#raw), "AES-GCM", false, ["encrypt"]);
+      key.#web = p;
+      p.then((k) => {
+        if (key.#web === p) key.#web = k;
+      }, () => {
+        if (key.#web === p) key.#web = undefined; // tried again on the next use
+      });
+      return p;
+    };
   }
 }
 
@@ -286,6 +302,45 @@ export function aeadSeal(
   out.set(tail, body.length);
   out.set(tag, body.length + tail.length);
   return out;
+}
+
+/**
+ * Plaintexts of at least this many bytes are worth {@linkcode aesGcmSealLater}: in this runtime
+ * WebCrypto's AES-256-GCM costs more per call than `node:crypto`'s (≈ 30 against ≈ 17 µs of CPU)
+ * and much less per byte (≈ 3–4 against ≈ 14 ns); they cost the same near 2 KB.
+ */
+export const AES_GCM_LATER_MIN = 4096;
+
+/**
+ * Seals like {@linkcode aeadSeal} with AES-256-GCM, through WebCrypto: a promise of the same
+ * bytes (ciphertext ‖ 16-byte tag). `nonce`, `aad` and `plaintext` are copied before it returns,
+ * so they may change at once. The key's first use imports it into WebCrypto (kept with the key).
+ * `RangeError` unless `nonce` is 12 bytes.
+ */
+export function aesGcmSealLater(
+  key: AeadKey,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): Promise<Uint8Array<ArrayBuffer>> {
+  if (nonce.length !== 12) throw new RangeError(`AEAD nonce must be 12 bytes, got ${nonce.length}`);
+  const k = webKey(key);
+  if (k instanceof Promise) {
+    // WebCrypto copies its inputs when it is called; until then they are kept here.
+    const [n, a, p] = [nonce.slice(), aad.slice(), plaintext.slice()];
+    return k.then((web) => aesGcmSealNow(web, n, a, p));
+  }
+  return aesGcmSealNow(k, nonce, aad, plaintext);
+}
+
+async function aesGcmSealNow(
+  key: CryptoKey,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const alg = { name: "AES-GCM", iv: buf(nonce), additionalData: buf(aad), tagLength: 128 };
+  return new Uint8Array(await subtle.encrypt(alg, key, buf(plaintext)));
 }
 
 /**

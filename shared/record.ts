@@ -5,7 +5,14 @@
  * @module
  */
 
-import { type AeadCipher, type AeadKey, aeadOpen, aeadSeal } from "./crypto.ts";
+import {
+  type AeadCipher,
+  type AeadKey,
+  aeadOpen,
+  aeadSeal,
+  AES_GCM_LATER_MIN,
+  aesGcmSealLater,
+} from "./crypto.ts";
 import { utf8, utf8Length } from "./encoding.ts";
 import { ProtocolError } from "./errors.ts";
 
@@ -132,6 +139,26 @@ export class RecordSealer {
     const c = this.#ctx;
     c.set(seq, plaintext.length + TAG_BYTES);
     return aeadSeal(c.cipher, c.key, RecordContext.nonce, RecordContext.aad, plaintext);
+  }
+  /**
+   * Like {@linkcode seal}, but a large AES-256-GCM record comes back as a promise of its body,
+   * sealed by WebCrypto (cheaper per byte here); `plaintext` may change once this returns.
+   * Records keep their order of `seq` whatever order the promises settle in.
+   */
+  sealLater(
+    plaintext: Uint8Array,
+    maxPlaintext = 16_384,
+  ): Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>> {
+    const c = this.#ctx;
+    if (c.cipher !== "aes-256-gcm" || plaintext.length < AES_GCM_LATER_MIN) {
+      return this.seal(plaintext, maxPlaintext);
+    }
+    if (plaintext.length > maxPlaintext) {
+      throw new RangeError(`record plaintext length ${plaintext.length} out of range`);
+    }
+    if (this.#seq > REKEY_AT) throw new ProtocolError("rekey", "record counter exhausted");
+    c.set(this.#seq++, plaintext.length + TAG_BYTES);
+    return aesGcmSealLater(c.key, RecordContext.nonce, RecordContext.aad, plaintext);
   }
 }
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { ConnectError } from "../../client/errors.ts";
 import { KnownServers } from "../../client/known_servers.ts";
 import { ProtocolError } from "../../shared/errors.ts";
+import { AES_GCM_LATER_MIN } from "../../shared/crypto.ts";
 import { EvilClient } from "../support/evil_client.ts";
 import { type FaultMode, FaultProxy } from "../support/fault_proxy.ts";
 import {
@@ -37,6 +38,37 @@ for (const offerChaCha of [true, false]) {
     }
   });
 }
+
+Deno.test("cipher: an AES-256-GCM client gets a burst in full records, in order", async () => {
+  // Records of AES_GCM_LATER_MIN bytes or more are sealed through WebCrypto (server/outbox.ts).
+  const t = await startTestServer({ rateBurst: 10_000, ratePerSecond: 10_000 });
+  const [reader, sender] = [await EvilClient.connect(t.port), await EvilClient.connect(t.port)];
+  try {
+    for (const [c, name] of [[reader, "rita"], [sender, "sid"]] as const) {
+      assert.equal((await c.handshake({ offerChaCha: false })).cipher, "aes-256-gcm");
+      await c.login(name);
+      await c.sync();
+    }
+    // 60 messages in one record: stored in one commit, relayed as one batch to each member.
+    const says = Array.from({ length: 60 }, (_, i) => EvilClient.say(`${i} ${"x".repeat(150)}`));
+    const before = reader.received.length;
+    await sender.send(says.map((m) => JSON.stringify(m)).join("\n"));
+    const got: unknown[] = [];
+    await reader.readUntil((m) => {
+      if (m.t === "msg") got.push(m.id);
+      return m.id === says[59].id;
+    });
+    assert.deepEqual(got, says.map((m) => m.id));
+    const sizes = reader.received.slice(before).map((f) => f.length - 16);
+    assert.ok(sizes.some((n) => n >= AES_GCM_LATER_MIN), `records of ${sizes} bytes`);
+    assert.ok(sizes.every((n) => n <= 16_384), `records of ${sizes} bytes`);
+    assert.deepEqual(await reader.sync(), [], "nothing after the burst but the pong");
+  } finally {
+    await reader.close();
+    await sender.close();
+    await t.close();
+  }
+});
 
 /** An honest client through a proxy that flips one bit; the handshake must fail on the signature. */
 async function downgrade(mode: FaultMode): Promise<void> {

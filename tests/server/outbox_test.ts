@@ -138,3 +138,53 @@ Deno.test("outbox: at the record limit the last record is bye rekey and the queu
   assert.deepEqual(got[1], [JSON.stringify({ t: "bye", reason: "rekey" })]);
   assert.equal(sealer.seq, REKEY_AT + 1);
 });
+
+Deno.test("outbox: drained with later, large AES-GCM records are sealed later, frames in order", async () => {
+  const { sealer, opener } = pair();
+  const out = new Outbox(LIMITS);
+  const sent: string[] = [];
+  const queue = (n: number, pad: number) => {
+    for (let i = 0; i < n; i++) {
+      const l = line(sent.length, pad);
+      assert.equal(out.push(l), true);
+      sent.push(l);
+    }
+  };
+  queue(5, 10); // one small record: sealed at once
+  const small = out.drain(sealer, true);
+  assert.equal(small.later, undefined);
+  queue(300, 100); // two full records and a small third
+  const d = out.drain(sealer, true);
+  assert.ok(d.later instanceof Promise);
+  assert.equal(d.bytes.length, 0);
+  assert.equal(out.empty, true);
+  assert.equal(sealer.seq, 4, "the counter advanced when drained");
+  queue(3, 10); // drained (at once) before the large ones settle: its seq comes after theirs
+  const after = out.drain(sealer, true);
+  assert.equal(after.later, undefined);
+  const got = [small.bytes, await d.later, after.bytes].map((b) => records(b, opener));
+  assert.deepEqual(got.map((r) => r.length), [1, 3, 1]);
+  assert.deepEqual(got.flat(2), sent);
+  for (const r of got.flat()) {
+    assert.ok(utf8.encode(r.join("\n")).length <= LIMITS.recordPlaintext, "within the limit");
+  }
+  // Without later, the same queue is sealed at once.
+  queue(300, 100);
+  const sync = out.drain(sealer);
+  assert.equal(sync.later, undefined);
+  assert.deepEqual(records(sync.bytes, opener).flat(), sent.slice(-300));
+});
+
+Deno.test("outbox: drained with later at the record limit, the last record is still bye rekey", async () => {
+  const { sealer, opener } = pair(REKEY_AT - 1);
+  const out = new Outbox(LIMITS);
+  for (let i = 0; i < 300; i++) out.push(line(i));
+  const { bytes, rekey, later } = out.drain(sealer, true);
+  assert.equal(rekey, true);
+  assert.equal(bytes.length, 0);
+  const got = records(await later!, opener);
+  assert.equal(got.length, 2);
+  assert.deepEqual(got[0], Array.from({ length: got[0].length }, (_, i) => line(i)));
+  assert.deepEqual(got[1], [JSON.stringify({ t: "bye", reason: "rekey" })]);
+  assert.equal(sealer.seq, REKEY_AT + 1);
+});

@@ -7,6 +7,7 @@ import {
   AeadKey,
   aeadOpen,
   aeadSeal,
+  aesGcmSealLater,
   ed25519ExportPkcs8,
   ed25519FromSeed,
   ed25519Generate,
@@ -282,6 +283,48 @@ for (const cipher of CIPHERS) {
     assert.throws(() => aeadSeal(cipher, key, new Uint8Array(16), z, one), RangeError);
   });
 }
+
+Deno.test("aesGcmSealLater: the bytes of aeadSeal, before and after the key's import (property)", async () => {
+  const key = aeadImport(randomBytes(32));
+  const iv = randomBytes(12), aad = randomBytes(19), pt = randomBytes(5000);
+  // The first use imports the key: two seals started before it is done, one after.
+  const first = [aesGcmSealLater(key, iv, aad, pt), aesGcmSealLater(key, iv, aad, pt.subarray(7))];
+  assert.deepEqual(await first[0], aeadSeal("aes-256-gcm", key, iv, aad, pt));
+  assert.deepEqual(await first[1], aeadSeal("aes-256-gcm", key, iv, aad, pt.subarray(7)));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 20_000 }),
+      fc.uint8Array({ maxLength: 64 }),
+      fc.uint8Array({ minLength: 12, maxLength: 12 }),
+      async (pt, aad, iv) => {
+        const later = await aesGcmSealLater(key, iv, aad, pt);
+        assert.deepEqual(later, aeadSeal("aes-256-gcm", key, iv, aad, pt));
+        assert.deepEqual(aeadOpen("aes-256-gcm", key, iv, aad, later), pt);
+      },
+    ),
+    { numRuns: 50 },
+  );
+});
+
+Deno.test("aesGcmSealLater: its inputs may change once it returns; 12-byte nonce only", async () => {
+  for (const fresh of [true, false]) {
+    const key = aeadImport(new Uint8Array(32).fill(5));
+    if (!fresh) {
+      await aesGcmSealLater(key, new Uint8Array(12), new Uint8Array(0), new Uint8Array(1));
+    }
+    const iv = new Uint8Array(12).fill(1), aad = utf8.encode("aad"), pt = randomBytes(9000);
+    const want = aeadSeal("aes-256-gcm", key, iv, aad, pt);
+    const later = aesGcmSealLater(key, iv, aad, pt);
+    iv.fill(2);
+    aad.fill(3);
+    pt.fill(4);
+    assert.deepEqual(await later, want, fresh ? "key being imported" : "key imported");
+  }
+  const key = aeadImport(new Uint8Array(32));
+  const one = new Uint8Array(1), z = new Uint8Array(0);
+  assert.throws(() => aesGcmSealLater(key, new Uint8Array(11), z, one), RangeError);
+  assert.throws(() => aesGcmSealLater(key, new Uint8Array(16), z, one), RangeError);
+});
 
 Deno.test("aeadImport: 256-bit keys only", () => {
   assert.throws(() => aeadImport(new Uint8Array(16)), RangeError);

@@ -8,6 +8,7 @@ import {
 } from "../../shared/crypto.ts";
 import { concat, u32, u64, utf8 } from "../../shared/encoding.ts";
 import { ProtocolError } from "../../shared/errors.ts";
+import { AES_GCM_LATER_MIN } from "../../shared/crypto.ts";
 import {
   C2S,
   type DirectionKeys,
@@ -109,4 +110,46 @@ Deno.test("record: REKEY_AT is 2^24; seq 2^24 is the last record each way, then 
   assert.throws(() => sealer.seal(utf8.encode("x")), rekey);
   assert.equal(sealer.seq, REKEY_AT + 1, "a refused seal does not advance the counter");
   assert.throws(() => opener.open(new Uint8Array(17)), rekey);
+});
+
+Deno.test("record sealLater: large AES-GCM records come later, the same bytes, seq in call order", async () => {
+  for (const cipher of CIPHERS) {
+    const keys: DirectionKeys = {
+      cipher,
+      key: aeadImport(randomBytes(32)),
+      iv: randomBytes(12),
+      dir: S2C,
+    };
+    const later = new RecordSealer(keys), now = new RecordSealer(keys);
+    const opener = new RecordOpener(keys);
+    const sizes = [AES_GCM_LATER_MIN, 10, AES_GCM_LATER_MIN - 1, 16_384, 1, AES_GCM_LATER_MIN + 1];
+    const plain = sizes.map((n) => randomBytes(n));
+    const orig = plain.map((p) => p.slice());
+    const bodies = plain.map((p) => later.sealLater(p));
+    for (let i = 0; i < sizes.length; i++) {
+      const async = cipher === "aes-256-gcm" && sizes[i] >= AES_GCM_LATER_MIN;
+      assert.equal(bodies[i] instanceof Promise, async, `${cipher} ${sizes[i]} bytes`);
+      plain[i].fill(0xee); // the sealer keeps no reference to it
+    }
+    assert.equal(later.seq, sizes.length, "the counter advances at the call");
+    for (let i = 0; i < sizes.length; i++) {
+      const body = await bodies[i];
+      assert.deepEqual(body, now.seal(orig[i]), `${cipher} seq ${i}`);
+      assert.deepEqual(opener.open(body), orig[i]);
+    }
+    assert.throws(() => later.sealLater(new Uint8Array(16_385)), RangeError);
+    assert.throws(() => later.sealLater(new Uint8Array(0)), RangeError);
+    assert.equal(later.seq, sizes.length, "a refused seal does not advance the counter");
+  }
+  const keys: DirectionKeys = {
+    cipher: "aes-256-gcm",
+    key: aeadImport(randomBytes(32)),
+    iv: randomBytes(12),
+    dir: S2C,
+  };
+  const sealer = new RecordSealer(keys, REKEY_AT + 1);
+  assert.throws(
+    () => sealer.sealLater(new Uint8Array(AES_GCM_LATER_MIN)),
+    (e: unknown) => e instanceof ProtocolError && e.code === "rekey",
+  );
 });

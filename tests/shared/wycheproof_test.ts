@@ -9,6 +9,7 @@ import {
   aeadImport,
   aeadOpen,
   aeadSeal,
+  aesGcmSealLater,
   ed25519ImportPublic,
   ed25519Verify,
   hkdfSha256,
@@ -201,6 +202,27 @@ for (const [cipher, file] of AEAD_FILES) {
     },
   });
 }
+
+Deno.test({
+  name: "wycheproof aes-256-gcm through WebCrypto (aesGcmSealLater): every valid case seals alike",
+  ignore: !present,
+  fn: async () => {
+    const suite = await load<AeadGroup>("aes_gcm_test.json");
+    let ran = 0;
+    for (const g of suite.testGroups) {
+      if (g.keySize !== 256 || g.ivSize !== 96 || g.tagSize !== 128) continue;
+      for (const t of g.tests) {
+        if (t.result !== "valid") continue;
+        const label = `tcId ${t.tcId} (${t.flags.join(",")})`;
+        const key = aeadImport(fromHex(t.key));
+        const sealed = await aesGcmSealLater(key, fromHex(t.iv), fromHex(t.aad), fromHex(t.msg));
+        assert.equal(toHex(sealed), t.ct + t.tag, label);
+        ran++;
+      }
+    }
+    assert.ok(ran > 0, "no applicable aes-256-gcm case");
+  },
+});
 
 interface HkdfGroup {
   tests: {
