@@ -305,11 +305,11 @@ export function aeadSeal(
 }
 
 /**
- * Plaintexts of at least this many bytes are worth {@linkcode aesGcmSealLater}: in this runtime
- * WebCrypto's AES-256-GCM costs more per call than `node:crypto`'s (≈ 30 against ≈ 17 µs of CPU)
- * and much less per byte (≈ 3–4 against ≈ 14 ns); they cost the same near 2 KB.
+ * Plaintexts of at least this many bytes are worth {@linkcode aesGcmSealLater}. Measured here
+ * (process CPU per seal): `node:crypto` ≈ 10 µs + 13 ns per byte, WebCrypto ≈ 27 µs + 2.4 ns per
+ * byte; they cost the same near 1.5–2 KB (docs/benchmarks.md, "Ordinary records").
  */
-export const AES_GCM_LATER_MIN = 4096;
+export const AES_GCM_LATER_MIN = 2048;
 
 /**
  * Seals like {@linkcode aeadSeal} with AES-256-GCM, through WebCrypto: a promise of the same
