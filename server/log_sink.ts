@@ -56,6 +56,19 @@ export function formatLogLine(record: LogRecord): string {
   return line;
 }
 
+/**
+ * `message` followed by ` key=value` for each of `props`, exactly as {@linkcode formatLogLine}
+ * shows the properties of a message without placeholders; undefined when the text would contain
+ * `{` (the logger would read it as a template). Logged as a message without properties, a
+ * notice takes the logger's short path (no property snapshot) and prints the same line.
+ */
+export function noticeText(message: string, props: Record<string, unknown>): string | undefined {
+  if (message.includes("{")) return undefined;
+  let text = message;
+  for (const k of Object.keys(props)) text += ` ${k}=${show(props[k])}`;
+  return text.includes("{") ? undefined : text;
+}
+
 /** A sink passing each record, formatted by {@linkcode formatLogLine}, to `write`. */
 export function lineSink(write: (line: string) => void): Sink {
   return (record) => write(formatLogLine(record));

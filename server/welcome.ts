@@ -79,7 +79,8 @@ function serialise(
 export function welcomeLine(f: WelcomeFields, limits: Limits): string {
   const server = { name: f.serverName, version: f.version, motd: f.motd };
   let line = serialise(f, server, f.rooms, limits);
-  if (utf8Length(line) > limits.recordPlaintext) {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most welcomes need no count.
+  if (line.length * 3 > limits.recordPlaintext && utf8Length(line) > limits.recordPlaintext) {
     const rooms = f.rooms.map((r) => ({ ...r, topic: "" }));
     line = serialise(f, { ...server, motd: "" }, rooms, limits);
   }
