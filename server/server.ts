@@ -227,6 +227,7 @@ export class ChatServer {
           commitWindowMs: limits.commitWindowMs,
           maxBytes: limits.dbBytes,
           now,
+          checkpoints: "worker",
           onError: storageWarning(
             (text) => storageLog.error(text),
             "database",

@@ -29,6 +29,7 @@ import {
 import { type NameOwner, Names } from "./store_names.ts";
 import { type Ban, Moderation } from "./store_moderation.ts";
 import { type Row, str } from "./store_rows.ts";
+import { Checkpointer, type CheckpointReport } from "./checkpoint.ts";
 
 export { SCHEMA_VERSION } from "./schema.ts";
 export { StorageError, toStorageError } from "./storage_error.ts";
@@ -66,6 +67,15 @@ export interface StoreOptions {
    * under load, commits come at most once per window. Default {@linkcode COMMIT_WINDOW_MS}.
    */
   commitWindowMs?: number;
+  /**
+   * Who checkpoints the WAL into the database file: `"connection"` (default), SQLite on this
+   * connection after the commit that brings the WAL to 1,000 pages (a stall of the event loop);
+   * `"worker"`, a worker with its own connection, off the event loop (server/checkpoint.ts).
+   * Ignored for `":memory:"`.
+   */
+  checkpoints?: "connection" | "worker";
+  /** With `checkpoints: "worker"`: told of each checkpoint (tests and measurements). */
+  onCheckpoint?: (r: CheckpointReport) => void;
 }
 
 /**
@@ -98,6 +108,7 @@ export class Store {
   readonly #mod: Moderation;
   readonly #q: { setTopic: Statement; topic: Statement };
   readonly #topics = new Map<string, string>(); // bounded by TOPIC_CACHE
+  #checkpointer: Checkpointer | undefined;
   /** Quotas and expiry on this database (see server/upkeep.ts). */
   readonly upkeep: Upkeep;
   /** Room kinds and the members of private rooms (see server/room_members.ts). */
@@ -189,13 +200,24 @@ export class Store {
         const pages = Math.max(1, Math.floor(options.maxBytes / page));
         db.exec(`PRAGMA max_page_count = ${pages}`);
       }
-      // A checkpoint (two fsyncs, on the event loop) once the WAL holds SQLite's 1,000 pages:
-      // every 4,096 pages made each one a longer stall and doubled the p99 latency of a paced
-      // room (docs/benchmarks.md, "Checkpoint size and latency"); the WAL file is cut back to
-      // 16 MiB after each checkpoint.
+      // Without the worker, a checkpoint (two fsyncs, on the event loop) once the WAL holds
+      // SQLite's 1,000 pages: every 4,096 pages made each one a longer stall and doubled the p99
+      // latency of a paced room (docs/benchmarks.md, "Checkpoint size and latency"); the WAL
+      // file is cut back to 16 MiB when it starts over.
       db.exec("PRAGMA wal_autocheckpoint = 1000");
       db.exec("PRAGMA journal_size_limit = 16777216");
-      return new Store(db, kept, total, now, onError, schedule, commitWindowMs);
+      const store = new Store(db, kept, total, now, onError, schedule, commitWindowMs);
+      const checkpoints = options.checkpoints ?? "connection";
+      if (checkpoints !== "connection" && checkpoints !== "worker") {
+        throw new RangeError('checkpoints must be "connection" or "worker"');
+      }
+      if (checkpoints === "worker" && path !== ":memory:" && path !== "") {
+        store.#checkpointer = new Checkpointer(db, path, {
+          onError: (e) => store.#checkpointFailed(e),
+          onCheckpoint: options.onCheckpoint,
+        });
+      }
+      return store;
     } catch (e) {
       db.close();
       throw e;
@@ -203,13 +225,15 @@ export class Store {
   }
 
   /**
-   * Commits pending {@linkcode append}s, checkpoints the WAL into the main file and closes; a failed checkpoint (full or read-only
-   * storage) is reported to `onError` and the WAL is left for the next start. Calling it again
-   * does nothing.
+   * Commits pending {@linkcode append}s, stops the checkpoint worker (waiting for a checkpoint
+   * in progress), checkpoints the WAL into the main file and closes; a failed checkpoint (full
+   * or read-only storage) is reported to `onError` and the WAL is left for the next start.
+   * Calling it again does nothing.
    */
   close(): void {
     if (!this.#db.isOpen) return;
     this.#log.close();
+    this.#checkpointer?.stop();
     try {
       execGuarded(this.#db, "PRAGMA wal_checkpoint(TRUNCATE)", (e) => this.#fail(e));
     } catch {
@@ -330,6 +354,18 @@ export class Store {
   /** See {@linkcode Moderation.isOp}. */
   isOp(fingerprint: string): boolean {
     return this.#mod.isOp(fingerprint);
+  }
+
+  /** Reports a failure of the checkpoint worker as a {@linkcode StorageError}. */
+  #checkpointFailed(e: unknown): void {
+    const mapped = toStorageError(e);
+    this.#onError(
+      mapped instanceof StorageError ? mapped : new StorageError(
+        "internal",
+        "The server's storage failed to checkpoint its write-ahead log.",
+        { cause: e },
+      ),
+    );
   }
 
   /** Maps `e` with {@linkcode toStorageError}, reporting a storage failure. */

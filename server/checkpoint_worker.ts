@@ -1,0 +1,74 @@
+/**
+ * Entry point of the WAL checkpoint worker that server/checkpoint.ts starts (never imported by
+ * other modules): its own `node:sqlite` connection to the server's database runs a PASSIVE
+ * checkpoint every `spacingMs`, so the copying and the two `fsync`s of a checkpoint happen on
+ * this thread instead of the event loop. A PASSIVE checkpoint takes no writer lock: the server
+ * keeps committing while it runs. Loading this module only installs the message handler.
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { FromWorker, ToWorker, WorkerError } from "./checkpoint.ts";
+
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+  postMessage(m: FromWorker): void;
+};
+
+let db: DatabaseSync | undefined;
+let checkpoint: StatementSync | undefined;
+let timer: ReturnType<typeof setInterval> | undefined;
+let last = { log: -1, checkpointed: -1 };
+
+/** What a database error carries across the thread boundary. */
+function describe(e: unknown): WorkerError {
+  const err = e as { code?: unknown; errcode?: unknown };
+  return {
+    message: e instanceof Error ? e.message : String(e),
+    code: typeof err?.code === "string" ? err.code : undefined,
+    errcode: typeof err?.errcode === "number" ? err.errcode : undefined,
+  };
+}
+
+function tick(): void {
+  const t0 = performance.now();
+  let r: Record<string, unknown>;
+  try {
+    r = checkpoint!.get() as Record<string, unknown>;
+  } catch (e) {
+    scope.postMessage({ t: "error", error: describe(e) });
+    return;
+  }
+  const log = r.log as number;
+  const checkpointed = r.checkpointed as number;
+  // Nothing new since the last one (an idle server): nothing to report.
+  if (log === last.log && checkpointed === last.checkpointed) return;
+  last = { log, checkpointed };
+  const ms = performance.now() - t0;
+  scope.postMessage({ t: "checkpoint", busy: r.busy === 1, log, checkpointed, ms });
+}
+
+scope.onmessage = (e) => {
+  const m = e.data;
+  if (m.t === "start") {
+    try {
+      db = new DatabaseSync(m.path);
+      checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (e) {
+      scope.postMessage({ t: "failed", error: describe(e) });
+      return;
+    }
+    timer = setInterval(tick, m.spacingMs);
+    scope.postMessage({ t: "ready" });
+  } else if (m.t === "stop") {
+    clearInterval(timer);
+    try {
+      db?.close();
+    } catch {
+      // the server checkpoints and closes its own connection next
+    }
+    const stopped = new Int32Array(m.stopped);
+    Atomics.store(stopped, 0, 1);
+    Atomics.notify(stopped, 0);
+  }
+};
