@@ -4,10 +4,11 @@
  * while the server's connection has `wal_autocheckpoint = 0`. Its bounds:
  *
  * - A PASSIVE checkpoint never blocks the writer, so commits landing while it runs stay in the
- *   WAL, and SQLite only starts the WAL over when a write begins after a complete checkpoint.
- *   When a checkpoint reports {@linkcode WAL_BOUND_PAGES} frames or more, the server's own
- *   connection checkpoints at once, between two commits (one stall, as before, but only then):
- *   the next write then starts the WAL over.
+ *   WAL, and SQLite only starts the WAL over when a write begins after a complete checkpoint:
+ *   the worker checkpoints again at once while commits landed during its previous pass (a few
+ *   passes at most). When a checkpoint still reports {@linkcode WAL_BOUND_PAGES} frames or more,
+ *   the server's own connection checkpoints at once, between two commits (one stall, as before,
+ *   but only then): the next write then starts the WAL over.
  * - A worker that fails to start or stops with an error is reported (as a `StorageError` by
  *   the caller) and the server's connection goes back to SQLite's checkpoint every 1,000
  *   pages. A failed checkpoint is reported and tried again at the next tick.
@@ -44,7 +45,14 @@ export type FromWorker =
   | { t: "ready" }
   | { t: "failed"; error: WorkerError }
   | { t: "error"; error: WorkerError }
-  | { t: "checkpoint"; busy: boolean; log: number; checkpointed: number; ms: number };
+  | {
+    t: "checkpoint";
+    busy: boolean;
+    log: number;
+    checkpointed: number;
+    passes: number;
+    ms: number;
+  };
 
 /** One checkpoint as reported to {@linkcode CheckpointerOptions.onCheckpoint}. */
 export interface CheckpointReport {
@@ -54,6 +62,8 @@ export interface CheckpointReport {
   log: number;
   /** Frames copied into the database file (all of them when it completed). */
   checkpointed: number;
+  /** Checkpoints run one after the other (see server/checkpoint_worker.ts). */
+  passes: number;
   /** How long it took on its thread, ms. */
   ms: number;
 }
@@ -138,8 +148,8 @@ export class Checkpointer {
     if (m.t === "failed") this.#failed(toError(m.error, "cannot start"));
     else if (m.t === "error") this.#o.onError(toError(m.error, "failed"));
     else if (m.t === "checkpoint") {
-      const { log, checkpointed, ms } = m;
-      this.#o.onCheckpoint?.({ by: "worker", log, checkpointed, ms });
+      const { log, checkpointed, passes, ms } = m;
+      this.#o.onCheckpoint?.({ by: "worker", log, checkpointed, passes, ms });
       if (log >= this.#bound) this.#catchUp();
     }
   }
@@ -159,6 +169,7 @@ export class Checkpointer {
         by: "server",
         log: r.log,
         checkpointed: r.checkpointed,
+        passes: 1,
         ms: performance.now() - t0,
       });
     } catch (e) {

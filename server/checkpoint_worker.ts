@@ -20,6 +20,9 @@ let checkpoint: StatementSync | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 let last = { log: -1, checkpointed: -1 };
 
+/** Checkpoint passes per tick at most. */
+const PASSES = 4;
+
 /** What a database error carries across the thread boundary. */
 function describe(e: unknown): WorkerError {
   const err = e as { code?: unknown; errcode?: unknown };
@@ -30,22 +33,34 @@ function describe(e: unknown): WorkerError {
   };
 }
 
+/**
+ * One checkpoint, then again while commits landed during the previous pass (each pass copies
+ * only what came since), at most {@linkcode PASSES} times: a pass that finds nothing new leaves
+ * the WAL fully copied, so SQLite starts it over at the next write.
+ */
 function tick(): void {
   const t0 = performance.now();
   let r: Record<string, unknown>;
+  let passes = 0;
+  let log = -1;
   try {
-    r = checkpoint!.get() as Record<string, unknown>;
+    for (;;) {
+      r = checkpoint!.get() as Record<string, unknown>;
+      passes++;
+      if (r.log === log || passes === PASSES || r.busy === 1) break;
+      log = r.log as number;
+    }
   } catch (e) {
     scope.postMessage({ t: "error", error: describe(e) });
     return;
   }
-  const log = r.log as number;
+  log = r.log as number;
   const checkpointed = r.checkpointed as number;
   // Nothing new since the last one (an idle server): nothing to report.
   if (log === last.log && checkpointed === last.checkpointed) return;
   last = { log, checkpointed };
   const ms = performance.now() - t0;
-  scope.postMessage({ t: "checkpoint", busy: r.busy === 1, log, checkpointed, ms });
+  scope.postMessage({ t: "checkpoint", busy: r.busy === 1, log, checkpointed, passes, ms });
 }
 
 scope.onmessage = (e) => {
