@@ -1,8 +1,9 @@
 /**
  * `deno bench`: the hub's part of a login and logout — `auth` of a returning identity with a DM
  * key into a room of 0 or 1,000 members (name lookup, quota, key record, welcome, join with
- * history), then the disconnect — over a real store in a temporary directory (WAL, as the
- * server runs it). The handshake's cryptography is in bench/handshake_bench.ts.
+ * history, the `login` and `logout` notices through the logger and the console's line format,
+ * written to /dev/null), then the disconnect — over a real store in a temporary directory (WAL,
+ * as the server runs it). The handshake's cryptography is in bench/handshake_bench.ts.
  * @module
  */
 
@@ -11,6 +12,25 @@ import { Blacklist } from "../shared/names.ts";
 import type { AuthMessage } from "../shared/messages.ts";
 import { Hub, type Peer } from "../server/hub.ts";
 import { Store } from "../server/store.ts";
+import { configure, getLogger } from "@logtape/logtape";
+import { lineSink, noticeLog } from "../server/log_sink.ts";
+import { ConsoleScreen, syncWriter } from "../server/console_screen.ts";
+
+// The server's console: notices formatted as lines and written out (here to /dev/null).
+const devNull = Deno.openSync("/dev/null", { write: true });
+const screen = new ConsoleScreen({
+  out: syncWriter(devNull),
+  err: syncWriter(devNull),
+  interactive: false,
+});
+await configure({
+  reset: true,
+  sinks: { screen: lineSink((l) => screen.notice(l)) },
+  loggers: [
+    { category: ["chat"], lowestLevel: "info", sinks: ["screen"] },
+    { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["screen"] },
+  ],
+});
 
 const dir = Deno.makeTempDirSync();
 const store = Store.open(`${dir}/chat.db`, { schedule: (commit) => commit() });
@@ -26,6 +46,7 @@ const hub = new Hub({
   blacklist: () => Blacklist.empty(),
   startedAt: Date.now(),
   connectionCount: () => 1,
+  log: noticeLog(getLogger(["chat", "server"])),
 });
 
 let nextId = 1;
@@ -74,5 +95,6 @@ Deno.bench("login + logout, returning identity, room of 1,000", { group: "login"
 
 globalThis.addEventListener("unload", () => {
   store.close();
+  devNull.close();
   Deno.removeSync(dir, { recursive: true });
 });

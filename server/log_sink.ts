@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { LogRecord, Sink } from "@logtape/logtape";
+import type { Logger, LogRecord, Sink } from "@logtape/logtape";
 
 const LEVEL: Record<string, string> = {
   trace: "TRACE",
@@ -67,6 +67,21 @@ export function noticeText(message: string, props: Record<string, unknown>): str
   let text = message;
   for (const k of Object.keys(props)) text += ` ${k}=${show(props[k])}`;
   return text.includes("{") ? undefined : text;
+}
+
+/**
+ * The hub's notices (logins, logouts, name claims) logged through `logger`, each as its
+ * finished text ({@linkcode noticeText}), or with its properties when the text cannot be a plain
+ * message.
+ */
+export function noticeLog(
+  logger: Logger,
+): (level: "debug" | "info" | "warn", message: string, props: Record<string, unknown>) => void {
+  return (level, message, props) => {
+    const text = noticeText(message, props);
+    if (text === undefined) logger[level](message, props);
+    else logger[level](text);
+  };
 }
 
 /** A sink passing each record, formatted by {@linkcode formatLogLine}, to `write`. */

@@ -7,7 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import { Connection, type ConnectionContext } from "./connection.ts";
 import { VerifiedIdentities } from "./verified_identities.ts";
-import { noticeText } from "./log_sink.ts";
+import { noticeLog } from "./log_sink.ts";
 import { Hub } from "./hub.ts";
 import { auditTrail } from "./audit.ts";
 import { StorageError, Store } from "./store.ts";
@@ -295,12 +295,7 @@ export class ChatServer {
       connectionCount: () => ref.server ? ref.server.connections : 0,
       nodeName: opts.nodeName ?? defaultNodeName(hostname(), listener.addr.port),
       nodes: nodes?.board,
-      log: (level, message, props) => {
-        // Logins, logouts, name claims: the same line, through the logger's cheaper path.
-        const text = noticeText(message, props);
-        if (text === undefined) log[level](message, props);
-        else log[level](text);
-      },
+      log: noticeLog(log),
       roomRecords: limits.roomRecords > 0 ? new RoomRecords(key.privateKey, now) : undefined,
       audit: auditTrail({
         log: (message, props) => modLog.info(message, props),

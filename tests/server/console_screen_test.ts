@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { LogRecord } from "@logtape/logtape";
 import { CONSOLE_HINT, CONSOLE_PROMPT, ConsoleScreen } from "../../server/console_screen.ts";
-import { formatLogLine, lineSink, noticeText } from "../../server/log_sink.ts";
+import { formatLogLine, lineSink, noticeLog, noticeText } from "../../server/log_sink.ts";
 
 function screen(interactive: boolean) {
   const out: string[] = [];
@@ -72,7 +72,7 @@ Deno.test("log line: each record shows its own second; no placeholders shows eve
   assert.equal(formatLogLine(at(midnight - 1)), "23:59:59 INFO login name=bob n=2");
 });
 
-Deno.test("notice text: logged without properties, the same line as with them; `{` keeps the properties", async () => {
+Deno.test("notice log: the same line as logging the properties; `{` keeps the properties", async () => {
   const { configure, getLogger, reset } = await import("@logtape/logtape");
   const lines: string[] = [];
   await configure({
@@ -85,26 +85,22 @@ Deno.test("notice text: logged without properties, the same line as with them; `
   });
   try {
     const log = getLogger(["t"]);
+    const notice = noticeLog(log);
     const cases: [string, Record<string, unknown>][] = [
       ["login", { ip: "127.0.0.1", name: "bob", fingerprint: "SHA256:ab+/c" }],
       ["logout", { ip: "::1", name: "Zoë", fingerprint: "SHA256:x", reason: 'kicked by "x" y=1' }],
       ["name claimed", { name: "bob", fingerprint: "SHA256:x", n: 2, none: undefined }],
+      ["logout", { name: "bob", reason: "kicked by {x}" }], // not a plain message: properties
     ];
     for (const [message, props] of cases) {
       log.info(message, props);
-      const text = noticeText(message, props);
-      assert.notEqual(text, undefined);
-      log.info(text!);
+      notice("info", message, props);
       assert.equal(lines.length, 2);
       assert.equal(lines[1], lines[0]);
       lines.length = 0;
     }
-    assert.equal(lines.length, 0);
-    assert.equal(
-      noticeText("login", { name: "bob" }),
-      "login name=bob",
-    );
-    // A `{` anywhere would be read as a template: the caller logs the properties instead.
+    assert.equal(noticeText("login", { name: "bob" }), "login name=bob");
+    // A `{` anywhere would be read as a template: no finished text.
     assert.equal(noticeText("logout", { reason: "kicked by {x}" }), undefined);
     assert.equal(noticeText("a {b}", { b: 1 }), undefined);
   } finally {
