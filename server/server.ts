@@ -228,6 +228,13 @@ export class ChatServer {
           maxBytes: limits.dbBytes,
           now,
           checkpoints: "worker",
+          onCheckpointError: storageWarning(
+            (text) => storageLog.error(text),
+            "database checkpoint",
+            () => "",
+            "The server keeps running; checkpoints are tried again (by the server's own " +
+              "connection if the checkpoint worker stopped).",
+          ),
           onError: storageWarning(
             (text) => storageLog.error(text),
             "database",
@@ -558,6 +565,7 @@ function storageWarning(
   print: (text: string) => void,
   what: string,
   more: () => string = () => "",
+  consequence = "Users get storage_full/internal errors until space is freed.",
 ): (e: StorageError | unknown) => void {
   let last = -Infinity;
   let quiet = 0;
@@ -576,10 +584,9 @@ function storageWarning(
     const repeats = quiet > 0 ? ` (${quiet} more failures since the last warning)` : "";
     quiet = 0;
     print(
-      `WARNING: ${what} ${
-        full ? "storage is FULL" : "write failed"
-      }: ${detail}${more()}${repeats}. ` +
-        "Users get storage_full/internal errors until space is freed.",
+      `WARNING: ${what} ${full ? "storage is FULL" : "write failed"}: ${
+        detail.replace(/\.$/, "")
+      }${more()}${repeats}. ${consequence}`,
     );
   };
 }

@@ -74,6 +74,11 @@ export interface StoreOptions {
    * Ignored for `":memory:"`.
    */
   checkpoints?: "connection" | "worker";
+  /**
+   * With `checkpoints: "worker"`: told of a failed checkpoint or a failed worker (no request
+   * failed; the checkpoint is tried again). Default: `onError`.
+   */
+  onCheckpointError?: (e: StorageError) => void;
   /** With `checkpoints: "worker"`: told of each checkpoint (tests and measurements). */
   onCheckpoint?: (r: CheckpointReport) => void;
 }
@@ -213,7 +218,7 @@ export class Store {
       }
       if (checkpoints === "worker" && path !== ":memory:" && path !== "") {
         store.#checkpointer = new Checkpointer(db, path, {
-          onError: (e) => store.#checkpointFailed(e),
+          onError: (e) => store.#checkpointFailed(e, options.onCheckpointError ?? onError),
           onCheckpoint: options.onCheckpoint,
         });
       }
@@ -357,9 +362,9 @@ export class Store {
   }
 
   /** Reports a failure of the checkpoint worker as a {@linkcode StorageError}. */
-  #checkpointFailed(e: unknown): void {
+  #checkpointFailed(e: unknown, report: (e: StorageError) => void): void {
     const mapped = toStorageError(e);
-    this.#onError(
+    report(
       mapped instanceof StorageError ? mapped : new StorageError(
         "internal",
         "The server's storage failed to checkpoint its write-ahead log.",

@@ -2,13 +2,13 @@
  * WAL checkpoints off the event loop with a real server process: under a stream of messages the
  * WAL is copied into the database file while the server runs and the WAL file stays bounded;
  * the server stops cleanly (its worker closed, no WAL left) and everything acknowledged is in the
- * database after a restart.
+ * database after a restart. A server whose worker cannot start warns and checkpoints by itself.
  */
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { EvilClient } from "../support/evil_client.ts";
-import { startServer } from "../support/procs.ts";
+import { MAIN, startServer } from "../support/procs.ts";
 import { utf8 } from "../../shared/encoding.ts";
 import { newId } from "../../shared/messages.ts";
 
@@ -94,6 +94,48 @@ Deno.test("e2e: under load the WAL is checkpointed while the server runs; stop a
     clearInterval(sampler);
     await Promise.all(open.map((c) => c.close()));
     await server.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("e2e: a checkpoint worker that cannot start is a storage warning; the server keeps serving", async () => {
+  // A copy of the program without the worker's module, as a binary built without it would be.
+  const root = new URL(".", `file://${MAIN}`).pathname;
+  const copy = await Deno.makeTempDir({ prefix: "chat-e2e-noworker-" });
+  const dataDir = await Deno.makeTempDir({ prefix: "chat-e2e-ckpt-" });
+  let server;
+  const open: EvilClient[] = [];
+  try {
+    for (const dir of ["bench", "client", "server", "shared"]) {
+      await new Deno.Command("cp", { args: ["-r", `${root}${dir}`, copy] }).output();
+    }
+    for (const f of ["main.ts", "cli_args.ts", "version.ts", "deno.json", "deno.lock"]) {
+      await Deno.copyFile(`${root}${f}`, `${copy}/${f}`);
+    }
+    await Deno.remove(`${copy}/server/checkpoint_worker.ts`);
+    server = await startServer({ dataDir, main: `${copy}/main.ts` });
+    const a = await EvilClient.joined(server.port, "alice");
+    open.push(a);
+    await a.send(EvilClient.say("still stored"));
+    const { match } = await a.readUntil((m) => m.t === "msg" && m.text === "still stored");
+    assert.equal(match?.seq, 1);
+    const end = Date.now() + 10_000;
+    while (
+      !/WARNING: database checkpoint write failed: WAL checkpoint worker: .*The server keeps running/
+        .test(server.stderr())
+    ) {
+      if (Date.now() > end) assert.fail(`no warning: ${server.stderr()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await a.close();
+    open.length = 0;
+    const status = await server.stop("SIGTERM");
+    assert.equal(status.code, 0, server.stderr());
+    assert.equal(size(`${dataDir}/chat.db-wal`), -1, "no WAL left after a clean stop");
+  } finally {
+    await Promise.all(open.map((c) => c.close()));
+    await server?.stop();
+    await Deno.remove(copy, { recursive: true });
     await Deno.remove(dataDir, { recursive: true });
   }
 });
