@@ -283,6 +283,8 @@ export class Connection implements Peer {
       if (now - this.#lastRecv > l.handshakeMs + l.stalledWriteMs) this.abort("closing timed out");
       return;
     }
+    // A connection quiet for a second lets go of what large records needed (shared/record.ts).
+    if (!this.#writing && now - this.#writeStarted > 1000) this.#sealer?.rest();
     const idle = now - this.#lastRecv;
     if (idle > l.idleCloseMs) return this.abort("connection lost");
     if (idle > l.idlePingMs && !this.#pinged) {

@@ -231,6 +231,8 @@ let keyBytes: (key: AeadKey) => Uint8Array;
 let wrapKey: (raw: Uint8Array) => AeadKey;
 /** The key's WebCrypto twin (AES-GCM), or the promise of it: the first call imports it. */
 let webKey: (key: AeadKey) => CryptoKey | Promise<CryptoKey>;
+/** Lets go of the key's WebCrypto twin (unless being imported). */
+let dropWebKey: (key: AeadKey) => void;
 
 /**
  * A 32-byte AEAD key, opaque outside this module: it can only seal and open. Its bytes are kept
@@ -257,6 +259,9 @@ export class AeadKey {
         if (key.#web === p) key.#web = undefined; // tried again on the next use
       });
       return p;
+    };
+    dropWebKey = (key) => {
+      if (!(key.#web instanceof Promise)) key.#web = undefined;
     };
   }
 }
@@ -331,6 +336,14 @@ export function aesGcmSealLater(
     return k.then((web) => aesGcmSealNow(web, n, a, p));
   }
   return aesGcmSealNow(k, nonce, aad, plaintext);
+}
+
+/**
+ * Lets go of what {@linkcode aesGcmSealLater} keeps with `key` (its WebCrypto twin, about 2 KiB
+ * of heap): for a connection gone quiet. The next large seal imports it again.
+ */
+export function aesGcmLaterRest(key: AeadKey): void {
+  dropWebKey(key);
 }
 
 async function aesGcmSealNow(

@@ -1,7 +1,7 @@
 /**
  * chat/1 AEAD record layer (PROTOCOL.md §3): AES-256-GCM or ChaCha20-Poly1305, as the handshake
  * chose, with per-direction counters in the nonce and the associated data, never transmitted.
- * Sealing and opening are synchronous.
+ * Sealing and opening are synchronous, except large AES-256-GCM seals by `sealLater`.
  * @module
  */
 
@@ -11,6 +11,7 @@ import {
   aeadOpen,
   aeadSeal,
   AES_GCM_LATER_MIN,
+  aesGcmLaterRest,
   aesGcmSealLater,
 } from "./crypto.ts";
 import { utf8, utf8Length } from "./encoding.ts";
@@ -159,6 +160,10 @@ export class RecordSealer {
     if (this.#seq > REKEY_AT) throw new ProtocolError("rekey", "record counter exhausted");
     c.set(this.#seq++, plaintext.length + TAG_BYTES);
     return aesGcmSealLater(c.key, RecordContext.nonce, RecordContext.aad, plaintext);
+  }
+  /** Lets go of what {@linkcode sealLater} kept for the next large record (a quiet connection). */
+  rest(): void {
+    if (this.#ctx.cipher === "aes-256-gcm") aesGcmLaterRest(this.#ctx.key);
   }
 }
 
