@@ -2,7 +2,8 @@
  * Bounded send queue (DESIGN.md §4): a client that authenticates and then never reads is
  * disconnected as a slow consumer once its queue passes `sendQueueEvents`, while the room keeps
  * flowing: an honest reader receives every message in order, none lost. Fan-out never waits for
- * the stuck socket.
+ * the stuck socket. A reader whose write stalls (large AES-256-GCM records, sealed
+ * asynchronously) is closed by the stalled-write deadline.
  */
 
 import assert from "node:assert/strict";
@@ -79,6 +80,53 @@ Deno.test("slow consumer: a client that never reads is dropped; the reader gets 
       assert.equal(await slow.waitClosed(10_000), true);
       assert.ok(reader.peerClosed === false && sender.peerClosed === false);
       assert.equal(t.server.connections, 2);
+    } finally {
+      await closeAll(...open);
+    }
+  });
+});
+
+Deno.test("stalled write: an AES-256-GCM reader that stops reading large records is dropped in time", async () => {
+  // Large records to an AES-256-GCM client are sealed asynchronously (server/outbox.ts): the
+  // write in flight, seal included, still has its deadline. The queue bounds are far away, so
+  // only the stalled-write deadline can explain the drop.
+  const stalledWriteMs = 1000;
+  const limits = {
+    textBytes: TEXT + 100,
+    sendQueueEvents: 100_000,
+    sendQueueBytes: 256 * 1024 * 1024,
+    stalledWriteMs,
+    rateBurst: 1_000_000,
+    ratePerSecond: 1_000_000,
+  };
+  await withServer(limits, async (t) => {
+    const open: EvilClient[] = [];
+    try {
+      const sender = keep(open, await joined(t, "sid"));
+      const slow = keep(open, await joined(t, "zed")); // EvilClient: AES-256-GCM, never reads
+      assert.equal(slow.session?.cipher, "aes-256-gcm");
+      await sender.sync();
+      let goneAt = 0;
+      const gone = sender.readUntil((m) => {
+        if (leavesOf([m], "zed").length === 0) return false;
+        goneAt = Date.now();
+        return true;
+      }, 30_000);
+      // Send until zed is gone: its socket fills within a few hundred messages; from then on its
+      // write waits, and the deadline closes it.
+      const start = Date.now();
+      let sent = 0;
+      while (goneAt === 0 && Date.now() - start < 25_000) {
+        await sender.send(EvilClient.say(`${sent++}:${"x".repeat(TEXT)}`));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const { match } = await gone;
+      assert.equal(match?.reason, "connection lost");
+      // Filling loopback buffers takes well under a second here; the deadline adds one second
+      // and the server checks it every quarter of it.
+      assert.ok(goneAt - start < 10_000, `dropped after ${goneAt - start} ms (${sent} messages)`);
+      assert.equal(await slow.waitClosed(10_000), true);
+      assert.equal(t.server.connections, 1);
     } finally {
       await closeAll(...open);
     }
