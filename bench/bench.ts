@@ -236,6 +236,8 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     const natsBefore = await sampleProc(c.natsPid);
     const t0 = absoluteNow() + (n > 1 ? 10 : 0); // the workers start together
     const results = await Promise.all(shards.map((s) => s.run(t0)));
+    // The bench's own CPU is read at the end of the drain, before its figures are sorted.
+    const selfAfter = selfBefore && await sampleProc("self");
     const counts = new Int32Array(counters);
     let expected = 0;
     for (let k = 0; k < c.senders; k++) {
@@ -305,7 +307,6 @@ async function runLoad(c: BenchConfig): Promise<LoadReport> {
     const afterRun = await sampleProcs(c.serverPids);
     const natsAfter = natsBefore && await sampleProc(c.natsPid);
     if (natsBefore && natsAfter) report.natsCpuMsRun = natsAfter.cpuMs - natsBefore.cpuMs;
-    const selfAfter = selfBefore && await sampleProc("self");
     if (selfBefore && selfAfter) report.benchCpuMsRun = selfAfter.cpuMs - selfBefore.cpuMs;
     if (before && afterConnect && afterRun && live > 0) {
       report.serverCpuMsPerConnection = (afterConnect.cpuMs - before.cpuMs) / live;

@@ -55,6 +55,7 @@ export interface LoadReport {
   keys?: { given: number; serverCpuMs?: number };
   serverRssBytes?: number;
   serverRssJoinedBytes?: number;
+  /** The bench process's CPU time (every thread) from the first send to the end of the drain. */
   benchCpuMsRun?: number;
   /** How late a 10 ms timer of the bench ran during the run (its event-loop lag). */
   benchLagMs?: Spread;
