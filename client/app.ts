@@ -8,7 +8,7 @@
  */
 
 import { nameKey } from "../shared/names.ts";
-import type { ErrorMessage, ReplyMessage } from "../shared/messages.ts";
+import type { ErrorMessage, EventMessage, ReplyMessage } from "../shared/messages.ts";
 import { AppState, commandsInHelp, namesInData } from "./app_state.ts";
 import { WindowRouter } from "./app_windows.ts";
 import { DmInbox } from "./dm_inbox.ts";
@@ -28,9 +28,14 @@ import type {
   DmFailedEvent,
   View,
   ViewEvent,
+  Where,
 } from "./view.ts";
 
 const DAY_MS = 86_400_000;
+/** How long after its reply the `nick` event of the user's own `/nick` is still recognised (ms). */
+const NICK_EVENT_MS = 10_000;
+/** Own `/nick` changes waiting for their event, at most. */
+const NICKS_MAX = 8;
 
 /** Settings for {@link App} and {@link runApp}. */
 export interface AppOptions {
@@ -46,6 +51,11 @@ export interface AppOptions {
   drainMs?: number;
   /** Colour is on (the view decides how it renders; kept for callers that pass it along). */
   color?: boolean;
+  /**
+   * What keeps colours off in this run whatever the settings say (`--no-color`, `NO_COLOR`), for
+   * `/set colors` to tell; undefined when nothing does.
+   */
+  noColor?: string;
   /**
    * The user's transcript (room messages, events, failures) is appended to this file as JSON
    * lines; the caller opens it (before connecting, so nothing is missed) and closes it.
@@ -89,6 +99,11 @@ export class App {
   readonly #notices = new NoticeFilter();
   readonly #outgoing: DmOutgoing;
   readonly #router: WindowRouter;
+  /**
+   * `/nick` asked for by this session, by the new name's key: the old name and until when its
+   * event is expected (the reply's deadline, then {@link NICK_EVENT_MS}). At most {@link NICKS_MAX}.
+   */
+  readonly #nicks = new Map<string, { old: string; until: number }>();
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
@@ -120,6 +135,7 @@ export class App {
       hostPort: opts.hostPort ?? opts.dm?.hostPort ?? "",
       remember: view.interactive,
       liveColors: view.liveColors === true,
+      noColor: opts.noColor,
       command: (name, args, auto) =>
         this.#client === undefined
           ? Promise.resolve({ t: "error", code: "offline", message: "not connected yet" })
@@ -127,7 +143,7 @@ export class App {
           ? this.#client.command(name, args, true)
           : this.#command(name, args),
       pinned: (name) => opts.dm?.knownUsers.lookup(opts.dm.hostPort, name),
-      info: (text, level) => this.#info(text, level),
+      info: (text, level, where) => this.#info(text, level, where),
     }, opts.settings ?? memorySettings(opts));
     this.#router = new WindowRouter({
       windows: opts.windows,
@@ -147,8 +163,29 @@ export class App {
     this.#view.show(ev, this.state.renderState());
   }
 
-  #info(text: string, level: "info" | "error" = "info"): void {
-    this.#show({ t: "local", level, text });
+  #info(text: string, level: "info" | "error" = "info", where?: Where): void {
+    this.#show(
+      where === undefined ? { t: "local", level, text } : { t: "local", level, text, where },
+    );
+  }
+
+  /** Shows a command's reply or error where it belongs (`where`: see {@link Where}). */
+  #answer(msg: ReplyMessage | ErrorMessage, where: Where | undefined): void {
+    this.#show(where === undefined ? { t: "server", msg } : { t: "server", msg, where });
+  }
+
+  /**
+   * True for the `nick` event of a `/nick` this session asked for: its reply says it (one line,
+   * where the command was typed), the event is not shown as well.
+   */
+  #ownNick(m: EventMessage): boolean {
+    if (m.kind !== "nick" || m.name === undefined || m.old === undefined) return false;
+    const now = Date.now();
+    for (const [k, v] of this.#nicks) if (v.until < now) this.#nicks.delete(k);
+    const v = this.#nicks.get(nameKey(m.name));
+    if (v === undefined || nameKey(v.old) !== nameKey(m.old)) return false;
+    this.#nicks.delete(nameKey(m.name));
+    return true;
   }
 
   #refresh(): void {
@@ -184,7 +221,8 @@ export class App {
       // Replies that reach here answer no pending command (e.g. after a timeout): shown too.
       // The MOTD event right after welcome repeats what the welcome already showed.
       const repeat = m.t === "event" &&
-        ((m.kind === "motd" && m.text === this.#welcomeMotd) || !this.#notices.show(m));
+        ((m.kind === "motd" && m.text === this.#welcomeMotd) || !this.#notices.show(m) ||
+          this.#ownNick(m));
       if (m.t === "event" && m.kind === "motd") this.#welcomeMotd = undefined;
       if (m.t !== "ping" && m.t !== "pong" && !repeat) this.#show(this.#router.placeNotice(ev, m));
     } else {
@@ -229,11 +267,29 @@ export class App {
       for (const n of namesInData(r.data)) this.state.addName(room, n);
     }
     if (name === "rooms") { for (const n of namesInData(r.data)) this.state.addRoom(n); }
+    if (name === "nick") this.#renamed(r);
     this.#refresh();
+  }
+
+  /**
+   * The reply to the user's `/nick NEW`: the user is NEW now (also when no event says so: a user
+   * in no room gets none), and NEW's event, if it comes, is not shown again.
+   */
+  #renamed(r: ReplyMessage): void {
+    const d = r.data as { name?: unknown; old?: unknown } | undefined;
+    if (typeof d?.name !== "string" || typeof d.old !== "string") return;
+    const k = nameKey(d.name);
+    const pending = this.#nicks.get(k);
+    if (pending !== undefined) pending.until = Date.now() + NICK_EVENT_MS;
+    if (nameKey(this.state.me) === nameKey(d.old)) this.state.me = d.name;
   }
 
   async #command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage> {
     const c = this.#client!;
+    if (name === "nick" && args.length === 1 && this.#nicks.size < NICKS_MAX) {
+      // Its event may come before the reply: recognised until the reply's deadline and after.
+      this.#nicks.set(nameKey(args[0]), { old: this.#me(), until: Infinity });
+    }
     let r: ReplyMessage | ErrorMessage;
     try {
       r = await c.command(name, args);
@@ -244,19 +300,25 @@ export class App {
         message: `/${name} failed: ${errorText(e)}`,
       };
     }
+    if (name === "nick" && r.t === "error") this.#nicks.delete(nameKey(args[0] ?? ""));
     this.#harvest(name, args, r);
     return r;
   }
 
-  async #perform(a: Action): Promise<void> {
+  /**
+   * Carries out `a`, typed `where` (see {@link Where}): its answers are shown there, the answer
+   * to a `/join` in the room joined.
+   */
+  async #perform(a: Action, where?: Where): Promise<void> {
     const c = this.#client!;
     const s = this.state;
+    const info = (text: string, level: "info" | "error" = "info") => this.#info(text, level, where);
     switch (a.kind) {
       case "none":
       case "quit":
         return;
       case "error":
-        return this.#info(a.text, "error");
+        return info(a.text, "error");
       case "say":
         c.say(s.room, a.text, a.me);
         return;
@@ -268,65 +330,66 @@ export class App {
         return this.#view.clear();
       case "reconnect":
         return c.reconnectNow?.()
-          ? this.#info("reconnecting now")
-          : this.#info("not waiting to reconnect (connected, or connecting now)", "error");
+          ? info("reconnecting now")
+          : info("not waiting to reconnect (connected, or connecting now)", "error");
       case "help": {
         if (a.topic !== undefined) {
           const local = localHelp(a.topic);
-          if (local !== undefined) return this.#info(local);
+          if (local !== undefined) return info(local);
           const r = await this.#command("help", [a.topic]);
           if (r.t === "error" && r.code === "unknown_command") {
-            return this.#info(`there is no command /${a.topic}; /help lists them all`, "error");
+            return info(`there is no command /${a.topic}; /help lists them all`, "error");
           }
-          return this.#show({ t: "server", msg: r });
+          return this.#answer(r, where);
         }
         const r = await this.#command("help", []);
-        this.#show({ t: "server", msg: r });
-        return this.#info(LOCAL_HELP);
+        this.#answer(r, where);
+        return info(LOCAL_HELP);
       }
       case "set":
       case "ignore":
       case "unignore":
       case "timestamp":
       case "bell":
-        await this.#settings.perform(a);
+        await this.#settings.perform(a, info);
         return;
       case "dm":
-        if (this.#dm === undefined) return this.#info(NO_DM_TEXT, "error");
+        if (this.#dm === undefined) return info(NO_DM_TEXT, "error");
         return this.#outgoing.submit(a.to, a.text);
       case "trust":
       case "verify": {
         const svc = this.#dm;
-        if (svc === undefined) return this.#info(NO_DM_TEXT, "error");
+        if (svc === undefined) return info(NO_DM_TEXT, "error");
         const r = await this.#inbox.track(
           a.kind === "trust" ? svc.trust(a.name) : svc.verify(a.name),
         );
-        return this.#info(r.text, r.ok ? "info" : "error");
+        return info(r.text, r.ok ? "info" : "error");
       }
       case "join": {
         if (s.rooms.has(a.room) && a.private !== true) {
           s.room = a.room;
           this.#refresh();
           if (this.#router.focusRoom(a.room)) return;
-          return this.#info(`now talking in ${a.room}`);
+          return info(`now talking in ${a.room}`);
         }
         const r = await this.#command("join", a.private ? [a.room, "--private"] : [a.room]);
-        this.#show({ t: "server", msg: r });
+        // The answer of a join goes to the room's window (shown next), an error where typed.
+        this.#answer(r, r.t === "reply" ? a.room : where);
         if (r.t === "reply") {
           s.enter(a.room);
           this.#refresh();
-          if (!this.#router.focusRoom(a.room)) this.#info(`now talking in ${a.room}`);
+          if (!this.#router.focusRoom(a.room)) info(`now talking in ${a.room}`);
         }
         return;
       }
       case "command": {
         const r = await this.#command(a.name, a.args);
-        this.#show({ t: "server", msg: r });
+        this.#answer(r, where);
         if (r.t === "reply" && a.name === "leave" && a.args[0] !== undefined) {
           const was = s.room;
           s.exit(a.args[0]);
           if (s.room !== was && this.#router.windows === undefined) {
-            this.#info(`now talking in ${s.room}`);
+            info(`now talking in ${s.room}`);
           }
           this.#refresh();
         }
@@ -337,10 +400,16 @@ export class App {
 
   /** Handles one input line; resolves when it is done, with true when the user quits. */
   async handleLine(line: string): Promise<boolean> {
+    const where = this.#typedIn();
     const a = this.#router.parse(line);
     if (a.kind === "quit") return true;
-    await this.#perform(a);
+    await this.#perform(a, where);
     return false;
+  }
+
+  /** Where the line just read was typed: the view knows, else the window shown, if any. */
+  #typedIn(): Where | undefined {
+    return this.#view.typedIn?.() ?? this.#router.typedIn();
   }
 
   /** Waits until nothing is pending, the connection is gone, or `ms` pass; true when drained. */
@@ -407,12 +476,13 @@ export class App {
           break;
         }
         if (r.done) break;
+        const where = this.#typedIn();
         const a = this.#router.parse(r.value);
         if (a.kind === "quit") break;
-        const p = this.#perform(a);
+        const p = this.#perform(a, where);
         if (!interactive) await p;
         else {
-          p.catch((e) => this.#info(errorText(e), "error"));
+          p.catch((e) => this.#info(errorText(e), "error", where));
         }
       }
       if (this.#outgoing.held > 0 && !this.#closedByPeer) {

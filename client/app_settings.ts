@@ -26,7 +26,7 @@ import {
   type Settings,
   shortFingerprint,
 } from "./settings.ts";
-import type { BellMode, ClientEvent } from "./view.ts";
+import type { BellMode, ClientEvent, Where } from "./view.ts";
 
 /** Where settings live: read them, change them (saved when there is a file). */
 export interface SettingsStore {
@@ -70,13 +70,21 @@ export interface SettingsHost {
   readonly remember: boolean;
   /** A change of `colors` shows at once (the page); otherwise from the next start. */
   readonly liveColors?: boolean;
+  /**
+   * What keeps colours off in this run whatever the setting says (`--no-color`, `NO_COLOR`);
+   * undefined when nothing does.
+   */
+  readonly noColor?: string;
   /** Runs a server command as typed by the user (`auto`: sent by the client on its own). */
   command(name: string, args: string[], auto?: boolean): Promise<ReplyMessage | ErrorMessage>;
   /** The fingerprint pinned for `name` on this server, if any. */
   pinned(name: string): string | undefined;
-  /** Shows a notice. */
-  info(text: string, level?: "info" | "error"): void;
+  /** Shows a notice; `where` as in {@link Where} (default: the window shown). */
+  info(text: string, level?: "info" | "error", where?: Where): void;
 }
+
+/** Shows the answers of one settings command (where it was typed). */
+type Say = (text: string, level?: "info" | "error") => void;
 
 /** Names whose identity was looked up, at most (then the oldest are forgotten). */
 export const PROBED_MAX = 1_000;
@@ -150,25 +158,28 @@ export class AppSettings {
     }
   }
 
-  /** Handles a settings action; false when `a` is not one. */
-  async perform(a: Action): Promise<boolean> {
+  /**
+   * Handles a settings action, its answers shown with `say` (default: the host's `info`); false
+   * when `a` is not one.
+   */
+  async perform(a: Action, say: Say = (t, l) => this.#host.info(t, l)): Promise<boolean> {
     const s = this.#host.state;
     const hp = this.#host.hostPort;
     switch (a.kind) {
       case "set": {
         if (a.key === undefined) {
-          this.#host.info(describeSettings(this.#store.settings, hp, this.#store.path || "memory"));
+          say(describeSettings(this.#store.settings, hp, this.#store.path || "memory"));
           return true;
         }
         const { key, value } = a;
         if (value === undefined) {
-          this.#host.info(`usage: /set ${key} VALUE (/set shows every setting)`, "error");
+          say(`usage: /set ${key} VALUE (/set shows every setting)`, "error");
           return true;
         }
         try {
           applySet(structuredClone(this.#store.settings), hp, key, value); // check first
         } catch (e) {
-          this.#host.info(why(e), "error");
+          say(why(e), "error");
           return true;
         }
         if (await this.#save((st) => applySet(st, hp, key, value))) {
@@ -176,7 +187,7 @@ export class AppSettings {
           s.timestamps = st.timestamps;
           s.bell = st.bell;
           this.#lastRooms = st.servers[hp]?.rooms; // what trackRooms goes on from
-          this.#host.info(this.#setReply(key, value.trim()));
+          say(this.#setReply(key, value.trim()));
         }
         return true;
       }
@@ -185,30 +196,30 @@ export class AppSettings {
           s.timestamps = a.on;
           await this.#save((st) => st.timestamps = a.on!);
         }
-        this.#host.info(`timestamps ${s.timestamps ? "on" : "off"}`);
+        say(`timestamps ${s.timestamps ? "on" : "off"}`);
         return true;
       case "bell":
         if (a.mode !== undefined) {
           s.bell = a.mode;
           await this.#save((st) => st.bell = a.mode!);
         }
-        this.#host.info(`bell: ${s.bell}`);
+        say(`bell: ${s.bell}`);
         return true;
       case "ignore":
         if (a.name === undefined) {
           const list = describeIgnores(this.#store.settings, hp);
-          this.#host.info(
+          say(
             list.length === 0 ? "you ignore nobody" : `you ignore: ${list.join("; ")}`,
           );
-        } else await this.#ignore(a.name);
+        } else await this.#ignore(a.name, say);
         return true;
       case "unignore": {
         let gone: ReturnType<typeof removeIgnore>;
         const ok = await this.#save((st) => gone = removeIgnore(st, hp, a.name));
         if (!ok) return true;
-        if (gone === undefined) this.#host.info(`you were not ignoring ${a.name}`, "error");
+        if (gone === undefined) say(`you were not ignoring ${a.name}`, "error");
         else {
-          this.#host.info(
+          say(
             `no longer ignoring ${gone.names.join(", ")} ${shortFingerprint(gone.fingerprint)}`,
           );
         }
@@ -228,10 +239,16 @@ export class AppSettings {
     const k = key.toLowerCase() === "colours" ? "colors" : key.toLowerCase();
     const sv = this.#store.settings.servers[this.#host.hostPort];
     switch (k) {
-      case "colors":
-        return `${key.toLowerCase()} set to ${value}${
-          this.#host.liveColors === true ? "" : " (from the next start)"
-        }`;
+      case "colors": {
+        const said = `${key.toLowerCase()} set to ${value}`;
+        const off = this.#host.noColor;
+        if (this.#host.liveColors === true) return said;
+        if (off === undefined) return `${said} (from the next start)`;
+        if (!this.#store.settings.colors) return `${said} (they are off now too: ${off})`;
+        return off === "NO_COLOR"
+          ? `${said}, but NO_COLOR is set: colours stay off while it is`
+          : `${said}: from the next start without --no-color`;
+      }
       case "name":
         return sv?.name === undefined
           ? "name removed (the next start asks for one)"
@@ -246,7 +263,7 @@ export class AppSettings {
   }
 
   /** `/ignore NAME`: by the fingerprint the server reports for NAME, or the pinned one. */
-  async #ignore(name: string): Promise<void> {
+  async #ignore(name: string, say: Say): Promise<void> {
     const hp = this.#host.hostPort;
     let fp: string | undefined;
     const r = await this.#host.command("whois", [name]);
@@ -259,7 +276,7 @@ export class AppSettings {
     fp ??= this.#host.pinned(name);
     if (fp === undefined) {
       const reason = r.t === "error" ? `${r.message} ` : "";
-      this.#host.info(
+      say(
         `${reason}Cannot ignore ${name}: ignoring is by identity, and ${name} is not connected ` +
           "and has no pinned key. Try again while they are online.",
         "error",
@@ -267,12 +284,12 @@ export class AppSettings {
       return;
     }
     if (fp === this.#ownFp) {
-      this.#host.info("you cannot ignore yourself", "error");
+      say("you cannot ignore yourself", "error");
       return;
     }
     let added = false;
     if (!await this.#save((st) => added = addIgnore(st, hp, fp!, shown))) return;
-    this.#host.info(
+    say(
       added
         ? `ignoring ${shown} ${shortFingerprint(fp)}: their room and private messages are ` +
           "hidden, under any name they use"
@@ -292,7 +309,9 @@ export class AppSettings {
         this.#save((s) => {
           serverOf(s, hp).name ??= name;
         }).then((ok) => {
-          if (ok) this.#host.info(`${name} is remembered for ${hp} (/set name to change it)`);
+          if (ok) {
+            this.#host.info(`${name} is remembered for ${hp} (/set name to change it)`, "info", "");
+          }
         });
       }
     }

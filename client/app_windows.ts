@@ -10,8 +10,8 @@ import { nameKey } from "../shared/names.ts";
 import type { ServerMessage } from "../shared/messages.ts";
 import type { AppState } from "./app_state.ts";
 import { type Action, NO_DM_TEXT, parseInput } from "./input.ts";
-import type { ChatWindow, WindowList } from "./windows.ts";
-import type { ChatClientLike, ClientEvent } from "./view.ts";
+import { type ChatWindow, WindowList } from "./windows.ts";
+import type { ChatClientLike, ClientEvent, Where } from "./view.ts";
 
 /** Messages asked for per page of older history (scrolling past the top of a room's window). */
 export const HISTORY_PAGE = 50;
@@ -182,6 +182,12 @@ export class WindowRouter {
         return this.#d.leave(w.name);
       }
     }
+  }
+
+  /** Where the window shown is (what a line typed now answers to); undefined without windows. */
+  typedIn(): Where | undefined {
+    const w = this.#d.windows?.current;
+    return w === undefined ? undefined : WindowList.whereOf(w);
   }
 
   /** Shows `room`'s window; false when it has none (or there are no windows). */

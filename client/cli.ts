@@ -229,6 +229,11 @@ async function clientRun(
       bell: start.bell,
       timestamps: start.timestamps,
       color,
+      noColor: values["no-color"] === true
+        ? "--no-color"
+        : useColor(Deno.env.get("NO_COLOR"), false)
+        ? undefined
+        : "NO_COLOR",
       settings,
       hostPort,
       log,

@@ -168,7 +168,17 @@ function multi(text: string): string {
   return sanitizeMultiline(text).replace(/\n+$/, "");
 }
 
-function eventText(m: EventMessage): string {
+/**
+ * What a leave's reason adds to "NAME left #room", or "" when it adds nothing: `left` (a `/leave`)
+ * only repeats the verb.
+ */
+function leaveReason(reason: string | undefined): string {
+  if (reason === undefined || reason === "" || reason === "left") return "";
+  if (reason === "shutdown") return " (server shutdown)";
+  return ` (${sanitize(reason)})`;
+}
+
+function eventText(m: EventMessage, me: string): string {
   const s = (v: string | undefined, dflt = "someone") => sanitize(v ?? dflt);
   const room = m.room !== undefined ? ` ${sanitize(m.room)}` : "";
   const why = m.reason !== undefined && m.reason !== "" ? ` (${sanitize(m.reason)})` : "";
@@ -177,9 +187,11 @@ function eventText(m: EventMessage): string {
     case "join":
       return `${s(m.name)} joined${room}`;
     case "leave":
-      return `${s(m.name)} left${room}${why}`;
+      return `${s(m.name)} left${room}${leaveReason(m.reason)}`;
     case "nick":
-      return `${s(m.old)} is now known as ${s(m.name)}`;
+      return me !== "" && m.name !== undefined && nameKey(m.name) === nameKey(me)
+        ? `you are now known as ${s(m.name)}`
+        : `${s(m.old)} is now known as ${s(m.name)}`;
     case "topic":
       return m.by !== undefined
         ? `${sanitize(m.by)} set the topic of${room || " the room"}: ${s(m.text, "")}`
@@ -249,6 +261,8 @@ function serverLine(
   opts: RenderOptions,
 ): string | null {
   const color = opts.color;
+  // Lines without a server time (welcome, replies, errors) take the time they are shown.
+  const now = clock(opts.now);
   switch (m.t) {
     case "msg": {
       const head = `${clock(m.ts)}${opts.roomTag === false ? "" : `[${sanitize(m.room)}] `}`;
@@ -276,11 +290,11 @@ function serverLine(
           `${clock(m.ts)}-- ${m.kind === "announce" ? "announcement" : "message of the day"}: `,
           multi(m.text ?? ""),
         )
-        : `${clock(m.ts)}-- ${eventText(m)}`;
+        : `${clock(m.ts)}-- ${eventText(m, state.me)}`;
       return paint(body, sgr, color);
     }
     case "welcome":
-      return paint(block("-- ", welcomeText(m)), DIM, color);
+      return paint(block(`${now}-- `, welcomeText(m)), DIM, color);
     case "dm":
       return paint(
         `${clock(m.ts)}-- private message from ${
@@ -290,13 +304,13 @@ function serverLine(
         color,
       );
     case "reply":
-      if (m.text !== undefined) return block("  ", multi(m.text));
-      if (m.data !== undefined) return block("  ", replyData(m.data));
-      return paint("-- ok", DIM, color);
+      if (m.text !== undefined) return block(`${now}  `, multi(m.text));
+      if (m.data !== undefined) return block(`${now}  `, replyData(m.data));
+      return paint(`${now}-- ok`, DIM, color);
     case "error":
-      return paint(`! ${sanitize(m.message)} (${sanitize(m.code)})`, RED, color);
+      return paint(`${now}! ${sanitize(m.message)} (${sanitize(m.code)})`, RED, color);
     case "bye":
-      return paint(`-- the server ended the session: ${sanitize(m.reason)}`, DIM, color);
+      return paint(`${now}-- the server ended the session: ${sanitize(m.reason)}`, DIM, color);
     case "ack":
     case "ping":
     case "pong":
@@ -357,8 +371,8 @@ export function formatEvent(ev: ViewEvent, state: RenderState, opts: RenderOptio
       return notDelivered(now, ev.to, ev.text, ev.reason, opts);
     case "local":
       return ev.level === "error"
-        ? paint(block("! ", multi(ev.text)), RED, color)
-        : block("-- ", multi(ev.text));
+        ? paint(block(`${now}! `, multi(ev.text)), RED, color)
+        : block(`${now}-- `, multi(ev.text));
   }
 }
 

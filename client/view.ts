@@ -14,9 +14,21 @@ import type {
   WelcomeMessage,
 } from "../shared/messages.ts";
 
+/**
+ * Where the user typed a command, for its answer: `#room` (that room's window or conversation),
+ * `@name` (the private conversation with name), or "" (the status window). The answer to `/join`
+ * names the room joined. Absent: the view decides (the window shown).
+ */
+export type Where = string;
+
 /** What a connection reports to the application, in order. */
 export type ClientEvent =
-  | { t: "server"; msg: ServerMessage }
+  | {
+    t: "server";
+    msg: ServerMessage;
+    /** For a command's reply or error, set by the application: where it belongs. */
+    where?: Where;
+  }
   | { t: "welcome"; msg: WelcomeMessage }
   | { t: "pending"; id: string; room: string; text: string; me: boolean }
   | { t: "acked"; id: string; msg: MsgMessage }
@@ -60,6 +72,8 @@ export interface LocalEvent {
   t: "local";
   level: "info" | "error";
   text: string;
+  /** Where it belongs, when it answers something the user typed. */
+  where?: Where;
 }
 
 /**
@@ -138,6 +152,12 @@ export interface View {
   askName(reason?: string): Promise<string>;
   /** The user's input lines; ends on end of input, Ctrl-D or a double Ctrl-C. */
   lines(): AsyncIterable<string>;
+  /**
+   * Where the line last given by `lines()` was typed, for the answers to it; absent (or
+   * undefined) where the view has no conversations of its own (the application then asks its
+   * windows, if any).
+   */
+  typedIn?(): Where | undefined;
   /** Replaces the Tab-completion candidates. */
   setCompletions(c: Completions): void;
   /** Tells the view which room the user is talking in (shown in the prompt). */

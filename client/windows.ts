@@ -10,7 +10,7 @@
 import { nameKey } from "../shared/names.ts";
 import { isHidden, isMention } from "./render.ts";
 import { Scrollback } from "./scrollback.ts";
-import type { RenderState, ViewEvent } from "./view.ts";
+import type { RenderState, ViewEvent, Where } from "./view.ts";
 
 /** What a window shows: the status window, a room, or a private conversation with a name. */
 export type WindowKind = "status" | "room" | "query";
@@ -272,10 +272,27 @@ export class WindowList {
   }
 
   /**
+   * The open window `where` names (`#room`, `@name`, "" for the status window); undefined for
+   * none (`where` undefined, or a window since closed).
+   */
+  at(where: Where | undefined): ChatWindow | undefined {
+    if (where === undefined) return undefined;
+    if (where === "") return this.status;
+    if (where.startsWith("#")) return this.room(where);
+    return where.startsWith("@") ? this.query(where.slice(1)) : undefined;
+  }
+
+  /** Where `w` is, as {@link at} takes it. */
+  static whereOf(w: ChatWindow): Where {
+    return w.kind === "status" ? "" : w.kind === "room" ? w.name : `@${w.name}`;
+  }
+
+  /**
    * The window an event belongs in: room messages and room events in the room's window (the
    * status window when it is not open), private messages in the conversation with the other
    * person (opened for it), connection and server notices in the status window, command
-   * answers and local messages in the window shown.
+   * answers and local messages in the window they name (`where`: the one the command was typed
+   * in, or the room it joined) while it is open, else in the window shown.
    */
   route(ev: ViewEvent, state: RouteState): ChatWindow {
     const roomOr = (room: string | undefined, other: ChatWindow) =>
@@ -299,7 +316,7 @@ export class WindowList {
           return roomOr(m.room, this.status);
         }
         if (m.t === "welcome" || m.t === "bye" || m.t === "dm") return this.status;
-        return this.#current;
+        return this.at(ev.where) ?? this.#current;
       }
       case "welcome":
       case "status":
@@ -308,8 +325,9 @@ export class WindowList {
       case "failed":
         return this.room(ev.room) ?? this.#current;
       case "acked":
-      case "local":
         return this.#current;
+      case "local":
+        return this.at(ev.where) ?? this.#current;
       case "dm":
         return this.openQuery(ev.out ? ev.to : ev.from) ?? this.status;
       case "dm_failed":

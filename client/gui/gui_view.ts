@@ -8,7 +8,7 @@
  */
 
 import { isHidden } from "../render.ts";
-import type { Completions, RenderState, View, ViewEvent } from "../view.ts";
+import type { Completions, RenderState, View, ViewEvent, Where } from "../view.ts";
 import type { FromPage, GuiState, PeerInfo, Prompt, ToPage } from "./wire.ts";
 import { parseFromPage } from "./wire.ts";
 
@@ -55,7 +55,10 @@ export class GuiView implements View {
   readonly #backlog: ToPage[] = [];
   readonly #prompts = new Map<number, OpenPrompt>();
   #nextPrompt = 1;
-  readonly #queue: string[] = [];
+  /** Input lines waiting, each with the conversation it was typed in. */
+  readonly #queue: { line: string; where: Where }[] = [];
+  /** The conversation of the line last given by `lines()`. */
+  #typedIn: Where | undefined;
   #wake: (() => void) | undefined;
   #ended = false;
   #closed = false;
@@ -164,6 +167,7 @@ export class GuiView implements View {
         if (room !== null) this.#planned = room;
         if (m.conv !== null) this.#where = m.conv;
         lines.push(m.text);
+        const where = this.#where || at;
         if (this.#queue.length + lines.length > INPUT_QUEUE_MAX) {
           this.#send(ws, {
             k: "ev",
@@ -173,7 +177,7 @@ export class GuiView implements View {
           });
           return;
         }
-        this.#queue.push(...lines);
+        this.#queue.push(...lines.map((line) => ({ line, where })));
         this.#wake?.();
         return;
       }
@@ -224,7 +228,13 @@ export class GuiView implements View {
       this.#pushState();
       return;
     }
-    this.#broadcast({ k: "ev", ev, at: Date.now(), where: this.#where || this.#room }, true);
+    // An answer goes to the conversation it was typed in; other events name theirs or go to
+    // where the user last typed.
+    const where = ev.t === "local" || ev.t === "server" ? ev.where : undefined;
+    this.#broadcast(
+      { k: "ev", ev, at: Date.now(), where: where || this.#where || this.#room },
+      true,
+    );
     this.#pushState();
   }
 
@@ -247,13 +257,20 @@ export class GuiView implements View {
   async *lines(): AsyncGenerator<string, void, void> {
     for (;;) {
       while (this.#queue.length > 0) {
-        yield this.#queue.shift()!;
+        const { line, where } = this.#queue.shift()!;
+        this.#typedIn = where;
+        yield line;
         if (this.#closed) return;
       }
       if (this.#ended || this.#closed) return;
       await new Promise<void>((r) => this.#wake = r);
       this.#wake = undefined;
     }
+  }
+
+  /** The conversation the line last given by `lines()` was typed in (`#room`, `@name`). */
+  typedIn(): Where | undefined {
+    return this.#typedIn;
   }
 
   /** Sends the new state (completion candidates are part of it). */

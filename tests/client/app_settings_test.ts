@@ -13,6 +13,7 @@ function setup(
   whois: Record<string, string> = {},
   pins: Record<string, string> = {},
   liveColors = false,
+  noColor?: string,
 ) {
   const state = new AppState("#lobby");
   const shown: string[] = [];
@@ -22,6 +23,7 @@ function setup(
     hostPort: HP,
     remember,
     liveColors,
+    noColor,
     command(name, args): Promise<ReplyMessage | ErrorMessage> {
       commands.push(`${name} ${args.join(" ")}`);
       const fp = whois[args[0]];
@@ -182,6 +184,38 @@ Deno.test("app settings: each /set reply says when the change takes effect", asy
     assert.equal(store.settings.colors, false);
     assert.deepEqual(store.settings.servers[HP].rooms, []);
   }
+});
+
+Deno.test("app settings: /set colors under --no-color or NO_COLOR says they stay off", async () => {
+  const said = async (noColor: string | undefined, live = false) => {
+    const { app, shown, store } = setup(true, {}, {}, live, noColor);
+    await app.perform({ kind: "set", key: "colors", value: "on" });
+    await app.perform({ kind: "set", key: "colors", value: "off" });
+    await app.perform({ kind: "set", key: "colours", value: "on" });
+    assert.equal(store.settings.colors, true, "saved all the same");
+    return shown;
+  };
+  assert.deepEqual(await said("NO_COLOR"), [
+    "info: colors set to on, but NO_COLOR is set: colours stay off while it is",
+    "info: colors set to off (they are off now too: NO_COLOR)",
+    "info: colours set to on, but NO_COLOR is set: colours stay off while it is",
+  ]);
+  assert.deepEqual(await said("--no-color"), [
+    "info: colors set to on: from the next start without --no-color",
+    "info: colors set to off (they are off now too: --no-color)",
+    "info: colours set to on: from the next start without --no-color",
+  ]);
+  assert.deepEqual(await said(undefined), [
+    "info: colors set to on (from the next start)",
+    "info: colors set to off (from the next start)",
+    "info: colours set to on (from the next start)",
+  ]);
+  // The page draws colours from the setting: at once, whatever the terminal's flags.
+  assert.deepEqual(await said("NO_COLOR", true), [
+    "info: colors set to on",
+    "info: colors set to off",
+    "info: colours set to on",
+  ]);
 });
 
 Deno.test("app settings: a new name of an ignored identity is found by one bounded lookup", async () => {

@@ -448,3 +448,114 @@ Deno.test("app: a private room is marked in the prompt and in the window list", 
   assert.equal(windows.room("#team")?.badge, "[e2e]");
   assert.equal(windows.room("#lobby")?.badge, "");
 });
+
+Deno.test("app: a command's answer goes to the window it was typed in, a /join's to the room joined", async () => {
+  const wl = new WindowList();
+  const client = new FakeClient();
+  let release = () => {};
+  const held = new Promise<void>((r) => release = r);
+  client.command = (name, args, auto = false) => {
+    (auto ? client.autos : client.commands).push({ name, args });
+    if (name === "who" && !auto) {
+      return held.then(() => ({ t: "reply", id: "r", text: "who in #lobby" }));
+    }
+    if (name === "join" && args[0] === "#ops") {
+      // The server says the user joined (the window opens), then answers.
+      app.onEvent({
+        t: "server",
+        msg: { t: "event", ts: TS, kind: "join", room: "#ops", name: "alice" },
+      });
+      return Promise.resolve({ t: "reply", id: "r", text: "You joined #ops." });
+    }
+    if (name === "join") {
+      return Promise.resolve({ t: "error", id: "r", code: "banned", message: "banned from #x" });
+    }
+    return Promise.resolve({ t: "reply", id: "r", text: `${name} done` });
+  };
+  let gate = () => {};
+  const lines = [
+    "/who", // typed in #lobby; its answer comes after the switch below
+    "/win #dev",
+    "/topic", // answered at once, in #dev
+    "/join #x", // refused: the error stays in #dev
+    "/join #ops", // the answer goes to #ops, shown next
+    "/bell", // a local answer, typed in #ops
+  ];
+  const view = new FakeView(true, lines, new Promise<void>((r) => gate = r));
+  const placed: string[] = [];
+  view.show = (ev, state) => {
+    view.shown.push(ev);
+    const text = ev.t === "local"
+      ? ev.text
+      : ev.t === "server" && (ev.msg.t === "reply" || ev.msg.t === "error")
+      ? ev.msg.t === "reply" ? ev.msg.text : ev.msg.message
+      : undefined;
+    if (text !== undefined) placed.push(`${wl.route(ev, state).name}: ${text}`);
+  };
+  const app = new App(view, { room: "#lobby", json: false, windows: wl });
+  app.onEvent(welcome(["#lobby", "#dev"]));
+  assert.equal(wl.current.name, "#lobby");
+  const run = app.run(client);
+  const shown = () => wl.current.name;
+  for (let i = 0; i < 50 && shown() !== "#ops"; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.equal(shown(), "#ops", "/join shows the room joined");
+  release();
+  await held;
+  await new Promise((r) => setTimeout(r, 1));
+  gate();
+  await run;
+  assert.deepEqual(placed, [
+    // A connection notice, in the status window with the welcome.
+    "status: alice is remembered for  (/set name to change it)",
+    "#dev: topic done",
+    "#dev: banned from #x",
+    "#ops: You joined #ops.",
+    "#ops: bell: mention",
+    "#lobby: who in #lobby",
+  ]);
+});
+
+Deno.test("app: your own /nick is one line (its reply), in rooms or in none", async () => {
+  const client = new FakeClient();
+  const nickEvent = (name: string, old: string): ClientEvent => ({
+    t: "server",
+    msg: { t: "event", ts: TS, kind: "nick", name, old },
+  });
+  client.answer = (name, args) => {
+    if (name !== "nick") return { t: "reply", id: "r", text: "ok" };
+    if (args[0] === "taken") return { t: "error", id: "r", code: "name_in_use", message: "taken" };
+    // In a room, the server says so to everyone sharing it, the user's sessions included.
+    if (args[0] === "al2") app.onEvent(nickEvent("al2", "alice"));
+    const old = args[0] === "al2" ? "alice" : "al2";
+    return {
+      t: "reply",
+      id: "r",
+      text: `You are now ${args[0]} (was ${old}).`,
+      data: { name: args[0], old },
+    };
+  };
+  const view = new FakeView(false, ["/nick al2", "/nick taken", "/nick al3"]);
+  const app = new App(view, { room: "#lobby", json: false });
+  app.onEvent(welcome(["#lobby"]));
+  await app.run(client);
+  const lines = view.shown.flatMap((e) =>
+    e.t === "server" && e.msg.t !== "welcome" ? [JSON.stringify(e.msg)] : []
+  );
+  assert.equal(lines.length, 3, lines.join("\n"));
+  assert.deepEqual(
+    view.shown.flatMap((e) => e.t === "server" && e.msg.t === "reply" ? [e.msg.text] : []),
+    ["You are now al2 (was alice).", "You are now al3 (was al2)."],
+  );
+  assert.ok(!lines.some((l) => l.includes('"kind":"nick"')), "the event is not shown as well");
+  assert.equal(app.state.me, "al3", "no event (no shared room): the reply renames");
+  // Another session's /nick (or a nick event nobody here asked for) is shown.
+  app.onEvent(nickEvent("al4", "al3"));
+  app.onEvent(nickEvent("robert", "bob"));
+  assert.deepEqual(
+    view.shown.slice(-2).map((e) => e.t === "server" && e.msg.t === "event" ? e.msg.name : ""),
+    ["al4", "robert"],
+  );
+  assert.equal(app.state.me, "al4");
+});

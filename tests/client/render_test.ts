@@ -109,7 +109,15 @@ Deno.test("render: every system event kind", () => {
   const cases: [ViewEvent, string][] = [
     [ev("join", { name: "bob" }), "bob joined #lobby"],
     [ev("leave", { name: "bob", reason: "quit" }), "bob left #lobby (quit)"],
+    // A /leave's reason only repeats the verb; the others say why.
+    [ev("leave", { name: "bob", reason: "left" }), "bob left #lobby"],
+    [ev("leave", { name: "bob" }), "bob left #lobby"],
+    [ev("leave", { name: "bob", reason: "connection lost" }), "bob left #lobby (connection lost)"],
+    [ev("leave", { name: "bob", reason: "kicked by carol" }), "bob left #lobby (kicked by carol)"],
+    [ev("leave", { name: "bob", reason: "shutdown" }), "bob left #lobby (server shutdown)"],
     [ev("nick", { name: "robert", old: "bob", room: undefined }), "bob is now known as robert"],
+    // The user's own new name (as another session of theirs sees it).
+    [ev("nick", { name: "alice", old: "al", room: undefined }), "you are now known as alice"],
     [ev("topic", { by: "bob", text: "cats" }), "bob set the topic of #lobby: cats"],
     [ev("topic", { text: "cats" }), "topic of #lobby: cats"],
     [ev("away", { name: "bob", text: "lunch" }), "bob is away: lunch"],
@@ -155,24 +163,39 @@ Deno.test("render: welcome, replies, errors, dm, bye and silent kinds", () => {
       }],
     },
   };
+  // Lines without a server time take the time they are shown, in the same column as events;
+  // the lines after the first hang under the text.
+  const pad = " ".repeat(`${HM} -- `.length);
   assert.equal(
     fmt(welcome),
-    "-- connected to srv (1.0) as alice\n   be nice\n   really\n   #lobby (3 here): general\n   #dev (1 here)",
+    `${HM} -- connected to srv (1.0) as alice\n${pad}be nice\n${pad}really\n` +
+      `${pad}#lobby (3 here): general\n${pad}#dev (1 here)`,
   );
-  assert.equal(fmt(srv({ t: "reply", id: "x", text: "one\ntwo\n" })), "  one\n  two");
-  assert.equal(fmt(srv({ t: "reply", id: "x", data: { n: 1 } })), '  {"n":1}');
-  assert.equal(fmt(srv({ t: "reply", id: "x" })), "-- ok");
+  assert.equal(
+    fmt(srv({ t: "reply", id: "x", text: "one\ntwo\n" })),
+    `${HM}   one\n${" ".repeat(HM.length + 3)}two`,
+  );
+  assert.equal(fmt(srv({ t: "reply", id: "x", data: { n: 1 } })), `${HM}   {"n":1}`);
+  assert.equal(fmt(srv({ t: "reply", id: "x" })), `${HM} -- ok`);
   assert.equal(
     fmt(srv({ t: "error", code: "too_long", message: "too long" })),
-    "! too long (too_long)",
+    `${HM} ! too long (too_long)`,
   );
+  // Without timestamps, none of them has one.
+  const bare = st({ timestamps: false });
+  assert.equal(formatEvent(srv({ t: "reply", id: "x", text: "one" }), bare, plain), "  one");
+  assert.equal(
+    formatEvent(srv({ t: "error", code: "c", message: "m" }), bare, plain),
+    "! m (c)",
+  );
+  assert.match(formatEvent(welcome, bare, plain)!, /^-- connected to srv/);
   assert.equal(
     fmt(srv({ t: "dm", id: "x", from: "bob", ts: TS, envelope: "" })),
     `${HM} -- private message from bob not shown: private messages are not available yet`,
   );
   assert.equal(
     fmt(srv({ t: "bye", reason: "shutdown" })),
-    "-- the server ended the session: shutdown",
+    `${HM} -- the server ended the session: shutdown`,
   );
   assert.equal(fmt(srv({ t: "ack", id: "x" })), null);
   assert.equal(fmt(srv({ t: "ping", n: 1 })), null);
@@ -199,8 +222,15 @@ Deno.test("render: pending, acked, failed, status and local lines", () => {
     "the welcome says it",
   );
   assert.equal(fmt({ t: "status", state: "connecting", detail: "x:1" }), null);
-  assert.equal(fmt({ t: "local", level: "info", text: "a\nb" }), "-- a\n   b");
-  assert.equal(fmt({ t: "local", level: "error", text: "nope" }), "! nope");
+  // Notices carry the time in the same column as events (when timestamps are on).
+  assert.equal(
+    fmt({ t: "local", level: "info", text: "a\nb" }),
+    `${HM} -- a\n${" ".repeat(HM.length + 4)}b`,
+  );
+  assert.equal(fmt({ t: "local", level: "error", text: "nope" }), `${HM} ! nope`);
+  const bare = st({ timestamps: false });
+  assert.equal(formatEvent({ t: "local", level: "info", text: "a\nb" }, bare, plain), "-- a\n   b");
+  assert.equal(formatEvent({ t: "local", level: "error", text: "x" }, bare, plain), "! x");
 });
 
 Deno.test("render: useColor honours NO_COLOR (non-empty) and --no-color", () => {

@@ -94,3 +94,70 @@ Deno.test({
     }
   },
 });
+
+/** A tab's socket as the view uses it: what it sends is kept, what the page says is handed in. */
+class TabSocket {
+  readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
+  sent: unknown[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((e: { data: string }) => void) | null = null;
+  onclose: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  send(data: string): void {
+    this.sent.push(JSON.parse(data));
+  }
+  close(): void {
+    this.readyState = WebSocket.CLOSED;
+    this.onclose?.();
+  }
+  type(conv: string | null, text: string): void {
+    this.onmessage!({ data: JSON.stringify({ k: "line", conv, text }) });
+  }
+}
+
+Deno.test("gui view: an answer goes to the conversation its line was typed in", async () => {
+  const view = new GuiView({
+    state: () => ({ ...STATE, rooms: ["#lobby", "#dev"] }),
+    peer: (name) => Promise.resolve({ name, fingerprint: null, safety: null, verified: false }),
+    history: () => {},
+  });
+  const tab = new TabSocket();
+  view.attach(tab as unknown as WebSocket);
+  tab.onopen!();
+  view.setRoom("#lobby");
+  try {
+    const it = view.lines()[Symbol.asyncIterator]();
+    // Typed in #lobby, then (before the first is answered) in #dev and in a conversation.
+    tab.type("#lobby", "/who");
+    tab.type("#dev", "/topic");
+    tab.type("@bob", "/whois bob");
+    const got: [string, string | undefined][] = [];
+    for (let i = 0; i < 4; i++) {
+      const line = (await it.next()).value as string;
+      got.push([line, view.typedIn()]);
+    }
+    assert.deepEqual(got, [
+      ["/who", "#lobby"],
+      ["/join #dev", "#dev"], // the view's own switch to the room typed in
+      ["/topic", "#dev"],
+      ["/whois bob", "@bob"],
+    ]);
+    // The answer to /who arrives last: it still goes to #lobby; one without a place goes to
+    // where the user last typed.
+    const at = (ev: Parameters<GuiView["show"]>[0]) => {
+      tab.sent.length = 0;
+      view.show(ev, RENDER);
+      return (tab.sent.find((m) => (m as { k: string }).k === "ev") as { where: string }).where;
+    };
+    assert.equal(
+      at({ t: "server", msg: { t: "reply", id: "1", text: "x" }, where: "#lobby" }),
+      "#lobby",
+    );
+    assert.equal(at({ t: "local", level: "info", text: "y", where: "@bob" }), "@bob");
+    assert.equal(at({ t: "local", level: "info", text: "z" }), "@bob");
+    assert.equal(at({ t: "local", level: "info", text: "z", where: "" }), "@bob");
+  } finally {
+    await view.close();
+  }
+});
