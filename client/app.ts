@@ -8,7 +8,7 @@
  */
 
 import { nameKey } from "../shared/names.ts";
-import type { ErrorMessage, EventMessage, ReplyMessage } from "../shared/messages.ts";
+import type { ErrorMessage, ReplyMessage } from "../shared/messages.ts";
 import { AppState, commandsInHelp, namesInData } from "./app_state.ts";
 import { WindowRouter } from "./app_windows.ts";
 import { DmInbox } from "./dm_inbox.ts";
@@ -16,7 +16,7 @@ import { DmOutgoing } from "./dm_outgoing.ts";
 import { DmService, type DmSetup } from "./dm.ts";
 import { errorText } from "./errors.ts";
 import { type Action, LOCAL_HELP, localHelp, NO_DM_TEXT } from "./input.ts";
-import { NoticeFilter } from "./notices.ts";
+import { NoticeFilter, OwnEchoes } from "./notices.ts";
 import { AppSettings, memorySettings, type SettingsStore } from "./app_settings.ts";
 import { Transcript } from "./transcript.ts";
 import type { WindowList } from "./windows.ts";
@@ -32,10 +32,6 @@ import type {
 } from "./view.ts";
 
 const DAY_MS = 86_400_000;
-/** How long after its reply the `nick` event of the user's own `/nick` is still recognised (ms). */
-const NICK_EVENT_MS = 10_000;
-/** Own `/nick` changes waiting for their event, at most. */
-const NICKS_MAX = 8;
 
 /** Settings for {@link App} and {@link runApp}. */
 export interface AppOptions {
@@ -99,11 +95,7 @@ export class App {
   readonly #notices = new NoticeFilter();
   readonly #outgoing: DmOutgoing;
   readonly #router: WindowRouter;
-  /**
-   * `/nick` asked for by this session, by the new name's key: the old name and until when its
-   * event is expected (the reply's deadline, then {@link NICK_EVENT_MS}). At most {@link NICKS_MAX}.
-   */
-  readonly #nicks = new Map<string, { old: string; until: number }>();
+  readonly #echoes = new OwnEchoes();
 
   /** An application showing on `view`. */
   constructor(view: View, opts: AppOptions) {
@@ -174,20 +166,6 @@ export class App {
     this.#show(where === undefined ? { t: "server", msg } : { t: "server", msg, where });
   }
 
-  /**
-   * True for the `nick` event of a `/nick` this session asked for: its reply says it (one line,
-   * where the command was typed), the event is not shown as well.
-   */
-  #ownNick(m: EventMessage): boolean {
-    if (m.kind !== "nick" || m.name === undefined || m.old === undefined) return false;
-    const now = Date.now();
-    for (const [k, v] of this.#nicks) if (v.until < now) this.#nicks.delete(k);
-    const v = this.#nicks.get(nameKey(m.name));
-    if (v === undefined || nameKey(v.old) !== nameKey(m.old)) return false;
-    this.#nicks.delete(nameKey(m.name));
-    return true;
-  }
-
   #refresh(): void {
     this.#settings.trackRooms();
     this.#router.sync(this.#welcomed);
@@ -222,7 +200,7 @@ export class App {
       // The MOTD event right after welcome repeats what the welcome already showed.
       const repeat = m.t === "event" &&
         ((m.kind === "motd" && m.text === this.#welcomeMotd) || !this.#notices.show(m) ||
-          this.#ownNick(m));
+          this.#echoes.isEcho(m, Date.now()));
       if (m.t === "event" && m.kind === "motd") this.#welcomeMotd = undefined;
       if (m.t !== "ping" && m.t !== "pong" && !repeat) this.#show(this.#router.placeNotice(ev, m));
     } else {
@@ -271,25 +249,17 @@ export class App {
     this.#refresh();
   }
 
-  /**
-   * The reply to the user's `/nick NEW`: the user is NEW now (also when no event says so: a user
-   * in no room gets none), and NEW's event, if it comes, is not shown again.
-   */
+  /** The reply to the user's `/nick NEW`: the user is NEW now (also when no event says so). */
   #renamed(r: ReplyMessage): void {
     const d = r.data as { name?: unknown; old?: unknown } | undefined;
     if (typeof d?.name !== "string" || typeof d.old !== "string") return;
-    const k = nameKey(d.name);
-    const pending = this.#nicks.get(k);
-    if (pending !== undefined) pending.until = Date.now() + NICK_EVENT_MS;
     if (nameKey(this.state.me) === nameKey(d.old)) this.state.me = d.name;
   }
 
   async #command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage> {
     const c = this.#client!;
-    if (name === "nick" && args.length === 1 && this.#nicks.size < NICKS_MAX) {
-      // Its event may come before the reply: recognised until the reply's deadline and after.
-      this.#nicks.set(nameKey(args[0]), { old: this.#me(), until: Infinity });
-    }
+    // The reply says what the command did; its own event (join, nick, …) is not shown too.
+    const echo = this.#echoes.expect(name, args, this.#me());
     let r: ReplyMessage | ErrorMessage;
     try {
       r = await c.command(name, args);
@@ -300,7 +270,7 @@ export class App {
         message: `/${name} failed: ${errorText(e)}`,
       };
     }
-    if (name === "nick" && r.t === "error") this.#nicks.delete(nameKey(args[0] ?? ""));
+    this.#echoes.settled(echo, r.t === "reply", Date.now());
     this.#harvest(name, args, r);
     return r;
   }
