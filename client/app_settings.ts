@@ -309,9 +309,7 @@ export class AppSettings {
         this.#save((s) => {
           serverOf(s, hp).name ??= name;
         }).then((ok) => {
-          if (ok) {
-            this.#host.info(`${name} is remembered for ${hp} (/set name to change it)`, "info", "");
-          }
+          if (ok) this.#host.info(`${name} is remembered for ${hp} (/set name to change it)`);
         });
       }
     }

@@ -507,8 +507,8 @@ Deno.test("app: a command's answer goes to the window it was typed in, a /join's
   gate();
   await run;
   assert.deepEqual(placed, [
-    // A connection notice, in the status window with the welcome.
-    "status: alice is remembered for  (/set name to change it)",
+    // Said where the user looks when the name is saved (the start room's window).
+    "#lobby: alice is remembered for  (/set name to change it)",
     "#dev: topic done",
     "#dev: banned from #x",
     "#ops: You joined #ops.",

@@ -69,7 +69,10 @@ Deno.test({
           const one = await pane.until((s) => s.includes("/whois NAME — "), "one command");
           assert.doesNotMatch(one, /\/rooms/, "not the whole list");
           await pane.keys("/help me", "Enter");
-          await pane.until((s) => /^-- \/me action +send an action/m.test(s), "a client command");
+          await pane.until(
+            (s) => /^\d\d:\d\d -- \/me action +send an action/m.test(s),
+            "a client command",
+          );
           await pane.keys("/help bogus", "Enter");
           await pane.until(
             (s) => s.includes("! there is no command /bogus; /help lists them all"),
