@@ -258,8 +258,9 @@ export class App {
 
   async #command(name: string, args: string[]): Promise<ReplyMessage | ErrorMessage> {
     const c = this.#client!;
-    // The reply says what the command did; its own event (join, nick, …) is not shown too.
-    const echo = this.#echoes.expect(name, args, this.#me());
+    // To a person, the reply says what the command did: its own event (join, nick, …) is not
+    // shown too. Scripts (plain and JSON lines) get every event.
+    const echo = this.#view.interactive ? this.#echoes.expect(name, args, this.#me()) : -1;
     let r: ReplyMessage | ErrorMessage;
     try {
       r = await c.command(name, args);

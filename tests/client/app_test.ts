@@ -536,7 +536,7 @@ Deno.test("app: your own /nick is one line (its reply), in rooms or in none", as
       data: { name: args[0], old },
     };
   };
-  const view = new FakeView(false, ["/nick al2", "/nick taken", "/nick al3"]);
+  const view = new FakeView(true, ["/nick al2", "/nick taken", "/nick al3"]);
   const app = new App(view, { room: "#lobby", json: false });
   app.onEvent(welcome(["#lobby"]));
   await app.run(client);

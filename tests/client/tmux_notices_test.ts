@@ -26,7 +26,7 @@ Deno.test({
     let bob: ClientProcess | undefined;
     const bobIn = (room: string) =>
       until(
-        () => bob!.lines.some((l) => l.includes('"kind":"join"') && l.includes(`"room":"${room}"`)),
+        () => bob!.lines.some((l) => l.includes(`"text":"You joined ${room}."`)),
         `bob in ${room}`,
         [bob!],
         20_000,

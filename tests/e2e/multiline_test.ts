@@ -44,7 +44,7 @@ Deno.test("e2e multiline: --json-input sends lines; --json, text mode, history a
     clients.push(bob, carol);
     await until(() => events(bob).some((e) => e.t === "welcome"), "bob's welcome", clients, 20_000);
     await until(
-      () => carol.lines.some((l) => l.startsWith("-- connected")),
+      () => carol.lines.some((l) => /^(\d\d:\d\d )?-- connected/.test(l)),
       "carol's welcome",
       clients,
       20_000,
