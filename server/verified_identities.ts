@@ -95,9 +95,8 @@ export async function verifyIdentity(
   th: Uint8Array,
   cache?: VerifiedIdentities,
 ): Promise<VerifiedLogin | null> {
-  let sigPub: Uint8Array, proof: Uint8Array;
+  let proof: Uint8Array;
   try {
-    sigPub = fromBase64(a.sig_pub);
     proof = fromBase64(a.proof);
   } catch {
     return null;
@@ -107,12 +106,14 @@ export async function verifyIdentity(
     : {};
   const known = cache?.get(a.sig_pub, a.kem_pub, a.kem_sig);
   if (known !== undefined) {
-    // The session's proof, always, with the key imported when the identity was verified.
+    // The session's proof, always, with the key imported when the identity was verified (the
+    // same `sig_pub` text: it is not decoded again).
     if (!verifyAuth(known.key, proof, th, a.name)) return null;
     return { fingerprint: known.fingerprint, ...kem };
   }
-  let key: KeyObject;
+  let sigPub: Uint8Array, key: KeyObject;
   try {
+    sigPub = fromBase64(a.sig_pub);
     key = ed25519ImportPublic(sigPub);
   } catch {
     return null;

@@ -128,7 +128,7 @@ export function x25519Shared(
     throw new ProtocolError("bad_key_share", "X25519 key agreement failed", { cause: e });
   }
   let acc = 0;
-  for (const b of shared) acc |= b;
+  for (let i = 0; i < shared.length; i++) acc |= shared[i]; // no iterator: once per handshake
   if (acc === 0) throw new ProtocolError("bad_key_share", "X25519 shared secret is all zero");
   return shared;
 }

@@ -270,3 +270,30 @@ Deno.test("a DM key from a refused auth attempt never sticks to another identity
     }
   });
 });
+
+Deno.test("a returning identity's proof is checked every session: malformed or short, refused", async () => {
+  await withServer(async (t) => {
+    const key = await newSigningKey();
+    // Each session: a fresh connection with the same identity key (verified, then cached).
+    const session = async (proof?: (good: string) => string) => {
+      const c = await EvilClient.connect(t.port);
+      try {
+        await c.handshake();
+        const msg = c.authMessage({ name: "alice", key });
+        await c.send(proof === undefined ? msg : { ...msg, proof: proof(msg.proof as string) });
+        const { match } = await c.readUntil((m) => m.t === "error" || m.t === "welcome");
+        if (match?.t === "welcome") await c.send({ t: "bye", reason: "quit" });
+        assert.equal(await c.waitClosed(5000), true);
+        return match?.t === "welcome" ? "welcome" : match?.code;
+      } finally {
+        await c.close();
+      }
+    };
+    assert.equal(await session(), "welcome");
+    assert.equal(await session((p) => "!" + p.slice(1)), "bad_auth", "not base64");
+    assert.equal(await session((p) => p.slice(0, 64)), "bad_auth", "48 bytes");
+    assert.equal(await session(() => toBase64(new Uint8Array(64))), "bad_auth", "zeros");
+    assert.equal(await session(), "welcome");
+    await assertServing(t);
+  });
+});
