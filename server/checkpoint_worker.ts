@@ -23,6 +23,9 @@ let last = { log: -1, checkpointed: -1 };
 /** Checkpoint passes per tick at most. */
 const PASSES = 4;
 
+/** WAL frames from which a tick checkpoints again until the WAL can start over. */
+const RESTART_PAGES = 1024;
+
 /** What a database error carries across the thread boundary. */
 function describe(e: unknown): WorkerError {
   const err = e as { code?: unknown; errcode?: unknown };
@@ -34,9 +37,11 @@ function describe(e: unknown): WorkerError {
 }
 
 /**
- * One checkpoint, then again while commits landed during the previous pass (each pass copies
- * only what came since), at most {@linkcode PASSES} times: a pass that finds nothing new leaves
- * the WAL fully copied, so SQLite starts it over at the next write.
+ * One checkpoint; once the WAL holds {@linkcode RESTART_PAGES} or more, again while commits
+ * landed during the previous pass (each pass copies only what came since), at most
+ * {@linkcode PASSES} times: a pass that finds nothing new leaves the WAL fully copied, so SQLite
+ * starts it over at the next write. (Every pass syncs the WAL, so the extra passes wait until
+ * the WAL is worth starting over.)
  */
 function tick(): void {
   const t0 = performance.now();
@@ -47,7 +52,8 @@ function tick(): void {
     for (;;) {
       r = checkpoint!.get() as Record<string, unknown>;
       passes++;
-      if (r.log === log || passes === PASSES || r.busy === 1) break;
+      if ((r.log as number) < RESTART_PAGES || r.log === log) break;
+      if (passes === PASSES || r.busy === 1) break;
       log = r.log as number;
     }
   } catch (e) {
