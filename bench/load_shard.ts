@@ -337,8 +337,14 @@ export class LoadShard {
       // Every shard's senders: a receiver here expects the messages of all of them.
       const allSent = performance.now() + c.drainMs;
       while (Atomics.load(this.#counts, done) < n && performance.now() < allSent) await sleep(5);
+      const members = new Map<string, number>(); // the receivers here, by room
+      this.#clients.forEach((x, i) => {
+        if (x) members.set(roomOf(c, i), (members.get(roomOf(c, i)) ?? 0) + 1);
+      });
       const drainEnd = performance.now() + c.drainMs;
-      while (this.#deliveries < this.#expected() && performance.now() < drainEnd) await sleep(5);
+      while (this.#deliveries < this.#expected(members) && performance.now() < drainEnd) {
+        await sleep(5);
+      }
     } finally {
       this.#measuring = false;
       lag.stop();
@@ -363,12 +369,8 @@ export class LoadShard {
     return r;
   }
 
-  /** Deliveries this shard's receivers expect now: accepted messages × members here. */
-  #expected(): number {
-    const members = new Map<string, number>();
-    this.#clients.forEach((x, i) => {
-      if (x) members.set(roomOf(this.#c, i), (members.get(roomOf(this.#c, i)) ?? 0) + 1);
-    });
+  /** Deliveries this shard's receivers expect now: accepted messages × `members` here by room. */
+  #expected(members: Map<string, number>): number {
     let e = 0;
     for (let k = 0; k < this.#c.senders; k++) {
       const accepted = Atomics.load(this.#counts, 2 * k) - Atomics.load(this.#counts, 2 * k + 1);
