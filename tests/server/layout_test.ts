@@ -1,7 +1,7 @@
 /**
  * The source tree keeps its shape: no import cycles among server/ and shared/ nor in the whole
- * program, the hub's parts reach no socket, and every export carries a doc comment (re-exports
- * are documented where they are defined).
+ * program, the hub's parts reach no socket, every export carries a doc comment (re-exports are
+ * documented where they are defined), and compiled binaries embed every worker module.
  */
 
 import assert from "node:assert/strict";
@@ -135,4 +135,22 @@ Deno.test("layout: the hub's parts never reach a socket or the connection", asyn
 
 Deno.test("layout: every export of the program has a doc comment", async () => {
   assert.deepEqual(await undocumented(await programSources()), []);
+});
+
+Deno.test("layout: each `deno task compile` step embeds every worker module", async () => {
+  const WORKER = /new Worker\(\s*new URL\("(\.[^"]+)",\s*import\.meta\.url\)/g;
+  const workers = new Set<string>();
+  for (const f of await programSources()) {
+    const text = await Deno.readTextFile(new URL(f, ROOT));
+    for (const m of text.matchAll(WORKER)) {
+      workers.add(new URL(m[1], new URL(f, ROOT)).pathname.slice(ROOT.pathname.length));
+    }
+  }
+  assert.ok(workers.has("server/checkpoint_worker.ts"), [...workers].join(", "));
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const steps = String(config.tasks.compile).split("&&");
+  assert.ok(steps.length >= 1);
+  for (const step of steps) {
+    for (const w of workers) assert.ok(step.includes(`--include ${w}`), `${w} missing in: ${step}`);
+  }
 });
