@@ -180,6 +180,11 @@ function leaveReason(reason: string | undefined): string {
 
 function eventText(m: EventMessage, me: string): string {
   const s = (v: string | undefined, dflt = "someone") => sanitize(v ?? dflt);
+  // "you were …" when the user is the one kicked, banned or muted.
+  const who = (e: EventMessage) =>
+    me !== "" && e.name !== undefined && nameKey(e.name) === nameKey(me)
+      ? "you were"
+      : `${s(e.name)} was`;
   const room = m.room !== undefined ? ` ${sanitize(m.room)}` : "";
   const why = m.reason !== undefined && m.reason !== "" ? ` (${sanitize(m.reason)})` : "";
   const by = m.by !== undefined ? ` by ${sanitize(m.by)}` : "";
@@ -197,15 +202,18 @@ function eventText(m: EventMessage, me: string): string {
         ? `${sanitize(m.by)} set the topic of${room || " the room"}: ${s(m.text, "")}`
         : `topic of${room || " the room"}: ${s(m.text, "")}`;
     case "away":
-      return m.text ? `${s(m.name)} is away: ${sanitize(m.text)}` : `${s(m.name)} is away`;
+      // A bare /away says "away": nothing to add.
+      return m.text && m.text.toLowerCase() !== "away"
+        ? `${s(m.name)} is away: ${sanitize(m.text)}`
+        : `${s(m.name)} is away`;
     case "back":
       return `${s(m.name)} is back`;
     case "kick":
-      return `${s(m.name)} was kicked from${room || " the room"}${by}${why}`;
+      return `${who(m)} kicked from${room || " the room"}${by}${why}`;
     case "ban":
-      return `${s(m.name)} was banned${room ? ` from${room}` : ""}${by}${why}`;
+      return `${who(m)} banned${room ? ` from${room}` : ""}${by}${why}`;
     case "mute":
-      return `${s(m.name)} was muted${room ? ` in${room}` : ""}${by}${why}`;
+      return `${who(m)} muted${room ? ` in${room}` : ""}${by}${why}`;
     case "announce":
       return `announcement: ${s(m.text, "")}`;
     case "motd":

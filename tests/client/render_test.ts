@@ -122,6 +122,13 @@ Deno.test("render: every system event kind", () => {
     [ev("topic", { text: "cats" }), "topic of #lobby: cats"],
     [ev("away", { name: "bob", text: "lunch" }), "bob is away: lunch"],
     [ev("away", { name: "bob" }), "bob is away"],
+    [ev("away", { name: "bob", text: "away" }), "bob is away"], // a bare /away's text
+    [
+      ev("kick", { name: "alice", by: "carol", reason: "spam" }),
+      "you were kicked from #lobby by carol (spam)",
+    ],
+    [ev("ban", { name: "Alice", by: "carol", room: undefined }), "you were banned by carol"],
+    [ev("mute", { name: "alice", by: "carol" }), "you were muted in #lobby by carol"],
     [ev("back", { name: "bob" }), "bob is back"],
     [
       ev("kick", { name: "bob", by: "carol", reason: "spam" }),
@@ -143,7 +150,7 @@ Deno.test("render: every system event kind", () => {
   );
   assert.equal(
     formatEvent(ev("kick", { name: "alice" }), st({ timestamps: false }), colored),
-    "\x1b[31m-- alice was kicked from #lobby\x1b[39m",
+    "\x1b[31m-- you were kicked from #lobby\x1b[39m",
   );
 });
 
