@@ -355,6 +355,10 @@ export class App {
       }
       case "command": {
         const r = await this.#command(a.name, a.args);
+        if (r.t === "error" && r.code === "unknown_command" && this.#view.interactive) {
+          // Said as /help NAME says it (scripts keep the server's error and its code).
+          return info(`there is no command /${a.name}; /help lists them all`, "error");
+        }
         this.#answer(r, where);
         if (r.t === "reply" && a.name === "leave" && a.args[0] !== undefined) {
           const was = s.room;

@@ -559,3 +559,25 @@ Deno.test("app: your own /nick is one line (its reply), in rooms or in none", as
   );
   assert.equal(app.state.me, "al4");
 });
+
+Deno.test("app: an unknown command is said as /help says it; scripts keep the server's error", async () => {
+  for (const interactive of [true, false]) {
+    const client = new FakeClient();
+    client.answer = (name) => ({
+      t: "error",
+      id: "r",
+      code: "unknown_command",
+      message: `There is no command /${name}. Try /help.`,
+    });
+    const view = new FakeView(interactive, ["/frob x"]);
+    await runApp(client, view, { room: "#lobby", json: false });
+    const errors = view.shown.filter((e) => e.t === "server" && e.msg.t === "error");
+    if (interactive) {
+      assert.deepEqual(view.locals(), ["error: there is no command /frob; /help lists them all"]);
+      assert.equal(errors.length, 0);
+    } else {
+      assert.deepEqual(view.locals(), []);
+      assert.equal(errors.length, 1);
+    }
+  }
+});

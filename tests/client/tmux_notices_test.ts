@@ -94,6 +94,15 @@ Deno.test({
         assert.match(lobby, /#lobby> \/join #ops/, "the command stays where it was typed");
       });
 
+      await t.step("an unknown command is said as /help says it", async () => {
+        await pane.keys("/frob", "Enter");
+        const text = await pane.until(
+          (s) => /^\d\d:\d\d ! there is no command \/frob; \/help lists them all$/m.test(s),
+          "the client's wording",
+        );
+        assert.doesNotMatch(text, /unknown_command/);
+      });
+
       await t.step("/set colors on under --no-color says they stay off", async () => {
         await pane.keys("/set colors on", "Enter");
         await pane.until(
