@@ -1,7 +1,8 @@
 /**
  * WAL checkpoints off the event loop: a worker (server/checkpoint_worker.ts) with its own
  * connection to the database runs a PASSIVE checkpoint every {@linkcode CHECKPOINT_SPACING_MS}
- * while the server's connection has `wal_autocheckpoint = 0`. Its bounds:
+ * (half of that while the WAL fills quickly) while the server's connection has
+ * `wal_autocheckpoint = 0`. Its bounds:
  *
  * - A PASSIVE checkpoint never blocks the writer, so commits landing while it runs stay in the
  *   WAL, and SQLite only starts the WAL over when a write begins after a complete checkpoint:
@@ -19,8 +20,14 @@
 
 import type { DatabaseSync } from "node:sqlite";
 
-/** Least time between two checkpoints of the worker, in ms. */
-export const CHECKPOINT_SPACING_MS = 250;
+/** Time between two checkpoints of the worker, in ms. */
+export const CHECKPOINT_SPACING_MS = 1000;
+
+/**
+ * While the WAL fills quickly (a checkpoint found 1,024 pages or more), the next checkpoint comes
+ * after the spacing divided by this.
+ */
+export const BUSY_SPACING_DIVISOR = 2;
 
 /** WAL frames (pages) from which the server's connection checkpoints itself. */
 export const WAL_BOUND_PAGES = 4096;
@@ -37,7 +44,7 @@ export interface WorkerError {
 
 /** Messages to the worker. */
 export type ToWorker =
-  | { t: "start"; path: string; spacingMs: number }
+  | { t: "start"; path: string; spacingMs: number; busySpacingMs: number }
   | { t: "stop"; stopped: SharedArrayBuffer };
 
 /** Messages from the worker. */
@@ -114,7 +121,8 @@ export class Checkpointer {
     };
     this.#worker.onmessageerror = () =>
       this.#failed(new Error("WAL checkpoint worker: bad message"));
-    this.#post({ t: "start", path, spacingMs });
+    const busySpacingMs = Math.max(1, Math.floor(spacingMs / BUSY_SPACING_DIVISOR));
+    this.#post({ t: "start", path, spacingMs, busySpacingMs });
   }
 
   /** True while the worker checkpoints (not after a failure or {@linkcode stop}). */

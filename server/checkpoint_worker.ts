@@ -17,7 +17,7 @@ const scope = self as unknown as {
 
 let db: DatabaseSync | undefined;
 let checkpoint: StatementSync | undefined;
-let timer: ReturnType<typeof setInterval> | undefined;
+let timer: ReturnType<typeof setTimeout> | undefined;
 let last = { log: -1, checkpointed: -1 };
 
 /** Checkpoint passes per tick at most. */
@@ -41,32 +41,41 @@ function describe(e: unknown): WorkerError {
  * landed during the previous pass (each pass copies only what came since), at most
  * {@linkcode PASSES} times: a pass that finds nothing new leaves the WAL fully copied, so SQLite
  * starts it over at the next write. (Every pass syncs the WAL, so the extra passes wait until
- * the WAL is worth starting over.)
+ * the WAL is worth starting over.) Returns whether the WAL held that many: then the next tick
+ * comes sooner.
  */
-function tick(): void {
+function tick(): boolean {
   const t0 = performance.now();
   let r: Record<string, unknown>;
   let passes = 0;
   let log = -1;
+  let large = false;
   try {
     for (;;) {
       r = checkpoint!.get() as Record<string, unknown>;
       passes++;
+      if (passes === 1) large = (r.log as number) >= RESTART_PAGES;
       if ((r.log as number) < RESTART_PAGES || r.log === log) break;
       if (passes === PASSES || r.busy === 1) break;
       log = r.log as number;
     }
   } catch (e) {
     scope.postMessage({ t: "error", error: describe(e) });
-    return;
+    return false;
   }
   log = r.log as number;
   const checkpointed = r.checkpointed as number;
   // Nothing new since the last one (an idle server): nothing to report.
-  if (log === last.log && checkpointed === last.checkpointed) return;
+  if (log === last.log && checkpointed === last.checkpointed) return large;
   last = { log, checkpointed };
   const ms = performance.now() - t0;
   scope.postMessage({ t: "checkpoint", busy: r.busy === 1, log, checkpointed, passes, ms });
+  return large;
+}
+
+/** Ticks every `spacingMs`, or every `busyMs` while the WAL fills quickly. */
+function every(spacingMs: number, busyMs: number, wait: number): void {
+  timer = setTimeout(() => every(spacingMs, busyMs, tick() ? busyMs : spacingMs), wait);
 }
 
 scope.onmessage = (e) => {
@@ -79,10 +88,10 @@ scope.onmessage = (e) => {
       scope.postMessage({ t: "failed", error: describe(e) });
       return;
     }
-    timer = setInterval(tick, m.spacingMs);
+    every(m.spacingMs, m.busySpacingMs, m.spacingMs);
     scope.postMessage({ t: "ready" });
   } else if (m.t === "stop") {
-    clearInterval(timer);
+    clearTimeout(timer);
     try {
       db?.close();
     } catch {
