@@ -14,58 +14,14 @@ import { encodeRefusal, serverRespond } from "../shared/handshake.ts";
 import { RecordOpener, RecordSealer, REKEY_AT } from "../shared/record.ts";
 import { concat, decodeUtf8 } from "../shared/encoding.ts";
 import { Outbox } from "./outbox.ts";
-import { type VerifiedIdentities, verifyIdentity } from "./verified_identities.ts";
+import { verifyIdentity } from "./verified_identities.ts";
 import type { HeldEpoch, QueuedBatch, RoomReceiver } from "./room_channel.ts";
+import type { ConnectionContext } from "./connection_ports.ts";
 import { ProtocolError } from "../shared/errors.ts";
-import type { KeyObject } from "../shared/crypto.ts";
 import { type Limits, MIN_RECORD_FRAME, type TokenBucket } from "../shared/limits.ts";
 
 export { VerifiedIdentities, type VerifiedIdentity } from "./verified_identities.ts";
-
-/** What a connection needs from the hub (see server/hub.ts). */
-export interface HubPort {
-  /** Handles `auth`; sends welcome or error through the peer. */
-  authenticate(peer: Peer, auth: AuthMessage): "ok" | "retry" | "fatal";
-  /**
-   * What must be settled before `msg` is handed to `authenticate` or `handle` (a cluster's
-   * name owner); undefined when nothing. Optional.
-   */
-  prepare?(peer: Peer, msg: ClientMessage): Promise<void> | undefined;
-  /** A request from an authenticated peer. */
-  handle(peerId: number, msg: Exclude<ClientMessage, AuthMessage>): void;
-  /** The peer is gone. */
-  disconnect(peerId: number, reason: string): void;
-  /** Relays the messages still being stored, so that what is sent next comes after them. */
-  settle(): void;
-}
-
-/** The host key the server signs its hellos with. */
-export interface HostKeyPort {
-  /** Ed25519 private key. */
-  privateKey: KeyObject;
-  /** Raw 32-byte public key. */
-  publicRaw: Uint8Array;
-}
-
-/** Shared context of all connections. */
-export interface ConnectionContext {
-  /** The hub. */
-  hub: HubPort;
-  /** The host key. */
-  hostKey: HostKeyPort;
-  /** Limits in force. */
-  limits: Limits;
-  /** Clock in ms. */
-  now: () => number;
-  /** Structured log sink for notable events (no secrets). */
-  log: (level: "debug" | "info" | "warn", message: string, props?: Record<string, unknown>) => void;
-  /** Called once when the connection is fully closed. */
-  onClosed: (c: Connection) => void;
-  /** Called once when the connection authenticates. */
-  onAuthenticated: (c: Connection) => void;
-  /** Identities already verified on this server (skips repeated key checks); optional. */
-  verified?: VerifiedIdentities;
-}
+export type { ConnectionContext, HostKeyPort, HubPort } from "./connection_ports.ts";
 
 type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
 
@@ -119,7 +75,7 @@ export class Connection implements Peer {
   epochs: Map<string, HeldEpoch> | undefined = undefined;
 
   #conn: Deno.TcpConn;
-  #ctx: ConnectionContext;
+  #ctx: ConnectionContext<Connection>;
   #phase: Phase = "hello";
   #decoder: FrameDecoder;
   #sealer?: RecordSealer;
@@ -143,7 +99,7 @@ export class Connection implements Peer {
   #readsDone = false; // the client said bye: nothing more is read
 
   /** Wraps an accepted TCP connection. */
-  constructor(conn: Deno.TcpConn, id: number, ctx: ConnectionContext) {
+  constructor(conn: Deno.TcpConn, id: number, ctx: ConnectionContext<Connection>) {
     this.#conn = conn;
     this.id = id;
     this.#ctx = ctx;

@@ -130,3 +130,26 @@ export function ipMatches(ip: string, target: string): boolean {
   const hostBits = BigInt((t.version === 4 ? 32 : 128) - t.prefix);
   return (a.bits >> hostBits) === (t.bits >> hostBits);
 }
+
+/**
+ * What the per-address limits count: an IPv4 address (also when written IPv4-mapped), or the
+ * IPv6 /64 an address belongs to, since one host usually holds a whole /64.
+ */
+export function addressGroup(ip: string): string {
+  let group = GROUPS.get(ip);
+  if (group === undefined) {
+    if (GROUPS.size >= GROUPS_MAX) GROUPS.clear();
+    GROUPS.set(ip, group = groupOf(ip));
+  }
+  return group;
+}
+
+/** Address groups of recent addresses: a returning address is not parsed again. */
+const GROUPS = new Map<string, string>();
+const GROUPS_MAX = 4096;
+
+function groupOf(ip: string): string {
+  const one = parseIpPrefix(ip);
+  if (one === undefined || one.version === 4) return one === undefined ? ip : formatIpPrefix(one);
+  return formatIpPrefix(parseIpPrefix(`${ip}/64`)!);
+}

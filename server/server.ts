@@ -16,7 +16,7 @@ import type { HubStore, HubUpkeep } from "./hub_options.ts";
 import type { ClusterStore } from "./cluster/cluster_store.ts";
 import type { ClusterNodes } from "./node_beacon.ts";
 import { Transcript } from "./transcript.ts";
-import { formatIpPrefix, parseIpPrefix } from "./ip_prefix.ts";
+import { addressGroup } from "./ip_prefix.ts";
 import { loadHostKey, loadOrCreateHostKey } from "../shared/keys.ts";
 import { Blacklist } from "../shared/names.ts";
 import { accessWarning, readRegularFile } from "../shared/safe_file.ts";
@@ -133,7 +133,7 @@ export class ChatServer {
     created: boolean,
     blacklist: Blacklist,
     opts: ServerOptions,
-    ctxBase: Omit<ConnectionContext, "hub" | "onClosed" | "onAuthenticated">,
+    ctxBase: Omit<ConnectionContext<Connection>, "hub" | "onClosed" | "onAuthenticated">,
   ) {
     this.#listener = listener;
     this.addr = listener.addr;
@@ -146,7 +146,7 @@ export class ChatServer {
     this.#blacklist = blacklist;
     this.#blacklistPath = opts.blacklistPath;
     this.#now = opts.now ?? Date.now;
-    const ctx: ConnectionContext = {
+    const ctx: ConnectionContext<Connection> = {
       ...ctxBase,
       hub,
       onClosed: (c) => this.#onClosed(c),
@@ -349,7 +349,7 @@ export class ChatServer {
     return this.#conns.size;
   }
 
-  async #acceptLoop(ctx: ConnectionContext): Promise<void> {
+  async #acceptLoop(ctx: ConnectionContext<Connection>): Promise<void> {
     for (;;) {
       let conn: Deno.TcpConn;
       try {
@@ -522,29 +522,6 @@ export class ChatServer {
       await this.#store.close();
     }
   }
-}
-
-/**
- * What the per-address limits count: an IPv4 address (also when written IPv4-mapped), or the
- * IPv6 /64 an address belongs to, since one host usually holds a whole /64.
- */
-export function addressGroup(ip: string): string {
-  let group = GROUPS.get(ip);
-  if (group === undefined) {
-    if (GROUPS.size >= GROUPS_MAX) GROUPS.clear();
-    GROUPS.set(ip, group = groupOf(ip));
-  }
-  return group;
-}
-
-/** Address groups of recent addresses: a returning address is not parsed again. */
-const GROUPS = new Map<string, string>();
-const GROUPS_MAX = 4096;
-
-function groupOf(ip: string): string {
-  const one = parseIpPrefix(ip);
-  if (one === undefined || one.version === 4) return one === undefined ? ip : formatIpPrefix(one);
-  return formatIpPrefix(parseIpPrefix(`${ip}/64`)!);
 }
 
 /** How often the database is checked against its cap. */

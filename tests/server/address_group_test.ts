@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addressGroup } from "../../server/server.ts";
+import { addressGroup } from "../../server/ip_prefix.ts";
 
 Deno.test("addressGroup: per-address limits count IPv4 addresses and IPv6 /64 blocks", () => {
   assert.equal(addressGroup("127.0.0.2"), "127.0.0.2");
