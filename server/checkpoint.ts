@@ -7,9 +7,10 @@
  * - A PASSIVE checkpoint never blocks the writer, so commits landing while it runs stay in the
  *   WAL, and SQLite only starts the WAL over when a write begins after a complete checkpoint:
  *   once the WAL holds 1,024 pages, the worker checkpoints again at once while commits landed
- *   during its previous pass (a few passes at most). When a checkpoint still reports {@linkcode WAL_BOUND_PAGES} frames or more,
- *   the server's own connection checkpoints at once, between two commits (one stall, as before,
- *   but only then): the next write then starts the WAL over.
+ *   during its previous pass (a few passes at most). When a checkpoint still reports
+ *   {@linkcode WAL_BOUND_PAGES} frames or more, the server's own connection checkpoints at once,
+ *   between two commits (one stall, as before, but only then): the next write then starts the
+ *   WAL over.
  * - A worker that fails to start or stops with an error is reported (as a `StorageError` by
  *   the caller) and the server's connection goes back to SQLite's checkpoint every 1,000
  *   pages. A failed checkpoint is reported and tried again at the next tick.
