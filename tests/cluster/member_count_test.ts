@@ -6,33 +6,22 @@
  */
 
 import assert from "node:assert/strict";
-import { command, login, TestCluster } from "../support/cluster.ts";
+import { command, commandUntil as pollUntil, login, TestCluster } from "../support/cluster.ts";
 import type { EvilClient } from "../support/evil_client.ts";
 import { natsAvailable } from "../support/nats.ts";
 
 type Obj = Record<string, unknown>;
 
-const ignore = !natsAvailable("cluster member count tests");
-
-/**
- * Asks `/name args` every 100 ms until `pred` holds for the
- * answer; fails after `ms`.
- */
-async function commandUntil(
+/** Polls `/name args` until `pred` holds, for up to `ms` (10 s by default: nodes take a while). */
+const commandUntil = (
   c: EvilClient,
   name: string,
   args: string[],
   pred: (answer: Obj) => boolean,
   ms = 10_000,
-): Promise<Obj> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const r = await command(c, name, args);
-    if (pred(r)) return r;
-    if (Date.now() > end) throw new Error(`/${name} ${args.join(" ")}: ${JSON.stringify(r)}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
+): Promise<Obj> => pollUntil(c, name, args, pred, ms);
+
+const ignore = !natsAvailable("cluster member count tests");
 
 /** The member count `/rooms` gives for `room` in `answer` (undefined: not listed). */
 function members(answer: Obj, room: string): number | undefined {
