@@ -20,9 +20,6 @@ import type { ConnectionContext } from "./connection_ports.ts";
 import { ProtocolError } from "../shared/errors.ts";
 import { type Limits, MIN_RECORD_FRAME, type TokenBucket } from "../shared/limits.ts";
 
-export { VerifiedIdentities, type VerifiedIdentity } from "./verified_identities.ts";
-export type { ConnectionContext, HostKeyPort, HubPort } from "./connection_ports.ts";
-
 type Phase = "hello" | "auth" | "chat" | "closing" | "closed";
 
 /** The frame limits of each phase, one object per `Limits` for every connection. */

@@ -156,12 +156,6 @@ export class Outbox {
    * are taken now, in order).
    */
   drain(sealer: Sealer, later = false): Drained {
-    const only = this.#items.length === 1 ? this.#items[0] : undefined;
-    if (only !== undefined && !(only instanceof Uint8Array) && isBatch(only)) {
-      // The common case under load: one room batch alone, its frame shared by every member.
-      this.clear();
-      return { bytes: only.frame(), rekey: false };
-    }
     const max = this.#l.recordPlaintext;
     if (scratch.length < max) scratch = new Uint8Array(max);
     const buf = scratch;

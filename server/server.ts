@@ -5,7 +5,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { Connection, type ConnectionContext } from "./connection.ts";
+import { Connection } from "./connection.ts";
+import type { ConnectionContext } from "./connection_ports.ts";
 import { VerifiedIdentities } from "./verified_identities.ts";
 import { noticeLog } from "./log_sink.ts";
 import { Hub } from "./hub.ts";
