@@ -30,6 +30,11 @@ Deno.test({
       await until(() => events(bob).some((e) => e.t === "welcome"), "bob welcomed", [bob]);
       await say(page, "before the restart");
       await seeLine(page, "before the restart");
+      // Killed only once that line is acknowledged: a line still pending at the kill is rightly
+      // sent again after the restart, and would be counted below.
+      await page.locator(".line.pending", { hasText: "before the restart" }).waitFor({
+        state: "detached",
+      });
 
       await server.stop("SIGKILL");
       const banner = page.getByRole("alert");
